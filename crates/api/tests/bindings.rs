@@ -1,0 +1,53 @@
+//! The TypeScript the UI compiles against is generated from the Rust types here.
+//! This test fails when `ui/src/generated/api.ts` is out of date; regenerate it with
+//! `UPDATE_BINDINGS=1 cargo test -p greenroom-api --test bindings`.
+
+use greenroom_api::*;
+use ts_rs::TS;
+
+fn generated() -> String {
+    let cfg = ts_rs::Config::default();
+    let decls = [
+        AppInfo::decl(&cfg),
+        ErrorCode::decl(&cfg),
+        ApiError::decl(&cfg),
+        SecretState::decl(&cfg),
+        SettingsView::decl(&cfg),
+        SettingsPatch::decl(&cfg),
+        CheckStatus::decl(&cfg),
+        InstallHint::decl(&cfg),
+        CheckResult::decl(&cfg),
+        DoctorSummary::decl(&cfg),
+        DoctorReport::decl(&cfg),
+        ApiEvent::decl(&cfg),
+        EventEnvelope::decl(&cfg),
+        Request::decl(&cfg),
+    ];
+    let mut out = String::from(
+        "// Generated from the Rust types of crates/api and crates/doctor. Do not edit.\n// Regenerate: UPDATE_BINDINGS=1 cargo test -p greenroom-api --test bindings\n\n",
+    );
+    for decl in decls {
+        out.push_str("export ");
+        out.push_str(&decl);
+        out.push_str("\n\n");
+    }
+    out.push_str(&typescript_command_maps());
+    out
+}
+
+#[test]
+fn bindings_are_current() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui/src/generated/api.ts");
+    let want = generated();
+    if std::env::var_os("UPDATE_BINDINGS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &want).unwrap();
+        return;
+    }
+    let have = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        have == want,
+        "ui/src/generated/api.ts is out of date with the Rust types; run: UPDATE_BINDINGS=1 cargo test -p greenroom-api --test bindings"
+    );
+}

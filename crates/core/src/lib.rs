@@ -1,0 +1,15 @@
+//! What every Greenroom crate shares, and nothing else.
+//!
+//! - [`EventSink`]: the one way the core tells the outside world that something happened.
+//!   Domain crates emit their own event types through it; each front (Tauri shell, HTTP
+//!   server, CLI) supplies an implementation that forwards to its transport.
+//! - [`AppHome`]: where Greenroom keeps its files (settings, state, logs, history).
+//! - [`write_atomic`]: the only way Greenroom writes a file it must not lose.
+
+mod atomic;
+mod home;
+mod sink;
+
+pub use atomic::write_atomic;
+pub use home::AppHome;
+pub use sink::{EventSink, NullSink, RecordingSink};

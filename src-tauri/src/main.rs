@@ -1,0 +1,56 @@
+//! The Greenroom desktop app: the shell only.
+//!
+//! It owns one [`Api`] and forwards every UI call to [`Api::dispatch`] through the single
+//! `call` command; every core event goes to the UI as the Tauri event
+//! [`greenroom_api::TAURI_EVENT`]. Everything with logic lives in the Tauri-free crates.
+
+// No console window behind the app on Windows (release builds).
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+use greenroom_api::{Api, ApiError, AppHome, EventEnvelope, EventSink, Request};
+use std::sync::Arc;
+use tauri::{AppHandle, Emitter, Manager, State};
+
+struct TauriSink(AppHandle);
+
+impl EventSink<EventEnvelope> for TauriSink {
+    fn emit(&self, event: EventEnvelope) {
+        if let Err(e) = self.0.emit(greenroom_api::TAURI_EVENT, &event) {
+            eprintln!(
+                "greenroom: cannot deliver event {} to the window: {e}",
+                event.topic
+            );
+        }
+    }
+}
+
+#[tauri::command]
+async fn call(api: State<'_, Arc<Api>>, request: Request) -> Result<serde_json::Value, ApiError> {
+    api.dispatch(request).await
+}
+
+fn main() {
+    let home = match AppHome::from_env() {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("greenroom: {e}");
+            std::process::exit(1);
+        }
+    };
+    let result = tauri::Builder::default()
+        .setup(move |app| {
+            let sink = Arc::new(TauriSink(app.handle().clone()));
+            app.manage(Arc::new(Api::new(
+                home,
+                greenroom_api::default_tool_dirs(),
+                sink,
+            )));
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![call])
+        .run(tauri::generate_context!("../tauri.conf.json"));
+    if let Err(e) = result {
+        eprintln!("greenroom: the desktop app could not start: {e}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,40 @@
+// The web UI in real Chromium (Debian's /usr/bin/chromium through playwright-core)
+// against the real `greenroom serve`.
+import { test } from 'node:test';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { runFrameChecks } from './lib/frame-checks.mjs';
+import { PlaywrightPage } from './lib/pages.mjs';
+import { TARGET, start, stop, tempDirs, waitFor } from './lib/processes.mjs';
+
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+
+test('the web UI in Chromium against greenroom serve', async (t) => {
+  const dirs = tempDirs();
+  const server = start(path.join(TARGET, 'debug', 'greenroom'), ['serve', '--port', '0'], {
+    env: { GREENROOM_HOME: dirs.home },
+  });
+  let browser;
+  try {
+    const url = await waitFor('greenroom serve to print its URL', () => server.output.match(/serving the UI at (http:\/\/\S+\/)/)?.[1]);
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+    });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await context.newPage();
+    const consoleErrors = [];
+    page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
+    page.on('pageerror', (e) => consoleErrors.push(e.message));
+    await page.goto(url);
+    await runFrameChecks(t, new PlaywrightPage(page, 'browser'), { home: dirs.home, workspace: dirs.workspace });
+    await t.test('the page logged no errors', () => {
+      if (consoleErrors.length) throw new Error(`console errors:\n${consoleErrors.join('\n')}`);
+    });
+  } finally {
+    await browser?.close();
+    await stop(server);
+    dirs.cleanup();
+  }
+});

@@ -1,0 +1,41 @@
+// The real desktop app (target/debug/greenroom-app) under Xvfb, driven through
+// tauri-driver and WebKitWebDriver.
+import { test } from 'node:test';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { runFrameChecks } from './lib/frame-checks.mjs';
+import { WebDriverPage } from './lib/pages.mjs';
+import { SCREENSHOTS, TARGET, freePort, portAccepts, start, startXvfb, stop, tempDirs, waitFor } from './lib/processes.mjs';
+import { WebDriverSession } from './lib/webdriver.mjs';
+
+const APP = path.join(TARGET, 'debug', 'greenroom-app');
+
+test('the desktop app through tauri-driver', async (t) => {
+  const dirs = tempDirs();
+  const xvfb = await startXvfb();
+  const port = await freePort();
+  const nativePort = await freePort();
+  const driver = start('tauri-driver', ['--port', String(port), '--native-port', String(nativePort)], {
+    // The app inherits its environment from tauri-driver.
+    env: { DISPLAY: xvfb.display, GREENROOM_HOME: dirs.home, XDG_RUNTIME_DIR: dirs.root },
+  });
+  let session;
+  try {
+    await waitFor('tauri-driver to listen', () => portAccepts(port));
+    session = await WebDriverSession.create(`http://127.0.0.1:${port}`, { 'tauri:options': { application: APP } });
+    const page = new WebDriverPage(session, 'desktop');
+    await runFrameChecks(t, page, { home: dirs.home, workspace: dirs.workspace });
+    await t.test('the window is titled Greenroom', async () => {
+      const title = await waitFor('the window title', () => session.cmd('GET', '/title'));
+      if (title !== 'Greenroom') throw new Error(`window title is ${title}`);
+    });
+    // A screenshot of the whole X display: what a person would see.
+    await page.click('nav a[data-section=settings]');
+    execFileSync('/usr/bin/import', ['-display', xvfb.display, '-window', 'root', path.join(SCREENSHOTS, 'desktop-window.png')]);
+  } finally {
+    await session?.close();
+    await stop(driver);
+    await stop(xvfb.process);
+    dirs.cleanup();
+  }
+});
