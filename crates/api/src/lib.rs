@@ -186,16 +186,15 @@ pub fn default_tool_dirs() -> Vec<PathBuf> {
     if let Some(dir) = std::env::var_os("GREENROOM_TOOLS_DIR").filter(|d| !d.is_empty()) {
         dirs.push(PathBuf::from(dir));
     }
-    if let Ok(exe) = std::env::current_exe() {
-        if let Some(repo) = exe
+    if let Ok(exe) = std::env::current_exe()
+        && let Some(repo) = exe
             .parent()
             .and_then(|p| p.parent())
             .and_then(|p| p.parent())
-        {
-            let candidate = repo.join("tools").join("bin");
-            if candidate.is_dir() {
-                dirs.push(candidate);
-            }
+    {
+        let candidate = repo.join("tools").join("bin");
+        if candidate.is_dir() {
+            dirs.push(candidate);
         }
     }
     dirs

@@ -169,14 +169,14 @@ async fn guard_host_and_origin(
             state.local_addr.port()
         ));
     }
-    if request.uri().path().starts_with("/api/") {
-        if let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
-            let own = format!("http://{host}");
-            if !origin.eq_ignore_ascii_case(&own) {
-                return refuse(format!(
-                    "requests from {origin} are not allowed; open the UI at {own}/"
-                ));
-            }
+    if request.uri().path().starts_with("/api/")
+        && let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok())
+    {
+        let own = format!("http://{host}");
+        if !origin.eq_ignore_ascii_case(&own) {
+            return refuse(format!(
+                "requests from {origin} are not allowed; open the UI at {own}/"
+            ));
         }
     }
     next.run(request).await
