@@ -1,0 +1,11 @@
+//! The Eloquence stack: what runs, how it is read, and how it is kept running.
+//!
+//! Reading: [`manifest`] (Greenroom's own `greenroom.toml`) and [`compose`] (the
+//! project's docker compose files, read as docker compose reads them, then turned into a
+//! manifest), both on top of [`yaml`], [`interpolate`] and [`dotenv`].
+
+pub mod dotenv;
+pub mod graph;
+pub mod interpolate;
+pub mod manifest;
+pub mod yaml;
