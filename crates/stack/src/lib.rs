@@ -4,6 +4,7 @@
 //! project's docker compose files, read as docker compose reads them, then turned into a
 //! manifest), both on top of [`yaml`], [`interpolate`] and [`dotenv`].
 
+pub mod compose;
 pub mod dotenv;
 pub mod graph;
 pub mod interpolate;

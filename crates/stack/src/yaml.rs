@@ -26,6 +26,8 @@ pub struct YamlNode {
     pub line: usize,
     /// 1-based column.
     pub column: usize,
+    /// Which file this node came from, when a caller reads several (see [`YamlNode::set_source`]).
+    pub source: usize,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -86,6 +88,19 @@ impl YamlNode {
             YamlValue::Map(_) => "a mapping",
         }
     }
+    /// Marks this node and everything under it as coming from file `source`.
+    pub fn set_source(&mut self, source: usize) {
+        self.source = source;
+        match &mut self.value {
+            YamlValue::Seq(items) => items.iter_mut().for_each(|i| i.set_source(source)),
+            YamlValue::Map(entries) => entries.iter_mut().for_each(|(k, v)| {
+                k.set_source(source);
+                v.set_source(source);
+            }),
+            _ => {}
+        }
+    }
+
     fn count(&self) -> usize {
         1 + match &self.value {
             YamlValue::Seq(items) => items.iter().map(YamlNode::count).sum(),
@@ -168,6 +183,7 @@ impl MarkedEventReceiver for Builder {
             value,
             line,
             column,
+            source: 0,
         };
         match event {
             Event::DocumentStart => self.documents += 1,
@@ -300,6 +316,7 @@ pub fn parse(text: &str) -> Result<YamlNode, YamlError> {
         value: YamlValue::Null,
         line: 1,
         column: 1,
+        source: 0,
     }))
 }
 
