@@ -4,9 +4,16 @@
 //! project's docker compose files, read as docker compose reads them, then turned into a
 //! manifest), both on top of [`yaml`], [`interpolate`] and [`dotenv`].
 
+pub mod breaker;
 pub mod compose;
 pub mod dotenv;
 pub mod graph;
+pub mod health;
 pub mod interpolate;
+pub mod logs;
 pub mod manifest;
+pub mod probe;
+pub mod process;
+pub mod restart;
+pub mod state;
 pub mod yaml;

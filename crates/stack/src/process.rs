@@ -1,0 +1,182 @@
+//! Starting, watching and stopping a service's process tree.
+//!
+//! Every process service runs as the leader of its own process group (Unix) or inside its
+//! own Job Object (Windows), so that stopping it stops everything it started, grandchildren
+//! included. Stopping is graceful first: the configured signal to the whole group (Unix),
+//! or CTRL_BREAK to its console process group (Windows; the service is started with
+//! `CREATE_NEW_PROCESS_GROUP`); after the grace period, the group is killed (SIGKILL) or
+//! the Job Object terminated.
+//!
+//! Processes survive Greenroom itself (no kill-on-drop, and the Job Object is not
+//! kill-on-close): a restarted Greenroom re-attaches to them through the state file. A
+//! re-attached process is identified by its PID *and* its start time, so a PID reused by
+//! another program is never mistaken for ours — and never signalled.
+
+use crate::manifest::StopSignal;
+use process_wrap::tokio::{ChildWrapper, CommandWrap};
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+/// A process we started, with the handle that can wait for it.
+pub struct Spawned {
+    pub child: Box<dyn ChildWrapper>,
+    pub pid: u32,
+    /// Seconds since the epoch, as the OS reports it (to tell a reused PID apart).
+    pub start_time: Option<u64>,
+}
+
+pub struct Launch<'a> {
+    pub program: &'a Path,
+    pub args: &'a [String],
+    pub cwd: &'a Path,
+    pub env: &'a [(String, String)],
+    pub log: &'a Path,
+}
+
+pub fn spawn(launch: &Launch<'_>) -> std::io::Result<Spawned> {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(launch.log)?;
+    let err_log = log.try_clone()?;
+    let mut command = CommandWrap::with_new(launch.program, |c| {
+        c.args(launch.args)
+            .current_dir(launch.cwd)
+            .envs(launch.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log))
+            .stderr(Stdio::from(err_log));
+    });
+    #[cfg(unix)]
+    command.wrap(process_wrap::tokio::ProcessGroup::leader());
+    #[cfg(windows)]
+    {
+        use windows::Win32::System::Threading::{CREATE_NEW_PROCESS_GROUP, CREATE_NO_WINDOW};
+        command.wrap(process_wrap::tokio::CreationFlags(
+            CREATE_NEW_PROCESS_GROUP | CREATE_NO_WINDOW,
+        ));
+        command.wrap(process_wrap::tokio::JobObject);
+    }
+    let child = command.spawn()?;
+    let pid = child
+        .id()
+        .ok_or_else(|| std::io::Error::other("the process exited before it could be watched"))?;
+    Ok(Spawned {
+        child,
+        pid,
+        start_time: start_time(pid),
+    })
+}
+
+/// When the process `pid` started (seconds since the epoch), if it exists.
+pub fn start_time(pid: u32) -> Option<u64> {
+    use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System};
+    let mut system = System::new().ok()?;
+    let pid = Pid::from_u32(pid);
+    system.refresh_processes_specifics(
+        ProcessesToUpdate::Some(&[pid]),
+        true,
+        ProcessRefreshKind::nothing(),
+    );
+    system.process(pid).map(|p| p.start_time())
+}
+
+/// Whether `pid` is still the process we started at `started` (not a reused PID).
+pub fn is_ours(pid: u32, started: Option<u64>) -> bool {
+    match (start_time(pid), started) {
+        (Some(now), Some(then)) => now.abs_diff(then) <= 1,
+        (Some(_), None) => true,
+        (None, _) => false,
+    }
+}
+
+/// Asks the process group of `pid` (which we made its leader) to stop.
+pub fn request_stop(pid: u32, signal: StopSignal) {
+    #[cfg(unix)]
+    {
+        use nix::sys::signal::{Signal, killpg};
+        use nix::unistd::Pid;
+        let sig = match signal {
+            StopSignal::Term => Signal::SIGTERM,
+            StopSignal::Int => Signal::SIGINT,
+            StopSignal::Quit => Signal::SIGQUIT,
+            StopSignal::Hup => Signal::SIGHUP,
+            StopSignal::Kill => Signal::SIGKILL,
+        };
+        let _ = killpg(Pid::from_raw(pid as i32), sig);
+    }
+    #[cfg(windows)]
+    {
+        use windows::Win32::System::Console::{CTRL_BREAK_EVENT, GenerateConsoleCtrlEvent};
+        let _ = signal;
+        // SAFETY: a plain Win32 call with a process group id; a failure only means the
+        // grace period ends in termination of the Job Object.
+        unsafe {
+            let _ = GenerateConsoleCtrlEvent(CTRL_BREAK_EVENT, pid);
+        }
+    }
+}
+
+/// Kills the whole tree of `pid` now (for processes re-attached after a Greenroom restart,
+/// which we hold no handle for).
+pub fn kill_tree(pid: u32) {
+    #[cfg(unix)]
+    {
+        use nix::sys::signal::{Signal, killpg};
+        use nix::unistd::Pid;
+        let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
+    }
+    #[cfg(windows)]
+    {
+        let _ = std::process::Command::new("taskkill")
+            .args(["/PID", &pid.to_string(), "/T", "/F"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// Stops a child we hold: signal, wait up to `grace`, then kill the group / job.
+/// Returns whether it had to be killed.
+pub async fn stop_child(spawned: &mut Spawned, signal: StopSignal, grace: Duration) -> bool {
+    if signal != StopSignal::Kill {
+        request_stop(spawned.pid, signal);
+        if tokio::time::timeout(grace, spawned.child.wait())
+            .await
+            .is_ok()
+        {
+            // The leader is gone; make sure nothing it started lingers.
+            #[cfg(unix)]
+            kill_tree(spawned.pid);
+            return false;
+        }
+    }
+    let _ = spawned.child.start_kill();
+    let _ = tokio::time::timeout(Duration::from_secs(5), spawned.child.wait()).await;
+    true
+}
+
+/// Stops a re-attached process: signal, poll until gone or `grace`, then kill the tree.
+pub async fn stop_adopted(
+    pid: u32,
+    started: Option<u64>,
+    signal: StopSignal,
+    grace: Duration,
+) -> bool {
+    if !is_ours(pid, started) {
+        return false;
+    }
+    request_stop(pid, signal);
+    let deadline = tokio::time::Instant::now() + grace;
+    while tokio::time::Instant::now() < deadline {
+        if !is_ours(pid, started) {
+            #[cfg(unix)]
+            kill_tree(pid);
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    kill_tree(pid);
+    true
+}
