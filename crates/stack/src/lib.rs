@@ -16,4 +16,6 @@ pub mod probe;
 pub mod process;
 pub mod restart;
 pub mod state;
+pub mod status;
+pub mod supervisor;
 pub mod yaml;

@@ -119,10 +119,8 @@ impl LogBook {
                 text: text.to_owned(),
             })
             .collect();
-        if offset >= MAX_LOG_BYTES {
-            if rotate(&path).is_ok() {
-                offset = 0;
-            }
+        if offset >= MAX_LOG_BYTES && rotate(&path).is_ok() {
+            offset = 0;
         }
         lock(&self.offsets).insert(service.to_owned(), offset);
         if !lines.is_empty() {
@@ -136,6 +134,18 @@ impl LogBook {
             }
         }
         lines
+    }
+
+    /// Appends a line of Greenroom's own to a service's log (e.g. why it was killed).
+    pub fn note(&self, service: &str, text: &str) {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.path(service))
+        {
+            let _ = writeln!(f, "{text}");
+        }
     }
 
     /// The last `n` lines of one service, or of all of them merged by time.
@@ -219,7 +229,7 @@ mod tests {
         write!(f, "one\ntwo\nthr").unwrap();
         let got: Vec<String> = book.poll("api").into_iter().map(|l| l.text).collect();
         assert_eq!(got, ["one", "two"]);
-        write!(f, "ee\n").unwrap();
+        writeln!(f, "ee").unwrap();
         assert_eq!(book.poll("api")[0].text, "three");
         assert_eq!(
             book.recent(Some("api"), 2)

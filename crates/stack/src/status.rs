@@ -1,0 +1,73 @@
+//! What the supervisor says about services and the stack (DTOs shared with the UI).
+
+use crate::breaker::BreakerState;
+use crate::health::Architecture;
+use crate::manifest::{Group, ServiceKind};
+use crate::probe::ProbeSample;
+use serde::Serialize;
+use ts_rs::TS;
+
+/// Where a service is in its life.
+///
+/// `stopped` → `starting` (spawned, probing until ready) → `running` (ready; liveness
+/// probes pass) ⇄ `unhealthy` (liveness failed `failure_threshold` times in a row) →
+/// restarted by policy (`backing_off`, then `starting`) or `failed` (given up: start
+/// timeout, restart cap, breaker open, spawn error). A one-shot job that exits 0 is
+/// `completed`. `stopping` while a stop is under way; `disabled` when the manifest says so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceState {
+    Stopped,
+    Starting,
+    Running,
+    Unhealthy,
+    BackingOff,
+    Stopping,
+    Completed,
+    Failed,
+    Disabled,
+}
+
+impl ServiceState {
+    pub fn is_healthy(self) -> bool {
+        matches!(self, ServiceState::Running | ServiceState::Completed)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+pub struct ServiceStatus {
+    pub id: String,
+    pub kind: ServiceKind,
+    pub state: ServiceState,
+    pub critical: bool,
+    pub group: Group,
+    pub pid: Option<u32>,
+    pub ports: Vec<String>,
+    /// Restarts since a person last started it.
+    pub restarts: u32,
+    #[ts(type = "number | null")]
+    pub started_at_ms: Option<u64>,
+    /// How long it took from spawn to ready, for the last start.
+    pub ready_after_ms: Option<f64>,
+    pub last_exit_code: Option<i32>,
+    pub last_probe: Option<ProbeSample>,
+    /// Response times of the last probes (oldest first), for a sparkline.
+    pub latencies_ms: Vec<f64>,
+    pub breaker: BreakerState,
+    /// Why it is in this state, for people ("exited with code 3; restarting in 1.2 s").
+    pub message: String,
+    /// Whether we hold the process, or re-attached to it after a Greenroom restart.
+    pub attached: bool,
+    pub cpu_percent: Option<f32>,
+    #[ts(type = "number | null")]
+    pub memory_bytes: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+pub struct StackStatus {
+    pub name: String,
+    pub services: Vec<ServiceStatus>,
+    /// 0–100, see [`crate::health`].
+    pub score: f64,
+    pub architecture: Architecture,
+}

@@ -1,0 +1,523 @@
+//! The supervisor with real child processes (the fixture service, redis-server,
+//! livekit-server). Every wait polls for a condition with a deadline; nothing sleeps blind.
+
+use greenroom_core::RecordingSink;
+use greenroom_stack::manifest::{self, Manifest};
+use greenroom_stack::status::ServiceState;
+use greenroom_stack::supervisor::{StackEvent, Supervisor};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// The fixture service binary, built once for this test run.
+fn fixture() -> &'static Path {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = std::process::Command::new(cargo)
+            .args(["build", "-q", "-p", "greenroom-fixture-service"])
+            .current_dir(workspace())
+            .status()
+            .expect("cargo build of the fixture service");
+        assert!(status.success());
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| workspace().join("target"));
+        target
+            .join("debug")
+            .join(format!("fixture-service{}", std::env::consts::EXE_SUFFIX))
+    })
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Stack {
+    _dirs: tempfile::TempDir,
+    home: PathBuf,
+    root: PathBuf,
+    supervisor: Supervisor,
+    events: Arc<RecordingSink<StackEvent>>,
+}
+
+fn stack(toml_text: &str) -> Stack {
+    let dirs = tempfile::tempdir().unwrap();
+    let home = dirs.path().join("home");
+    let root = dirs.path().join("project");
+    std::fs::create_dir_all(&root).unwrap();
+    let text = toml_text.replace(
+        "FIXTURE",
+        &fixture().display().to_string().replace('\\', "\\\\"),
+    );
+    let manifest: Manifest = manifest::parse(&text).unwrap_or_else(|e| panic!("{e:?}\n{text}"));
+    assert!(
+        manifest::validate(&manifest).is_empty(),
+        "{:?}",
+        manifest::validate(&manifest)
+    );
+    let events = Arc::new(RecordingSink::default());
+    let (supervisor, _) =
+        Supervisor::new(manifest, root.clone(), &home, tool_dirs(), events.clone()).unwrap();
+    Stack {
+        _dirs: dirs,
+        home,
+        root,
+        supervisor,
+        events,
+    }
+}
+
+fn tool_dirs() -> Vec<PathBuf> {
+    let mut dirs = vec![workspace().join("tools/bin")];
+    if let Some(d) = std::env::var_os("GREENROOM_TOOLS_DIR") {
+        dirs.insert(0, PathBuf::from(d));
+    }
+    dirs
+}
+
+async fn wait_until<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = probe() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn alive(pid: u32) -> bool {
+    #[cfg(unix)]
+    {
+        // Signal 0 checks existence; a zombie (exited, not yet reaped) does not count.
+        let exists = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), None).is_ok();
+        let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| {
+                s.rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('Z')
+            })
+            .unwrap_or(false);
+        exists && !zombie
+    }
+    #[cfg(not(unix))]
+    {
+        greenroom_stack::process::start_time(pid).is_some()
+    }
+}
+
+fn status_of(s: &Stack, id: &str) -> greenroom_stack::status::ServiceStatus {
+    s.supervisor
+        .status()
+        .services
+        .into_iter()
+        .find(|x| x.id == id)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn up_follows_dependencies_and_down_leaves_nothing_behind() {
+    let (p1, p2) = (free_port(), free_port());
+    let s = stack(&format!(
+        r#"
+name = "deps"
+[services.base]
+command = "FIXTURE"
+args = ["--port", "{p1}", "--ready-after", "200", "--spawn-grandchild"]
+critical = true
+[services.base.probe]
+type = "http"
+url = "http://127.0.0.1:{p1}/health"
+[services.middle]
+command = "FIXTURE"
+args = ["--port", "{p2}", "--ready-after", "100"]
+depends_on = {{ base = "healthy" }}
+[services.middle.probe]
+type = "tcp"
+port = {p2}
+[services.top]
+command = "FIXTURE"
+depends_on = ["middle"]
+"#
+    ));
+    let report = s.supervisor.up(&[], |_| {}).await.unwrap();
+    assert!(report.ok, "{report:#?}");
+    let st = s.supervisor.status();
+    assert!(
+        st.services.iter().all(|x| x.state == ServiceState::Running),
+        "{st:#?}"
+    );
+    assert_eq!(st.score, 100.0);
+    // middle waited for base to be healthy: it started after base was ready.
+    let base = status_of(&s, "base");
+    let middle = status_of(&s, "middle");
+    assert!(
+        middle.started_at_ms.unwrap() >= base.started_at_ms.unwrap() + 200,
+        "{base:?}\n{middle:?}"
+    );
+    assert!(base.ready_after_ms.unwrap() >= 200.0);
+
+    // The grandchild of base, from its log.
+    let log = std::fs::read_to_string(s.supervisor.logs().path("base")).unwrap();
+    let grandchild: u32 = log
+        .lines()
+        .find_map(|l| l.strip_prefix("grandchild "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let pids: Vec<u32> = st
+        .services
+        .iter()
+        .filter_map(|x| x.pid)
+        .chain([grandchild])
+        .collect();
+    assert!(pids.iter().all(|p| alive(*p)));
+
+    let stopped = s.supervisor.down().await;
+    assert_eq!(stopped.len(), 3);
+    wait_until(
+        "every process of the stack to be gone",
+        Duration::from_secs(10),
+        || pids.iter().all(|p| !alive(*p)).then_some(()),
+    )
+    .await;
+    assert!(
+        s.supervisor
+            .status()
+            .services
+            .iter()
+            .all(|x| x.state == ServiceState::Stopped)
+    );
+    // Events flowed: status changes for every service.
+    let topics: Vec<String> = s.events.events().iter().map(|e| e.topic()).collect();
+    for id in ["base", "middle", "top"] {
+        assert!(
+            topics.contains(&format!("stack://service/{id}/status")),
+            "{id}"
+        );
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_killed_service_is_restarted_with_backoff() {
+    let port = free_port();
+    let s = stack(&format!(
+        r#"
+[services.api]
+command = "FIXTURE"
+args = ["--port", "{port}"]
+[services.api.probe]
+type = "tcp"
+port = {port}
+[services.api.restart]
+policy = "always"
+backoff_initial_ms = 300
+"#
+    ));
+    assert!(s.supervisor.up(&[], |_| {}).await.unwrap().ok);
+    let first = status_of(&s, "api").pid.unwrap();
+    let killed_at = Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(first as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let backing_off = wait_until("backing off", Duration::from_secs(5), || {
+        let st = status_of(&s, "api");
+        (st.state == ServiceState::BackingOff).then_some(st)
+    })
+    .await;
+    assert!(
+        backing_off.message.contains("restarting in"),
+        "{}",
+        backing_off.message
+    );
+    let again = wait_until(
+        "running again with a new PID",
+        Duration::from_secs(10),
+        || {
+            let st = status_of(&s, "api");
+            (st.state == ServiceState::Running && st.pid != Some(first)).then_some(st)
+        },
+    )
+    .await;
+    // The backoff was honoured (300 ms ± 20 %).
+    assert!(killed_at.elapsed() >= Duration::from_millis(240));
+    assert_eq!(again.restarts, 1);
+    s.supervisor.down().await;
+}
+
+#[tokio::test]
+async fn a_service_that_never_becomes_ready_fails_up_clearly() {
+    let port = free_port();
+    let s = stack(&format!(
+        r#"
+[services.slow]
+command = "FIXTURE"
+args = ["--say", "still warming up"]
+[services.slow.probe]
+type = "tcp"
+port = {port}
+start_timeout_ms = 600
+[services.after]
+command = "FIXTURE"
+depends_on = {{ slow = "healthy" }}
+"#
+    ));
+    let started = Instant::now();
+    let report = s.supervisor.up(&[], |_| {}).await.unwrap();
+    assert!(!report.ok);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let slow = report.services.iter().find(|r| r.id == "slow").unwrap();
+    let error = slow.error.as_deref().unwrap();
+    assert!(error.contains("not ready after 0.6 s"), "{error}");
+    assert!(
+        error.contains(&format!("127.0.0.1:{port}")),
+        "the last probe answer is in the message: {error}"
+    );
+    assert!(
+        slow.log_tail.iter().any(|l| l.contains("ready")),
+        "{:?}",
+        slow.log_tail
+    );
+    let after = report.services.iter().find(|r| r.id == "after").unwrap();
+    assert!(
+        after
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("dependency `slow`"),
+        "{after:?}"
+    );
+    assert_eq!(
+        status_of(&s, "after").state,
+        ServiceState::Stopped,
+        "a dependent of a failed service is not started"
+    );
+    s.supervisor.down().await;
+}
+
+#[tokio::test]
+async fn an_unhealthy_service_is_restarted_and_sigterm_ignorers_are_killed() {
+    let port = free_port();
+    let s = stack(&format!(
+        r#"
+[services.sick]
+command = "FIXTURE"
+args = ["--port", "{port}", "--unhealthy-after", "400", "--ignore-sigterm"]
+[services.sick.probe]
+type = "http"
+url = "http://127.0.0.1:{port}/health"
+interval_ms = 100
+failure_threshold = 2
+[services.sick.stop]
+grace_ms = 300
+[services.sick.restart]
+policy = "on-failure"
+backoff_initial_ms = 100
+"#
+    ));
+    assert!(s.supervisor.up(&[], |_| {}).await.unwrap().ok);
+    let first = status_of(&s, "sick").pid.unwrap();
+    wait_until(
+        "a restart after it turned unhealthy",
+        Duration::from_secs(15),
+        || {
+            let st = status_of(&s, "sick");
+            (st.restarts >= 1 && st.pid.is_some_and(|p| p != first)).then_some(())
+        },
+    )
+    .await;
+    assert!(
+        !alive(first),
+        "the unhealthy process, which ignores SIGTERM, was killed"
+    );
+    let log = std::fs::read_to_string(s.supervisor.logs().path("sick")).unwrap();
+    assert!(log.contains("did not stop within 0.3 s"), "{log}");
+    let messages: Vec<String> = s
+        .events
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            StackEvent::Service { status } => Some(status.message),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        messages.iter().any(|m| m.contains("unhealthy")),
+        "{messages:?}"
+    );
+    s.supervisor.down().await;
+}
+
+#[tokio::test]
+async fn restarts_stop_at_the_cap() {
+    let s = stack(
+        r#"
+[services.crashy]
+command = "FIXTURE"
+args = ["--crash-after", "50", "--exit-code", "7"]
+[services.crashy.restart]
+policy = "always"
+max_restarts = 2
+backoff_initial_ms = 50
+"#,
+    );
+    s.supervisor.up(&[], |_| {}).await.unwrap();
+    let failed = wait_until("the restart cap", Duration::from_secs(10), || {
+        let st = status_of(&s, "crashy");
+        (st.state == ServiceState::Failed).then_some(st)
+    })
+    .await;
+    assert_eq!(failed.restarts, 2);
+    assert_eq!(failed.last_exit_code, Some(7));
+    assert!(
+        failed.message.contains("exited with code 7")
+            && failed.message.contains("2 times in a row"),
+        "{}",
+        failed.message
+    );
+}
+
+#[test]
+fn a_new_supervisor_re_attaches_to_what_the_old_one_started() {
+    let port = free_port();
+    let text = format!(
+        r#"
+name = "reattach"
+[services.api]
+command = "FIXTURE"
+args = ["--port", "{port}"]
+[services.api.probe]
+type = "tcp"
+port = {port}
+"#
+    );
+    let s = {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let s = rt.block_on(async { stack(&text) });
+        assert!(rt.block_on(s.supervisor.up(&[], |_| {})).unwrap().ok);
+        // The supervisor "crashes": its runtime goes away; the service keeps running.
+        rt.shutdown_background();
+        s
+    };
+    let pid = {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let manifest =
+                manifest::parse(&text.replace("FIXTURE", &fixture().display().to_string()))
+                    .unwrap();
+            let (again, notes) = Supervisor::new(
+                manifest,
+                s.root.clone(),
+                &s.home,
+                vec![],
+                Arc::new(greenroom_core::NullSink),
+            )
+            .unwrap();
+            assert!(
+                notes.iter().any(|n| n.contains("re-attached to `api`")),
+                "{notes:?}"
+            );
+            let st = wait_until(
+                "the adopted service to be running",
+                Duration::from_secs(5),
+                || {
+                    let st = again.status().services[0].clone();
+                    (st.state == ServiceState::Running).then_some(st)
+                },
+            )
+            .await;
+            assert!(st.attached);
+            let pid = st.pid.unwrap();
+            // up again does not start a duplicate (the port would clash).
+            let report = again.up(&[], |_| {}).await.unwrap();
+            assert!(report.ok);
+            assert_eq!(again.status().services[0].pid, Some(pid));
+            again.down().await;
+            pid
+        })
+    };
+    assert!(!alive(pid));
+}
+
+fn find_tool(name: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs: Vec<PathBuf> = tool_dirs()
+        .into_iter()
+        .chain(std::env::split_paths(&path))
+        .collect();
+    let joined = std::env::join_paths(dirs).unwrap();
+    which::which_in(name, Some(joined), ".")
+        .unwrap_or_else(|_| panic!("{name} is needed for this test: scripts/setup installs it"))
+}
+
+#[tokio::test]
+async fn real_redis_and_livekit_server_as_members_of_a_stack() {
+    let redis = find_tool("redis-server");
+    let livekit = find_tool("livekit-server");
+    let (redis_port, lk_port, lk_tcp, lk_udp) =
+        (free_port(), free_port(), free_port(), free_port());
+    let s = stack(&format!(
+        r#"
+name = "real"
+[services.redis]
+command = "{redis}"
+args = ["--port", "{redis_port}", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+critical = true
+ports = ["{redis_port}"]
+[services.redis.probe]
+type = "redis"
+port = {redis_port}
+[services.livekit]
+command = "{livekit}"
+args = ["--dev", "--bind", "127.0.0.1", "--config-body", "port: {lk_port}\nrtc:\n  tcp_port: {lk_tcp}\n  udp_port: {lk_udp}\n"]
+critical = true
+depends_on = {{ redis = "healthy" }}
+[services.livekit.probe]
+type = "websocket"
+url = "ws://127.0.0.1:{lk_port}/rtc"
+start_timeout_ms = 20000
+"#,
+        redis = redis.display(),
+        livekit = livekit.display()
+    ));
+    let report = s.supervisor.up(&[], |_| {}).await.unwrap();
+    assert!(
+        report.ok,
+        "{report:#?}\n{}",
+        std::fs::read_to_string(s.supervisor.logs().path("livekit")).unwrap_or_default()
+    );
+    let st = s.supervisor.status();
+    assert_eq!(st.score, 100.0);
+    let lk = st.services.iter().find(|x| x.id == "livekit").unwrap();
+    assert!(
+        lk.last_probe.as_ref().unwrap().detail.contains("HTTP")
+            || lk.last_probe.as_ref().unwrap().detail.contains("handshake"),
+        "{lk:?}"
+    );
+    let pids: Vec<u32> = st.services.iter().filter_map(|x| x.pid).collect();
+    s.supervisor.down().await;
+    wait_until("redis and livekit to exit", Duration::from_secs(10), || {
+        pids.iter().all(|p| !alive(*p)).then_some(())
+    })
+    .await;
+}

@@ -1,0 +1,105 @@
+//! `fixture-service`: a service that behaves as a test asks it to.
+//!
+//! ```text
+//! fixture-service [--port P] [--ready-after MS] [--crash-after MS] [--exit-code N]
+//!                 [--unhealthy-after MS] [--health-500] [--ignore-sigterm]
+//!                 [--spawn-grandchild] [--say TEXT]
+//! ```
+//! - `--port P`: after `--ready-after` ms, listen on 127.0.0.1:P and answer HTTP:
+//!   `GET /health` → 200 `ok` (500 with `--health-500`, or once `--unhealthy-after` ms
+//!   have passed since start); anything else → 200.
+//! - `--crash-after MS`: exit with `--exit-code` (default 3) after MS.
+//! - `--ignore-sigterm`: SIGTERM does nothing (the supervisor must kill it).
+//! - `--spawn-grandchild`: start a copy of itself that sleeps forever, and print its PID
+//!   as `grandchild <pid>` (it must die with its parent's group).
+//! - `--say TEXT`: print TEXT once ready (for log probes).
+//! It prints `pid <pid>` at start and `ready` when ready.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--sleep-forever") {
+        loop {
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+    }
+    let value = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let flag = |name: &str| args.iter().any(|a| a == name);
+    let number = |name: &str| value(name).and_then(|v| v.parse::<u64>().ok());
+    let started = Instant::now();
+    println!("pid {}", std::process::id());
+
+    if flag("--ignore-sigterm") {
+        #[cfg(unix)]
+        // SAFETY: installing SIG_IGN for SIGTERM has no preconditions.
+        unsafe {
+            let _ = nix::sys::signal::signal(
+                nix::sys::signal::Signal::SIGTERM,
+                nix::sys::signal::SigHandler::SigIgn,
+            );
+        }
+    }
+    if flag("--spawn-grandchild") {
+        let me = std::env::current_exe().expect("own path");
+        let child = std::process::Command::new(me)
+            .arg("--sleep-forever")
+            .spawn()
+            .expect("grandchild");
+        println!("grandchild {}", child.id());
+    }
+    if let Some(ms) = number("--crash-after") {
+        let code = number("--exit-code").unwrap_or(3) as i32;
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(ms));
+            println!("crashing with code {code}");
+            let _ = std::io::stdout().flush();
+            std::process::exit(code);
+        });
+    }
+    std::thread::sleep(Duration::from_millis(number("--ready-after").unwrap_or(0)));
+    let listener = number("--port").map(|p| match TcpListener::bind(("127.0.0.1", p as u16)) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("ERROR cannot bind 127.0.0.1:{p}: {e}");
+            std::process::exit(2);
+        }
+    });
+    println!("ready");
+    if let Some(text) = value("--say") {
+        println!("{text}");
+    }
+    let _ = std::io::stdout().flush();
+    let unhealthy_after = number("--unhealthy-after").map(Duration::from_millis);
+    let always_500 = flag("--health-500");
+    match listener {
+        Some(listener) => {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut request_line = String::new();
+                let _ = BufReader::new(&stream).read_line(&mut request_line);
+                let sick = always_500 || unhealthy_after.is_some_and(|d| started.elapsed() >= d);
+                let (status, body) = if request_line.starts_with("GET /health") && sick {
+                    ("500 Internal Server Error", "sick")
+                } else {
+                    ("200 OK", "ok")
+                };
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        }
+        None => loop {
+            std::thread::sleep(Duration::from_secs(3600));
+        },
+    }
+}
