@@ -13,6 +13,7 @@
 //! - `--spawn-grandchild`: start a copy of itself that sleeps forever, and print its PID
 //!   as `grandchild <pid>` (it must die with its parent's group).
 //! - `--say TEXT`: print TEXT once ready (for log probes).
+//!
 //! It prints `pid <pid>` at start and `ready` when ready.
 
 use std::io::{BufRead, BufReader, Write};
@@ -49,6 +50,8 @@ fn main() {
     }
     if flag("--spawn-grandchild") {
         let me = std::env::current_exe().expect("own path");
+        // Deliberately never waited for: it must die with its parent's process group.
+        #[allow(clippy::zombie_processes)]
         let child = std::process::Command::new(me)
             .arg("--sleep-forever")
             .spawn()
