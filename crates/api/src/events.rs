@@ -10,6 +10,8 @@
 
 use crate::settings::SettingsView;
 use greenroom_doctor::{CheckResult, DoctorSummary};
+use greenroom_stack::logs::LogLine;
+use greenroom_stack::status::ServiceStatus;
 use serde::Serialize;
 use ts_rs::TS;
 
@@ -29,6 +31,10 @@ pub enum ApiEvent {
     },
     /// The doctor run finished.
     DoctorFinished { summary: DoctorSummary },
+    /// A stack service's status changed.
+    StackService { status: ServiceStatus },
+    /// A stack service printed a line.
+    StackLog { line: LogLine },
 }
 
 impl ApiEvent {
@@ -37,6 +43,8 @@ impl ApiEvent {
             ApiEvent::SettingsChanged { .. } => "settings://changed".into(),
             ApiEvent::DoctorCheck { check, .. } => format!("doctor://check/{}", check.id),
             ApiEvent::DoctorFinished { .. } => "doctor://finished".into(),
+            ApiEvent::StackService { status } => format!("stack://service/{}/status", status.id),
+            ApiEvent::StackLog { line } => format!("stack://service/{}/log", line.service),
         }
     }
 }

@@ -10,18 +10,26 @@
 //! To add a command: write the method on `Api`, add one line to the `commands!` table
 //! below, regenerate the bindings (`UPDATE_BINDINGS=1 cargo test -p greenroom-api --test bindings`).
 
+pub mod control;
 mod error;
 mod events;
 pub mod settings;
+pub mod stack;
 
 pub use error::{ApiError, ErrorCode};
 pub use events::{ApiEvent, EventEnvelope, TAURI_EVENT};
-pub use greenroom_core::{AppHome, EventSink, NullSink, RecordingSink};
+pub use greenroom_core::{
+    AppHome, EventSink, NullSink, RecordingSink, write_atomic as write_file_atomically,
+};
 pub use greenroom_doctor::{CheckResult, CheckStatus, DoctorReport, DoctorSummary, InstallHint};
+pub use greenroom_stack::logs::{LogLevel, LogLine};
+pub use greenroom_stack::status::{ServiceState, ServiceStatus, StackStatus};
+pub use greenroom_stack::supervisor::{StackEvent, Supervisor, UpReport, UpResult};
 pub use settings::{SecretState, SettingsPatch, SettingsView};
+pub use stack::{StackSource, StackSourceView};
 
 use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use ts_rs::TS;
@@ -36,13 +44,66 @@ pub struct AppInfo {
     pub home: String,
 }
 
+/// Everything about the stack in one answer: where it comes from and how it is.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, TS)]
+pub struct StackView {
+    pub source: StackSourceView,
+    pub status: StackStatus,
+    /// Things worth knowing about how it was loaded (re-attached services, import notes).
+    pub notes: Vec<String>,
+}
+
+/// Numbers events and hands them to the front's sink.
+struct Emitter {
+    sink: Arc<dyn EventSink<EventEnvelope>>,
+    seq: AtomicU64,
+}
+
+impl Emitter {
+    fn emit(&self, event: ApiEvent) {
+        let at_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        self.sink.emit(EventEnvelope {
+            topic: event.topic(),
+            seq: self.seq.fetch_add(1, Ordering::Relaxed) + 1,
+            at_ms,
+            event,
+        });
+    }
+}
+
+impl EventSink<StackEvent> for Emitter {
+    fn emit(&self, event: StackEvent) {
+        Emitter::emit(
+            self,
+            match event {
+                StackEvent::Service { status } => ApiEvent::StackService { status },
+                StackEvent::Log { line } => ApiEvent::StackLog { line },
+            },
+        );
+    }
+}
+
+struct LoadedStack {
+    source: StackSource,
+    supervisor: Supervisor,
+    notes: Vec<String>,
+}
+
 pub struct Api {
     home: AppHome,
     tool_dirs: Vec<PathBuf>,
-    sink: Arc<dyn EventSink<EventEnvelope>>,
-    seq: AtomicU64,
+    emitter: Arc<Emitter>,
     /// Serialises read-modify-write of the settings file within this process.
     settings_lock: tokio::sync::Mutex<()>,
+    /// `--stack FILE`, when the front was given one.
+    explicit_stack: Option<PathBuf>,
+    /// Where `greenroom.toml` is looked for (the CLI's current directory).
+    cwd: Option<PathBuf>,
+    stack: tokio::sync::Mutex<Option<LoadedStack>>,
+    /// Where this process can be driven from another `greenroom` (see [`control`]).
+    control: std::sync::Mutex<Option<control::ControlEndpoint>>,
 }
 
 impl Api {
@@ -55,10 +116,24 @@ impl Api {
         Self {
             home,
             tool_dirs,
-            sink,
-            seq: AtomicU64::new(0),
+            emitter: Arc::new(Emitter {
+                sink,
+                seq: AtomicU64::new(0),
+            }),
             settings_lock: tokio::sync::Mutex::new(()),
+            explicit_stack: None,
+            cwd: None,
+            stack: tokio::sync::Mutex::new(None),
+            control: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Which stack to run: `explicit` (`--stack FILE`) and the directory where a
+    /// `greenroom.toml` is looked for; see [`stack`] for the precedence.
+    pub fn with_stack(mut self, explicit: Option<PathBuf>, cwd: Option<PathBuf>) -> Self {
+        self.explicit_stack = explicit;
+        self.cwd = cwd;
+        self
     }
 
     pub fn home(&self) -> &AppHome {
@@ -66,15 +141,224 @@ impl Api {
     }
 
     fn emit(&self, event: ApiEvent) {
-        let at_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        self.sink.emit(EventEnvelope {
-            topic: event.topic(),
-            seq: self.seq.fetch_add(1, Ordering::Relaxed) + 1,
-            at_ms,
-            event,
+        self.emitter.emit(event);
+    }
+
+    /// The stack source the precedence rule picks now.
+    pub async fn stack_source(&self) -> StackSource {
+        let workspace = settings::load(&self.home.settings_file())
+            .settings
+            .workspace;
+        stack::resolve(
+            self.explicit_stack.as_deref(),
+            self.cwd.as_deref(),
+            workspace.as_deref(),
+        )
+    }
+
+    /// The supervisor of the current stack, created (and re-attached) on first use, and
+    /// replaced when the source changed while nothing of the old one runs.
+    async fn supervisor(&self) -> Result<(Supervisor, StackSource, Vec<String>), ApiError> {
+        let source = self.stack_source().await;
+        let mut loaded = self.stack.lock().await;
+        if let Some(current) = loaded.as_ref() {
+            let idle = current
+                .supervisor
+                .status()
+                .services
+                .iter()
+                .all(|s| s.pid.is_none() && !s.state.is_healthy());
+            if current.source == source || !idle {
+                return Ok((
+                    current.supervisor.clone(),
+                    current.source.clone(),
+                    current.notes.clone(),
+                ));
+            }
+        }
+        let (manifest, root, mut notes) = self.load_manifest(&source)?;
+        let (supervisor, attach_notes) = Supervisor::new(
+            manifest,
+            root,
+            self.home.root(),
+            self.tool_dirs.clone(),
+            stack::builtins(),
+            self.emitter.clone(),
+        )
+        .map_err(|e| ApiError::internal(e.0))?;
+        notes.extend(attach_notes);
+        if let Some(endpoint) = self
+            .control
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+        {
+            let dir = greenroom_stack::supervisor::stack_dir(
+                self.home.root(),
+                supervisor.name(),
+                supervisor.root(),
+            );
+            if let Err(e) = control::register(&dir, &endpoint) {
+                notes.push(format!(
+                    "cannot register this process as the stack's supervisor: {e}"
+                ));
+            }
+        }
+        *loaded = Some(LoadedStack {
+            source: source.clone(),
+            supervisor: supervisor.clone(),
+            notes: notes.clone(),
         });
+        Ok((supervisor, source, notes))
+    }
+
+    fn load_manifest(
+        &self,
+        source: &StackSource,
+    ) -> Result<(greenroom_stack::manifest::Manifest, PathBuf, Vec<String>), ApiError> {
+        let joined = |errors: Vec<greenroom_stack::manifest::DefinitionError>| {
+            ApiError::invalid_input(
+                errors
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            )
+        };
+        match source {
+            StackSource::Sandbox => Ok((
+                stack::sandbox_manifest(&self.tool_dirs),
+                self.home.root().to_path_buf(),
+                Vec::new(),
+            )),
+            StackSource::Manifest(path) => {
+                let manifest = greenroom_stack::manifest::load(path).map_err(joined)?;
+                let root = path.parent().map(Path::to_path_buf).unwrap_or_default();
+                Ok((manifest, root, Vec::new()))
+            }
+            StackSource::Compose(files) => {
+                let imported =
+                    greenroom_stack::compose::import(&greenroom_stack::compose::ComposeOptions {
+                        files: files.clone(),
+                        profiles: Vec::new(),
+                        env: std::env::vars().collect(),
+                    })
+                    .map_err(joined)?;
+                let root = files
+                    .first()
+                    .and_then(|f| f.parent())
+                    .map(Path::to_path_buf)
+                    .unwrap_or_default();
+                Ok((imported.manifest, root, imported.notes))
+            }
+        }
+    }
+
+    /// Makes this process the one other `greenroom` commands drive: `url` and `token` of
+    /// its control server are recorded beside the stack's state when the stack is loaded.
+    pub fn set_control_endpoint(&self, url: String, token: String) {
+        *self.control.lock().unwrap_or_else(|p| p.into_inner()) = Some(control::ControlEndpoint {
+            pid: std::process::id(),
+            start_time: greenroom_stack::process::start_time(std::process::id()),
+            url,
+            token,
+        });
+    }
+
+    /// Another live Greenroom process that supervises the current stack, if any.
+    pub async fn remote_supervisor(&self) -> Result<Option<control::ControlEndpoint>, ApiError> {
+        let source = self.stack_source().await;
+        let (manifest, root, _) = self.load_manifest(&source)?;
+        let name = manifest.name.clone().unwrap_or_else(|| "stack".into());
+        let dir = greenroom_stack::supervisor::stack_dir(self.home.root(), &name, &root);
+        Ok(control::find(&dir))
+    }
+
+    /// The supervisor itself, for fronts that need more than the commands (the CLI's
+    /// `logs --follow` and `check`).
+    pub async fn supervisor_handle(&self) -> Result<Supervisor, ApiError> {
+        Ok(self.supervisor().await?.0)
+    }
+
+    pub async fn stack_status(&self) -> Result<StackView, ApiError> {
+        let (supervisor, source, notes) = self.supervisor().await?;
+        Ok(StackView {
+            source: source.view(),
+            status: supervisor.status(),
+            notes,
+        })
+    }
+
+    /// Starts the stack (or `only` these services and their dependencies).
+    pub async fn stack_up(&self, only: Vec<String>) -> Result<UpReport, ApiError> {
+        let (supervisor, _, _) = self.supervisor().await?;
+        supervisor
+            .up(&only, |_| {})
+            .await
+            .map_err(|e| ApiError::invalid_input(e.0))
+    }
+
+    /// Like [`Api::stack_up`], reporting each service as it comes up (or fails).
+    pub async fn stack_up_with(
+        &self,
+        only: &[String],
+        on_result: impl Fn(&UpResult) + Send + Sync,
+    ) -> Result<UpReport, ApiError> {
+        let (supervisor, _, _) = self.supervisor().await?;
+        supervisor
+            .up(only, on_result)
+            .await
+            .map_err(|e| ApiError::invalid_input(e.0))
+    }
+
+    /// Stops every service of the stack; returns those that were running.
+    pub async fn stack_down(&self) -> Result<Vec<String>, ApiError> {
+        let (supervisor, _, _) = self.supervisor().await?;
+        Ok(supervisor.down().await)
+    }
+
+    pub async fn service_start(&self, id: String) -> Result<UpResult, ApiError> {
+        let (supervisor, _, _) = self.supervisor().await?;
+        supervisor
+            .start(&id)
+            .await
+            .map_err(|e| ApiError::new(ErrorCode::NotFound, e.0))
+    }
+
+    pub async fn service_stop(&self, id: String) -> Result<(), ApiError> {
+        let (supervisor, _, _) = self.supervisor().await?;
+        supervisor
+            .stop(&id)
+            .await
+            .map_err(|e| ApiError::new(ErrorCode::NotFound, e.0))
+    }
+
+    pub async fn service_restart(&self, id: String) -> Result<UpResult, ApiError> {
+        let (supervisor, _, _) = self.supervisor().await?;
+        supervisor
+            .restart(&id)
+            .await
+            .map_err(|e| ApiError::new(ErrorCode::NotFound, e.0))
+    }
+
+    /// The last `limit` log lines of one service, or of all of them merged.
+    pub async fn stack_logs(
+        &self,
+        service: Option<String>,
+        limit: u32,
+    ) -> Result<Vec<LogLine>, ApiError> {
+        let (supervisor, _, _) = self.supervisor().await?;
+        if let Some(id) = &service
+            && !supervisor.manifest().services.contains_key(id)
+        {
+            return Err(ApiError::new(
+                ErrorCode::NotFound,
+                format!("no service `{id}` in this stack"),
+            ));
+        }
+        Ok(supervisor
+            .logs()
+            .recent(service.as_deref(), limit.clamp(1, 5000) as usize))
     }
 
     pub async fn app_info(&self) -> Result<AppInfo, ApiError> {
@@ -175,6 +459,20 @@ commands! {
     UpdateSettings => update_settings { patch: SettingsPatch } -> SettingsView;
     /// Check this machine for what Greenroom uses.
     RunDoctor => run_doctor {} -> DoctorReport;
+    /// Where the stack comes from, and every service's status.
+    StackStatus => stack_status {} -> StackView;
+    /// Start the stack (or only these services and their dependencies).
+    StackUp => stack_up { only: Vec<String> } -> UpReport;
+    /// Stop every service, dependents first.
+    StackDown => stack_down {} -> Vec<String>;
+    /// Start one service.
+    ServiceStart => service_start { id: String } -> UpResult;
+    /// Stop one service.
+    ServiceStop => service_stop { id: String } -> ();
+    /// Restart one service.
+    ServiceRestart => service_restart { id: String } -> UpResult;
+    /// Recent log lines.
+    StackLogs => stack_logs { service: Option<String>, limit: u32 } -> Vec<LogLine>;
 }
 
 /// Where Greenroom looks for its tools after `PATH`, in order: `GREENROOM_TOOLS_DIR` when

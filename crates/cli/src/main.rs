@@ -3,6 +3,9 @@
 //! Exit codes: 0 success; 1 a failure (the message says what and what to do); 2 the
 //! command line or a value given on it is invalid (nothing was changed).
 
+mod remote;
+mod stack_commands;
+
 use clap::{Parser, Subcommand};
 use greenroom_api::settings::{SETTING_NAMES, is_secret};
 use greenroom_api::{Api, ApiError, AppHome, CheckStatus, ErrorCode, NullSink, SettingsPatch};
@@ -25,6 +28,10 @@ struct Cli {
     /// Greenroom's home folder (settings, logs, history) [default: the platform's config dir]
     #[arg(long, global = true, env = "GREENROOM_HOME", value_name = "DIR")]
     home: Option<PathBuf>,
+    /// The stack: a greenroom.toml manifest or a docker compose file
+    /// [default: ./greenroom.toml, else the workspace setting, else the sandbox]
+    #[arg(long, global = true, env = "GREENROOM_STACK", value_name = "FILE")]
+    stack: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -50,6 +57,66 @@ enum Command {
     /// Show or change settings
     #[command(subcommand)]
     Settings(SettingsCommand),
+    /// Start the stack in dependency order and supervise it until Ctrl+C (which stops it)
+    Up {
+        /// Only these services (and what they depend on), comma-separated
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+    },
+    /// Stop every service of the stack, dependents first
+    Down,
+    /// Restart one service
+    Restart { service: String },
+    /// Each service with its state, PID and ports
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Probe every service now: status, response time, health score, recommended actions
+    Check {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the stack every few seconds
+    Monitor {
+        /// Seconds between checks
+        #[arg(long, default_value_t = 2.0)]
+        interval: f64,
+        /// Stop after this many checks
+        #[arg(long)]
+        count: Option<u64>,
+    },
+    /// Show a service's log (all services merged when none is named)
+    Logs {
+        service: Option<String>,
+        /// Keep printing new lines
+        #[arg(long, short)]
+        follow: bool,
+        /// Only lines matching this regular expression
+        #[arg(long)]
+        grep: Option<String>,
+        /// How many past lines to show
+        #[arg(long, default_value_t = 50)]
+        lines: usize,
+    },
+    /// Write a greenroom.toml manifest from other definitions
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// From docker compose files (base first, overlays after), read as docker compose does
+    Compose {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Profiles to activate
+        #[arg(long)]
+        profile: Vec<String>,
+        /// Where to write the manifest [default: standard output]
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -96,11 +163,139 @@ fn main() -> ExitCode {
             Err(e) => return fail(&e.to_string()),
         },
     };
-    runtime.block_on(run(cli.command, home))
+    runtime.block_on(run(cli.command, home, cli.stack))
 }
 
-async fn run(command: Command, home: AppHome) -> ExitCode {
+fn stack_api(
+    home: AppHome,
+    stack: Option<PathBuf>,
+    sink: Arc<dyn greenroom_api::EventSink<greenroom_api::EventEnvelope>>,
+) -> Api {
+    Api::new(home, greenroom_api::default_tool_dirs(), sink)
+        .with_stack(stack, std::env::current_dir().ok())
+}
+
+async fn run(command: Command, home: AppHome, stack: Option<PathBuf>) -> ExitCode {
     match command {
+        Command::Up { only } => {
+            up(
+                Arc::new(stack_api(home, stack, Arc::new(StateLines::default()))),
+                only,
+            )
+            .await
+        }
+        Command::Down => {
+            let api = stack_api(home, stack, Arc::new(NullSink));
+            let result = match api.remote_supervisor().await {
+                Ok(Some(remote)) => {
+                    println!(
+                        "the stack is supervised by another Greenroom (PID {}); asking it to stop the stack",
+                        remote.pid
+                    );
+                    remote::call::<Vec<String>>(&remote, "stack_down", serde_json::json!({})).await
+                }
+                Ok(None) => api.stack_down().await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(stopped) if stopped.is_empty() => {
+                    println!("nothing was running");
+                    ExitCode::SUCCESS
+                }
+                Ok(stopped) => {
+                    println!("stopped {}", stopped.join(", "));
+                    ExitCode::SUCCESS
+                }
+                Err(e) => api_failure(&e),
+            }
+        }
+        Command::Restart { service } => {
+            let api = stack_api(home, stack, Arc::new(NullSink));
+            let result = match api.remote_supervisor().await {
+                Ok(Some(remote)) => {
+                    remote::call(
+                        &remote,
+                        "service_restart",
+                        serde_json::json!({ "id": service }),
+                    )
+                    .await
+                }
+                Ok(None) => api.service_restart(service).await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(r) => {
+                    stack_commands::print_up_result(&r);
+                    if r.ok {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::FAILURE
+                    }
+                }
+                Err(e) => api_failure(&e),
+            }
+        }
+        Command::Status { json } => {
+            let api = stack_api(home, stack, Arc::new(NullSink));
+            let result = match api.remote_supervisor().await {
+                Ok(Some(remote)) => remote::call::<greenroom_api::StackView>(
+                    &remote,
+                    "stack_status",
+                    serde_json::json!({}),
+                )
+                .await
+                .map(|mut v| {
+                    v.notes.insert(
+                        0,
+                        format!(
+                            "supervised by Greenroom PID {} ({})",
+                            remote.pid, remote.url
+                        ),
+                    );
+                    v
+                }),
+                Ok(None) => api.stack_status().await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(view) if json => print_json(&view),
+                Ok(view) => {
+                    for note in &view.notes {
+                        println!("note: {note}");
+                    }
+                    stack_commands::print_table(&view);
+                    ExitCode::SUCCESS
+                }
+                Err(e) => api_failure(&e),
+            }
+        }
+        Command::Check { json } => {
+            stack_commands::check(&stack_api(home, stack, Arc::new(NullSink)), json).await
+        }
+        Command::Monitor { interval, count } => {
+            stack_commands::monitor(&stack_api(home, stack, Arc::new(NullSink)), interval, count)
+                .await
+        }
+        Command::Logs {
+            service,
+            follow,
+            grep,
+            lines,
+        } => {
+            stack_commands::logs(
+                &stack_api(home, stack, Arc::new(NullSink)),
+                service,
+                follow,
+                grep,
+                lines,
+            )
+            .await
+        }
+        Command::Import(ImportCommand::Compose {
+            files,
+            profile,
+            output,
+        }) => stack_commands::import_compose(files, profile, output),
         Command::Serve { port, host } => serve(home, SocketAddr::new(host, port)).await,
         Command::Doctor { json } => {
             let api = Api::new(home, greenroom_api::default_tool_dirs(), Arc::new(NullSink));
@@ -127,11 +322,20 @@ async fn serve(home: AppHome, addr: SocketAddr) -> ExitCode {
         greenroom_api::default_tool_dirs(),
         Arc::new(events.clone()),
     ));
-    let server = match greenroom_server::bind(api, events, addr).await {
+    let server = match greenroom_server::bind(api.clone(), events, addr).await {
         Ok(s) => s,
         Err(e) => return fail(&e.0),
     };
     let bound = server.local_addr();
+    // Other `greenroom` commands on the same stack drive this process (no token: this
+    // server already answers any local client that the host/origin guard lets through).
+    api.set_control_endpoint(
+        format!(
+            "http://{}",
+            SocketAddr::new(IpAddr::from([127, 0, 0, 1]), bound.port())
+        ),
+        String::new(),
+    );
     if !bound.ip().is_loopback() {
         eprintln!(
             "warning: listening on {bound}: other machines that reach this address can use Greenroom and change its settings"
@@ -149,6 +353,133 @@ async fn serve(home: AppHome, addr: SocketAddr) -> ExitCode {
     match server.serve(shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&format!("the server stopped: {e}")),
+    }
+}
+
+/// Prints each service's state changes as lines, while `up` supervises.
+#[derive(Default)]
+struct StateLines {
+    last: std::sync::Mutex<std::collections::HashMap<String, greenroom_api::ServiceState>>,
+    quiet: std::sync::atomic::AtomicBool,
+}
+
+impl greenroom_api::EventSink<greenroom_api::EventEnvelope> for StateLines {
+    fn emit(&self, envelope: greenroom_api::EventEnvelope) {
+        if self.quiet.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        if let greenroom_api::ApiEvent::StackService { status } = envelope.event {
+            let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+            if last.insert(status.id.clone(), status.state) != Some(status.state) {
+                println!(
+                    "  · {:<20} {:<12} {}",
+                    status.id,
+                    stack_commands::state_name(status.state),
+                    status.message
+                );
+            }
+        }
+    }
+}
+
+async fn up(api: Arc<Api>, only: Vec<String>) -> ExitCode {
+    match api.remote_supervisor().await {
+        Err(e) => return api_failure(&e),
+        Ok(Some(remote)) => {
+            println!(
+                "the stack is already supervised by another Greenroom (PID {}); asking it to start what is not running",
+                remote.pid
+            );
+            return match remote::call::<greenroom_api::UpReport>(
+                &remote,
+                "stack_up",
+                serde_json::json!({ "only": only }),
+            )
+            .await
+            {
+                Ok(report) => {
+                    report
+                        .services
+                        .iter()
+                        .for_each(stack_commands::print_up_result);
+                    if report.ok {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::FAILURE
+                    }
+                }
+                Err(e) => api_failure(&e),
+            };
+        }
+        Ok(None) => {}
+    }
+    // While this command supervises, other `greenroom` commands drive it through a
+    // loopback control endpoint (see greenroom_api::control).
+    let events = greenroom_server::BroadcastSink::default();
+    let token = greenroom_api::control::new_token();
+    match greenroom_server::bind_with_token(
+        api.clone(),
+        events,
+        "127.0.0.1:0".parse().expect("an address"),
+        Some(token.clone()),
+    )
+    .await
+    {
+        Ok(server) => {
+            api.set_control_endpoint(format!("http://{}", server.local_addr()), token);
+            tokio::spawn(server.serve(std::future::pending()));
+        }
+        Err(e) => eprintln!(
+            "warning: no control endpoint ({e}); other greenroom commands will act on their own"
+        ),
+    }
+    println!("starting the stack…");
+    let report = match api
+        .stack_up_with(&only, stack_commands::print_up_result)
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => return api_failure(&e),
+    };
+    let view = match api.stack_status().await {
+        Ok(v) => v,
+        Err(e) => return api_failure(&e),
+    };
+    stack_commands::print_up_report(&report, &view);
+    if !report.ok {
+        println!("stopping what was started…");
+        let _ = api.stack_down().await;
+        return ExitCode::FAILURE;
+    }
+    println!("\nsupervising: restarts, health and logs are watched. Ctrl+C stops the stack.");
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = tokio::time::sleep(std::time::Duration::from_millis(300)) => {
+                let all_stopped = api.stack_status().await.is_ok_and(|v| {
+                    v.status.services.iter().all(|s| matches!(s.state, greenroom_api::ServiceState::Stopped | greenroom_api::ServiceState::Disabled))
+                });
+                if all_stopped {
+                    println!("\nthe stack was stopped (greenroom down); done");
+                    return ExitCode::SUCCESS;
+                }
+            }
+        }
+    }
+    println!("\nstopping the stack…");
+    match api.stack_down().await {
+        Ok(stopped) => {
+            println!(
+                "stopped {}",
+                if stopped.is_empty() {
+                    "nothing".into()
+                } else {
+                    stopped.join(", ")
+                }
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => api_failure(&e),
     }
 }
 
@@ -248,7 +579,7 @@ fn print_json<T: serde::Serialize>(value: &T) -> ExitCode {
     }
 }
 
-fn api_failure(error: &ApiError) -> ExitCode {
+pub(crate) fn api_failure(error: &ApiError) -> ExitCode {
     eprintln!("error: {}", error.message);
     if error.code == ErrorCode::InvalidInput {
         ExitCode::from(2)
@@ -257,7 +588,7 @@ fn api_failure(error: &ApiError) -> ExitCode {
     }
 }
 
-fn fail(message: &str) -> ExitCode {
+pub(crate) fn fail(message: &str) -> ExitCode {
     eprintln!("error: {message}");
     ExitCode::FAILURE
 }

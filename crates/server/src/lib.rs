@@ -63,6 +63,8 @@ struct AppState {
     api: Arc<Api>,
     events: BroadcastSink,
     local_addr: SocketAddr,
+    /// When set, `/api/*` requires `Authorization: Bearer <token>` (control servers).
+    token: Option<Arc<str>>,
 }
 
 #[derive(rust_embed::Embed)]
@@ -93,6 +95,18 @@ pub async fn bind(
     events: BroadcastSink,
     addr: SocketAddr,
 ) -> Result<BoundServer, BindError> {
+    bind_with_token(api, events, addr, None).await
+}
+
+/// Like [`bind`], but `/api/*` answers only requests carrying `Authorization: Bearer
+/// <token>`: the control endpoint through which another `greenroom` command drives the
+/// process that supervises a stack.
+pub async fn bind_with_token(
+    api: Arc<Api>,
+    events: BroadcastSink,
+    addr: SocketAddr,
+    token: Option<String>,
+) -> Result<BoundServer, BindError> {
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
         if e.kind() == std::io::ErrorKind::AddrInUse {
             BindError(format!(
@@ -109,6 +123,7 @@ pub async fn bind(
         api,
         events,
         local_addr,
+        token: token.map(Into::into),
     };
     let router = Router::new()
         .route("/api/call", post(call))
@@ -168,6 +183,23 @@ async fn guard_host_and_origin(
             "this Greenroom server only answers requests addressed to 127.0.0.1:{0} or localhost:{0}",
             state.local_addr.port()
         ));
+    }
+    if let Some(token) = &state.token
+        && request.uri().path().starts_with("/api/")
+    {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| h.strip_prefix("Bearer "));
+        if given != Some(token.as_ref()) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                Json(ApiError::invalid_input(
+                    "this control endpoint needs its token; it is in the stack's supervisor.json",
+                )),
+            )
+                .into_response();
+        }
     }
     if request.uri().path().starts_with("/api/")
         && let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok())

@@ -11,7 +11,7 @@ use serde::Serialize;
 use std::time::{Duration, Instant};
 use ts_rs::TS;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum BreakerState {
     Closed,

@@ -5,6 +5,7 @@
 //! manifest), both on top of [`yaml`], [`interpolate`] and [`dotenv`].
 
 pub mod breaker;
+pub mod builtin;
 pub mod compose;
 pub mod dotenv;
 pub mod graph;

@@ -21,7 +21,7 @@ pub const RING_LINES: usize = 2000;
 pub const MAX_LOG_BYTES: u64 = 10 * 1024 * 1024;
 pub const ROTATED_COPIES: usize = 3;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum LogLevel {
     Error,
@@ -30,7 +30,7 @@ pub enum LogLevel {
     Debug,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, TS)]
 pub struct LogLine {
     pub service: String,
     #[ts(type = "number")]

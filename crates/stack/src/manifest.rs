@@ -50,6 +50,9 @@
 //! exit code 0 is healthy); `log` — `pattern` (a regex matched against the service's
 //! output); `compose` — docker's own health status of the compose service.
 //!
+//! Built-in services (`kind = "builtin"`) run inside Greenroom: `builtin` names which
+//! (`token-service`), `env` configures it, `ports` says where it listens.
+//!
 //! Compose services: `compose_files` (relative to the manifest), `compose_project`,
 //! `compose_service` (default: the service's name), `compose_profiles`.
 //!
@@ -80,6 +83,8 @@ pub enum ServiceKind {
     Process,
     Compose,
     External,
+    /// Runs inside Greenroom (the sandbox's token service…); `builtin` names which.
+    Builtin,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
@@ -151,6 +156,10 @@ pub struct ServiceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub venv: Option<String>,
 
+    /// For `kind = "builtin"`: which built-in service (`token-service`…).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub builtin: Option<String>,
+
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub compose_files: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -197,6 +206,7 @@ impl Default for ServiceSpec {
             env: BTreeMap::new(),
             env_files: Vec::new(),
             venv: None,
+            builtin: None,
             compose_files: Vec::new(),
             compose_project: None,
             compose_service: None,
@@ -717,6 +727,13 @@ pub fn validate(manifest: &Manifest) -> Vec<Problem> {
                 Some("compose_files"),
                 "a compose service needs `compose_files`".into(),
                 Some("add compose_files = [\"docker-compose.yml\"]"),
+            ),
+            ServiceKind::Builtin if spec.builtin.is_none() => problem(
+                id,
+                spec,
+                Some("builtin"),
+                "a builtin service needs `builtin` (which one: token-service…)".into(),
+                None,
             ),
             ServiceKind::External if spec.probe.is_none() => problem(
                 id,

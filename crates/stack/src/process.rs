@@ -69,9 +69,13 @@ pub fn spawn(launch: &Launch<'_>) -> std::io::Result<Spawned> {
     })
 }
 
-/// When the process `pid` started (seconds since the epoch), if it exists.
+/// When the process `pid` started (seconds since the epoch), if it exists and has not
+/// exited (a zombie — exited, not yet reaped by its parent — counts as gone).
 pub fn start_time(pid: u32) -> Option<u64> {
-    use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System};
+    use sysinfo::{Pid, ProcessRefreshKind, ProcessStatus, ProcessesToUpdate, System};
+    if exited_but_not_reaped(pid) {
+        return None;
+    }
     let mut system = System::new().ok()?;
     let pid = Pid::from_u32(pid);
     system.refresh_processes_specifics(
@@ -79,7 +83,28 @@ pub fn start_time(pid: u32) -> Option<u64> {
         true,
         ProcessRefreshKind::nothing(),
     );
-    system.process(pid).map(|p| p.start_time())
+    system
+        .process(pid)
+        .filter(|p| !matches!(p.status(), ProcessStatus::Zombie | ProcessStatus::Dead))
+        .map(|p| p.start_time())
+}
+
+/// Linux: the state letter in `/proc/<pid>/stat` (after the command name in parentheses)
+/// is `Z` (zombie: exited, not yet reaped) or `X` (dead); sysinfo does not always say so.
+#[cfg(target_os = "linux")]
+fn exited_but_not_reaped(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            stat.rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().starts_with(['Z', 'X']))
+        })
+        .unwrap_or(false)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn exited_but_not_reaped(_pid: u32) -> bool {
+    false
 }
 
 /// Whether `pid` is still the process we started at `started` (not a reused PID).
@@ -179,4 +204,37 @@ pub async fn stop_adopted(
     }
     kill_tree(pid);
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_zombie_is_not_running() {
+        // Exits at once and is never waited for: a zombie until this test ends.
+        #[allow(clippy::zombie_processes)]
+        let child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while start_time(pid).is_some() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "a zombie still counts as running"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(!is_ours(pid, None));
+    }
+
+    #[test]
+    fn this_process_is_ours() {
+        let me = std::process::id();
+        assert!(is_ours(me, start_time(me)));
+        assert!(
+            !is_ours(me, start_time(me).map(|t| t + 100)),
+            "another start time is another process"
+        );
+    }
 }

@@ -14,7 +14,7 @@ use ts_rs::TS;
 /// restarted by policy (`backing_off`, then `starting`) or `failed` (given up: start
 /// timeout, restart cap, breaker open, spawn error). A one-shot job that exits 0 is
 /// `completed`. `stopping` while a stop is under way; `disabled` when the manifest says so.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum ServiceState {
     Stopped,
@@ -34,7 +34,7 @@ impl ServiceState {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, TS)]
 pub struct ServiceStatus {
     pub id: String,
     pub kind: ServiceKind,
@@ -63,7 +63,7 @@ pub struct ServiceStatus {
     pub memory_bytes: Option<u64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, TS)]
 pub struct StackStatus {
     pub name: String,
     pub services: Vec<ServiceStatus>,

@@ -48,7 +48,7 @@ use ts_rs::TS;
 pub const LATENCY_HISTORY: usize = 30;
 
 /// What the supervisor tells the world.
-#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, TS)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum StackEvent {
     /// A service's status changed (state, probe sample, resources…).
@@ -66,7 +66,7 @@ impl StackEvent {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, TS)]
 pub struct UpResult {
     pub id: String,
     pub ok: bool,
@@ -79,7 +79,7 @@ pub struct UpResult {
     pub log_tail: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, TS)]
 pub struct UpReport {
     pub services: Vec<UpResult>,
     pub total_ms: f64,
@@ -120,6 +120,7 @@ struct Shared {
     state_path: PathBuf,
     state: Mutex<StackState>,
     tool_dirs: Vec<PathBuf>,
+    builtins: crate::builtin::Builtins,
 }
 
 impl Shared {
@@ -180,6 +181,7 @@ impl Supervisor {
         root: PathBuf,
         home: &Path,
         tool_dirs: Vec<PathBuf>,
+        builtins: crate::builtin::Builtins,
         sink: Arc<dyn EventSink<StackEvent>>,
     ) -> Result<(Self, Vec<String>), SupervisorError> {
         let name = manifest.name.clone().unwrap_or_else(|| "stack".into());
@@ -202,6 +204,7 @@ impl Supervisor {
             state_path,
             state: Mutex::new(state.clone()),
             tool_dirs,
+            builtins,
         });
         let mut slots = BTreeMap::new();
         for (id, spec) in &shared.manifest.services {
@@ -224,6 +227,15 @@ impl Supervisor {
                 shared.record(id, |r| {
                     r.pid = None;
                     r.start_time = None;
+                });
+            }
+            if let Some((pid, _, restarts)) = adopted {
+                status_tx.send_modify(|s| {
+                    s.state = ServiceState::Running;
+                    s.pid = Some(pid);
+                    s.attached = true;
+                    s.restarts = restarts;
+                    s.message = "running (re-attached)".into();
                 });
             }
             let runner = Runner {
@@ -262,6 +274,11 @@ impl Supervisor {
 
     pub fn manifest(&self) -> &Manifest {
         &self.shared.manifest
+    }
+
+    /// The folder relative paths of the manifest are resolved against.
+    pub fn root(&self) -> &Path {
+        &self.shared.root
     }
 
     pub fn status(&self) -> StackStatus {
@@ -477,7 +494,10 @@ impl Supervisor {
         let mut stopped = Vec::new();
         for level in levels.iter().rev() {
             let futures = level.iter().map(|id| async move {
-                let was_active = self.slots[id].status.borrow().pid.is_some();
+                let was_active = !matches!(
+                    self.slots[id].status.borrow().state,
+                    ServiceState::Stopped | ServiceState::Disabled
+                );
                 self.stop(id).await.ok();
                 (id.clone(), was_active)
             });
@@ -631,6 +651,7 @@ fn initial_status(id: &str, spec: &ServiceSpec) -> ServiceStatus {
 /// What is running for a service during one run.
 enum Running {
     Child(Spawned),
+    Builtin(Option<crate::builtin::BuiltinRun>),
     Adopted {
         pid: u32,
         start_time: Option<u64>,
@@ -644,7 +665,7 @@ impl Running {
         match self {
             Running::Child(s) => Some(s.pid),
             Running::Adopted { pid, .. } => Some(*pid),
-            Running::Probed => None,
+            Running::Builtin(_) | Running::Probed => None,
         }
     }
 
@@ -658,13 +679,20 @@ impl Running {
                 }
                 None
             }
-            Running::Probed => std::future::pending().await,
+            Running::Builtin(Some(run)) => match (&mut run.finished).await {
+                Ok(Ok(())) => Some(0),
+                _ => Some(1),
+            },
+            Running::Builtin(None) | Running::Probed => std::future::pending().await,
         }
     }
 }
 
 /// How a run ended.
 enum RunOutcome {
+    /// The supervisor went away (its process is exiting): leave the service running, as
+    /// it is; the next Greenroom re-attaches to it.
+    Detached,
     /// A person asked it to stop.
     Stopped(Option<oneshot::Sender<()>>),
     /// A person asked for a restart.
@@ -761,6 +789,7 @@ impl Runner {
     ) -> bool {
         loop {
             match self.watch_run(&mut running, control).await {
+                RunOutcome::Detached => return false,
                 RunOutcome::Stopped(reply) => {
                     self.stop_running(&mut running).await;
                     self.shared.record(&self.id, |r| {
@@ -950,6 +979,15 @@ impl Runner {
             Running::Adopted { pid, start_time } => {
                 process::stop_adopted(*pid, *start_time, signal, grace).await;
             }
+            Running::Builtin(run) => {
+                if let Some(run) = run.take() {
+                    let _ = run.stop.send(());
+                    let mut finished = run.finished;
+                    if tokio::time::timeout(grace, &mut finished).await.is_err() {
+                        finished.abort();
+                    }
+                }
+            }
             Running::Probed => {
                 if self.spec.kind == ServiceKind::Compose {
                     let _ = self.compose(&["stop"]).await;
@@ -1024,6 +1062,37 @@ impl Runner {
                 Running::Probed
             }
             ServiceKind::External => Running::Probed,
+            ServiceKind::Builtin => {
+                let name = self.spec.builtin.clone().unwrap_or_default();
+                let builtin = self.shared.builtins.get(&name).cloned().ok_or_else(|| {
+                    format!(
+                        "this Greenroom has no built-in service named `{name}`; known: {}",
+                        self.shared
+                            .builtins
+                            .keys()
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                })?;
+                let logs = self.shared.clone();
+                let id = self.id.clone();
+                let log: Arc<dyn Fn(&str) + Send + Sync> =
+                    Arc::new(move |line: &str| logs.logs.note(&id, line));
+                self.shared.logs.follow_from_end(&self.id);
+                let port = self
+                    .spec
+                    .ports
+                    .iter()
+                    .find(|p| p.protocol == crate::manifest::Protocol::Tcp)
+                    .map(|p| p.start);
+                let run = builtin.start(crate::builtin::BuiltinContext {
+                    env: self.spec.env.clone(),
+                    port,
+                    log,
+                })?;
+                Running::Builtin(Some(run))
+            }
         };
         let pid = running.pid();
         self.set(|s| {
@@ -1210,7 +1279,7 @@ impl Runner {
                     return RunOutcome::Ended { end, ran_for: spawned_at.elapsed(), why };
                 }
                 message = control.recv() => match message {
-                    None => return RunOutcome::Stopped(None),
+                    None => return RunOutcome::Detached,
                     Some(Control::Stop(reply)) => return RunOutcome::Stopped(Some(reply)),
                     Some(Control::Restart(reply)) => return RunOutcome::RestartRequested(reply),
                     Some(Control::Start(reply)) => { let _ = reply.send(StartAck::AlreadyActive); }
@@ -1263,7 +1332,7 @@ impl Runner {
                         why: format!("not ready after {:.1} s (last probe: {last_detail})", timeout as f64 / 1000.0),
                     };
                 }
-                _ = log_tick.tick(), if matches!(running, Running::Child(_) | Running::Adopted { .. }) => {
+                _ = log_tick.tick(), if matches!(running, Running::Child(_) | Running::Adopted { .. } | Running::Builtin(_)) => {
                     let lines = self.shared.logs.poll(&self.id);
                     if let Some(re) = &log_pattern
                         && lines.iter().any(|l| re.is_match(&l.text))

@@ -68,8 +68,15 @@ fn stack(toml_text: &str) -> Stack {
         manifest::validate(&manifest)
     );
     let events = Arc::new(RecordingSink::default());
-    let (supervisor, _) =
-        Supervisor::new(manifest, root.clone(), &home, tool_dirs(), events.clone()).unwrap();
+    let (supervisor, _) = Supervisor::new(
+        manifest,
+        root.clone(),
+        &home,
+        tool_dirs(),
+        Default::default(),
+        events.clone(),
+    )
+    .unwrap();
     Stack {
         _dirs: dirs,
         home,
@@ -430,6 +437,7 @@ port = {port}
                 s.root.clone(),
                 &s.home,
                 vec![],
+                Default::default(),
                 Arc::new(greenroom_core::NullSink),
             )
             .unwrap();
@@ -520,4 +528,51 @@ start_timeout_ms = 20000
         pids.iter().all(|p| !alive(*p)).then_some(())
     })
     .await;
+}
+
+#[tokio::test]
+async fn a_supervisor_that_only_looked_leaves_the_stack_running() {
+    let port = free_port();
+    let text = format!(
+        r#"
+name = "look"
+[services.api]
+command = "FIXTURE"
+args = ["--port", "{port}"]
+[services.api.probe]
+type = "tcp"
+port = {port}
+"#
+    );
+    let s = stack(&text);
+    assert!(s.supervisor.up(&[], |_| {}).await.unwrap().ok);
+    let pid = status_of(&s, "api").pid.unwrap();
+    {
+        // Another Greenroom (`greenroom status`) re-attaches, looks, and goes away.
+        let manifest =
+            manifest::parse(&text.replace("FIXTURE", &fixture().display().to_string())).unwrap();
+        let (onlooker, _) = Supervisor::new(
+            manifest,
+            s.root.clone(),
+            &s.home,
+            vec![],
+            Default::default(),
+            Arc::new(greenroom_core::NullSink),
+        )
+        .unwrap();
+        let seen = onlooker.status().services[0].clone();
+        assert_eq!(
+            (seen.state, seen.pid, seen.attached),
+            (ServiceState::Running, Some(pid), true),
+            "the status is known at once"
+        );
+    }
+    // Give its runners every chance to (wrongly) stop the service.
+    for _ in 0..20 {
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(alive(pid), "an onlooker must never stop the stack");
+    assert_eq!(status_of(&s, "api").state, ServiceState::Running);
+    s.supervisor.down().await;
 }

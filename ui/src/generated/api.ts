@@ -75,17 +75,96 @@ platform: string,
  */
 checks: Array<CheckResult>, summary: DoctorSummary, };
 
-export type ApiEvent = { "kind": "settings_changed", settings: SettingsView, } | { "kind": "doctor_check", check: CheckResult, done: number, total: number, } | { "kind": "doctor_finished", summary: DoctorSummary, };
+export type ServiceKind = "process" | "compose" | "external" | "builtin";
+
+export type Group = "principal" | "fallback";
+
+export type BreakerState = "closed" | "open" | "half_open";
+
+export type Architecture = "principal" | "hybrid" | "alternative" | "degraded";
+
+export type ProbeSample = { ok: boolean, latency_ms: number, at_ms: number, detail: string, };
+
+export type ServiceState = "stopped" | "starting" | "running" | "unhealthy" | "backing_off" | "stopping" | "completed" | "failed" | "disabled";
+
+export type ServiceStatus = { id: string, kind: ServiceKind, state: ServiceState, critical: boolean, group: Group, pid: number | null, ports: Array<string>, 
+/**
+ * Restarts since a person last started it.
+ */
+restarts: number, started_at_ms: number | null, 
+/**
+ * How long it took from spawn to ready, for the last start.
+ */
+ready_after_ms: number | null, last_exit_code: number | null, last_probe: ProbeSample | null, 
+/**
+ * Response times of the last probes (oldest first), for a sparkline.
+ */
+latencies_ms: Array<number>, breaker: BreakerState, 
+/**
+ * Why it is in this state, for people ("exited with code 3; restarting in 1.2 s").
+ */
+message: string, 
+/**
+ * Whether we hold the process, or re-attached to it after a Greenroom restart.
+ */
+attached: boolean, cpu_percent: number | null, memory_bytes: number | null, };
+
+export type StackStatus = { name: string, services: Array<ServiceStatus>, 
+/**
+ * 0–100, see [`crate::health`].
+ */
+score: number, architecture: Architecture, };
+
+export type StackSourceView = { 
+/**
+ * `sandbox`, `manifest` or `compose`.
+ */
+kind: string, files: Array<string>, 
+/**
+ * One line for people: "the sandbox (no Eloquence workspace set)".
+ */
+description: string, };
+
+export type StackView = { source: StackSourceView, status: StackStatus, 
+/**
+ * Things worth knowing about how it was loaded (re-attached services, import notes).
+ */
+notes: Array<string>, };
+
+export type LogLevel = "error" | "warn" | "info" | "debug";
+
+export type LogLine = { service: string, at_ms: number, level: LogLevel, text: string, };
+
+export type UpResult = { id: string, ok: boolean, ready_after_ms: number | null, pid: number | null, ports: Array<string>, 
+/**
+ * Why it did not come up.
+ */
+error: string | null, 
+/**
+ * Its last log lines, when it did not come up.
+ */
+log_tail: Array<string>, };
+
+export type UpReport = { services: Array<UpResult>, total_ms: number, ok: boolean, };
+
+export type ApiEvent = { "kind": "settings_changed", settings: SettingsView, } | { "kind": "doctor_check", check: CheckResult, done: number, total: number, } | { "kind": "doctor_finished", summary: DoctorSummary, } | { "kind": "stack_service", status: ServiceStatus, } | { "kind": "stack_log", line: LogLine, };
 
 export type EventEnvelope = { topic: string, seq: number, at_ms: number, event: ApiEvent, };
 
-export type Request = { "command": "app_info", "args": Record<symbol, never> } | { "command": "get_settings", "args": Record<symbol, never> } | { "command": "update_settings", "args": { patch: SettingsPatch, } } | { "command": "run_doctor", "args": Record<symbol, never> };
+export type Request = { "command": "app_info", "args": Record<symbol, never> } | { "command": "get_settings", "args": Record<symbol, never> } | { "command": "update_settings", "args": { patch: SettingsPatch, } } | { "command": "run_doctor", "args": Record<symbol, never> } | { "command": "stack_status", "args": Record<symbol, never> } | { "command": "stack_up", "args": { only: Array<string>, } } | { "command": "stack_down", "args": Record<symbol, never> } | { "command": "service_start", "args": { id: string, } } | { "command": "service_stop", "args": { id: string, } } | { "command": "service_restart", "args": { id: string, } } | { "command": "stack_logs", "args": { service: string | null, limit: number, } };
 
 export type CommandArgs = {
   app_info: {  };
   get_settings: {  };
   update_settings: { patch: SettingsPatch };
   run_doctor: {  };
+  stack_status: {  };
+  stack_up: { only: Array<string> };
+  stack_down: {  };
+  service_start: { id: string };
+  service_stop: { id: string };
+  service_restart: { id: string };
+  stack_logs: { service: string | null, limit: number };
 };
 
 export type CommandResults = {
@@ -93,6 +172,13 @@ export type CommandResults = {
   get_settings: SettingsView;
   update_settings: SettingsView;
   run_doctor: DoctorReport;
+  stack_status: StackView;
+  stack_up: UpReport;
+  stack_down: Array<string>;
+  service_start: UpResult;
+  service_stop: null;
+  service_restart: UpResult;
+  stack_logs: Array<LogLine>;
 };
 
 export type CommandName = keyof CommandResults;

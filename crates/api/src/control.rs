@@ -1,0 +1,89 @@
+//! One process supervises a stack; others drive it.
+//!
+//! Built-in services run inside the process that supervises the stack, and only that
+//! process restarts what crashes. So when a stack is supervised (by `greenroom up`,
+//! `greenroom serve` or the desktop app), that process serves the API on a loopback
+//! control endpoint and records it in `supervisor.json` beside the stack's state:
+//! `{"pid": …, "start_time": …, "url": "http://127.0.0.1:PORT", "token": "…"}` (readable by
+//! the user only on Unix). Any other `greenroom` command on the same stack finds it with
+//! [`find`] and sends its command there (`POST /api/call` with the bearer token) instead of
+//! acting itself. A record whose process is gone (or whose PID was reused) is ignored.
+
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ControlEndpoint {
+    pub pid: u32,
+    pub start_time: Option<u64>,
+    pub url: String,
+    pub token: String,
+}
+
+const FILE: &str = "supervisor.json";
+
+pub fn register(stack_dir: &Path, endpoint: &ControlEndpoint) -> std::io::Result<()> {
+    let path = stack_dir.join(FILE);
+    let text = serde_json::to_vec_pretty(endpoint).map_err(std::io::Error::other)?;
+    greenroom_core::write_atomic(&path, &text)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}
+
+/// The live supervisor of the stack in `stack_dir`, unless it is this process.
+pub fn find(stack_dir: &Path) -> Option<ControlEndpoint> {
+    let text = std::fs::read_to_string(stack_dir.join(FILE)).ok()?;
+    let endpoint: ControlEndpoint = serde_json::from_str(&text).ok()?;
+    (endpoint.pid != std::process::id()
+        && greenroom_stack::process::is_ours(endpoint.pid, endpoint.start_time))
+    .then_some(endpoint)
+}
+
+/// A token nobody can guess: 128 bits from the OS's randomness (via std's hasher keys)
+/// mixed with the time and PID.
+pub fn new_token() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut out = String::new();
+    for i in 0..4u64 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(i);
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        h.write_u32(std::process::id());
+        out.push_str(&format!("{:016x}", h.finish()));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_of_this_process_or_a_dead_one_is_not_a_remote_supervisor() {
+        let dir = tempfile::tempdir().unwrap();
+        let me = ControlEndpoint {
+            pid: std::process::id(),
+            start_time: greenroom_stack::process::start_time(std::process::id()),
+            url: "http://127.0.0.1:1".into(),
+            token: new_token(),
+        };
+        register(dir.path(), &me).unwrap();
+        assert_eq!(find(dir.path()), None, "this process is not remote");
+        let gone = ControlEndpoint {
+            pid: u32::MAX - 7,
+            ..me.clone()
+        };
+        register(dir.path(), &gone).unwrap();
+        assert_eq!(find(dir.path()), None, "a dead process is not a supervisor");
+        assert_ne!(new_token(), new_token());
+        assert_eq!(new_token().len(), 64);
+    }
+}

@@ -1,0 +1,405 @@
+//! `greenroom up | down | restart | status | check | logs | monitor | import compose`.
+
+use greenroom_api::{Api, ApiError, ServiceState, StackView, UpReport, UpResult};
+use greenroom_stack::probe;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+pub fn print_up_result(r: &UpResult) {
+    if r.ok {
+        let after = r
+            .ready_after_ms
+            .map(|ms| format!("ready in {ms:.0} ms"))
+            .unwrap_or_else(|| "already running".into());
+        println!("  ✔ {:<20} {after}", r.id);
+    } else {
+        println!(
+            "  ✘ {:<20} {}",
+            r.id,
+            r.error.as_deref().unwrap_or("failed")
+        );
+    }
+    let _ = std::io::stdout().flush();
+}
+
+pub fn print_up_report(report: &UpReport, view: &StackView) {
+    println!();
+    print_table(view);
+    for failed in report.services.iter().filter(|r| !r.ok) {
+        if !failed.log_tail.is_empty() {
+            println!("\nlast lines of {}:", failed.id);
+            for line in &failed.log_tail {
+                println!("  | {line}");
+            }
+        }
+    }
+    println!(
+        "\n{} in {:.1} s — {}",
+        if report.ok {
+            "stack up"
+        } else {
+            "stack NOT fully up"
+        },
+        report.total_ms / 1000.0,
+        view.source.description
+    );
+}
+
+pub fn print_table(view: &StackView) {
+    println!(
+        "{:<20} {:<12} {:>8}  {:<28} STATUS",
+        "SERVICE", "STATE", "PID", "PORTS"
+    );
+
+    for s in &view.status.services {
+        println!(
+            "{:<20} {:<12} {:>8}  {:<28} {}",
+            s.id,
+            state_name(s.state),
+            s.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+            truncate(&s.ports.join(", "), 28),
+            s.message
+        );
+    }
+    println!(
+        "health score {:.0} / 100, architecture {:?}",
+        view.status.score, view.status.architecture
+    );
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_owned()
+    } else {
+        format!("{}…", s.chars().take(n - 1).collect::<String>())
+    }
+}
+
+pub fn state_name(state: ServiceState) -> &'static str {
+    match state {
+        ServiceState::Stopped => "stopped",
+        ServiceState::Starting => "starting",
+        ServiceState::Running => "running",
+        ServiceState::Unhealthy => "unhealthy",
+        ServiceState::BackingOff => "backing-off",
+        ServiceState::Stopping => "stopping",
+        ServiceState::Completed => "completed",
+        ServiceState::Failed => "failed",
+        ServiceState::Disabled => "disabled",
+    }
+}
+
+/// One probe of every enabled service, now: `check` and each `monitor` round.
+pub struct CheckRow {
+    pub id: String,
+    pub ok: bool,
+    pub latency_ms: f64,
+    pub detail: String,
+    pub critical: bool,
+    pub fallback: bool,
+}
+
+pub async fn check_once(api: &Api) -> Result<(StackView, Vec<CheckRow>), ApiError> {
+    let view = api.stack_status().await?;
+    let supervisor = api.supervisor_handle().await?;
+    let manifest = supervisor.manifest().clone();
+    let root = supervisor.root().to_path_buf();
+    let services = &view.status.services;
+    let futures = manifest
+        .services
+        .iter()
+        .filter(|(_, s)| s.enabled)
+        .map(|(id, spec)| {
+            let root = root.clone();
+            async move {
+                let running = services.iter().find(|s| &s.id == id);
+                let (ok, latency_ms, detail) = match &spec.probe {
+                    Some(p) => {
+                        let ctx = probe::ProbeContext {
+                            log_matched: running.is_some_and(|s| s.state.is_healthy()),
+                            compose: (spec.kind == greenroom_stack::manifest::ServiceKind::Compose)
+                                .then(|| {
+                                    (
+                                        spec.compose_files.iter().map(|f| root.join(f)).collect(),
+                                        spec.compose_project.clone().unwrap_or_default(),
+                                        spec.compose_service.clone().unwrap_or_else(|| id.clone()),
+                                    )
+                                }),
+                            cwd: Some(root.clone()),
+                        };
+                        let s =
+                            probe::run(&p.check, Duration::from_millis(p.timeout_ms), &ctx).await;
+                        (s.ok, s.latency_ms, s.detail)
+                    }
+                    None => {
+                        let up = running.is_some_and(|s| s.pid.is_some());
+                        (
+                            up,
+                            0.0,
+                            if up {
+                                "running (no probe)".into()
+                            } else {
+                                "not running (no probe)".into()
+                            },
+                        )
+                    }
+                };
+                CheckRow {
+                    id: id.clone(),
+                    ok,
+                    latency_ms,
+                    detail,
+                    critical: spec.critical,
+                    fallback: spec.group == greenroom_stack::manifest::Group::Fallback,
+                }
+            }
+        });
+    let rows = futures_util::future::join_all(futures).await;
+    Ok((view, rows))
+}
+
+pub fn score_of(rows: &[CheckRow]) -> (f64, greenroom_stack::health::Architecture) {
+    let members: Vec<_> = rows
+        .iter()
+        .map(|r| greenroom_stack::health::Member {
+            critical: r.critical,
+            fallback: r.fallback,
+            healthy: r.ok,
+        })
+        .collect();
+    (
+        greenroom_stack::health::score(&members),
+        greenroom_stack::health::architecture(&members),
+    )
+}
+
+/// What to do about each failing service, most useful first.
+pub fn recommendations(view: &StackView, rows: &[CheckRow]) -> Vec<String> {
+    let mut out = Vec::new();
+    for row in rows.iter().filter(|r| !r.ok) {
+        let status = view.status.services.iter().find(|s| s.id == row.id);
+        let advice = match status.map(|s| s.state) {
+            Some(ServiceState::Running) | Some(ServiceState::Unhealthy) => {
+                format!(
+                    "restart {} (running but failing its probe): greenroom restart {}",
+                    row.id, row.id
+                )
+            }
+            Some(ServiceState::Failed) => format!(
+                "look at its log, then start it again: greenroom logs {}",
+                row.id
+            ),
+            _ => format!("start it: greenroom up --only {}", row.id),
+        };
+        out.push(advice);
+    }
+    out
+}
+
+pub async fn check(api: &Api, json: bool) -> ExitCode {
+    let (view, rows) = match check_once(api).await {
+        Ok(x) => x,
+        Err(e) => return crate::api_failure(&e),
+    };
+    let (score, architecture) = score_of(&rows);
+    let recs = recommendations(&view, &rows);
+    if json {
+        let value = serde_json::json!({
+            "stack": view.status.name,
+            "services": rows.iter().map(|r| serde_json::json!({
+                "id": r.id, "healthy": r.ok, "response_time_ms": r.latency_ms, "detail": r.detail, "critical": r.critical,
+            })).collect::<Vec<_>>(),
+            "global_health_score": score,
+            "architecture": architecture,
+            "recommendations": recs,
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
+    } else {
+        for r in &rows {
+            let mark = if r.ok { "✔" } else { "✘" };
+            let time = if r.latency_ms > 0.0 {
+                format!("({:.0} ms)", r.latency_ms)
+            } else {
+                String::new()
+            };
+            println!("{mark} {:<20} {:<10} {}", r.id, time, r.detail);
+        }
+        println!("\nglobal health score: {score:.0} / 100 ({architecture:?})");
+        if recs.is_empty() {
+            println!("nothing to do");
+        } else {
+            println!("{} recommended action(s):", recs.len());
+            for r in recs {
+                println!("  - {r}");
+            }
+        }
+    }
+    if rows.iter().all(|r| r.ok) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+pub async fn monitor(api: &Api, interval: f64, count: Option<u64>) -> ExitCode {
+    let mut round = 0u64;
+    loop {
+        match check_once(api).await {
+            Ok((_, rows)) => {
+                let (score, _) = score_of(&rows);
+                let healthy = rows.iter().filter(|r| r.ok).count();
+                let mark = if healthy == rows.len() { "✔" } else { "!" };
+                println!(
+                    "[{}] {mark} score {score:.0} | services {healthy}/{}",
+                    clock(),
+                    rows.len()
+                );
+                for r in rows.iter().filter(|r| !r.ok) {
+                    println!("  └─ {}: {}", r.id, r.detail);
+                }
+            }
+            Err(e) => println!("[{}] ✘ {}", clock(), e.message),
+        }
+        let _ = std::io::stdout().flush();
+        round += 1;
+        if count.is_some_and(|c| round >= c) {
+            return ExitCode::SUCCESS;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs_f64(interval.max(0.1))) => {}
+            _ = tokio::signal::ctrl_c() => return ExitCode::SUCCESS,
+        }
+    }
+}
+
+fn clock() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let day = secs % 86_400;
+    format!(
+        "{:02}:{:02}:{:02} UTC",
+        day / 3600,
+        (day % 3600) / 60,
+        day % 60
+    )
+}
+
+pub async fn logs(
+    api: &Api,
+    service: Option<String>,
+    follow: bool,
+    grep: Option<String>,
+    lines: usize,
+) -> ExitCode {
+    let pattern = match grep.as_deref().map(regex::Regex::new).transpose() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: --grep is not a valid regular expression: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let supervisor = match api.supervisor_handle().await {
+        Ok(s) => s,
+        Err(e) => return crate::api_failure(&e),
+    };
+    let manifest = supervisor.manifest();
+    let services: Vec<String> = match &service {
+        Some(s) if manifest.services.contains_key(s) => vec![s.clone()],
+        Some(s) => {
+            eprintln!(
+                "error: no service `{s}`; the stack has: {}",
+                manifest
+                    .services
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            return ExitCode::from(2);
+        }
+        None => manifest.services.keys().cloned().collect(),
+    };
+    let book = supervisor.logs();
+    let show = |svc: &str, line: &str| {
+        if pattern.as_ref().is_none_or(|p| p.is_match(line)) {
+            if services.len() > 1 {
+                println!("{svc:>16} | {line}");
+            } else {
+                println!("{line}");
+            }
+        }
+    };
+    for svc in &services {
+        for line in book.tail_file(svc, lines) {
+            show(svc, &line);
+        }
+        book.follow_from_end(svc);
+    }
+    if !follow {
+        return ExitCode::SUCCESS;
+    }
+    loop {
+        for svc in &services {
+            for line in book.poll(svc) {
+                show(svc, &line.text);
+            }
+        }
+        let _ = std::io::stdout().flush();
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+            _ = tokio::signal::ctrl_c() => return ExitCode::SUCCESS,
+        }
+    }
+}
+
+pub fn import_compose(
+    files: Vec<PathBuf>,
+    profiles: Vec<String>,
+    output: Option<PathBuf>,
+) -> ExitCode {
+    let imported =
+        match greenroom_stack::compose::import(&greenroom_stack::compose::ComposeOptions {
+            files: files.clone(),
+            profiles,
+            env: std::env::vars().collect(),
+        }) {
+            Ok(i) => i,
+            Err(errors) => {
+                for e in &errors {
+                    eprintln!("error: {e}");
+                }
+                eprintln!("{} problem(s); nothing was written", errors.len());
+                return ExitCode::from(2);
+            }
+        };
+    for note in &imported.notes {
+        eprintln!("note: {note}");
+    }
+    let text = match greenroom_stack::compose::to_toml(&imported, &files) {
+        Ok(t) => t,
+        Err(e) => return crate::fail(&e),
+    };
+    match output {
+        None => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Some(path) => match greenroom_api::write_file_atomically(&path, text.as_bytes()) {
+            Ok(()) => {
+                eprintln!(
+                    "wrote {} ({} services)",
+                    path.display(),
+                    imported.manifest.services.len()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => crate::fail(&format!("cannot write {}: {e}", path.display())),
+        },
+    }
+}

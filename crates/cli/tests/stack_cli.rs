@@ -1,0 +1,309 @@
+//! The stack commands of the real `greenroom` binary, with real child processes.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+fn fixture() -> &'static Path {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        assert!(
+            Command::new(cargo)
+                .args(["build", "-q", "-p", "greenroom-fixture-service"])
+                .current_dir(workspace())
+                .status()
+                .unwrap()
+                .success()
+        );
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| workspace().join("target"));
+        target
+            .join("debug")
+            .join(format!("fixture-service{}", std::env::consts::EXE_SUFFIX))
+    })
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Project {
+    _dir: tempfile::TempDir,
+    home: PathBuf,
+    manifest: PathBuf,
+}
+
+fn project(manifest: &str) -> Project {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let path = dir.path().join("greenroom.toml");
+    std::fs::write(
+        &path,
+        manifest.replace("FIXTURE", &fixture().display().to_string()),
+    )
+    .unwrap();
+    Project {
+        _dir: dir,
+        home,
+        manifest: path,
+    }
+}
+
+fn greenroom(p: &Project) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_greenroom"));
+    c.env("GREENROOM_HOME", &p.home)
+        .arg("--stack")
+        .arg(&p.manifest);
+    c
+}
+
+/// A running `greenroom up`, with its output collected as it comes.
+struct Up {
+    child: Child,
+    output: Arc<Mutex<String>>,
+}
+
+fn up(p: &Project) -> Up {
+    let mut child = greenroom(p)
+        .arg("up")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let output = Arc::new(Mutex::new(String::new()));
+    for stream in [
+        Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(child.stderr.take().unwrap()),
+    ] {
+        let output = output.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                let mut o = output.lock().unwrap();
+                o.push_str(&line);
+                o.push('\n');
+            }
+        });
+    }
+    Up { child, output }
+}
+
+impl Up {
+    fn wait_for(&self, text: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let out = self.output.lock().unwrap().clone();
+            if out.contains(text) {
+                return out;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {text:?} in:\n{out}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn status(p: &Project) -> serde_json::Value {
+    let out = greenroom(p).args(["status", "--json"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn service<'a>(status: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    status["status"]["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id)
+        .unwrap()
+}
+
+fn alive(pid: u32) -> bool {
+    greenroom_stack::process::start_time(pid).is_some()
+}
+
+fn wait(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn greenroom_killed_mid_run_is_re_attached_and_down_leaves_nothing() {
+    let port = free_port();
+    let p = project(&format!(
+        r#"
+name = "reattach-cli"
+[services.api]
+command = "FIXTURE"
+args = ["--port", "{port}", "--spawn-grandchild"]
+[services.api.probe]
+type = "http"
+url = "http://127.0.0.1:{port}/health"
+"#
+    ));
+    let mut first = up(&p);
+    let out = first.wait_for("supervising", Duration::from_secs(20));
+    assert!(out.contains("✔ api") && out.contains("ready in"), "{out}");
+    let before = status(&p);
+    let pid = service(&before, "api")["pid"].as_u64().unwrap() as u32;
+
+    // kill -9 Greenroom itself: the service survives it.
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+    assert!(alive(pid));
+    let after = status(&p);
+    assert_eq!(service(&after, "api")["pid"].as_u64(), Some(u64::from(pid)));
+    assert_eq!(service(&after, "api")["attached"], true);
+
+    // The next `up` re-attaches: no duplicate (its port would clash), same PID.
+    let second = up(&p);
+    let out = second.wait_for("supervising", Duration::from_secs(20));
+    assert!(out.contains("already running"), "{out}");
+    assert_eq!(
+        service(&status(&p), "api")["pid"].as_u64(),
+        Some(u64::from(pid))
+    );
+
+    // `down` from another command goes through the supervising `up`, which then exits.
+    let log = std::fs::read_to_string(find_log(&p.home, "api")).unwrap();
+    let grandchild: u32 = log
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("grandchild "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let down = greenroom(&p).arg("down").output().unwrap();
+    assert!(
+        down.status.success(),
+        "{}",
+        String::from_utf8_lossy(&down.stderr)
+    );
+    assert!(String::from_utf8_lossy(&down.stdout).contains("supervised by another Greenroom"));
+    let mut second = second;
+    wait(
+        "the supervising up to exit",
+        Duration::from_secs(10),
+        || second.child.try_wait().unwrap().is_some(),
+    );
+    wait(
+        "the service and its grandchild to be gone",
+        Duration::from_secs(10),
+        || !alive(pid) && !alive(grandchild),
+    );
+}
+
+fn find_log(home: &Path, service: &str) -> PathBuf {
+    let stacks = home.join("stacks");
+    for entry in std::fs::read_dir(&stacks).unwrap() {
+        let path = entry
+            .unwrap()
+            .path()
+            .join("logs")
+            .join(format!("{service}.log"));
+        if path.exists() {
+            return path;
+        }
+    }
+    panic!("no log for {service} under {}", stacks.display());
+}
+
+#[test]
+fn up_fails_clearly_when_a_service_never_becomes_ready() {
+    let port = free_port();
+    let p = project(&format!(
+        r#"
+[services.never]
+command = "FIXTURE"
+args = ["--say", "waiting for a database that is not there"]
+[services.never.probe]
+type = "tcp"
+port = {port}
+start_timeout_ms = 500
+"#
+    ));
+    let started = Instant::now();
+    let out = greenroom(&p).arg("up").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(started.elapsed() < Duration::from_secs(15));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("✘ never") && text.contains("not ready after 0.5 s"),
+        "{text}"
+    );
+    assert!(
+        text.contains("last lines of never:") && text.contains("waiting for a database"),
+        "{text}"
+    );
+}
+
+#[test]
+fn import_compose_writes_a_manifest_and_reports_broken_files_with_lines() {
+    let fixtures = workspace().join("tests/fixtures/compose");
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("greenroom.toml");
+    let ok = Command::new(env!("CARGO_BIN_EXE_greenroom"))
+        .args(["import", "compose"])
+        .arg(fixtures.join("eloquence/docker-compose.yml"))
+        .arg(fixtures.join("eloquence/docker-compose.override.yml"))
+        .arg("--output")
+        .arg(&output)
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let text = std::fs::read_to_string(&output).unwrap();
+    assert!(
+        text.contains("[services.livekit]") && text.contains("provenance"),
+        "{text}"
+    );
+    let broken = Command::new(env!("CARGO_BIN_EXE_greenroom"))
+        .args(["import", "compose"])
+        .arg(fixtures.join("broken/unknown-dependency.yml"))
+        .output()
+        .unwrap();
+    assert_eq!(broken.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&broken.stderr);
+    assert!(
+        err.contains("unknown-dependency.yml:4") && err.contains("ghost"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_malformed_manifest_is_an_error_with_its_line() {
+    let p = project("[services.a]\ncommand = \"x\"\nportz = [\"1\"]\n");
+    let out = greenroom(&p).arg("status").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("greenroom.toml:3") && err.contains("portz"),
+        "{err}"
+    );
+}
