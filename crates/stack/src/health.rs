@@ -5,8 +5,8 @@
 //! `score = 70 × healthy_critical / critical + 30 × healthy_other / other`.
 //! When a stack has no critical service, the other services weigh 100 %; when it has only
 //! critical services, they do. A stack with no enabled service scores 0. "Healthy" means
-//! running and passing its probe (a service without a probe: running); a service that
-//! completed successfully (a one-shot job) counts as healthy.
+//! running and passing its probe (a service without a probe: running), or a one-shot job
+//! (no published port) that completed successfully; a server that exited is not healthy.
 //!
 //! **Architecture**, as the Eloquence team defines it, with P/F the enabled principal /
 //! fallback services and p/f how many of them are healthy:

@@ -34,6 +34,16 @@ impl ServiceState {
     }
 }
 
+impl ServiceStatus {
+    /// Healthy for the score: running and passing its probe, or a one-shot job (no
+    /// published port) that completed successfully. A server that exited, even with
+    /// code 0, is not healthy.
+    pub fn is_healthy(&self) -> bool {
+        self.state == ServiceState::Running
+            || (self.state == ServiceState::Completed && self.ports.is_empty())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, TS)]
 pub struct ServiceStatus {
     pub id: String,

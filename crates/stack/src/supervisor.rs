@@ -293,7 +293,7 @@ impl Supervisor {
             .map(|s| crate::health::Member {
                 critical: s.critical,
                 fallback: s.group == crate::manifest::Group::Fallback,
-                healthy: s.state.is_healthy(),
+                healthy: s.is_healthy(),
             })
             .collect();
         StackStatus {

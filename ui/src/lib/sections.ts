@@ -12,7 +12,7 @@ export interface Section {
 }
 
 export const SECTIONS: readonly Section[] = [
-  { id: 'stack', title: 'Stack', purpose: 'Launch, watch and repair the whole Eloquence stack.', ready: false },
+  { id: 'stack', title: 'Stack', purpose: 'Launch, watch and repair the whole Eloquence stack.', ready: true },
   { id: 'talk', title: 'Talk', purpose: 'Talk to Marie with your microphone and see each turn’s latency.', ready: false },
   { id: 'exercises', title: 'Exercises', purpose: 'How complete every exercise of the Flutter app is, live as the code changes.', ready: false },
   { id: 'tests', title: 'Tests', purpose: 'Smoke, streaming and conversation suites, reports and trends.', ready: false },

@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import type { ServiceStatus, StackView } from '../../generated/api';
+import { colourFor, formatBytes, formatUptime, progress, scoreOf, scoreTone, serviceTone, sparklinePoints, stateTone, withStatus } from './present';
+
+function svc(id: string, state: ServiceStatus['state'], critical = false): ServiceStatus {
+  return {
+    id, kind: 'process', state, critical, group: 'principal', pid: null, ports: [], restarts: 0, started_at_ms: null,
+    ready_after_ms: null, last_exit_code: null, last_probe: null, latencies_ms: [], breaker: 'closed', message: '',
+    attached: false, cpu_percent: null, memory_bytes: null,
+  };
+}
+
+describe('stack presentation', () => {
+  it('maps states to tones', () => {
+    expect(['running', 'unhealthy', 'failed', 'starting', 'stopped'].map((s) => stateTone(s as ServiceStatus['state']))).toEqual(['ok', 'warn', 'fail', 'busy', 'idle']);
+    expect([95, 70, 10].map(scoreTone)).toEqual(['ok', 'warn', 'fail']);
+  });
+  it('formats uptime and bytes', () => {
+    expect(formatUptime(3_400)).toBe('3 s');
+    expect(formatUptime(245_000)).toBe('4 min 05 s');
+    expect(formatUptime(7_620_000)).toBe('2 h 07 min');
+    expect(formatUptime(100_800_000)).toBe('1 d 4 h');
+    expect(formatBytes(512)).toBe('512 B');
+    expect(formatBytes(5 * 1024 * 1024)).toBe('5.0 MiB');
+    expect(formatBytes(300 * 1024 * 1024)).toBe('300 MiB');
+  });
+  it('draws sparklines within their box', () => {
+    expect(sparklinePoints([], 100, 20)).toBe('');
+    expect(sparklinePoints([5], 100, 20)).toBe('50.0,19.0');
+    const pts = sparklinePoints([1, 3, 2], 100, 20).split(' ');
+    expect(pts).toEqual(['0.0,19.0', '50.0,1.0', '100.0,10.0']);
+  });
+  it('computes the score like the backend (70 % critical, 30 % others)', () => {
+    expect(scoreOf([svc('a', 'running', true), svc('b', 'failed', true), svc('c', 'running'), svc('d', 'running')])).toBe(65);
+    expect(scoreOf([svc('a', 'running'), svc('b', 'stopped'), svc('c', 'stopped')])).toBe(33.3);
+    expect(scoreOf([svc('a', 'disabled')])).toBe(0);
+  });
+  it('merges a status event into the view', () => {
+    const view: StackView = {
+      source: { kind: 'sandbox', files: [], description: 'd' },
+      status: { name: 's', services: [svc('a', 'stopped', true), svc('b', 'stopped')], score: 0, architecture: 'degraded' },
+      notes: [],
+    };
+    const next = withStatus(view, svc('a', 'running', true));
+    expect(next.status.services.map((s) => s.state)).toEqual(['running', 'stopped']);
+    expect(next.status.score).toBe(70);
+    expect(progress(next.status)).toEqual({ ready: 1, total: 2 });
+    expect(view.status.services[0]!.state).toBe('stopped');
+  });
+  it('gives each service a stable colour', () => {
+    const ids = ['a', 'b'];
+    expect(colourFor('b', ids)).toBe(colourFor('b', ids));
+    expect(colourFor('a', ids)).not.toBe(colourFor('b', ids));
+  });
+});
+
+describe('completed services', () => {
+  it('a job without ports that completed is healthy; a server that exited is not', () => {
+    const job = svc('migrate', 'completed');
+    const server = { ...svc('livekit', 'completed'), ports: ['7880'] };
+    expect(scoreOf([job])).toBe(100);
+    expect(scoreOf([server])).toBe(0);
+    expect(serviceTone(server)).toBe('idle');
+    expect(serviceTone(job)).toBe('ok');
+  });
+});
