@@ -3,14 +3,15 @@
 import { test } from 'node:test';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { runFrameChecks } from './lib/frame-checks.mjs';
+import { runFrameChecks, runStackChecks, writeTestStack } from './lib/frame-checks.mjs';
 import { PlaywrightPage } from './lib/pages.mjs';
-import { TARGET, start, stop, tempDirs, waitFor } from './lib/processes.mjs';
+import { FIXTURE, TARGET, freePort, greenroom, start, stop, tempDirs, waitFor } from './lib/processes.mjs';
 
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
 test('the web UI in Chromium against greenroom serve', async (t) => {
   const dirs = tempDirs();
+  const manifest = writeTestStack(dirs.workspace, FIXTURE, { web: await freePort(), flaky: await freePort() });
   const server = start(path.join(TARGET, 'debug', 'greenroom'), ['serve', '--port', '0'], {
     env: { GREENROOM_HOME: dirs.home },
   });
@@ -28,13 +29,17 @@ test('the web UI in Chromium against greenroom serve', async (t) => {
     page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
     page.on('pageerror', (e) => consoleErrors.push(e.message));
     await page.goto(url);
-    await runFrameChecks(t, new PlaywrightPage(page, 'browser'), { home: dirs.home, workspace: dirs.workspace });
+    const ctx = { home: dirs.home, workspace: dirs.workspace, manifest };
+    await runFrameChecks(t, new PlaywrightPage(page, 'browser'), ctx);
+    await runStackChecks(t, new PlaywrightPage(page, 'browser'), ctx);
     await t.test('the page logged no errors', () => {
       // The browser logs the 400 answer to the invalid setting that the checks send on purpose.
       const unexpected = consoleErrors.filter((m) => !/status of 400 \(Bad Request\)/.test(m));
       if (unexpected.length) throw new Error(`console errors:\n${unexpected.join('\n')}`);
     });
   } finally {
+    // Never leave services behind, whatever failed.
+    try { greenroom(dirs.home, ['--stack', manifest, 'down']); } catch { /* reported by the checks */ }
     await browser?.close();
     await stop(server);
     dirs.cleanup();

@@ -3,15 +3,16 @@
 import { test } from 'node:test';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { runFrameChecks } from './lib/frame-checks.mjs';
+import { runFrameChecks, runStackChecks, writeTestStack } from './lib/frame-checks.mjs';
 import { WebDriverPage } from './lib/pages.mjs';
-import { SCREENSHOTS, TARGET, freePort, portAccepts, start, startXvfb, stop, tempDirs, waitFor } from './lib/processes.mjs';
+import { FIXTURE, SCREENSHOTS, TARGET, freePort, greenroom, portAccepts, start, startXvfb, stop, tempDirs, waitFor } from './lib/processes.mjs';
 import { WebDriverSession } from './lib/webdriver.mjs';
 
 const APP = path.join(TARGET, 'debug', 'greenroom-app');
 
 test('the desktop app through tauri-driver', async (t) => {
   const dirs = tempDirs();
+  const manifest = writeTestStack(dirs.workspace, FIXTURE, { web: await freePort(), flaky: await freePort() });
   const xvfb = await startXvfb();
   const port = await freePort();
   const nativePort = await freePort();
@@ -24,7 +25,9 @@ test('the desktop app through tauri-driver', async (t) => {
     await waitFor('tauri-driver to listen', () => portAccepts(port));
     session = await WebDriverSession.create(`http://127.0.0.1:${port}`, { 'tauri:options': { application: APP } });
     const page = new WebDriverPage(session, 'desktop');
-    await runFrameChecks(t, page, { home: dirs.home, workspace: dirs.workspace });
+    const ctx = { home: dirs.home, workspace: dirs.workspace, manifest };
+    await runFrameChecks(t, page, ctx);
+    await runStackChecks(t, page, ctx);
     await t.test('the window is titled Greenroom', async () => {
       const title = await waitFor('the window title', () => session.cmd('GET', '/title'));
       if (title !== 'Greenroom') throw new Error(`window title is ${title}`);
@@ -33,6 +36,8 @@ test('the desktop app through tauri-driver', async (t) => {
     await page.click('nav a[data-section=settings]');
     execFileSync('/usr/bin/import', ['-display', xvfb.display, '-window', 'root', path.join(SCREENSHOTS, 'desktop-window.png')]);
   } finally {
+    // Never leave services behind, whatever failed.
+    try { greenroom(dirs.home, ['--stack', manifest, 'down']); } catch { /* reported by the checks */ }
     await session?.close();
     await stop(driver);
     await stop(xvfb.process);

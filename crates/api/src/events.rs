@@ -11,7 +11,7 @@
 use crate::settings::SettingsView;
 use greenroom_doctor::{CheckResult, DoctorSummary};
 use greenroom_stack::logs::LogLine;
-use greenroom_stack::status::ServiceStatus;
+use greenroom_stack::status::{ServiceStatus, StackSummary};
 use serde::Serialize;
 use ts_rs::TS;
 
@@ -35,6 +35,8 @@ pub enum ApiEvent {
     StackService { status: ServiceStatus },
     /// A stack service printed a line.
     StackLog { line: LogLine },
+    /// The stack's score, architecture or healthy count changed.
+    StackSummary { summary: StackSummary },
 }
 
 impl ApiEvent {
@@ -45,6 +47,7 @@ impl ApiEvent {
             ApiEvent::DoctorFinished { .. } => "doctor://finished".into(),
             ApiEvent::StackService { status } => format!("stack://service/{}/status", status.id),
             ApiEvent::StackLog { line } => format!("stack://service/{}/log", line.service),
+            ApiEvent::StackSummary { .. } => "stack://summary".into(),
         }
     }
 }

@@ -80,6 +80,7 @@ impl EventSink<StackEvent> for Emitter {
             match event {
                 StackEvent::Service { status } => ApiEvent::StackService { status },
                 StackEvent::Log { line } => ApiEvent::StackLog { line },
+                StackEvent::Summary { summary } => ApiEvent::StackSummary { summary },
             },
         );
     }
@@ -311,6 +312,25 @@ impl Api {
             .map_err(|e| ApiError::invalid_input(e.0))
     }
 
+    /// What would make `up` fail, found before anything starts; the compose importer's
+    /// notes about unset variables join as warnings.
+    pub async fn stack_preflight(&self) -> Result<greenroom_stack::preflight::Preflight, ApiError> {
+        let (supervisor, _, notes) = self.supervisor().await?;
+        let mut report = supervisor.preflight().await;
+        for note in notes.iter().filter(|n| n.contains("is not set")) {
+            report.findings.push(greenroom_stack::preflight::Finding {
+                severity: greenroom_stack::preflight::Severity::Warning,
+                service: None,
+                title: "a compose variable is not set".into(),
+                detail: note.clone(),
+                next_step: "set it in the .env file beside the compose file, or in the environment"
+                    .into(),
+                holder_pid: None,
+            });
+        }
+        Ok(report)
+    }
+
     /// Stops every service of the stack; returns those that were running.
     pub async fn stack_down(&self) -> Result<Vec<String>, ApiError> {
         let (supervisor, _, _) = self.supervisor().await?;
@@ -461,6 +481,8 @@ commands! {
     RunDoctor => run_doctor {} -> DoctorReport;
     /// Where the stack comes from, and every service's status.
     StackStatus => stack_status {} -> StackView;
+    /// What would make `up` fail: ports taken (by whom), missing programs, unset variables.
+    StackPreflight => stack_preflight {} -> greenroom_stack::preflight::Preflight;
     /// Start the stack (or only these services and their dependencies).
     StackUp => stack_up { only: Vec<String> } -> UpReport;
     /// Stop every service, dependents first.

@@ -62,6 +62,14 @@ enum Command {
         /// Only these services (and what they depend on), comma-separated
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
+        /// Start even when pre-flight finds a blocker
+        #[arg(long)]
+        force: bool,
+    },
+    /// What would make `up` fail: ports taken (and by whom), missing programs, unset variables
+    Preflight {
+        #[arg(long)]
+        json: bool,
     },
     /// Stop every service of the stack, dependents first
     Down,
@@ -177,12 +185,28 @@ fn stack_api(
 
 async fn run(command: Command, home: AppHome, stack: Option<PathBuf>) -> ExitCode {
     match command {
-        Command::Up { only } => {
+        Command::Up { only, force } => {
             up(
                 Arc::new(stack_api(home, stack, Arc::new(StateLines::default()))),
                 only,
+                force,
             )
             .await
+        }
+        Command::Preflight { json } => {
+            let api = stack_api(home, stack, Arc::new(NullSink));
+            match api.stack_preflight().await {
+                Ok(report) if json => print_json(&report),
+                Ok(report) => {
+                    stack_commands::print_preflight(&report);
+                    if report.ok {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::FAILURE
+                    }
+                }
+                Err(e) => api_failure(&e),
+            }
         }
         Command::Down => {
             let api = stack_api(home, stack, Arc::new(NullSink));
@@ -382,7 +406,7 @@ impl greenroom_api::EventSink<greenroom_api::EventEnvelope> for StateLines {
     }
 }
 
-async fn up(api: Arc<Api>, only: Vec<String>) -> ExitCode {
+async fn up(api: Arc<Api>, only: Vec<String>, force: bool) -> ExitCode {
     match api.remote_supervisor().await {
         Err(e) => return api_failure(&e),
         Ok(Some(remote)) => {
@@ -432,6 +456,19 @@ async fn up(api: Arc<Api>, only: Vec<String>) -> ExitCode {
         Err(e) => eprintln!(
             "warning: no control endpoint ({e}); other greenroom commands will act on their own"
         ),
+    }
+    match api.stack_preflight().await {
+        Err(e) => return api_failure(&e),
+        Ok(pre) if !pre.findings.is_empty() => {
+            stack_commands::print_preflight(&pre);
+            if !pre.ok && !force {
+                eprintln!(
+                    "\nnothing was started: fix the blockers above, or run `greenroom up --force`"
+                );
+                return ExitCode::from(2);
+            }
+        }
+        Ok(_) => {}
     }
     println!("starting the stack…");
     let report = match api

@@ -65,7 +65,7 @@ pub fn print_table(view: &StackView) {
     }
     println!(
         "health score {:.0} / 100, architecture {:?}",
-        view.status.score, view.status.architecture
+        view.status.summary.score, view.status.summary.architecture
     );
 }
 
@@ -401,5 +401,40 @@ pub fn import_compose(
             }
             Err(e) => crate::fail(&format!("cannot write {}: {e}", path.display())),
         },
+    }
+}
+
+pub fn print_preflight(report: &greenroom_stack::preflight::Preflight) {
+    use greenroom_stack::preflight::Severity;
+    if report.findings.is_empty() {
+        println!("pre-flight: nothing in the way");
+    }
+    for f in &report.findings {
+        let mark = match f.severity {
+            Severity::Blocker => "✘ blocker",
+            Severity::Warning => "! warning",
+        };
+        let who = f
+            .service
+            .as_deref()
+            .map(|s| format!(" [{s}]"))
+            .unwrap_or_default();
+        println!("{mark}{who}: {} — {}", f.title, f.detail);
+        println!("           next: {}", f.next_step);
+    }
+    let secrets: Vec<String> = report
+        .variables
+        .iter()
+        .filter(|v| v.secret)
+        .map(|v| {
+            format!(
+                "{} {}",
+                v.name,
+                if v.set { "set (hidden)" } else { "NOT SET" }
+            )
+        })
+        .collect();
+    if !secrets.is_empty() {
+        println!("secrets: {}", secrets.join(", "));
     }
 }

@@ -307,3 +307,39 @@ fn a_malformed_manifest_is_an_error_with_its_line() {
         "{err}"
     );
 }
+
+#[test]
+fn up_refuses_to_start_when_a_port_is_held_by_another_program_and_names_it() {
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = holder.local_addr().unwrap().port();
+    let p = project(&format!(
+        r#"
+[services.api]
+command = "FIXTURE"
+args = ["--port", "{port}"]
+ports = ["{port}"]
+"#
+    ));
+    let out = greenroom(&p).arg("up").output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let me = std::process::id();
+    assert!(
+        text.contains(&format!("port {port} is taken")) && text.contains(&format!("(PID {me})")),
+        "{text}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing was started"));
+    let json = greenroom(&p)
+        .args(["preflight", "--json"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["findings"][0]["holder_pid"], u64::from(me));
+    drop(holder);
+}

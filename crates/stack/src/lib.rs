@@ -13,6 +13,7 @@ pub mod health;
 pub mod interpolate;
 pub mod logs;
 pub mod manifest;
+pub mod preflight;
 pub mod probe;
 pub mod process;
 pub mod restart;

@@ -116,6 +116,32 @@ pub fn is_ours(pid: u32, started: Option<u64>) -> bool {
     }
 }
 
+/// `roots` and every process descended from them.
+pub fn descendants(roots: &[u32]) -> std::collections::BTreeSet<u32> {
+    use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System};
+    let mut found: std::collections::BTreeSet<u32> = roots.iter().copied().collect();
+    let Ok(mut system) = System::new() else {
+        return found;
+    };
+    system.refresh_processes_specifics(ProcessesToUpdate::All, true, ProcessRefreshKind::nothing());
+    let parents: Vec<(u32, u32)> = system
+        .processes()
+        .iter()
+        .filter_map(|(pid, p)| p.parent().map(|parent| (pid.as_u32(), parent.as_u32())))
+        .collect();
+    loop {
+        let before = found.len();
+        for (child, parent) in &parents {
+            if found.contains(parent) {
+                found.insert(*child);
+            }
+        }
+        if found.len() == before {
+            return found;
+        }
+    }
+}
+
 /// Asks the process group of `pid` (which we made its leader) to stop.
 pub fn request_stop(pid: u32, signal: StopSignal) {
     #[cfg(unix)]

@@ -77,7 +77,36 @@ pub struct ServiceStatus {
 pub struct StackStatus {
     pub name: String,
     pub services: Vec<ServiceStatus>,
+    pub summary: StackSummary,
+}
+
+/// The stack at a glance, computed in one place ([`StackSummary::of`]) for every front.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, TS)]
+pub struct StackSummary {
     /// 0–100, see [`crate::health`].
     pub score: f64,
     pub architecture: Architecture,
+    /// Enabled services that are healthy, and enabled services.
+    pub healthy: u32,
+    pub total: u32,
+}
+
+impl StackSummary {
+    pub fn of(services: &[ServiceStatus]) -> Self {
+        let members: Vec<crate::health::Member> = services
+            .iter()
+            .filter(|s| s.state != ServiceState::Disabled)
+            .map(|s| crate::health::Member {
+                critical: s.critical,
+                fallback: s.group == crate::manifest::Group::Fallback,
+                healthy: s.is_healthy(),
+            })
+            .collect();
+        Self {
+            score: crate::health::score(&members),
+            architecture: crate::health::architecture(&members),
+            healthy: members.iter().filter(|m| m.healthy).count() as u32,
+            total: members.len() as u32,
+        }
+    }
 }

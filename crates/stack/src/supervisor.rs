@@ -33,7 +33,7 @@ use crate::manifest::{Condition, Manifest, ProbeCheck, ServiceKind, ServiceSpec}
 use crate::process::{self, Launch, Spawned};
 use crate::restart::{Decision, RestartCounter, RunEnd, clock_jitter};
 use crate::state::{self, ServiceRecord, StackState};
-use crate::status::{ServiceState, ServiceStatus, StackStatus};
+use crate::status::{ServiceState, ServiceStatus, StackStatus, StackSummary};
 use greenroom_core::EventSink;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -55,6 +55,8 @@ pub enum StackEvent {
     Service { status: ServiceStatus },
     /// A service printed a line.
     Log { line: LogLine },
+    /// The stack's score, architecture or healthy count changed.
+    Summary { summary: StackSummary },
 }
 
 impl StackEvent {
@@ -62,6 +64,7 @@ impl StackEvent {
         match self {
             StackEvent::Service { status } => format!("stack://service/{}/status", status.id),
             StackEvent::Log { line } => format!("stack://service/{}/log", line.service),
+            StackEvent::Summary { .. } => "stack://summary".into(),
         }
     }
 }
@@ -121,6 +124,26 @@ struct Shared {
     state: Mutex<StackState>,
     tool_dirs: Vec<PathBuf>,
     builtins: crate::builtin::Builtins,
+    /// Every service's latest status, for the summary each change may move.
+    statuses: Mutex<BTreeMap<String, ServiceStatus>>,
+    last_summary: Mutex<Option<StackSummary>>,
+}
+
+impl Shared {
+    /// Records a service's new status and emits the summary when it changed.
+    fn note_status(&self, status: &ServiceStatus) {
+        let summary = {
+            let mut all = self.statuses.lock().unwrap_or_else(|p| p.into_inner());
+            all.insert(status.id.clone(), status.clone());
+            StackSummary::of(&all.values().cloned().collect::<Vec<_>>())
+        };
+        let mut last = self.last_summary.lock().unwrap_or_else(|p| p.into_inner());
+        if last.as_ref() != Some(&summary) {
+            *last = Some(summary.clone());
+            drop(last);
+            self.sink.emit(StackEvent::Summary { summary });
+        }
+    }
 }
 
 impl Shared {
@@ -205,6 +228,8 @@ impl Supervisor {
             state: Mutex::new(state.clone()),
             tool_dirs,
             builtins,
+            statuses: Mutex::new(BTreeMap::new()),
+            last_summary: Mutex::new(None),
         });
         let mut slots = BTreeMap::new();
         for (id, spec) in &shared.manifest.services {
@@ -287,19 +312,9 @@ impl Supervisor {
             .values()
             .map(|s| s.status.borrow().clone())
             .collect();
-        let members: Vec<crate::health::Member> = services
-            .iter()
-            .filter(|s| s.state != ServiceState::Disabled)
-            .map(|s| crate::health::Member {
-                critical: s.critical,
-                fallback: s.group == crate::manifest::Group::Fallback,
-                healthy: s.is_healthy(),
-            })
-            .collect();
         StackStatus {
             name: self.shared.name.clone(),
-            score: crate::health::score(&members),
-            architecture: crate::health::architecture(&members),
+            summary: StackSummary::of(&services),
             services,
         }
     }
@@ -535,6 +550,57 @@ impl Supervisor {
         Ok(self.start_and_wait(id, &phase).await)
     }
 
+    /// What would make `up` fail, checked now (see [`crate::preflight`]).
+    pub async fn preflight(&self) -> crate::preflight::Preflight {
+        let statuses: Vec<ServiceStatus> = self
+            .slots
+            .values()
+            .map(|s| s.status.borrow().clone())
+            .collect();
+        let running: BTreeSet<String> = statuses
+            .iter()
+            .filter(|s| {
+                !matches!(
+                    s.state,
+                    ServiceState::Stopped
+                        | ServiceState::Failed
+                        | ServiceState::Disabled
+                        | ServiceState::Completed
+                )
+            })
+            .map(|s| s.id.clone())
+            .collect();
+        let roots: Vec<u32> = statuses
+            .iter()
+            .filter_map(|s| s.pid)
+            .chain([std::process::id()])
+            .collect();
+        let our_pids = process::descendants(&roots);
+        let mut env: BTreeMap<String, String> = std::env::vars().collect();
+        let process_env = env.clone();
+        let outer = |name: &str| process_env.get(name).cloned();
+        let mut files: Vec<&String> = self.shared.manifest.env_files.iter().collect();
+        for spec in self.shared.manifest.services.values() {
+            files.extend(spec.env_files.iter());
+        }
+        for file in files {
+            if let Ok(text) = std::fs::read_to_string(self.shared.root.join(file))
+                && let Ok(vars) = crate::dotenv::parse(&text, &outer)
+            {
+                env.extend(vars);
+            }
+        }
+        crate::preflight::run(crate::preflight::PreflightInput {
+            manifest: &self.shared.manifest,
+            root: &self.shared.root,
+            tool_dirs: &self.shared.tool_dirs,
+            running: &running,
+            our_pids: &our_pids,
+            env: &env,
+        })
+        .await
+    }
+
     /// CPU and memory of every service's process tree, once a second.
     fn spawn_resource_monitor(&self) {
         let weak = Arc::downgrade(&self.slots);
@@ -723,7 +789,10 @@ impl Runner {
             s.breaker = breaker;
         });
         let status = self.status.borrow().clone();
-        self.shared.sink.emit(StackEvent::Service { status });
+        self.shared.sink.emit(StackEvent::Service {
+            status: status.clone(),
+        });
+        self.shared.note_status(&status);
     }
 
     async fn serve(

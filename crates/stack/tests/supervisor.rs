@@ -171,7 +171,7 @@ depends_on = ["middle"]
         st.services.iter().all(|x| x.state == ServiceState::Running),
         "{st:#?}"
     );
-    assert_eq!(st.score, 100.0);
+    assert_eq!(st.summary.score, 100.0);
     // middle waited for base to be healthy: it started after base was ready.
     let base = status_of(&s, "base");
     let middle = status_of(&s, "middle");
@@ -515,7 +515,7 @@ start_timeout_ms = 20000
         std::fs::read_to_string(s.supervisor.logs().path("livekit")).unwrap_or_default()
     );
     let st = s.supervisor.status();
-    assert_eq!(st.score, 100.0);
+    assert_eq!(st.summary.score, 100.0);
     let lk = st.services.iter().find(|x| x.id == "livekit").unwrap();
     assert!(
         lk.last_probe.as_ref().unwrap().detail.contains("HTTP")

@@ -2,6 +2,8 @@
 // against `greenroom serve`). `page` is a PlaywrightPage or a WebDriverPage; `ctx` has the
 // temporary `home` and `workspace` of this run.
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { greenroom, waitFor } from './processes.mjs';
 
 const SECTIONS = [
@@ -28,7 +30,7 @@ export async function runFrameChecks(t, page, ctx) {
     for (const [id, title] of SECTIONS) {
       await page.click(`nav a[data-section=${id}]`);
       await waitFor(`the ${title} heading`, async () => (await heading(page)) === title);
-      if (id !== 'settings') {
+      if (!['settings', 'stack'].includes(id)) {
         const text = await page.text('section.placeholder');
         assert.match(text ?? '', /not built yet/, `${title} must say plainly that it has no content yet`);
       }
@@ -97,5 +99,81 @@ export async function runFrameChecks(t, page, ctx) {
     assert.match((await page.text('li[data-check=redis-server]')) ?? '', /Redis/);
     await page.eval('document.querySelector("section[aria-label=\\"This machine\\"]").scrollIntoView()');
     await page.screenshot('machine-check');
+  });
+}
+
+/** Writes a small stack of fixture services into the workspace: `web` (HTTP probe) and
+ *  `flaky` (crashes once, 600 ms after it is ready, and is not restarted by policy). */
+export function writeTestStack(workspace, fixture, ports) {
+  const manifest = `name = "e2e"
+[services.web]
+command = ${JSON.stringify(fixture)}
+args = ["--port", "${ports.web}", "--say", "web is ready for requests"]
+critical = true
+ports = ["${ports.web}"]
+[services.web.probe]
+type = "http"
+url = "http://127.0.0.1:${ports.web}/health"
+interval_ms = 300
+
+[services.flaky]
+command = ${JSON.stringify(fixture)}
+args = ["--port", "${ports.flaky}", "--crash-after", "600", "--crash-once", ${JSON.stringify(path.join(workspace, 'flaky.crashed'))}]
+ports = ["${ports.flaky}"]
+depends_on = { web = "healthy" }
+[services.flaky.probe]
+type = "tcp"
+port = ${ports.flaky}
+[services.flaky.restart]
+policy = "no"
+`;
+  writeFileSync(path.join(workspace, 'greenroom.toml'), manifest);
+  return path.join(workspace, 'greenroom.toml');
+}
+
+const tileState = (page, id) => page.eval(`document.querySelector('article[data-service="${id}"]')?.dataset.state ?? null`);
+
+export async function runStackChecks(t, page, ctx) {
+  await t.test('the Stack screen launches the workspace stack and its tiles turn healthy', async () => {
+    await page.click('nav a[data-section=stack]');
+    await waitFor('the stack of the workspace', async () => (await page.text('section[aria-label="Stack overview"]'))?.includes('greenroom.toml'));
+    await page.click('section[aria-label="Stack overview"] button.primary');
+    await waitFor('web to be healthy', async () => (await tileState(page, 'web')) === 'running', { timeoutMs: 20000 });
+    await waitFor('the launch summary', () => page.text('[data-testid=launch-ok]'), { timeoutMs: 20000 });
+    const score = await page.text('[data-testid=score]');
+    assert.match(score ?? '', /\d+/);
+    await waitFor('web to have probe samples', async () => (await page.eval(`document.querySelectorAll('article[data-service="web"] svg polyline').length`)) === 1);
+    await page.screenshot('stack-launched');
+  });
+
+  await t.test('a crashed service is repaired from its tile, after saying what will happen', async () => {
+    await waitFor('flaky to crash and fail', async () => (await tileState(page, 'flaky')) === 'failed', { timeoutMs: 20000 });
+    await page.click('article[data-service="flaky"] footer button.primary');
+    const dialog = await waitFor('the repair dialog', () => page.text('[role=dialog]'));
+    assert.match(dialog, /nothing is deleted/i);
+    await page.screenshot('stack-repair-dialog');
+    await page.click('[role=dialog] button.primary');
+    await waitFor('flaky to run again', async () => (await tileState(page, 'flaky')) === 'running', { timeoutMs: 20000 });
+  });
+
+  await t.test('a service is stopped from its tile, and its log is searchable', async () => {
+    await page.click('article[data-service="web"] footer button');
+    await waitFor('web to stop', async () => (await tileState(page, 'web')) === 'stopped', { timeoutMs: 20000 });
+    await page.fill('input[aria-label="Search logs"]', 'ready for requests');
+    await waitFor('a highlighted log line', async () => (await page.text('[data-testid=log-lines] mark'))?.toLowerCase() === 'ready for requests');
+    await page.screenshot('stack-logs');
+    await page.fill('input[aria-label="Search logs"]', '');
+  });
+
+  await t.test('Stop all stops the stack', async () => {
+    await page.click('section[aria-label="Stack overview"] .buttons button:not(.primary)');
+    await waitFor('every tile to be stopped', async () => {
+      const states = await page.eval(`[...document.querySelectorAll('article[data-service]')].map((a) => a.dataset.state).join(',')`);
+      return states === 'stopped,stopped' || states === 'stopped,failed' || states === 'failed,stopped';
+    }, { timeoutMs: 20000 });
+    // The summary is the backend's, kept live by stack://summary events.
+    await waitFor('the healthy count to drop to zero', async () => (await page.text('[data-testid=ready-count]'))?.startsWith('0 of 2'));
+    const status = greenroom(ctx.home, ['--stack', ctx.manifest, 'status', '--json'], { json: true });
+    assert.ok(status.status.services.every((s) => s.pid === null), JSON.stringify(status.status.services));
   });
 }

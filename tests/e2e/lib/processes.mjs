@@ -90,6 +90,8 @@ export function portAccepts(port) {
   });
 }
 
+export const FIXTURE = path.join(TARGET, 'debug', process.platform === 'win32' ? 'fixture-service.exe' : 'fixture-service');
+
 /** Runs the real `greenroom` CLI on `home`; returns parsed JSON when asked. */
 export function greenroom(home, args, { json = false } = {}) {
   const bin = path.join(TARGET, 'debug', process.platform === 'win32' ? 'greenroom.exe' : 'greenroom');

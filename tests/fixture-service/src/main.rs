@@ -8,7 +8,8 @@
 //! - `--port P`: after `--ready-after` ms, listen on 127.0.0.1:P and answer HTTP:
 //!   `GET /health` → 200 `ok` (500 with `--health-500`, or once `--unhealthy-after` ms
 //!   have passed since start); anything else → 200.
-//! - `--crash-after MS`: exit with `--exit-code` (default 3) after MS.
+//! - `--crash-after MS`: exit with `--exit-code` (default 3) after MS; with
+//!   `--crash-once MARKER`, only the first time (the marker file remembers).
 //! - `--ignore-sigterm`: SIGTERM does nothing (the supervisor must kill it).
 //! - `--spawn-grandchild`: start a copy of itself that sleeps forever, and print its PID
 //!   as `grandchild <pid>` (it must die with its parent's group).
@@ -58,7 +59,15 @@ fn main() {
             .expect("grandchild");
         println!("grandchild {}", child.id());
     }
-    if let Some(ms) = number("--crash-after") {
+    // --crash-once MARKER: crash only if MARKER does not exist yet (and create it), so that
+    // a repaired service stays up.
+    let crash_once = value("--crash-once").map(std::path::PathBuf::from);
+    let may_crash = match &crash_once {
+        Some(marker) if marker.exists() => false,
+        Some(marker) => std::fs::write(marker, b"crashed once\n").is_ok(),
+        None => true,
+    };
+    if let Some(ms) = number("--crash-after").filter(|_| may_crash) {
         let code = number("--exit-code").unwrap_or(3) as i32;
         std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(ms));

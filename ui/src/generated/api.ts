@@ -109,11 +109,17 @@ message: string,
  */
 attached: boolean, cpu_percent: number | null, memory_bytes: number | null, };
 
-export type StackStatus = { name: string, services: Array<ServiceStatus>, 
+export type StackSummary = { 
 /**
  * 0–100, see [`crate::health`].
  */
-score: number, architecture: Architecture, };
+score: number, architecture: Architecture, 
+/**
+ * Enabled services that are healthy, and enabled services.
+ */
+healthy: number, total: number, };
+
+export type StackStatus = { name: string, services: Array<ServiceStatus>, summary: StackSummary, };
 
 export type StackSourceView = { 
 /**
@@ -147,11 +153,31 @@ log_tail: Array<string>, };
 
 export type UpReport = { services: Array<UpResult>, total_ms: number, ok: boolean, };
 
-export type ApiEvent = { "kind": "settings_changed", settings: SettingsView, } | { "kind": "doctor_check", check: CheckResult, done: number, total: number, } | { "kind": "doctor_finished", summary: DoctorSummary, } | { "kind": "stack_service", status: ServiceStatus, } | { "kind": "stack_log", line: LogLine, };
+export type Severity = "blocker" | "warning";
+
+export type Finding = { severity: Severity, service: string | null, title: string, detail: string, next_step: string, 
+/**
+ * For a port held by another program: its PID (a repair may offer to stop it, after asking).
+ */
+holder_pid: number | null, };
+
+export type VariableCheck = { name: string, services: Array<string>, set: boolean, secret: boolean, 
+/**
+ * The value for ordinary variables; `••••••••` for secrets that are set.
+ */
+shown: string, };
+
+export type Preflight = { findings: Array<Finding>, variables: Array<VariableCheck>, 
+/**
+ * No blocker.
+ */
+ok: boolean, };
+
+export type ApiEvent = { "kind": "settings_changed", settings: SettingsView, } | { "kind": "doctor_check", check: CheckResult, done: number, total: number, } | { "kind": "doctor_finished", summary: DoctorSummary, } | { "kind": "stack_service", status: ServiceStatus, } | { "kind": "stack_log", line: LogLine, } | { "kind": "stack_summary", summary: StackSummary, };
 
 export type EventEnvelope = { topic: string, seq: number, at_ms: number, event: ApiEvent, };
 
-export type Request = { "command": "app_info", "args": Record<symbol, never> } | { "command": "get_settings", "args": Record<symbol, never> } | { "command": "update_settings", "args": { patch: SettingsPatch, } } | { "command": "run_doctor", "args": Record<symbol, never> } | { "command": "stack_status", "args": Record<symbol, never> } | { "command": "stack_up", "args": { only: Array<string>, } } | { "command": "stack_down", "args": Record<symbol, never> } | { "command": "service_start", "args": { id: string, } } | { "command": "service_stop", "args": { id: string, } } | { "command": "service_restart", "args": { id: string, } } | { "command": "stack_logs", "args": { service: string | null, limit: number, } };
+export type Request = { "command": "app_info", "args": Record<symbol, never> } | { "command": "get_settings", "args": Record<symbol, never> } | { "command": "update_settings", "args": { patch: SettingsPatch, } } | { "command": "run_doctor", "args": Record<symbol, never> } | { "command": "stack_status", "args": Record<symbol, never> } | { "command": "stack_preflight", "args": Record<symbol, never> } | { "command": "stack_up", "args": { only: Array<string>, } } | { "command": "stack_down", "args": Record<symbol, never> } | { "command": "service_start", "args": { id: string, } } | { "command": "service_stop", "args": { id: string, } } | { "command": "service_restart", "args": { id: string, } } | { "command": "stack_logs", "args": { service: string | null, limit: number, } };
 
 export type CommandArgs = {
   app_info: {  };
@@ -159,6 +185,7 @@ export type CommandArgs = {
   update_settings: { patch: SettingsPatch };
   run_doctor: {  };
   stack_status: {  };
+  stack_preflight: {  };
   stack_up: { only: Array<string> };
   stack_down: {  };
   service_start: { id: string };
@@ -173,6 +200,7 @@ export type CommandResults = {
   update_settings: SettingsView;
   run_doctor: DoctorReport;
   stack_status: StackView;
+  stack_preflight: Preflight;
   stack_up: UpReport;
   stack_down: Array<string>;
   service_start: UpResult;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ServiceStatus, StackView } from '../../generated/api';
-import { colourFor, formatBytes, formatUptime, progress, scoreOf, scoreTone, serviceTone, sparklinePoints, stateTone, withStatus } from './present';
+import { colourFor, formatBytes, formatUptime, scoreTone, serviceTone, sparklinePoints, stateTone, withStatus, withSummary } from './present';
 
 function svc(id: string, state: ServiceStatus['state'], critical = false): ServiceStatus {
   return {
@@ -30,22 +30,18 @@ describe('stack presentation', () => {
     const pts = sparklinePoints([1, 3, 2], 100, 20).split(' ');
     expect(pts).toEqual(['0.0,19.0', '50.0,1.0', '100.0,10.0']);
   });
-  it('computes the score like the backend (70 % critical, 30 % others)', () => {
-    expect(scoreOf([svc('a', 'running', true), svc('b', 'failed', true), svc('c', 'running'), svc('d', 'running')])).toBe(65);
-    expect(scoreOf([svc('a', 'running'), svc('b', 'stopped'), svc('c', 'stopped')])).toBe(33.3);
-    expect(scoreOf([svc('a', 'disabled')])).toBe(0);
-  });
   it('merges a status event into the view', () => {
     const view: StackView = {
       source: { kind: 'sandbox', files: [], description: 'd' },
-      status: { name: 's', services: [svc('a', 'stopped', true), svc('b', 'stopped')], score: 0, architecture: 'degraded' },
+      status: { name: 's', services: [svc('a', 'stopped', true), svc('b', 'stopped')], summary: { score: 0, architecture: 'degraded', healthy: 0, total: 2 } },
       notes: [],
     };
     const next = withStatus(view, svc('a', 'running', true));
     expect(next.status.services.map((s) => s.state)).toEqual(['running', 'stopped']);
-    expect(next.status.score).toBe(70);
-    expect(progress(next.status)).toEqual({ ready: 1, total: 2 });
     expect(view.status.services[0]!.state).toBe('stopped');
+    const summed = withSummary(next, { score: 70, architecture: 'degraded', healthy: 1, total: 2 });
+    expect(summed.status.summary.score).toBe(70);
+    expect(summed.status.services).toBe(next.status.services);
   });
   it('gives each service a stable colour', () => {
     const ids = ['a', 'b'];
@@ -55,11 +51,9 @@ describe('stack presentation', () => {
 });
 
 describe('completed services', () => {
-  it('a job without ports that completed is healthy; a server that exited is not', () => {
+  it('a server (with ports) that exited is not shown green', () => {
     const job = svc('migrate', 'completed');
     const server = { ...svc('livekit', 'completed'), ports: ['7880'] };
-    expect(scoreOf([job])).toBe(100);
-    expect(scoreOf([server])).toBe(0);
     expect(serviceTone(server)).toBe('idle');
     expect(serviceTone(job)).toBe('ok');
   });

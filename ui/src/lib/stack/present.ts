@@ -1,5 +1,5 @@
 // How the Stack screen presents services: pure functions, tested in present.test.ts.
-import type { ServiceState, ServiceStatus, StackStatus, StackView } from '../../generated/api';
+import type { ServiceState, ServiceStatus, StackSummary, StackView } from '../../generated/api';
 
 export type Tone = 'ok' | 'warn' | 'fail' | 'idle' | 'busy';
 
@@ -83,37 +83,17 @@ export function sparklinePoints(values: number[], width: number, height: number)
     .join(' ');
 }
 
-/** The view with one service's status replaced (or added), keeping the order. */
+/** The view with one service's status replaced (or added), keeping the order. The score
+ *  and the counts come from the backend's `stack://summary` events ({@link withSummary}). */
 export function withStatus(view: StackView, status: ServiceStatus): StackView {
   const services = view.status.services.some((s) => s.id === status.id)
     ? view.status.services.map((s) => (s.id === status.id ? status : s))
     : [...view.status.services, status];
-  return { ...view, status: { ...view.status, services, score: scoreOf(services) } };
+  return { ...view, status: { ...view.status, services } };
 }
 
-/** The health score as the backend computes it (crates/stack/src/health.rs): 70 % critical, 30 % others. */
-export function scoreOf(services: ServiceStatus[]): number {
-  const counted = services.filter((s) => s.state !== 'disabled');
-  const share = (critical: boolean): number | null => {
-    const group = counted.filter((s) => s.critical === critical);
-    if (group.length === 0) return null;
-    return group.filter(isHealthy).length / group.length;
-  };
-  const c = share(true);
-  const o = share(false);
-  const raw = c !== null && o !== null ? 70 * c + 30 * o : c !== null ? 100 * c : o !== null ? 100 * o : 0;
-  return Math.round(raw * 10) / 10;
-}
-
-/** As the backend decides (ServiceStatus::is_healthy): running, or a job without ports that completed. */
-export function isHealthy(s: ServiceStatus): boolean {
-  return s.state === 'running' || (s.state === 'completed' && s.ports.length === 0);
-}
-
-/** `3 of 5 ready` while launching. */
-export function progress(status: StackStatus): { ready: number; total: number } {
-  const enabled = status.services.filter((s) => s.state !== 'disabled');
-  return { ready: enabled.filter(isHealthy).length, total: enabled.length };
+export function withSummary(view: StackView, summary: StackSummary): StackView {
+  return { ...view, status: { ...view.status, summary } };
 }
 
 /** A stable colour per service, for tiles and merged logs. */

@@ -1,0 +1,415 @@
+//! Pre-flight: what would make `up` fail, found before anything starts.
+//!
+//! | check | severity | next step |
+//! |-------|----------|-----------|
+//! | a published port is held by a process that is not part of this stack (name and PID) | blocker | stop that program, or give the service another port |
+//! | a program a process service runs is not installed | blocker | install it (`greenroom doctor`) or fix `command` |
+//! | docker is missing, or its engine does not answer, while the stack has compose services | blocker | start Docker Desktop / the docker service |
+//! | a `${VARIABLE}` the stack uses is not set | warning (secret-looking names: blocker) | set it in `.env` or the environment |
+//!
+//! Ports of services that are already running under Greenroom are not checked (they are
+//! ours). Variables whose names look secret (`KEY`, `SECRET`, `TOKEN`, `PASSWORD`) are
+//! reported as set or not, never with their value.
+
+use crate::manifest::{Manifest, PortSpec, Protocol, ServiceKind};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use ts_rs::TS;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Blocker,
+    Warning,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Finding {
+    pub severity: Severity,
+    pub service: Option<String>,
+    pub title: String,
+    pub detail: String,
+    pub next_step: String,
+    /// For a port held by another program: its PID (a repair may offer to stop it, after asking).
+    pub holder_pid: Option<u32>,
+}
+
+/// A variable the stack uses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct VariableCheck {
+    pub name: String,
+    pub services: Vec<String>,
+    pub set: bool,
+    pub secret: bool,
+    /// The value for ordinary variables; `••••••••` for secrets that are set.
+    pub shown: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Preflight {
+    pub findings: Vec<Finding>,
+    pub variables: Vec<VariableCheck>,
+    /// No blocker.
+    pub ok: bool,
+}
+
+pub fn looks_secret(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    ["KEY", "SECRET", "TOKEN", "PASSWORD", "PASSWD"]
+        .iter()
+        .any(|w| upper.contains(w))
+}
+
+/// Who listens on `port`, when the OS tells.
+pub fn port_holder(port: u16, protocol: Protocol) -> Option<(u32, String)> {
+    let p = match protocol {
+        Protocol::Tcp => listeners::Protocol::TCP,
+        Protocol::Udp => listeners::Protocol::UDP,
+    };
+    listeners::get_process_by_port(port, p)
+        .ok()
+        .map(|proc_| (proc_.pid, proc_.name))
+}
+
+/// Whether `port` can be bound now on the address the service would use.
+fn port_free(spec: &PortSpec, port: u16) -> bool {
+    let ip = spec
+        .host_ip
+        .as_deref()
+        .filter(|ip| !ip.is_empty())
+        .unwrap_or("127.0.0.1");
+    let ip = ip.trim_start_matches('[').trim_end_matches(']');
+    match spec.protocol {
+        Protocol::Tcp => std::net::TcpListener::bind((ip, port)).is_ok(),
+        Protocol::Udp => std::net::UdpSocket::bind((ip, port)).is_ok(),
+    }
+}
+
+pub struct PreflightInput<'a> {
+    pub manifest: &'a Manifest,
+    pub root: &'a Path,
+    pub tool_dirs: &'a [PathBuf],
+    /// Services already running under Greenroom (their ports are theirs).
+    pub running: &'a BTreeSet<String>,
+    /// PIDs of this stack's processes (a port they hold is not a conflict).
+    pub our_pids: &'a BTreeSet<u32>,
+    /// The environment variables are looked up in.
+    pub env: &'a BTreeMap<String, String>,
+}
+
+pub async fn run(input: PreflightInput<'_>) -> Preflight {
+    let mut findings = Vec::new();
+    let enabled: Vec<_> = input
+        .manifest
+        .services
+        .iter()
+        .filter(|(_, s)| s.enabled)
+        .collect();
+
+    for (id, spec) in &enabled {
+        if input.running.contains(*id) {
+            continue;
+        }
+        for port_spec in &spec.ports {
+            // Ranges are checked up to 16 ports (a 100-port UDP range would take long to scan).
+            for port in port_spec.ports().take(16) {
+                if port_free(port_spec, port) {
+                    continue;
+                }
+                let holder = port_holder(port, port_spec.protocol);
+                if holder
+                    .as_ref()
+                    .is_some_and(|(pid, _)| input.our_pids.contains(pid))
+                {
+                    continue;
+                }
+                let proto = if port_spec.protocol == Protocol::Udp {
+                    "/udp"
+                } else {
+                    ""
+                };
+                let (detail, next_step) = match &holder {
+                    Some((pid, name)) => (
+                        format!(
+                            "port {port}{proto} is held by `{name}` (PID {pid}), which this stack did not start"
+                        ),
+                        format!(
+                            "stop `{name}` (PID {pid}) if you do not need it, or give `{id}` another port"
+                        ),
+                    ),
+                    None => (
+                        format!(
+                            "port {port}{proto} is in use by another program (the OS does not say which)"
+                        ),
+                        format!("free port {port}, or give `{id}` another port"),
+                    ),
+                };
+                findings.push(Finding {
+                    severity: Severity::Blocker,
+                    service: Some((*id).clone()),
+                    title: format!("port {port}{proto} is taken"),
+                    detail,
+                    next_step,
+                    holder_pid: holder.map(|h| h.0),
+                });
+            }
+        }
+    }
+
+    // Programs.
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut search: Vec<PathBuf> = std::env::split_paths(&path).collect();
+    search.extend(input.tool_dirs.iter().cloned());
+    let joined = std::env::join_paths(&search).unwrap_or_default();
+    for (id, spec) in &enabled {
+        if spec.kind != ServiceKind::Process {
+            continue;
+        }
+        let command = spec.command.as_deref().unwrap_or_default();
+        if command.contains('$') {
+            continue; // resolved at launch, from variables checked below
+        }
+        let venv_bin = spec.venv.as_ref().map(|v| {
+            input
+                .root
+                .join(v)
+                .join(if cfg!(windows) { "Scripts" } else { "bin" })
+        });
+        let found = if command.contains('/') || command.contains('\\') {
+            input.root.join(command).exists()
+        } else {
+            let mut dirs: Vec<PathBuf> = venv_bin.clone().into_iter().collect();
+            dirs.extend(search.iter().cloned());
+            let with_venv = std::env::join_paths(&dirs).unwrap_or_else(|_| joined.clone());
+            which::which_in(command, Some(with_venv), input.root).is_ok()
+        };
+        if !found {
+            findings.push(Finding {
+                severity: Severity::Blocker,
+                service: Some((*id).clone()),
+                title: format!("`{command}` is not installed"),
+                detail: format!(
+                    "`{id}` runs `{command}`, which is not on PATH{}",
+                    if input.tool_dirs.is_empty() {
+                        String::new()
+                    } else {
+                        " nor in Greenroom's tools folder".into()
+                    }
+                ),
+                next_step:
+                    "install it (`greenroom doctor` says how), or fix `command` in the manifest"
+                        .into(),
+                holder_pid: None,
+            });
+        }
+        if let Some(bin) = &venv_bin
+            && !bin.is_dir()
+        {
+            findings.push(Finding {
+                severity: Severity::Blocker,
+                service: Some((*id).clone()),
+                title: "its virtualenv is missing or broken".into(),
+                detail: format!("{} does not exist", bin.display()),
+                next_step: format!(
+                    "re-create it: python3 -m venv {}",
+                    bin.parent().unwrap_or(bin).display()
+                ),
+                holder_pid: None,
+            });
+        }
+    }
+
+    // Docker, for compose services.
+    if enabled.iter().any(|(_, s)| s.kind == ServiceKind::Compose) {
+        match which::which_in("docker", Some(&joined), input.root) {
+            Err(_) => findings.push(Finding {
+                severity: Severity::Blocker,
+                service: None,
+                title: "docker is not installed".into(),
+                detail: "this stack has docker compose services".into(),
+                next_step: "install Docker (Windows: winget install Docker.DockerDesktop; Debian: docker.io) — `greenroom doctor` says more".into(),
+                holder_pid: None,
+            }),
+            Ok(docker) => {
+                let answer = tokio::time::timeout(
+                    Duration::from_secs(5),
+                    tokio::process::Command::new(docker).args(["info", "--format", "{{.ServerVersion}}"]).kill_on_drop(true).output(),
+                )
+                .await;
+                let ok = matches!(&answer, Ok(Ok(out)) if out.status.success());
+                if !ok {
+                    findings.push(Finding {
+                        severity: Severity::Blocker,
+                        service: None,
+                        title: "the Docker engine does not answer".into(),
+                        detail: "docker is installed, but `docker info` fails or hangs".into(),
+                        next_step: "start Docker Desktop (Windows) or `sudo systemctl start docker` (Linux)".into(),
+                        holder_pid: None,
+                    });
+                }
+            }
+        }
+    }
+
+    // Variables.
+    let mut used: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (id, spec) in &enabled {
+        let texts = spec
+            .command
+            .iter()
+            .chain(spec.args.iter())
+            .chain(spec.env.values());
+        for text in texts {
+            for name in referenced_variables(text) {
+                used.entry(name).or_default().insert((*id).clone());
+            }
+        }
+    }
+    let mut variables = Vec::new();
+    for (name, services) in used {
+        let value = input.env.get(&name).filter(|v| !v.is_empty());
+        let secret = looks_secret(&name);
+        let services: Vec<String> = services.into_iter().collect();
+        if value.is_none() {
+            findings.push(Finding {
+                severity: if secret {
+                    Severity::Blocker
+                } else {
+                    Severity::Warning
+                },
+                service: services.first().cloned(),
+                title: format!("{name} is not set"),
+                detail: format!("used by {}", services.join(", ")),
+                next_step: format!("set {name} in the stack's .env file or in the environment"),
+                holder_pid: None,
+            });
+        }
+        variables.push(VariableCheck {
+            shown: match (value, secret) {
+                (None, _) => String::new(),
+                (Some(_), true) => "••••••••".into(),
+                (Some(v), false) => v.clone(),
+            },
+            name,
+            services,
+            set: value.is_some(),
+            secret,
+        });
+    }
+    let ok = !findings.iter().any(|f| f.severity == Severity::Blocker);
+    Preflight {
+        findings,
+        variables,
+        ok,
+    }
+}
+
+/// The names a text refers to with `$NAME` or `${NAME…}` (not `$$`).
+pub fn referenced_variables(text: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'$' {
+            i += 1;
+            continue;
+        }
+        if bytes.get(i + 1) == Some(&b'$') {
+            i += 2;
+            continue;
+        }
+        let start = if bytes.get(i + 1) == Some(&b'{') {
+            i + 2
+        } else {
+            i + 1
+        };
+        let end = text[start..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .map_or(text.len(), |n| start + n);
+        if end > start && text[start..].starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+            names.push(text[start..end].to_owned());
+        }
+        i = end.max(i + 1);
+    }
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::ServiceSpec;
+
+    #[test]
+    fn finds_variable_references() {
+        assert_eq!(
+            referenced_variables("${A:-x} $B $$C ${_D} $1"),
+            vec!["A", "B", "_D"]
+        );
+        assert!(
+            looks_secret("MISTRAL_API_KEY")
+                && looks_secret("livekit_secret")
+                && !looks_secret("PORT")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_port_held_by_another_program_is_a_blocker_naming_it() {
+        let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = holder.local_addr().unwrap().port();
+        let mut manifest = Manifest::default();
+        manifest.services.insert(
+            "api".into(),
+            ServiceSpec {
+                command: Some("definitely-not-installed-xyz".into()),
+                ports: vec![PortSpec::tcp(port)],
+                env: [
+                    ("KEY".to_owned(), "${MISSING_API_KEY}".to_owned()),
+                    ("MODE".to_owned(), "${MODE}".to_owned()),
+                ]
+                .into(),
+                ..Default::default()
+            },
+        );
+        let env = BTreeMap::from([("MODE".to_owned(), "dev".to_owned())]);
+        let dir = tempfile::tempdir().unwrap();
+        let report = run(PreflightInput {
+            manifest: &manifest,
+            root: dir.path(),
+            tool_dirs: &[],
+            running: &BTreeSet::new(),
+            our_pids: &BTreeSet::new(),
+            env: &env,
+        })
+        .await;
+        assert!(!report.ok);
+        let port_finding = report
+            .findings
+            .iter()
+            .find(|f| f.title.contains(&format!("port {port}")))
+            .unwrap();
+        assert_eq!(
+            port_finding.holder_pid,
+            Some(std::process::id()),
+            "{port_finding:?}"
+        );
+        assert!(
+            port_finding
+                .detail
+                .contains(&format!("PID {}", std::process::id())),
+            "{}",
+            port_finding.detail
+        );
+        assert!(
+            report
+                .findings
+                .iter()
+                .any(|f| f.title.contains("definitely-not-installed-xyz"))
+        );
+        assert!(report.findings.iter().any(|f| f.title == "MISSING_API_KEY is not set" && f.severity == Severity::Blocker));
+        let mode = report.variables.iter().find(|v| v.name == "MODE").unwrap();
+        assert_eq!((mode.set, mode.shown.as_str()), (true, "dev"));
+        drop(holder);
+    }
+}
