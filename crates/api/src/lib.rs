@@ -105,6 +105,8 @@ pub struct Api {
     stack: tokio::sync::Mutex<Option<LoadedStack>>,
     /// Where this process can be driven from another `greenroom` (see [`control`]).
     control: std::sync::Mutex<Option<control::ControlEndpoint>>,
+    /// When the stack was first loaded (the report's sampling window starts there).
+    started: std::sync::OnceLock<std::time::Instant>,
 }
 
 impl Api {
@@ -126,6 +128,7 @@ impl Api {
             cwd: None,
             stack: tokio::sync::Mutex::new(None),
             control: std::sync::Mutex::new(None),
+            started: std::sync::OnceLock::new(),
         }
     }
 
@@ -188,6 +191,7 @@ impl Api {
         )
         .map_err(|e| ApiError::internal(e.0))?;
         notes.extend(attach_notes);
+        let _ = self.started.set(std::time::Instant::now());
         if let Some(endpoint) = self
             .control
             .lock()
@@ -329,6 +333,47 @@ impl Api {
             });
         }
         Ok(report)
+    }
+
+    /// A diagnosis, with ranked repairs, for every service that is unwell.
+    pub async fn stack_diagnose(
+        &self,
+    ) -> Result<Vec<greenroom_stack::repair::Diagnosis>, ApiError> {
+        let (supervisor, _, _) = self.supervisor().await?;
+        Ok(supervisor.diagnoses().await)
+    }
+
+    /// Runs one proposed repair; those that could lose data or touch a process Greenroom
+    /// did not start need `confirmed`.
+    pub async fn stack_repair(
+        &self,
+        id: String,
+        kind: greenroom_stack::repair::RepairKind,
+        confirmed: bool,
+    ) -> Result<greenroom_stack::repair::RepairOutcome, ApiError> {
+        let (supervisor, _, _) = self.supervisor().await?;
+        supervisor
+            .repair(&id, kind, confirmed)
+            .await
+            .map_err(|e| ApiError::invalid_input(e.0))
+    }
+
+    /// The stack report (schema in `greenroom_stack::report`), from the probes this
+    /// supervisor made since it started.
+    pub async fn stack_report(&self) -> Result<serde_json::Value, ApiError> {
+        let (supervisor, source, _) = self.supervisor().await?;
+        let diagnoses = supervisor.diagnoses().await;
+        let started = *self.started.get_or_init(std::time::Instant::now);
+        Ok(greenroom_stack::report::build(
+            &greenroom_stack::report::ReportInput {
+                status: &supervisor.status(),
+                stats: &supervisor.stats(),
+                diagnoses: &diagnoses,
+                source: &source.view().description,
+                sampling_seconds: started.elapsed().as_secs_f64(),
+                version: env!("CARGO_PKG_VERSION"),
+            },
+        ))
     }
 
     /// Stops every service of the stack; returns those that were running.
@@ -485,6 +530,12 @@ commands! {
     StackPreflight => stack_preflight {} -> greenroom_stack::preflight::Preflight;
     /// Start the stack (or only these services and their dependencies).
     StackUp => stack_up { only: Vec<String> } -> UpReport;
+    /// Diagnose every unwell service, with ranked repairs.
+    StackDiagnose => stack_diagnose {} -> Vec<greenroom_stack::repair::Diagnosis>;
+    /// Run one proposed repair (`confirmed` for those that need it).
+    StackRepair => stack_repair { id: String, kind: greenroom_stack::repair::RepairKind, confirmed: bool } -> greenroom_stack::repair::RepairOutcome;
+    /// The stack report (JSON, schema version 1).
+    StackReport => stack_report {} -> serde_json::Value;
     /// Stop every service, dependents first.
     StackDown => stack_down {} -> Vec<String>;
     /// Start one service.

@@ -8,6 +8,7 @@ use ts_rs::TS;
 fn generated() -> String {
     let cfg = ts_rs::Config::default();
     let decls = [
+        serde_json::Value::decl(&cfg),
         AppInfo::decl(&cfg),
         ErrorCode::decl(&cfg),
         ApiError::decl(&cfg),
@@ -38,6 +39,10 @@ fn generated() -> String {
         greenroom_stack::preflight::Finding::decl(&cfg),
         greenroom_stack::preflight::VariableCheck::decl(&cfg),
         greenroom_stack::preflight::Preflight::decl(&cfg),
+        greenroom_stack::repair::RepairKind::decl(&cfg),
+        greenroom_stack::repair::RepairAction::decl(&cfg),
+        greenroom_stack::repair::Diagnosis::decl(&cfg),
+        greenroom_stack::repair::RepairOutcome::decl(&cfg),
         ApiEvent::decl(&cfg),
         EventEnvelope::decl(&cfg),
         Request::decl(&cfg),

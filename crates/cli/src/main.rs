@@ -107,6 +107,21 @@ enum Command {
         #[arg(long, default_value_t = 50)]
         lines: usize,
     },
+    /// Diagnose unwell services and repair them (asking before anything that could lose data)
+    Fix {
+        /// Confirm repairs that need it (stopping a program Greenroom did not start,
+        /// re-creating a virtualenv) without asking
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Write the stack report (JSON, schema version 1: see the README)
+    Report {
+        #[arg(long, short)]
+        output: PathBuf,
+        /// With no supervising Greenroom running, probe the stack this long first (seconds)
+        #[arg(long, default_value_t = 5.0)]
+        duration: f64,
+    },
     /// Write a greenroom.toml manifest from other definitions
     #[command(subcommand)]
     Import(ImportCommand),
@@ -289,6 +304,47 @@ async fn run(command: Command, home: AppHome, stack: Option<PathBuf>) -> ExitCod
                     }
                     stack_commands::print_table(&view);
                     ExitCode::SUCCESS
+                }
+                Err(e) => api_failure(&e),
+            }
+        }
+        Command::Fix { yes } => {
+            stack_commands::fix(&stack_api(home, stack, Arc::new(NullSink)), yes).await
+        }
+        Command::Report { output, duration } => {
+            let api = stack_api(home, stack, Arc::new(NullSink));
+            let report = match api.remote_supervisor().await {
+                Ok(Some(remote)) => {
+                    remote::call::<serde_json::Value>(
+                        &remote,
+                        "stack_report",
+                        serde_json::json!({}),
+                    )
+                    .await
+                }
+                Ok(None) => {
+                    // This process re-attaches and probes what runs, for `duration`.
+                    let _ = api.stack_status().await;
+                    tokio::time::sleep(std::time::Duration::from_secs_f64(duration.max(0.0))).await;
+                    api.stack_report().await
+                }
+                Err(e) => Err(e),
+            };
+            match report {
+                Ok(value) => {
+                    let text = serde_json::to_vec_pretty(&value).unwrap_or_default();
+                    match greenroom_api::write_file_atomically(&output, &text) {
+                        Ok(()) => {
+                            println!(
+                                "wrote {} (health score {}, {} recommendation(s))",
+                                output.display(),
+                                value["current_status"]["global_health_score"],
+                                value["recommendations"].as_array().map_or(0, Vec::len)
+                            );
+                            ExitCode::SUCCESS
+                        }
+                        Err(e) => fail(&format!("cannot write {}: {e}", output.display())),
+                    }
                 }
                 Err(e) => api_failure(&e),
             }

@@ -438,3 +438,83 @@ pub fn print_preflight(report: &greenroom_stack::preflight::Preflight) {
         println!("secrets: {}", secrets.join(", "));
     }
 }
+
+/// `greenroom fix`: for each unwell service, say what is wrong and run the best repair;
+/// a repair that needs confirmation is asked for (or taken with --yes), and declined ones
+/// fall back to the next repair that needs none.
+pub async fn fix(api: &Api, yes: bool) -> ExitCode {
+    let remote = match api.remote_supervisor().await {
+        Ok(r) => r,
+        Err(e) => return crate::api_failure(&e),
+    };
+    let diagnoses: Vec<greenroom_stack::repair::Diagnosis> = match &remote {
+        Some(r) => crate::remote::call(r, "stack_diagnose", serde_json::json!({})).await,
+        None => api.stack_diagnose().await,
+    }
+    .unwrap_or_default();
+    if diagnoses.is_empty() {
+        println!("nothing to repair: every service is healthy or stopped on purpose");
+        return ExitCode::SUCCESS;
+    }
+    let interactive = std::io::IsTerminal::is_terminal(&std::io::stdin());
+    let mut all_ok = true;
+    for d in &diagnoses {
+        println!("\n✘ {}", d.problem);
+        for e in &d.evidence {
+            println!("    {e}");
+        }
+        if !d.affects.is_empty() {
+            println!("    affects: {}", d.affects.join(", "));
+        }
+        let mut done = false;
+        for action in &d.actions {
+            if action.needs_confirmation {
+                let confirmed = yes
+                    || (interactive
+                        && ask(&format!(
+                            "  {}\n  {}\n  Do it? [y/N] ",
+                            action.title, action.detail
+                        )));
+                if !confirmed {
+                    println!(
+                        "  skipped (needs confirmation): {} — rerun with --yes to allow it",
+                        action.title
+                    );
+                    continue;
+                }
+            }
+            println!("  → {}", action.title);
+            let outcome: Result<greenroom_stack::repair::RepairOutcome, ApiError> = match &remote {
+                Some(r) => crate::remote::call(
+                    r,
+                    "stack_repair",
+                    serde_json::json!({"id": d.service, "kind": action.kind, "confirmed": true}),
+                )
+                .await,
+                None => api.stack_repair(d.service.clone(), action.kind, true).await,
+            };
+            match outcome {
+                Ok(o) if o.ok => {
+                    println!("  ✔ {}", o.message);
+                    done = true;
+                    break;
+                }
+                Ok(o) => println!("  ✘ {}", o.message),
+                Err(e) => println!("  ✘ {}", e.message),
+            }
+        }
+        all_ok &= done;
+    }
+    if all_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn ask(question: &str) -> bool {
+    print!("{question}");
+    let _ = std::io::stdout().flush();
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).is_ok() && matches!(answer.trim(), "y" | "Y" | "yes")
+}

@@ -343,3 +343,144 @@ ports = ["{port}"]
     assert_eq!(report["findings"][0]["holder_pid"], u64::from(me));
     drop(holder);
 }
+
+#[test]
+fn fix_asks_before_stopping_a_program_greenroom_did_not_start() {
+    let port = free_port();
+    // A program the stack did not start holds the service's port.
+    let mut foreign = Command::new(fixture())
+        .args(["--port", &port.to_string()])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait(
+        "the foreign program to listen",
+        Duration::from_secs(10),
+        || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+    );
+    let p = project(&format!(
+        r#"
+[services.api]
+command = "FIXTURE"
+args = ["--port", "{port}"]
+ports = ["{port}"]
+[services.api.probe]
+type = "tcp"
+port = {port}
+"#
+    ));
+    let asked = greenroom(&p)
+        .arg("fix")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&asked.stdout);
+    assert_eq!(asked.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("skipped (needs confirmation)")
+            && text.contains(&format!("PID {}", foreign.id())),
+        "{text}"
+    );
+    assert!(
+        foreign.try_wait().unwrap().is_none(),
+        "nothing may stop it without confirmation"
+    );
+
+    let fixed = greenroom(&p).args(["fix", "--yes"]).output().unwrap();
+    let text = String::from_utf8_lossy(&fixed.stdout);
+    assert!(
+        fixed.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&fixed.stderr)
+    );
+    assert!(
+        text.contains(&format!("stopped PID {}", foreign.id())),
+        "{text}"
+    );
+    wait(
+        "the foreign program to be gone",
+        Duration::from_secs(10),
+        || foreign.try_wait().unwrap().is_some(),
+    );
+    assert_eq!(service(&status(&p), "api")["state"], "running");
+    let log = std::fs::read_to_string(
+        find_log(&p.home, "api")
+            .parent()
+            .unwrap()
+            .parent()
+            .unwrap()
+            .join("repairs.log"),
+    )
+    .unwrap();
+    assert!(
+        log.contains("\"action\":\"free_port\"") && log.contains("\"ok\":true"),
+        "{log}"
+    );
+    assert!(greenroom(&p).arg("down").output().unwrap().status.success());
+}
+
+#[test]
+fn report_writes_the_documented_schema_from_the_supervising_greenroom() {
+    let port = free_port();
+    let p = project(&format!(
+        r#"
+name = "reported"
+[services.api]
+command = "FIXTURE"
+args = ["--port", "{port}"]
+critical = true
+[services.api.probe]
+type = "http"
+url = "http://127.0.0.1:{port}/health"
+interval_ms = 100
+"#
+    ));
+    let mut running = up(&p);
+    running.wait_for("supervising", Duration::from_secs(20));
+    wait("a few liveness probes", Duration::from_secs(10), || {
+        service(&status(&p), "api")["latencies_ms"]
+            .as_array()
+            .is_some_and(|l| l.len() >= 3)
+    });
+    let out_dir = tempfile::tempdir().unwrap();
+    let file = out_dir.path().join("report.json");
+    let r = greenroom(&p)
+        .args(["report", "--output"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(report["schema_version"], 1);
+    assert_eq!(report["metadata"]["stack"], "reported");
+    assert!(
+        report["metadata"]["generated_at"]
+            .as_str()
+            .unwrap()
+            .ends_with('Z')
+    );
+    assert_eq!(report["current_status"]["global_health_score"], 100.0);
+    assert_eq!(
+        report["current_status"]["services"]["api"]["status"],
+        "healthy"
+    );
+    let times = &report["performance_analysis"]["avg_response_times"]["api"];
+    assert!(
+        times["min"].as_f64().unwrap() <= times["avg"].as_f64().unwrap()
+            && times["avg"].as_f64().unwrap() <= times["max"].as_f64().unwrap()
+    );
+    assert_eq!(
+        report["performance_analysis"]["reliability_scores"]["api"],
+        100.0
+    );
+    assert!(report["services"]["api"]["probes"].as_u64().unwrap() >= 3);
+    assert_eq!(
+        report["recommendations"][0],
+        "the stack is healthy: nothing to do"
+    );
+    assert!(greenroom(&p).arg("down").output().unwrap().status.success());
+    wait("up to exit", Duration::from_secs(10), || {
+        running.child.try_wait().unwrap().is_some()
+    });
+}

@@ -16,6 +16,8 @@ pub mod manifest;
 pub mod preflight;
 pub mod probe;
 pub mod process;
+pub mod repair;
+pub mod report;
 pub mod restart;
 pub mod state;
 pub mod status;

@@ -169,6 +169,49 @@ pub fn request_stop(pid: u32, signal: StopSignal) {
     }
 }
 
+/// Stops a process Greenroom did not start (a repair the person confirmed): that process
+/// only, never its group — SIGTERM, `grace`, then SIGKILL (Windows: `taskkill`, then `/F`).
+pub async fn stop_foreign(pid: u32, grace: Duration) -> Result<(), String> {
+    let started = start_time(pid).ok_or_else(|| format!("PID {pid} is not running any more"))?;
+    #[cfg(unix)]
+    {
+        use nix::sys::signal::{Signal, kill};
+        use nix::unistd::Pid;
+        kill(Pid::from_raw(pid as i32), Signal::SIGTERM)
+            .map_err(|e| format!("cannot signal PID {pid}: {e}"))?;
+    }
+    #[cfg(windows)]
+    {
+        let _ = std::process::Command::new("taskkill")
+            .args(["/PID", &pid.to_string()])
+            .status();
+    }
+    let deadline = tokio::time::Instant::now() + grace;
+    while tokio::time::Instant::now() < deadline {
+        if !is_ours(pid, Some(started)) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    #[cfg(unix)]
+    {
+        use nix::sys::signal::{Signal, kill};
+        let _ = kill(nix::unistd::Pid::from_raw(pid as i32), Signal::SIGKILL);
+    }
+    #[cfg(windows)]
+    {
+        let _ = std::process::Command::new("taskkill")
+            .args(["/PID", &pid.to_string(), "/F"])
+            .status();
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    if is_ours(pid, Some(started)) {
+        Err(format!("PID {pid} did not stop"))
+    } else {
+        Ok(())
+    }
+}
+
 /// Kills the whole tree of `pid` now (for processes re-attached after a Greenroom restart,
 /// which we hold no handle for).
 pub fn kill_tree(pid: u32) {

@@ -97,6 +97,8 @@ enum Control {
     Start(oneshot::Sender<StartAck>),
     Stop(oneshot::Sender<()>),
     Restart(oneshot::Sender<StartAck>),
+    /// Sets the probe timeout for the coming runs (a repair of a slow service).
+    SetProbeTimeout(u64, oneshot::Sender<()>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,6 +128,8 @@ struct Shared {
     builtins: crate::builtin::Builtins,
     /// Every service's latest status, for the summary each change may move.
     statuses: Mutex<BTreeMap<String, ServiceStatus>>,
+    /// Probe statistics per service since this supervisor started (for reports).
+    stats: Mutex<BTreeMap<String, crate::report::ProbeStats>>,
     last_summary: Mutex<Option<StackSummary>>,
 }
 
@@ -170,6 +174,14 @@ impl Shared {
 pub struct Supervisor {
     shared: Arc<Shared>,
     slots: Arc<BTreeMap<String, Slot>>,
+}
+
+fn stack_dir_of(shared: &Shared) -> PathBuf {
+    shared
+        .state_path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
 }
 
 /// Where a stack keeps its state and logs: `<home>/stacks/<name>-<hash of its manifest path>`.
@@ -229,6 +241,7 @@ impl Supervisor {
             tool_dirs,
             builtins,
             statuses: Mutex::new(BTreeMap::new()),
+            stats: Mutex::new(BTreeMap::new()),
             last_summary: Mutex::new(None),
         });
         let mut slots = BTreeMap::new();
@@ -550,6 +563,211 @@ impl Supervisor {
         Ok(self.start_and_wait(id, &phase).await)
     }
 
+    /// Where this stack keeps its state, logs and repair log.
+    pub fn dir(&self) -> PathBuf {
+        stack_dir_of(&self.shared)
+    }
+
+    /// Probe statistics since this supervisor started.
+    pub fn stats(&self) -> BTreeMap<String, crate::report::ProbeStats> {
+        self.shared
+            .stats
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// A diagnosis for every service that is unwell, or stopped with a pre-flight finding.
+    pub async fn diagnoses(&self) -> Vec<crate::repair::Diagnosis> {
+        let pre = self.preflight().await;
+        let manifest = &self.shared.manifest;
+        self.status()
+            .services
+            .iter()
+            .filter(|s| {
+                crate::repair::is_unwell(s)
+                    || (s.state == ServiceState::Stopped
+                        && pre
+                            .findings
+                            .iter()
+                            .any(|f| f.service.as_deref() == Some(s.id.as_str())))
+            })
+            .map(|s| {
+                crate::repair::diagnose(
+                    s,
+                    &manifest.services[&s.id],
+                    &pre.findings,
+                    crate::graph::dependents(manifest, &s.id),
+                    &self.shared.logs.tail_file(&s.id, 5),
+                )
+            })
+            .collect()
+    }
+
+    /// Runs one proposed repair of `id`. Actions that need confirmation are refused unless
+    /// `confirmed`; every attempt is logged in `repairs.log`.
+    pub async fn repair(
+        &self,
+        id: &str,
+        kind: crate::repair::RepairKind,
+        confirmed: bool,
+    ) -> Result<crate::repair::RepairOutcome, SupervisorError> {
+        use crate::repair::{RepairKind, RepairOutcome};
+        let slot = self.slot(id)?;
+        let diagnoses = self.diagnoses().await;
+        let action = diagnoses
+            .iter()
+            .find(|d| d.service == id)
+            .and_then(|d| d.actions.iter().find(|a| a.kind == kind))
+            .cloned()
+            .ok_or_else(|| SupervisorError(format!("{kind:?} is not a repair Greenroom proposes for `{id}` now; `greenroom fix` lists what it proposes")))?;
+        if action.needs_confirmation && !confirmed {
+            return Err(SupervisorError(format!(
+                "this repair needs your confirmation: {}",
+                action.detail
+            )));
+        }
+        let spec = &self.shared.manifest.services[id];
+        let result: Result<String, String> = match kind {
+            RepairKind::Restart => self.restart(id).await.map_err(|e| e.0).and_then(|r| {
+                if r.ok {
+                    Ok("restarted; it is up".into())
+                } else {
+                    Err(r.error.unwrap_or_default())
+                }
+            }),
+            RepairKind::RaiseTimeout => {
+                let ms = action.new_timeout_ms.unwrap_or(1000);
+                let (tx, rx) = oneshot::channel();
+                let _ = slot.control.send(Control::SetProbeTimeout(ms, tx));
+                let _ = rx.await;
+                self.restart(id).await.map_err(|e| e.0).and_then(|r| {
+                    if r.ok {
+                        Ok(format!("probe timeout raised to {ms} ms; it is up"))
+                    } else {
+                        Err(r.error.unwrap_or_default())
+                    }
+                })
+            }
+            RepairKind::RecreateCompose => {
+                let mut c = tokio::process::Command::new("docker");
+                c.arg("compose").arg("-p").arg(
+                    spec.compose_project
+                        .clone()
+                        .unwrap_or_else(|| self.shared.name.clone()),
+                );
+                for f in &spec.compose_files {
+                    c.arg("-f").arg(self.shared.root.join(f));
+                }
+                c.args([
+                    "up",
+                    "-d",
+                    "--force-recreate",
+                    "--no-deps",
+                    spec.compose_service.as_deref().unwrap_or(id),
+                ])
+                .kill_on_drop(true);
+                match c.output().await {
+                    Ok(out) if out.status.success() => self
+                        .restart(id)
+                        .await
+                        .map_err(|e| e.0)
+                        .map(|_| "container re-created".into()),
+                    Ok(out) => Err(String::from_utf8_lossy(&out.stderr)
+                        .lines()
+                        .last()
+                        .unwrap_or("docker compose failed")
+                        .to_owned()),
+                    Err(e) => Err(format!("cannot run docker compose: {e}")),
+                }
+            }
+            RepairKind::RecreateVenv => self.recreate_venv(id).await,
+            RepairKind::FreePort => match action.target_pid {
+                Some(pid) => match process::stop_foreign(pid, Duration::from_secs(5)).await {
+                    Ok(()) => self.start(id).await.map_err(|e| e.0).and_then(|r| {
+                        if r.ok {
+                            Ok(format!("stopped PID {pid}; {id} is up"))
+                        } else {
+                            Err(r.error.unwrap_or_default())
+                        }
+                    }),
+                    Err(e) => Err(e),
+                },
+                None => Err("no process to stop".into()),
+            },
+        };
+        let outcome = RepairOutcome {
+            service: id.to_owned(),
+            kind,
+            ok: result.is_ok(),
+            message: result.unwrap_or_else(|e| e),
+        };
+        crate::repair::log_outcome(&self.dir(), &outcome);
+        Ok(outcome)
+    }
+
+    async fn recreate_venv(&self, id: &str) -> Result<String, String> {
+        let spec = &self.shared.manifest.services[id];
+        let venv = self
+            .shared
+            .root
+            .join(spec.venv.as_deref().ok_or("it has no virtualenv")?);
+        let python = if cfg!(windows) { "python" } else { "python3" };
+        let out = tokio::process::Command::new(python)
+            .args(["-m", "venv", "--clear"])
+            .arg(&venv)
+            .output()
+            .await
+            .map_err(|e| format!("cannot run {python}: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "{python} -m venv failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        let requirements = venv
+            .parent()
+            .map(|p| p.join("requirements.txt"))
+            .filter(|r| r.is_file());
+        if let Some(req) = &requirements {
+            let pip = venv.join(if cfg!(windows) {
+                "Scripts/pip.exe"
+            } else {
+                "bin/pip"
+            });
+            let out = tokio::process::Command::new(pip)
+                .arg("install")
+                .arg("-r")
+                .arg(req)
+                .output()
+                .await
+                .map_err(|e| e.to_string())?;
+            if !out.status.success() {
+                return Err(format!(
+                    "pip install -r {} failed: {}",
+                    req.display(),
+                    String::from_utf8_lossy(&out.stderr)
+                        .lines()
+                        .last()
+                        .unwrap_or("")
+                ));
+            }
+        }
+        let r = self.restart(id).await.map_err(|e| e.0)?;
+        if r.ok {
+            Ok(format!(
+                "virtualenv re-created{}; it is up",
+                if requirements.is_some() {
+                    " and requirements installed"
+                } else {
+                    ""
+                }
+            ))
+        } else {
+            Err(r.error.unwrap_or_default())
+        }
+    }
+
     /// What would make `up` fail, checked now (see [`crate::preflight`]).
     pub async fn preflight(&self) -> crate::preflight::Preflight {
         let statuses: Vec<ServiceStatus> = self
@@ -845,7 +1063,17 @@ impl Runner {
                 Control::Stop(reply) => {
                     let _ = reply.send(());
                 }
+                Control::SetProbeTimeout(ms, reply) => {
+                    self.set_probe_timeout(ms);
+                    let _ = reply.send(());
+                }
             }
+        }
+    }
+
+    fn set_probe_timeout(&mut self, ms: u64) {
+        if let Some(probe) = self.spec.probe.as_mut() {
+            probe.timeout_ms = ms;
         }
     }
 
@@ -981,6 +1209,11 @@ impl Runner {
                                         self.set(|s| { s.state = ServiceState::Stopped; s.message = "stopped".into(); });
                                         let _ = reply.send(());
                                         return true;
+                                    }
+                                    // A repair tuned it: try again now, with the new timeout.
+                                    Some(Control::SetProbeTimeout(ms, reply)) => {
+                                        self.set_probe_timeout(ms);
+                                        let _ = reply.send(());
                                     }
                                     Some(Control::Start(reply)) | Some(Control::Restart(reply)) => {
                                         self.breaker.reset();
@@ -1352,8 +1585,10 @@ impl Runner {
                     Some(Control::Stop(reply)) => return RunOutcome::Stopped(Some(reply)),
                     Some(Control::Restart(reply)) => return RunOutcome::RestartRequested(reply),
                     Some(Control::Start(reply)) => { let _ = reply.send(StartAck::AlreadyActive); }
+                    Some(Control::SetProbeTimeout(ms, reply)) => { self.set_probe_timeout(ms); let _ = reply.send(()); }
                 },
                 Some(sample) = samples.recv() => {
+                    self.shared.stats.lock().unwrap_or_else(|p| p.into_inner()).entry(self.id.clone()).or_default().add(&sample);
                     last_detail = sample.detail.clone();
                     let ok = sample.ok;
                     if ok {

@@ -152,7 +152,11 @@ export async function runStackChecks(t, page, ctx) {
     const dialog = await waitFor('the repair dialog', () => page.text('[role=dialog]'));
     assert.match(dialog, /nothing is deleted/i);
     await page.screenshot('stack-repair-dialog');
+    assert.match(dialog, /exited with code 3/);
     await page.click('[role=dialog] button.primary');
+    const result = await waitFor('the repair result', () => page.text('[data-testid=repair-result]'), { timeoutMs: 20000 });
+    assert.match(result, /restarted; it is up/);
+    await page.click('[role=dialog] .actions button');
     await waitFor('flaky to run again', async () => (await tileState(page, 'flaky')) === 'running', { timeoutMs: 20000 });
   });
 

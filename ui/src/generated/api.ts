@@ -1,6 +1,8 @@
 // Generated from the Rust types of crates/api and crates/doctor. Do not edit.
 // Regenerate: UPDATE_BINDINGS=1 cargo test -p greenroom-api --test bindings
 
+export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]: JsonValue } | null;
+
 export type AppInfo = { version: string, 
 /**
  * `linux`, `windows` or `macos`.
@@ -173,11 +175,43 @@ export type Preflight = { findings: Array<Finding>, variables: Array<VariableChe
  */
 ok: boolean, };
 
+export type RepairKind = "restart" | "raise_timeout" | "recreate_compose" | "recreate_venv" | "free_port";
+
+export type RepairAction = { kind: RepairKind, title: string, 
+/**
+ * What exactly will happen, for the person who confirms.
+ */
+detail: string, 
+/**
+ * It may lose data or touch a process Greenroom did not start: ask first.
+ */
+needs_confirmation: boolean, 
+/**
+ * `free_port`: whose process.
+ */
+target_pid: number | null, 
+/**
+ * `raise_timeout`: the new timeout.
+ */
+new_timeout_ms: bigint | null, };
+
+export type Diagnosis = { service: string, problem: string, evidence: Array<string>, 
+/**
+ * Services that depend on this one and suffer with it (cascade).
+ */
+affects: Array<string>, 
+/**
+ * Best first.
+ */
+actions: Array<RepairAction>, };
+
+export type RepairOutcome = { service: string, kind: RepairKind, ok: boolean, message: string, };
+
 export type ApiEvent = { "kind": "settings_changed", settings: SettingsView, } | { "kind": "doctor_check", check: CheckResult, done: number, total: number, } | { "kind": "doctor_finished", summary: DoctorSummary, } | { "kind": "stack_service", status: ServiceStatus, } | { "kind": "stack_log", line: LogLine, } | { "kind": "stack_summary", summary: StackSummary, };
 
 export type EventEnvelope = { topic: string, seq: number, at_ms: number, event: ApiEvent, };
 
-export type Request = { "command": "app_info", "args": Record<symbol, never> } | { "command": "get_settings", "args": Record<symbol, never> } | { "command": "update_settings", "args": { patch: SettingsPatch, } } | { "command": "run_doctor", "args": Record<symbol, never> } | { "command": "stack_status", "args": Record<symbol, never> } | { "command": "stack_preflight", "args": Record<symbol, never> } | { "command": "stack_up", "args": { only: Array<string>, } } | { "command": "stack_down", "args": Record<symbol, never> } | { "command": "service_start", "args": { id: string, } } | { "command": "service_stop", "args": { id: string, } } | { "command": "service_restart", "args": { id: string, } } | { "command": "stack_logs", "args": { service: string | null, limit: number, } };
+export type Request = { "command": "app_info", "args": Record<symbol, never> } | { "command": "get_settings", "args": Record<symbol, never> } | { "command": "update_settings", "args": { patch: SettingsPatch, } } | { "command": "run_doctor", "args": Record<symbol, never> } | { "command": "stack_status", "args": Record<symbol, never> } | { "command": "stack_preflight", "args": Record<symbol, never> } | { "command": "stack_up", "args": { only: Array<string>, } } | { "command": "stack_diagnose", "args": Record<symbol, never> } | { "command": "stack_repair", "args": { id: string, kind: RepairKind, confirmed: boolean, } } | { "command": "stack_report", "args": Record<symbol, never> } | { "command": "stack_down", "args": Record<symbol, never> } | { "command": "service_start", "args": { id: string, } } | { "command": "service_stop", "args": { id: string, } } | { "command": "service_restart", "args": { id: string, } } | { "command": "stack_logs", "args": { service: string | null, limit: number, } };
 
 export type CommandArgs = {
   app_info: {  };
@@ -187,6 +221,9 @@ export type CommandArgs = {
   stack_status: {  };
   stack_preflight: {  };
   stack_up: { only: Array<string> };
+  stack_diagnose: {  };
+  stack_repair: { id: string, kind: RepairKind, confirmed: boolean };
+  stack_report: {  };
   stack_down: {  };
   service_start: { id: string };
   service_stop: { id: string };
@@ -202,6 +239,9 @@ export type CommandResults = {
   stack_status: StackView;
   stack_preflight: Preflight;
   stack_up: UpReport;
+  stack_diagnose: Array<Diagnosis>;
+  stack_repair: RepairOutcome;
+  stack_report: JsonValue;
   stack_down: Array<string>;
   service_start: UpResult;
   service_stop: null;

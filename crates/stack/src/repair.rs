@@ -1,0 +1,316 @@
+//! Diagnosis and repair of unhealthy services.
+//!
+//! [`diagnose`] looks at a service's status, its spec, the pre-flight findings that name it
+//! and the stack's dependency graph, and proposes ranked [`RepairAction`]s (best first).
+//! Semantics of the actions:
+//!
+//! | action | what it does | confirmation |
+//! |--------|--------------|--------------|
+//! | `restart` | stop (signal, grace, kill) and start again; resets its breaker and restart count | no |
+//! | `raise_timeout` | a slow but alive service: doubles its probe timeout (max 30 s) for this session, saying old → new | no |
+//! | `recreate_compose` | `docker compose up -d --force-recreate --no-deps SERVICE` (volumes are kept) | no |
+//! | `recreate_venv` | `python -m venv --clear` then `pip install -r requirements.txt` when there is one | **yes**: the virtualenv's packages are reinstalled |
+//! | `free_port` | stops the program holding the port; names it and its PID | **yes**: Greenroom did not start it |
+//!
+//! Nothing here flushes a cache, removes a volume or deletes data. Every action is appended
+//! to `repairs.log` (JSON lines: time, service, action, outcome) beside the stack's state.
+
+use crate::manifest::{ProbeCheck, ServiceKind, ServiceSpec};
+use crate::preflight::Finding;
+use crate::status::{ServiceState, ServiceStatus};
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum RepairKind {
+    Restart,
+    RaiseTimeout,
+    RecreateCompose,
+    RecreateVenv,
+    FreePort,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct RepairAction {
+    pub kind: RepairKind,
+    pub title: String,
+    /// What exactly will happen, for the person who confirms.
+    pub detail: String,
+    /// It may lose data or touch a process Greenroom did not start: ask first.
+    pub needs_confirmation: bool,
+    /// `free_port`: whose process.
+    pub target_pid: Option<u32>,
+    /// `raise_timeout`: the new timeout.
+    pub new_timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Diagnosis {
+    pub service: String,
+    pub problem: String,
+    pub evidence: Vec<String>,
+    /// Services that depend on this one and suffer with it (cascade).
+    pub affects: Vec<String>,
+    /// Best first.
+    pub actions: Vec<RepairAction>,
+}
+
+/// Whether the service needs a diagnosis at all.
+pub fn is_unwell(status: &ServiceStatus) -> bool {
+    matches!(
+        status.state,
+        ServiceState::Failed | ServiceState::Unhealthy | ServiceState::BackingOff
+    ) || (status.state == ServiceState::Completed && !status.ports.is_empty())
+}
+
+pub fn diagnose(
+    status: &ServiceStatus,
+    spec: &ServiceSpec,
+    findings: &[Finding],
+    dependents: Vec<String>,
+    log_tail: &[String],
+) -> Diagnosis {
+    let mut evidence = Vec::new();
+    if let Some(probe) = &status.last_probe {
+        evidence.push(format!(
+            "last probe: {} ({:.0} ms)",
+            probe.detail, probe.latency_ms
+        ));
+    }
+    if let Some(code) = status.last_exit_code {
+        evidence.push(format!("last exit code: {code}"));
+    }
+    evidence.extend(
+        log_tail
+            .iter()
+            .rev()
+            .take(3)
+            .rev()
+            .map(|l| format!("log: {l}")),
+    );
+    let mine: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.service.as_deref() == Some(status.id.as_str()))
+        .collect();
+    evidence.extend(mine.iter().map(|f| format!("pre-flight: {}", f.detail)));
+
+    let mut actions = Vec::new();
+    for f in mine.iter().filter(|f| f.holder_pid.is_some()) {
+        let pid = f.holder_pid.unwrap_or_default();
+        actions.push(RepairAction {
+            kind: RepairKind::FreePort,
+            title: format!("Free the port: stop PID {pid}"),
+            detail: format!(
+                "{}. Greenroom did not start that program; stopping it may lose its unsaved work.",
+                f.detail
+            ),
+            needs_confirmation: true,
+            target_pid: Some(pid),
+            new_timeout_ms: None,
+        });
+    }
+    let timed_out = status
+        .last_probe
+        .as_ref()
+        .is_some_and(|p| p.detail.starts_with("no answer within"));
+    if let (true, Some(probe)) = (timed_out && status.pid.is_some(), &spec.probe) {
+        let new = (probe.timeout_ms * 2).min(30_000);
+        if new > probe.timeout_ms {
+            actions.push(RepairAction {
+                kind: RepairKind::RaiseTimeout,
+                title: format!("Give its probe more time: {} ms → {new} ms", probe.timeout_ms),
+                detail: format!(
+                    "{} is alive but answers slower than its probe waits. For this session its probe timeout goes from {} ms to {new} ms; put `timeout_ms = {new}` in its probe to keep it.",
+                    status.id, probe.timeout_ms
+                ),
+                needs_confirmation: false,
+                target_pid: None,
+                new_timeout_ms: Some(new),
+            });
+        }
+    }
+    if spec.venv.is_some() && mine.iter().any(|f| f.title.contains("virtualenv")) {
+        actions.push(RepairAction {
+            kind: RepairKind::RecreateVenv,
+            title: "Re-create its virtualenv".into(),
+            detail: format!(
+                "`python3 -m venv --clear {}` then, if there is a requirements.txt beside it, `pip install -r requirements.txt`. Its installed packages are reinstalled; nothing else is touched.",
+                spec.venv.as_deref().unwrap_or_default()
+            ),
+            needs_confirmation: true,
+            target_pid: None,
+            new_timeout_ms: None,
+        });
+    }
+    if spec.kind == ServiceKind::Compose {
+        actions.push(RepairAction {
+            kind: RepairKind::RecreateCompose,
+            title: "Re-create its container".into(),
+            detail: format!(
+                "`docker compose up -d --force-recreate --no-deps {}`: a fresh container from the same image; its volumes are kept.",
+                spec.compose_service.as_deref().unwrap_or(&status.id)
+            ),
+            needs_confirmation: false,
+            target_pid: None,
+            new_timeout_ms: None,
+        });
+    }
+    if spec.kind != ServiceKind::External {
+        actions.insert(
+            usize::from(actions.first().is_some_and(|a| a.kind == RepairKind::FreePort)),
+            RepairAction {
+                kind: RepairKind::Restart,
+                title: format!("Restart {}", status.id),
+                detail: format!(
+                    "Stop {} (its stop signal, then a kill after {} s) and start it again, resetting its restart count and circuit breaker. Nothing is deleted.",
+                    status.id,
+                    spec.stop.grace_ms as f64 / 1000.0
+                ),
+                needs_confirmation: false,
+                target_pid: None,
+                new_timeout_ms: None,
+            },
+        );
+    }
+    let problem = match status.state {
+        ServiceState::Unhealthy => format!("{} is running but fails its probe", status.id),
+        ServiceState::BackingOff => {
+            format!("{} keeps stopping; Greenroom is restarting it", status.id)
+        }
+        ServiceState::Completed => format!("{} is a server and it exited", status.id),
+        _ if matches!(
+            spec.probe.as_ref().map(|p| &p.check),
+            Some(ProbeCheck::Compose {})
+        ) =>
+        {
+            format!("{} is not healthy according to docker", status.id)
+        }
+        _ => format!("{} is down: {}", status.id, status.message),
+    };
+    Diagnosis {
+        service: status.id.clone(),
+        problem,
+        evidence,
+        affects: dependents,
+        actions,
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct RepairOutcome {
+    pub service: String,
+    pub kind: RepairKind,
+    pub ok: bool,
+    pub message: String,
+}
+
+/// Appends one line to the repair log.
+pub fn log_outcome(stack_dir: &std::path::Path, outcome: &RepairOutcome) {
+    use std::io::Write;
+    let line = serde_json::json!({
+        "at_ms": crate::logs::now_ms(),
+        "service": outcome.service,
+        "action": outcome.kind,
+        "ok": outcome.ok,
+        "message": outcome.message,
+    });
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(stack_dir.join("repairs.log"))
+    {
+        let _ = writeln!(f, "{line}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::{ProbeSpec, ServiceSpec};
+    use crate::probe::ProbeSample;
+    use crate::status::ServiceStatus;
+
+    fn status(state: ServiceState, probe_detail: &str) -> ServiceStatus {
+        ServiceStatus {
+            id: "api".into(),
+            kind: ServiceKind::Process,
+            state,
+            critical: true,
+            group: crate::manifest::Group::Principal,
+            pid: Some(42),
+            ports: vec!["8000".into()],
+            restarts: 0,
+            started_at_ms: None,
+            ready_after_ms: None,
+            last_exit_code: None,
+            last_probe: Some(ProbeSample {
+                ok: false,
+                latency_ms: 1000.0,
+                at_ms: 0,
+                detail: probe_detail.into(),
+            }),
+            latencies_ms: vec![],
+            breaker: crate::breaker::BreakerState::Closed,
+            message: "unhealthy".into(),
+            attached: false,
+            cpu_percent: None,
+            memory_bytes: None,
+        }
+    }
+
+    fn spec() -> ServiceSpec {
+        ServiceSpec {
+            command: Some("x".into()),
+            probe: Some(ProbeSpec::new(ProbeCheck::Tcp {
+                port: 8000,
+                host: "127.0.0.1".into(),
+            })),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn slow_but_alive_gets_a_longer_timeout_with_old_and_new_values() {
+        let d = diagnose(
+            &status(ServiceState::Unhealthy, "no answer within 1000 ms"),
+            &spec(),
+            &[],
+            vec!["web".into()],
+            &[],
+        );
+        assert_eq!(d.actions[0].kind, RepairKind::Restart);
+        let raise = d
+            .actions
+            .iter()
+            .find(|a| a.kind == RepairKind::RaiseTimeout)
+            .unwrap();
+        assert!(raise.title.contains("1000 ms → 2000 ms"), "{}", raise.title);
+        assert_eq!(raise.new_timeout_ms, Some(2000));
+        assert_eq!(d.affects, vec!["web"]);
+        assert!(d.actions.iter().all(|a| !a.needs_confirmation));
+    }
+
+    #[test]
+    fn freeing_a_port_comes_first_but_asks_and_names_the_process() {
+        let finding = Finding {
+            severity: crate::preflight::Severity::Blocker,
+            service: Some("api".into()),
+            title: "port 8000 is taken".into(),
+            detail: "port 8000 is held by `nginx` (PID 777), which this stack did not start".into(),
+            next_step: String::new(),
+            holder_pid: Some(777),
+        };
+        let d = diagnose(
+            &status(ServiceState::Failed, "connection refused"),
+            &spec(),
+            &[finding],
+            vec![],
+            &[],
+        );
+        assert_eq!(d.actions[0].kind, RepairKind::FreePort);
+        assert!(d.actions[0].needs_confirmation);
+        assert!(d.actions[0].detail.contains("nginx") && d.actions[0].detail.contains("777"));
+        assert_eq!(d.actions[1].kind, RepairKind::Restart);
+    }
+}
