@@ -91,10 +91,14 @@ impl LogBook {
     pub fn poll(&self, service: &str) -> Vec<LogLine> {
         let path = self.path(service);
         let mut offset = lock(&self.offsets).get(service).copied().unwrap_or(0);
+        // Most polls find nothing new: a stat is far cheaper than an open and a read.
+        let size = std::fs::metadata(&path).map_or(0, |m| m.len());
+        if size == offset {
+            return Vec::new();
+        }
         let Ok(mut file) = std::fs::File::open(&path) else {
             return Vec::new();
         };
-        let size = file.metadata().map_or(0, |m| m.len());
         if size < offset {
             offset = 0; // truncated (rotated) under us
         }

@@ -21,7 +21,7 @@
 //! [services.redis.probe]                 # readiness, then liveness
 //! type = "redis"                         # http | tcp | websocket | redis | command | log | compose
 //! port = 6379
-//! startup_interval_ms = 20               # polling until first ready
+//! startup_interval_ms = 10               # polling until first ready
 //! interval_ms = 1000                     # liveness, once ready
 //! timeout_ms = 1000                      # one probe
 //! start_timeout_ms = 30000               # not ready by then: `up` fails for this service
@@ -383,7 +383,7 @@ impl Default for BreakerSpec {
 
 pub mod defaults {
     pub fn startup_interval_ms() -> u64 {
-        20
+        10
     }
     pub fn interval_ms() -> u64 {
         1000
@@ -907,7 +907,7 @@ interval_ms = 500
             vec![("redis".to_owned(), Condition::Healthy)]
         );
         let probe = api.probe.as_ref().unwrap();
-        assert_eq!((probe.interval_ms, probe.startup_interval_ms), (500, 20));
+        assert_eq!((probe.interval_ms, probe.startup_interval_ms), (500, 10));
         assert_eq!(api.restart.policy, RestartPolicy::OnFailure);
         assert_eq!(api.stop.grace_ms, 5000);
         assert!(api.enabled);

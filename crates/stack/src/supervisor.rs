@@ -819,11 +819,12 @@ impl Supervisor {
         .await
     }
 
-    /// CPU and memory of every service's process tree, once a second.
+    /// CPU and memory of every service's process tree, once a second. The whole process
+    /// table (needed to find children) is read every 5 s; in between only the known PIDs.
     fn spawn_resource_monitor(&self) {
         let weak = Arc::downgrade(&self.slots);
         tokio::spawn(async move {
-            use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
+            use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
             let Ok(mut system) = System::new() else {
                 return;
             };
@@ -832,39 +833,68 @@ impl Supervisor {
                 .with_memory()
                 .with_exe(UpdateKind::Never);
             let mut tick = tokio::time::interval(Duration::from_secs(1));
+            let mut trees: BTreeMap<String, BTreeSet<u32>> = BTreeMap::new();
+            let mut round = 0u64;
             loop {
                 tick.tick().await;
                 let Some(slots) = weak.upgrade() else { return };
-                let pids: Vec<(String, u32)> = slots
+                let roots: Vec<(String, u32)> = slots
                     .iter()
                     .filter_map(|(id, s)| s.status.borrow().pid.map(|p| (id.clone(), p)))
                     .collect();
-                if pids.is_empty() {
+                if roots.is_empty() {
+                    trees.clear();
                     continue;
                 }
-                system.refresh_processes_specifics(ProcessesToUpdate::All, true, kind);
-                for (id, pid) in pids {
-                    let (mut cpu, mut memory) = (0f32, 0u64);
-                    for (child_pid, p) in system.processes() {
-                        let mut cursor = Some(*child_pid);
-                        let mut depth = 0;
-                        while let Some(c) = cursor {
-                            if c.as_u32() == pid {
-                                cpu += p.cpu_usage();
-                                memory += p.memory();
-                                break;
+                let stale = roots
+                    .iter()
+                    .any(|(id, pid)| !trees.get(id).is_some_and(|t| t.contains(pid)));
+                if round % 5 == 0 || stale {
+                    system.refresh_processes_specifics(ProcessesToUpdate::All, true, kind);
+                    trees = roots
+                        .iter()
+                        .map(|(id, pid)| {
+                            let mut tree = BTreeSet::from([*pid]);
+                            loop {
+                                let before = tree.len();
+                                for (child, p) in system.processes() {
+                                    if p.parent()
+                                        .is_some_and(|parent| tree.contains(&parent.as_u32()))
+                                    {
+                                        tree.insert(child.as_u32());
+                                    }
+                                }
+                                if tree.len() == before {
+                                    break;
+                                }
                             }
-                            depth += 1;
-                            cursor = if depth > 64 {
-                                None
-                            } else {
-                                system.process(c).and_then(|x| x.parent())
-                            };
+                            (id.clone(), tree)
+                        })
+                        .collect();
+                } else {
+                    let pids: Vec<Pid> = trees
+                        .values()
+                        .flatten()
+                        .map(|p| Pid::from_u32(*p))
+                        .collect();
+                    system.refresh_processes_specifics(ProcessesToUpdate::Some(&pids), true, kind);
+                }
+                round += 1;
+                for (id, _) in roots {
+                    let Some(tree) = trees.get(&id) else { continue };
+                    let (mut cpu, mut memory) = (0f32, 0u64);
+                    for pid in tree {
+                        if let Some(p) = system.process(Pid::from_u32(*pid)) {
+                            cpu += p.cpu_usage();
+                            memory += p.memory();
                         }
                     }
-                    slots[&id].status.send_modify(|s| {
-                        s.cpu_percent = Some((cpu * 10.0).round() / 10.0);
+                    let cpu = Some((cpu * 10.0).round() / 10.0);
+                    slots[&id].status.send_if_modified(|s| {
+                        let changed = s.cpu_percent != cpu || s.memory_bytes != Some(memory);
+                        s.cpu_percent = cpu;
                         s.memory_bytes = Some(memory);
+                        changed
                     });
                 }
             }

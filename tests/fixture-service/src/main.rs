@@ -15,7 +15,7 @@
 //!   as `grandchild <pid>` (it must die with its parent's group).
 //! - `--say TEXT`: print TEXT once ready (for log probes).
 //!
-//! It prints `pid <pid>` at start and `ready` when ready.
+//! It prints `pid <pid>` at start and `ready at <unix ms>` when it starts listening.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -84,7 +84,10 @@ fn main() {
             std::process::exit(2);
         }
     });
-    println!("ready");
+    let ready_at_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_micros() as f64 / 1000.0);
+    println!("ready at {ready_at_ms:.3}");
     if let Some(text) = value("--say") {
         println!("{text}");
     }
