@@ -849,7 +849,7 @@ impl Supervisor {
                 let stale = roots
                     .iter()
                     .any(|(id, pid)| !trees.get(id).is_some_and(|t| t.contains(pid)));
-                if round % 5 == 0 || stale {
+                if round.is_multiple_of(5) || stale {
                     system.refresh_processes_specifics(ProcessesToUpdate::All, true, kind);
                     trees = roots
                         .iter()
