@@ -28,6 +28,7 @@ fn generated() -> String {
         ServiceState::decl(&cfg),
         ServiceStatus::decl(&cfg),
         greenroom_stack::status::StackSummary::decl(&cfg),
+        greenroom_stack::status::MachineMetrics::decl(&cfg),
         StackStatus::decl(&cfg),
         StackSourceView::decl(&cfg),
         StackView::decl(&cfg),

@@ -78,6 +78,18 @@ pub struct StackStatus {
     pub name: String,
     pub services: Vec<ServiceStatus>,
     pub summary: StackSummary,
+    /// The whole machine, sampled every second while services run.
+    pub machine: Option<MachineMetrics>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, TS)]
+pub struct MachineMetrics {
+    /// All cores together, 0–100.
+    pub cpu_percent: f32,
+    #[ts(type = "number")]
+    pub memory_used_bytes: u64,
+    #[ts(type = "number")]
+    pub memory_total_bytes: u64,
 }
 
 /// The stack at a glance, computed in one place ([`StackSummary::of`]) for every front.

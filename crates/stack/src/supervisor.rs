@@ -131,6 +131,7 @@ struct Shared {
     /// Probe statistics per service since this supervisor started (for reports).
     stats: Mutex<BTreeMap<String, crate::report::ProbeStats>>,
     last_summary: Mutex<Option<StackSummary>>,
+    machine: Mutex<Option<crate::status::MachineMetrics>>,
 }
 
 impl Shared {
@@ -243,6 +244,7 @@ impl Supervisor {
             statuses: Mutex::new(BTreeMap::new()),
             stats: Mutex::new(BTreeMap::new()),
             last_summary: Mutex::new(None),
+            machine: Mutex::new(None),
         });
         let mut slots = BTreeMap::new();
         for (id, spec) in &shared.manifest.services {
@@ -329,6 +331,7 @@ impl Supervisor {
             name: self.shared.name.clone(),
             summary: StackSummary::of(&services),
             services,
+            machine: self.shared.machine.lock().unwrap_or_else(|p| p.into_inner()).clone(),
         }
     }
 
@@ -823,6 +826,7 @@ impl Supervisor {
     /// table (needed to find children) is read every 5 s; in between only the known PIDs.
     fn spawn_resource_monitor(&self) {
         let weak = Arc::downgrade(&self.slots);
+        let shared = Arc::downgrade(&self.shared);
         tokio::spawn(async move {
             use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
             let Ok(mut system) = System::new() else {
@@ -845,6 +849,15 @@ impl Supervisor {
                 if roots.is_empty() {
                     trees.clear();
                     continue;
+                }
+                system.refresh_cpu_usage();
+                system.refresh_memory();
+                if let Some(shared) = shared.upgrade() {
+                    *shared.machine.lock().unwrap_or_else(|p| p.into_inner()) = Some(crate::status::MachineMetrics {
+                        cpu_percent: (system.global_cpu_usage() * 10.0).round() / 10.0,
+                        memory_used_bytes: system.used_memory(),
+                        memory_total_bytes: system.total_memory(),
+                    });
                 }
                 let stale = roots
                     .iter()

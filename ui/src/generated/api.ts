@@ -121,7 +121,17 @@ score: number, architecture: Architecture,
  */
 healthy: number, total: number, };
 
-export type StackStatus = { name: string, services: Array<ServiceStatus>, summary: StackSummary, };
+export type MachineMetrics = { 
+/**
+ * All cores together, 0–100.
+ */
+cpu_percent: number, memory_used_bytes: number, memory_total_bytes: number, };
+
+export type StackStatus = { name: string, services: Array<ServiceStatus>, summary: StackSummary, 
+/**
+ * The whole machine, sampled every second while services run.
+ */
+machine: MachineMetrics | null, };
 
 export type StackSourceView = { 
 /**

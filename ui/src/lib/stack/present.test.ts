@@ -33,7 +33,7 @@ describe('stack presentation', () => {
   it('merges a status event into the view', () => {
     const view: StackView = {
       source: { kind: 'sandbox', files: [], description: 'd' },
-      status: { name: 's', services: [svc('a', 'stopped', true), svc('b', 'stopped')], summary: { score: 0, architecture: 'degraded', healthy: 0, total: 2 } },
+      status: { name: 's', services: [svc('a', 'stopped', true), svc('b', 'stopped')], summary: { score: 0, architecture: 'degraded', healthy: 0, total: 2 }, machine: null },
       notes: [],
     };
     const next = withStatus(view, svc('a', 'running', true));
