@@ -3,7 +3,6 @@
 
 use greenroom_rooms::token::verify;
 use greenroom_rooms::token_service::{TokenServiceConfig, serve};
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 fn config(url: &str) -> TokenServiceConfig {
@@ -79,33 +78,12 @@ async fn speaks_the_eloquence_token_api() {
     assert!(!text.contains("secret"));
 }
 
-fn livekit_server() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let mut dirs = vec![root.join("tools/bin")];
-    if let Some(d) = std::env::var_os("GREENROOM_TOOLS_DIR") {
-        dirs.insert(0, PathBuf::from(d));
-    }
-    dirs.extend(std::env::split_paths(
-        &std::env::var_os("PATH").unwrap_or_default(),
-    ));
-    dirs.iter()
-        .map(|d| d.join(format!("livekit-server{}", std::env::consts::EXE_SUFFIX)))
-        .find(|p| p.is_file())
-        .expect("livekit-server is needed for this test: scripts/setup installs it into tools/bin")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use greenroom_fixture_service::{find_tool, free_port};
 
 #[tokio::test]
 async fn the_real_livekit_server_accepts_our_tokens_and_refuses_forged_ones() {
     let (port, tcp, udp) = (free_port(), free_port(), free_port());
-    let mut server = tokio::process::Command::new(livekit_server())
+    let mut server = tokio::process::Command::new(find_tool("livekit-server"))
         .args([
             "--dev",
             "--bind",

@@ -14,47 +14,11 @@ use greenroom_core::NullSink;
 use greenroom_stack::manifest::{self, Manifest};
 use greenroom_stack::status::ServiceState;
 use greenroom_stack::supervisor::Supervisor;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn fixture() -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let ok = std::process::Command::new(cargo)
-        .args([
-            "build",
-            "-q",
-            "--release",
-            "-p",
-            "greenroom-fixture-service",
-        ])
-        .current_dir(workspace())
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "cannot build the fixture service");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("target"));
-    target
-        .join("release")
-        .join(format!("fixture-service{}", std::env::consts::EXE_SUFFIX))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use greenroom_fixture_service::{free_port, release_binary};
 
 fn now_ms() -> f64 {
     std::time::SystemTime::now()
@@ -238,7 +202,7 @@ async fn up_of_a_graph(fixture: &Path) -> (f64, f64) {
 }
 
 fn main() {
-    let fixture = fixture();
+    let fixture = release_binary().to_path_buf();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

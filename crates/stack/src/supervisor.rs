@@ -177,6 +177,33 @@ pub struct Supervisor {
     slots: Arc<BTreeMap<String, Slot>>,
 }
 
+/// `compose -p PROJECT -f FILE…` for a compose service (files relative to `root`), and
+/// its service name in the compose files.
+fn compose_invocation(
+    spec: &ServiceSpec,
+    root: &Path,
+    stack: &str,
+    id: &str,
+) -> (Vec<std::ffi::OsString>, String) {
+    let mut args: Vec<std::ffi::OsString> = vec!["compose".into(), "-p".into()];
+    args.push(
+        spec.compose_project
+            .clone()
+            .unwrap_or_else(|| stack.to_owned())
+            .into(),
+    );
+    for file in &spec.compose_files {
+        args.push("-f".into());
+        args.push(root.join(file).into_os_string());
+    }
+    (
+        args,
+        spec.compose_service
+            .clone()
+            .unwrap_or_else(|| id.to_owned()),
+    )
+}
+
 fn stack_dir_of(shared: &Shared) -> PathBuf {
     shared
         .state_path
@@ -331,7 +358,12 @@ impl Supervisor {
             name: self.shared.name.clone(),
             summary: StackSummary::of(&services),
             services,
-            machine: self.shared.machine.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            machine: self
+                .shared
+                .machine
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
         }
     }
 
@@ -653,23 +685,12 @@ impl Supervisor {
                 })
             }
             RepairKind::RecreateCompose => {
+                let (base, service) =
+                    compose_invocation(spec, &self.shared.root, &self.shared.name, id);
                 let mut c = tokio::process::Command::new("docker");
-                c.arg("compose").arg("-p").arg(
-                    spec.compose_project
-                        .clone()
-                        .unwrap_or_else(|| self.shared.name.clone()),
-                );
-                for f in &spec.compose_files {
-                    c.arg("-f").arg(self.shared.root.join(f));
-                }
-                c.args([
-                    "up",
-                    "-d",
-                    "--force-recreate",
-                    "--no-deps",
-                    spec.compose_service.as_deref().unwrap_or(id),
-                ])
-                .kill_on_drop(true);
+                c.args(&base)
+                    .args(["up", "-d", "--force-recreate", "--no-deps", &service])
+                    .kill_on_drop(true);
                 match c.output().await {
                     Ok(out) if out.status.success() => self
                         .restart(id)
@@ -853,11 +874,12 @@ impl Supervisor {
                 system.refresh_cpu_usage();
                 system.refresh_memory();
                 if let Some(shared) = shared.upgrade() {
-                    *shared.machine.lock().unwrap_or_else(|p| p.into_inner()) = Some(crate::status::MachineMetrics {
-                        cpu_percent: (system.global_cpu_usage() * 10.0).round() / 10.0,
-                        memory_used_bytes: system.used_memory(),
-                        memory_total_bytes: system.total_memory(),
-                    });
+                    *shared.machine.lock().unwrap_or_else(|p| p.into_inner()) =
+                        Some(crate::status::MachineMetrics {
+                            cpu_percent: (system.global_cpu_usage() * 10.0).round() / 10.0,
+                            memory_used_bytes: system.used_memory(),
+                            memory_total_bytes: system.total_memory(),
+                        });
                 }
                 let stale = roots
                     .iter()
@@ -1373,22 +1395,10 @@ impl Runner {
             }
             ServiceKind::Compose => {
                 // Started synchronously from the runner's point of view; the probe says when it is ready.
-                let files: Vec<String> = self.spec.compose_files.clone();
-                let project = self
-                    .spec
-                    .compose_project
-                    .clone()
-                    .unwrap_or_else(|| self.shared.name.clone());
-                let service = self
-                    .spec
-                    .compose_service
-                    .clone()
-                    .unwrap_or_else(|| self.id.clone());
+                let (base, service) =
+                    compose_invocation(&self.spec, &self.shared.root, &self.shared.name, &self.id);
                 let mut c = std::process::Command::new("docker");
-                c.arg("compose").arg("-p").arg(&project);
-                for f in &files {
-                    c.arg("-f").arg(self.shared.root.join(f));
-                }
+                c.args(&base);
                 c.args(["up", "-d", "--no-deps", &service])
                     .current_dir(&self.shared.root);
                 let out = c.output().map_err(|e| {
@@ -1452,21 +1462,10 @@ impl Runner {
     }
 
     async fn compose(&self, verb: &[&str]) -> Result<(), String> {
-        let project = self
-            .spec
-            .compose_project
-            .clone()
-            .unwrap_or_else(|| self.shared.name.clone());
-        let service = self
-            .spec
-            .compose_service
-            .clone()
-            .unwrap_or_else(|| self.id.clone());
+        let (base, service) =
+            compose_invocation(&self.spec, &self.shared.root, &self.shared.name, &self.id);
         let mut c = tokio::process::Command::new("docker");
-        c.arg("compose").arg("-p").arg(&project);
-        for f in &self.spec.compose_files {
-            c.arg("-f").arg(self.shared.root.join(f));
-        }
+        c.args(&base);
         c.args(verb).arg(&service).kill_on_drop(true);
         let out = c.output().await.map_err(|e| e.to_string())?;
         out.status

@@ -5,44 +5,11 @@ use greenroom_core::RecordingSink;
 use greenroom_stack::manifest::{self, Manifest};
 use greenroom_stack::status::ServiceState;
 use greenroom_stack::supervisor::{StackEvent, Supervisor};
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-/// The fixture service binary, built once for this test run.
-fn fixture() -> &'static Path {
-    static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = std::process::Command::new(cargo)
-            .args(["build", "-q", "-p", "greenroom-fixture-service"])
-            .current_dir(workspace())
-            .status()
-            .expect("cargo build of the fixture service");
-        assert!(status.success());
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| workspace().join("target"));
-        target
-            .join("debug")
-            .join(format!("fixture-service{}", std::env::consts::EXE_SUFFIX))
-    })
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use greenroom_fixture_service::{binary as fixture, free_port, tool_dirs};
 
 struct Stack {
     _dirs: tempfile::TempDir,
@@ -84,14 +51,6 @@ fn stack(toml_text: &str) -> Stack {
         supervisor,
         events,
     }
-}
-
-fn tool_dirs() -> Vec<PathBuf> {
-    let mut dirs = vec![workspace().join("tools/bin")];
-    if let Some(d) = std::env::var_os("GREENROOM_TOOLS_DIR") {
-        dirs.insert(0, PathBuf::from(d));
-    }
-    dirs
 }
 
 async fn wait_until<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
@@ -467,16 +426,7 @@ port = {port}
     assert!(!alive(pid));
 }
 
-fn find_tool(name: &str) -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let dirs: Vec<PathBuf> = tool_dirs()
-        .into_iter()
-        .chain(std::env::split_paths(&path))
-        .collect();
-    let joined = std::env::join_paths(dirs).unwrap();
-    which::which_in(name, Some(joined), ".")
-        .unwrap_or_else(|_| panic!("{name} is needed for this test: scripts/setup installs it"))
-}
+use greenroom_fixture_service::find_tool;
 
 #[tokio::test]
 async fn real_redis_and_livekit_server_as_members_of_a_stack() {

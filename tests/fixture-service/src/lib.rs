@@ -1,0 +1,86 @@
+//! Test support shared by Greenroom's real-process tests and benchmarks: the fixture
+//! service binary (built on first use), free ports, and tools that setup installs.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// The repository root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("the workspace exists")
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target"))
+}
+
+fn build(release: bool) -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut command = std::process::Command::new(cargo);
+    command.args([
+        "build",
+        "-q",
+        "-p",
+        "greenroom-fixture-service",
+        "--bin",
+        "fixture-service",
+    ]);
+    if release {
+        command.arg("--release");
+    }
+    let ok = command
+        .current_dir(workspace())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "cannot build the fixture service");
+    target_dir()
+        .join(if release { "release" } else { "debug" })
+        .join(format!("fixture-service{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// The fixture service (debug build), built once per test process.
+pub fn binary() -> &'static Path {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| build(false))
+}
+
+/// The fixture service, optimised: for benchmarks.
+pub fn release_binary() -> &'static Path {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| build(true))
+}
+
+/// A TCP port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Where setup installs tools: `GREENROOM_TOOLS_DIR`, then the checkout's `tools/bin`.
+pub fn tool_dirs() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("GREENROOM_TOOLS_DIR")
+        .map(PathBuf::from)
+        .into_iter()
+        .collect();
+    dirs.push(workspace().join("tools").join("bin"));
+    dirs
+}
+
+/// A program the test needs (`livekit-server`, `redis-server`…), from the tool dirs or PATH.
+pub fn find_tool(name: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs: Vec<PathBuf> = tool_dirs()
+        .into_iter()
+        .chain(std::env::split_paths(&path))
+        .collect();
+    dirs.iter()
+        .map(|d| d.join(format!("{name}{}", std::env::consts::EXE_SUFFIX)))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("{name} is needed for this test: scripts/setup installs it"))
+}
