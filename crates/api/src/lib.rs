@@ -330,6 +330,7 @@ impl Api {
                 next_step: "set it in the .env file beside the compose file, or in the environment"
                     .into(),
                 holder_pid: None,
+                token: None,
             });
         }
         Ok(report)

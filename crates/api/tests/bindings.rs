@@ -37,6 +37,7 @@ fn generated() -> String {
         UpResult::decl(&cfg),
         UpReport::decl(&cfg),
         greenroom_stack::preflight::Severity::decl(&cfg),
+        greenroom_stack::preflight::TokenRef::decl(&cfg),
         greenroom_stack::preflight::Finding::decl(&cfg),
         greenroom_stack::preflight::VariableCheck::decl(&cfg),
         greenroom_stack::preflight::Preflight::decl(&cfg),

@@ -450,3 +450,98 @@ interval_ms = 100
         running.child.try_wait().unwrap().is_some()
     });
 }
+
+#[test]
+fn an_expired_livekit_token_in_an_env_file_is_found_and_regenerated_after_confirmation() {
+    use greenroom_rooms::token::{TokenRequest, VideoGrants, mint, verify};
+    let port = free_port();
+    let p = project(&format!(
+        r#"
+name = "tokens"
+[services.agent]
+command = "FIXTURE"
+args = ["--port", "{port}"]
+env_files = [".env"]
+[services.agent.probe]
+type = "tcp"
+port = {port}
+"#
+    ));
+    let env_file = p.manifest.parent().unwrap().join(".env");
+    let expired = mint(&TokenRequest {
+        api_key: "devkey",
+        api_secret: "s3cret-for-test",
+        identity: "marie-agent",
+        name: Some("Marie"),
+        metadata: None,
+        grants: VideoGrants::participant("marie"),
+        ttl_seconds: 0,
+    })
+    .unwrap();
+    std::fs::write(
+        &env_file,
+        format!(
+            "LIVEKIT_API_KEY=devkey\nLIVEKIT_API_SECRET=s3cret-for-test\nLIVEKIT_TOKEN={expired}\n"
+        ),
+    )
+    .unwrap();
+    let mut running = up(&p);
+    running.wait_for("supervising", Duration::from_secs(20));
+
+    let pre = greenroom(&p).arg("preflight").output().unwrap();
+    let text = String::from_utf8_lossy(&pre.stdout);
+    assert!(
+        text.contains("LIVEKIT_TOKEN has expired") && text.contains(".env:3"),
+        "{text}"
+    );
+    assert!(!text.contains("s3cret-for-test"), "a secret leaked: {text}");
+
+    // Without confirmation nothing is written.
+    let asked = greenroom(&p)
+        .arg("fix")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&asked.stdout)
+            .contains("skipped (needs confirmation): Regenerate LIVEKIT_TOKEN")
+    );
+    assert!(
+        std::fs::read_to_string(&env_file)
+            .unwrap()
+            .contains(&expired)
+    );
+
+    let fixed = greenroom(&p).args(["fix", "--yes"]).output().unwrap();
+    let out = String::from_utf8_lossy(&fixed.stdout);
+    assert!(fixed.status.success(), "{out}");
+    assert!(
+        out.contains("LIVEKIT_TOKEN in")
+            && out.contains("regenerated")
+            && !out.contains("s3cret-for-test"),
+        "{out}"
+    );
+    let text = std::fs::read_to_string(&env_file).unwrap();
+    let fresh = text
+        .lines()
+        .find_map(|l| l.strip_prefix("LIVEKIT_TOKEN="))
+        .unwrap();
+    let claims = verify(fresh, "s3cret-for-test").unwrap();
+    assert_eq!(claims.sub, "marie-agent");
+    assert!(claims.exp > claims.nbf + 3000);
+    let backups = std::fs::read_dir(env_file.parent().unwrap())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".env.bak-")
+        })
+        .count();
+    assert_eq!(backups, 1);
+    assert!(greenroom(&p).arg("down").output().unwrap().status.success());
+    wait("up to exit", Duration::from_secs(10), || {
+        running.child.try_wait().unwrap().is_some()
+    });
+}

@@ -22,4 +22,5 @@ pub mod restart;
 pub mod state;
 pub mod status;
 pub mod supervisor;
+pub mod tokens;
 pub mod yaml;

@@ -34,6 +34,15 @@ pub struct Finding {
     pub next_step: String,
     /// For a port held by another program: its PID (a repair may offer to stop it, after asking).
     pub holder_pid: Option<u32>,
+    /// For an expired LiveKit token: where it is (a repair may regenerate it, after asking).
+    pub token: Option<TokenRef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct TokenRef {
+    pub file: String,
+    pub line: u32,
+    pub variable: String,
 }
 
 /// A variable the stack uses.
@@ -74,7 +83,7 @@ pub fn port_holder(port: u16, protocol: Protocol) -> Option<(u32, String)> {
 }
 
 /// Whether `port` can be bound now on the address the service would use.
-fn port_free(spec: &PortSpec, port: u16) -> bool {
+pub fn port_free(spec: &PortSpec, port: u16) -> bool {
     let ip = spec
         .host_ip
         .as_deref()
@@ -97,6 +106,9 @@ pub struct PreflightInput<'a> {
     pub our_pids: &'a BTreeSet<u32>,
     /// The environment variables are looked up in.
     pub env: &'a BTreeMap<String, String>,
+    /// Env files of the stack (checked for expired LiveKit tokens), each with the first
+    /// service that reads it.
+    pub env_files: &'a [(PathBuf, Option<String>)],
 }
 
 pub async fn run(input: PreflightInput<'_>) -> Preflight {
@@ -153,6 +165,7 @@ pub async fn run(input: PreflightInput<'_>) -> Preflight {
                     detail,
                     next_step,
                     holder_pid: holder.map(|h| h.0),
+                    token: None,
                 });
             }
         }
@@ -202,6 +215,7 @@ pub async fn run(input: PreflightInput<'_>) -> Preflight {
                     "install it (`greenroom doctor` says how), or fix `command` in the manifest"
                         .into(),
                 holder_pid: None,
+                token: None,
             });
         }
         if let Some(bin) = &venv_bin
@@ -217,6 +231,7 @@ pub async fn run(input: PreflightInput<'_>) -> Preflight {
                     bin.parent().unwrap_or(bin).display()
                 ),
                 holder_pid: None,
+                token: None,
             });
         }
     }
@@ -231,6 +246,7 @@ pub async fn run(input: PreflightInput<'_>) -> Preflight {
                 detail: "this stack has docker compose services".into(),
                 next_step: "install Docker (Windows: winget install Docker.DockerDesktop; Debian: docker.io) — `greenroom doctor` says more".into(),
                 holder_pid: None,
+                token: None,
             }),
             Ok(docker) => {
                 let answer = tokio::time::timeout(
@@ -247,6 +263,7 @@ pub async fn run(input: PreflightInput<'_>) -> Preflight {
                         detail: "docker is installed, but `docker info` fails or hangs".into(),
                         next_step: "start Docker Desktop (Windows) or `sudo systemctl start docker` (Linux)".into(),
                         holder_pid: None,
+                        token: None,
                     });
                 }
             }
@@ -284,6 +301,7 @@ pub async fn run(input: PreflightInput<'_>) -> Preflight {
                 detail: format!("used by {}", services.join(", ")),
                 next_step: format!("set {name} in the stack's .env file or in the environment"),
                 holder_pid: None,
+                token: None,
             });
         }
         variables.push(VariableCheck {
@@ -297,6 +315,32 @@ pub async fn run(input: PreflightInput<'_>) -> Preflight {
             set: value.is_some(),
             secret,
         });
+    }
+    for (file, service) in input.env_files {
+        for expired in crate::tokens::find_expired(std::slice::from_ref(file)) {
+            findings.push(Finding {
+                severity: Severity::Warning,
+                service: service.clone(),
+                title: format!("{} has expired", expired.variable),
+                detail: format!(
+                    "{}:{}: the LiveKit token in {} expired at {}",
+                    expired.file.display(),
+                    expired.line,
+                    expired.variable,
+                    crate::report::rfc3339(expired.expired_at * 1000)
+                ),
+                next_step: format!(
+                    "regenerate it with `greenroom fix` (it asks first: it edits {})",
+                    expired.file.display()
+                ),
+                holder_pid: None,
+                token: Some(TokenRef {
+                    file: expired.file.display().to_string(),
+                    line: expired.line as u32,
+                    variable: expired.variable,
+                }),
+            });
+        }
     }
     let ok = !findings.iter().any(|f| f.severity == Severity::Blocker);
     Preflight {
@@ -381,6 +425,7 @@ mod tests {
             running: &BTreeSet::new(),
             our_pids: &BTreeSet::new(),
             env: &env,
+            env_files: &[],
         })
         .await;
         assert!(!report.ok);

@@ -11,6 +11,7 @@
 //! | `recreate_compose` | `docker compose up -d --force-recreate --no-deps SERVICE` (volumes are kept) | no |
 //! | `recreate_venv` | `python -m venv --clear` then `pip install -r requirements.txt` when there is one | **yes**: the virtualenv's packages are reinstalled |
 //! | `free_port` | stops the program holding the port; names it and its PID | **yes**: Greenroom did not start it |
+//! | `regenerate_token` | an expired LiveKit token in an env file: mints a new one (same identity, grants, lifetime) with the stack's `LIVEKIT_API_KEY`/`LIVEKIT_API_SECRET`, rewrites that line (backup kept), restarts the service | **yes**: it edits your file |
 //!
 //! Nothing here flushes a cache, removes a volume or deletes data. Every action is appended
 //! to `repairs.log` (JSON lines: time, service, action, outcome) beside the stack's state.
@@ -29,6 +30,7 @@ pub enum RepairKind {
     RecreateCompose,
     RecreateVenv,
     FreePort,
+    RegenerateToken,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -110,6 +112,20 @@ pub fn diagnose(
             new_timeout_ms: None,
         });
     }
+    for f in mine.iter().filter(|f| f.token.is_some()) {
+        let token = f.token.as_ref().expect("filtered on token");
+        actions.push(RepairAction {
+            kind: RepairKind::RegenerateToken,
+            title: format!("Regenerate {}", token.variable),
+            detail: format!(
+                "Mint a new LiveKit token with the same identity, grants and lifetime, signed with LIVEKIT_API_KEY and LIVEKIT_API_SECRET, and write it to {}:{} (the old file is kept as a backup); then restart {}.",
+                token.file, token.line, status.id
+            ),
+            needs_confirmation: true,
+            target_pid: None,
+            new_timeout_ms: None,
+        });
+    }
     let timed_out = status
         .last_probe
         .as_ref()
@@ -156,9 +172,18 @@ pub fn diagnose(
             new_timeout_ms: None,
         });
     }
-    if spec.kind != ServiceKind::External {
+    // A running, healthy service whose only problem is an expired token needs no restart
+    // of its own (regenerating restarts it); otherwise restarting comes right after the
+    // repairs that remove a cause (a taken port, an expired token).
+    let healthy = status.state == ServiceState::Running;
+    let port_taken = actions.iter().any(|a| a.kind == RepairKind::FreePort);
+    if spec.kind != ServiceKind::External && !healthy && !port_taken {
+        let causes = actions
+            .iter()
+            .take_while(|a| matches!(a.kind, RepairKind::FreePort | RepairKind::RegenerateToken))
+            .count();
         actions.insert(
-            usize::from(actions.first().is_some_and(|a| a.kind == RepairKind::FreePort)),
+            causes,
             RepairAction {
                 kind: RepairKind::Restart,
                 title: format!("Restart {}", status.id),
@@ -173,7 +198,15 @@ pub fn diagnose(
             },
         );
     }
+    let expired_token = mine.iter().find_map(|f| f.token.as_ref());
     let problem = match status.state {
+        ServiceState::Running if expired_token.is_some() => {
+            format!(
+                "{}'s LiveKit token {} has expired",
+                status.id,
+                expired_token.map_or("", |t| t.variable.as_str())
+            )
+        }
         ServiceState::Unhealthy => format!("{} is running but fails its probe", status.id),
         ServiceState::BackingOff => {
             format!("{} keeps stopping; Greenroom is restarting it", status.id)
@@ -292,7 +325,7 @@ mod tests {
     }
 
     #[test]
-    fn freeing_a_port_comes_first_but_asks_and_names_the_process() {
+    fn freeing_a_port_asks_names_the_process_and_is_the_only_way() {
         let finding = Finding {
             severity: crate::preflight::Severity::Blocker,
             service: Some("api".into()),
@@ -300,6 +333,7 @@ mod tests {
             detail: "port 8000 is held by `nginx` (PID 777), which this stack did not start".into(),
             next_step: String::new(),
             holder_pid: Some(777),
+            token: None,
         };
         let d = diagnose(
             &status(ServiceState::Failed, "connection refused"),
@@ -311,6 +345,9 @@ mod tests {
         assert_eq!(d.actions[0].kind, RepairKind::FreePort);
         assert!(d.actions[0].needs_confirmation);
         assert!(d.actions[0].detail.contains("nginx") && d.actions[0].detail.contains("777"));
-        assert_eq!(d.actions[1].kind, RepairKind::Restart);
+        assert!(
+            d.actions.iter().all(|a| a.kind != RepairKind::Restart),
+            "restarting cannot help while another program holds its port"
+        );
     }
 }

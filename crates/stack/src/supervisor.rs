@@ -620,12 +620,11 @@ impl Supervisor {
             .services
             .iter()
             .filter(|s| {
+                let named =
+                    |f: &crate::preflight::Finding| f.service.as_deref() == Some(s.id.as_str());
                 crate::repair::is_unwell(s)
-                    || (s.state == ServiceState::Stopped
-                        && pre
-                            .findings
-                            .iter()
-                            .any(|f| f.service.as_deref() == Some(s.id.as_str())))
+                    || (s.state == ServiceState::Stopped && pre.findings.iter().any(named))
+                    || pre.findings.iter().any(|f| named(f) && f.token.is_some())
             })
             .map(|s| {
                 crate::repair::diagnose(
@@ -706,6 +705,7 @@ impl Supervisor {
                 }
             }
             RepairKind::RecreateVenv => self.recreate_venv(id).await,
+            RepairKind::RegenerateToken => self.regenerate_token(id).await,
             RepairKind::FreePort => match action.target_pid {
                 Some(pid) => match process::stop_foreign(pid, Duration::from_secs(5)).await {
                     Ok(()) => self.start(id).await.map_err(|e| e.0).and_then(|r| {
@@ -728,6 +728,49 @@ impl Supervisor {
         };
         crate::repair::log_outcome(&self.dir(), &outcome);
         Ok(outcome)
+    }
+
+    async fn regenerate_token(&self, id: &str) -> Result<String, String> {
+        let pre = self.preflight().await;
+        let token = pre
+            .findings
+            .iter()
+            .filter(|f| f.service.as_deref() == Some(id))
+            .find_map(|f| f.token.clone())
+            .ok_or("no expired token any more")?;
+        // The key and secret the stack uses: the process environment, then the env file.
+        let mut env: BTreeMap<String, String> = std::env::vars().collect();
+        if let Ok(text) = std::fs::read_to_string(&token.file)
+            && let Ok(vars) = crate::dotenv::parse(&text, &|n: &str| std::env::var(n).ok())
+        {
+            for (k, v) in vars {
+                env.entry(k).or_insert(v);
+            }
+        }
+        let key = env
+            .get("LIVEKIT_API_KEY")
+            .filter(|v| !v.is_empty())
+            .ok_or("LIVEKIT_API_KEY is not set: Greenroom needs it to sign the new token")?;
+        let secret = env
+            .get("LIVEKIT_API_SECRET")
+            .filter(|v| !v.is_empty())
+            .ok_or("LIVEKIT_API_SECRET is not set: Greenroom needs it to sign the new token")?;
+        let expired = crate::tokens::ExpiredToken {
+            file: PathBuf::from(&token.file),
+            line: token.line as usize,
+            variable: token.variable.clone(),
+            expired_at: 0,
+        };
+        let message = crate::tokens::regenerate(&expired, key, secret)?;
+        let restarted = self.restart(id).await.map_err(|e| e.0)?;
+        if restarted.ok {
+            Ok(format!("{message}; {id} restarted"))
+        } else {
+            Err(format!(
+                "{message}, but {id} did not come back: {}",
+                restarted.error.unwrap_or_default()
+            ))
+        }
     }
 
     async fn recreate_venv(&self, id: &str) -> Result<String, String> {
@@ -832,6 +875,35 @@ impl Supervisor {
                 env.extend(vars);
             }
         }
+        let mut env_files: Vec<(PathBuf, Option<String>)> = Vec::new();
+        let first_of = |pred: &dyn Fn(&ServiceSpec) -> bool| {
+            self.shared
+                .manifest
+                .services
+                .iter()
+                .find(|(_, s)| s.enabled && pred(s))
+                .map(|(id, _)| id.clone())
+        };
+        for file in &self.shared.manifest.env_files {
+            env_files.push((self.shared.root.join(file), first_of(&|_| true)));
+        }
+        for (id, spec) in &self.shared.manifest.services {
+            for file in &spec.env_files {
+                env_files.push((self.shared.root.join(file), Some(id.clone())));
+            }
+        }
+        if self
+            .shared
+            .manifest
+            .services
+            .values()
+            .any(|s| s.kind == ServiceKind::Compose)
+        {
+            env_files.push((
+                self.shared.root.join(".env"),
+                first_of(&|s| s.kind == ServiceKind::Compose),
+            ));
+        }
         crate::preflight::run(crate::preflight::PreflightInput {
             manifest: &self.shared.manifest,
             root: &self.shared.root,
@@ -839,6 +911,7 @@ impl Supervisor {
             running: &running,
             our_pids: &our_pids,
             env: &env,
+            env_files: &env_files,
         })
         .await
     }
@@ -1370,6 +1443,7 @@ impl Runner {
         let started_at = now_ms();
         let running = match self.spec.kind {
             ServiceKind::Process => {
+                self.ports_are_free()?;
                 let launch = self.process_launch()?;
                 let log = self.shared.logs.path(&self.id);
                 if std::fs::metadata(&log).is_ok_and(|m| m.len() > crate::logs::MAX_LOG_BYTES) {
@@ -1459,6 +1533,33 @@ impl Runner {
             s.message = format!("starting (run {run})");
         });
         Ok(running)
+    }
+
+    /// Refuses to start a service whose published port another program holds: it would
+    /// fail to bind, and that program could even answer its probe.
+    fn ports_are_free(&self) -> Result<(), String> {
+        for spec in &self.spec.ports {
+            for port in spec.ports().take(16) {
+                if !crate::preflight::port_free(spec, port) {
+                    let proto = if spec.protocol == crate::manifest::Protocol::Udp {
+                        "/udp"
+                    } else {
+                        ""
+                    };
+                    return Err(match crate::preflight::port_holder(port, spec.protocol) {
+                        Some((pid, name)) => format!(
+                            "not started: port {port}{proto} is held by `{name}` (PID {pid}); stop it or give {} another port (Repair… can stop it, after asking)",
+                            self.id
+                        ),
+                        None => format!(
+                            "not started: port {port}{proto} is in use by another program; free it or give {} another port",
+                            self.id
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn compose(&self, verb: &[&str]) -> Result<(), String> {

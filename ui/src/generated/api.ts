@@ -167,11 +167,17 @@ export type UpReport = { services: Array<UpResult>, total_ms: number, ok: boolea
 
 export type Severity = "blocker" | "warning";
 
+export type TokenRef = { file: string, line: number, variable: string, };
+
 export type Finding = { severity: Severity, service: string | null, title: string, detail: string, next_step: string, 
 /**
  * For a port held by another program: its PID (a repair may offer to stop it, after asking).
  */
-holder_pid: number | null, };
+holder_pid: number | null, 
+/**
+ * For an expired LiveKit token: where it is (a repair may regenerate it, after asking).
+ */
+token: TokenRef | null, };
 
 export type VariableCheck = { name: string, services: Array<string>, set: boolean, secret: boolean, 
 /**
@@ -185,7 +191,7 @@ export type Preflight = { findings: Array<Finding>, variables: Array<VariableChe
  */
 ok: boolean, };
 
-export type RepairKind = "restart" | "raise_timeout" | "recreate_compose" | "recreate_venv" | "free_port";
+export type RepairKind = "restart" | "raise_timeout" | "recreate_compose" | "recreate_venv" | "free_port" | "regenerate_token";
 
 export type RepairAction = { kind: RepairKind, title: string, 
 /**
