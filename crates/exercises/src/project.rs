@@ -1,0 +1,272 @@
+//! A project on disk: its Flutter packages, their Dart files, the agent's Python sources.
+//!
+//! Packages are found by `pubspec.yaml` (the `name:` line names them). Walking respects
+//! `.gitignore` and always prunes `build/`, `.dart_tool/`, `.git/`, `ios/Pods`,
+//! `android/.gradle` and `node_modules` before descending. A file is skipped, with the
+//! reason, when it is larger than [`MAX_FILE_BYTES`], holds a NUL byte (binary) or is not
+//! UTF-8 text.
+
+use crate::dart::{self, DartFile};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use ts_rs::TS;
+
+pub const MAX_FILE_BYTES: u64 = 2 * 1024 * 1024;
+
+/// Directory names never descended into.
+pub const PRUNED: [&str; 6] = [
+    "build",
+    ".dart_tool",
+    ".git",
+    "Pods",
+    ".gradle",
+    "node_modules",
+];
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Skipped {
+    pub file: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    pub path: PathBuf,
+    /// Relative to the package root, with `/`.
+    pub rel: String,
+    pub hash: u64,
+    pub bytes: u64,
+    pub dart: DartFile,
+}
+
+#[derive(Debug, Clone)]
+pub struct Package {
+    pub root: PathBuf,
+    pub name: String,
+    /// By path relative to the package root (`lib/main.dart`).
+    pub files: BTreeMap<String, SourceFile>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Project {
+    pub root: PathBuf,
+    pub packages: Vec<Package>,
+    pub skipped: Vec<Skipped>,
+    /// (path, text) of the agent's Python files.
+    pub agent_files: Vec<(PathBuf, String)>,
+}
+
+/// FNV-1a: content hashes for the per-file cache.
+pub fn hash(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
+    })
+}
+
+/// Reads one Dart file, or says why not.
+pub fn read_file(path: &Path) -> Result<(String, u64, u64), String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?;
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(format!(
+            "larger than {} MiB ({} bytes)",
+            MAX_FILE_BYTES / 1024 / 1024,
+            meta.len()
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    if bytes[..bytes.len().min(8192)].contains(&0) {
+        return Err("binary (holds a NUL byte)".into());
+    }
+    let h = hash(&bytes);
+    let len = bytes.len() as u64;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        )
+    })?;
+    Ok((text, h, len))
+}
+
+fn walker(root: &Path) -> ignore::Walk {
+    ignore::WalkBuilder::new(root)
+        .hidden(false)
+        .git_ignore(true)
+        .git_exclude(true)
+        .require_git(false)
+        .filter_entry(|e| {
+            !(e.file_type().is_some_and(|t| t.is_dir())
+                && PRUNED.contains(&e.file_name().to_string_lossy().as_ref()))
+        })
+        .build()
+}
+
+/// The package name in a pubspec.yaml (its top-level `name:`).
+pub fn package_name(pubspec: &str) -> Option<String> {
+    pubspec
+        .lines()
+        .find_map(|l| l.strip_prefix("name:"))
+        .map(|n| n.trim().trim_matches(['"', '\'']).to_owned())
+        .filter(|n| !n.is_empty())
+}
+
+pub fn read_project(root: &Path, agent_paths: &[String]) -> Project {
+    let mut project = Project {
+        root: root.to_path_buf(),
+        ..Default::default()
+    };
+    let mut pubspecs: Vec<PathBuf> = walker(root)
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name() == "pubspec.yaml")
+        .map(|e| e.into_path())
+        .collect();
+    pubspecs.sort();
+    for pubspec in pubspecs {
+        let dir = pubspec.parent().unwrap_or(root).to_path_buf();
+        let name = std::fs::read_to_string(&pubspec)
+            .ok()
+            .and_then(|t| package_name(&t))
+            .unwrap_or_else(|| "app".into());
+        let mut package = Package {
+            root: dir.clone(),
+            name,
+            files: BTreeMap::new(),
+        };
+        let lib = dir.join("lib");
+        if lib.is_dir() {
+            for entry in walker(&lib).filter_map(Result::ok) {
+                let path = entry.path();
+                if path.extension().is_none_or(|e| e != "dart")
+                    || !entry.file_type().is_some_and(|t| t.is_file())
+                {
+                    continue;
+                }
+                let rel = path
+                    .strip_prefix(&dir)
+                    .unwrap_or(path)
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                match read_file(path) {
+                    Ok((text, hash, bytes)) => {
+                        package.files.insert(
+                            rel.clone(),
+                            SourceFile {
+                                path: path.to_path_buf(),
+                                rel,
+                                hash,
+                                bytes,
+                                dart: dart::read(&text),
+                            },
+                        );
+                    }
+                    Err(reason) => project.skipped.push(Skipped {
+                        file: path.display().to_string(),
+                        reason,
+                    }),
+                }
+            }
+        }
+        project.packages.push(package);
+    }
+    for rel in agent_paths {
+        let dir = root.join(rel);
+        if !dir.is_dir() {
+            continue;
+        }
+        for entry in walker(&dir).filter_map(Result::ok) {
+            if entry.path().extension().is_some_and(|e| e == "py")
+                && let Ok((text, _, _)) = read_file(entry.path())
+            {
+                project.agent_files.push((entry.path().to_path_buf(), text));
+            }
+        }
+    }
+    project
+}
+
+/// Resolves an import of `from` (a file of `package`) to a file of the same package.
+pub fn resolve_import(package: &Package, from: &str, uri: &str) -> Option<String> {
+    let target = if let Some(rest) = uri.strip_prefix(&format!("package:{}/", package.name)) {
+        format!("lib/{rest}")
+    } else if uri.contains(':') {
+        return None; // another package, or dart:
+    } else {
+        let base = from.rsplit_once('/').map_or("", |(d, _)| d);
+        let mut parts: Vec<&str> = base.split('/').filter(|p| !p.is_empty()).collect();
+        for segment in uri.split('/') {
+            match segment {
+                "." | "" => {}
+                ".." => {
+                    parts.pop();
+                }
+                s => parts.push(s),
+            }
+        }
+        parts.join("/")
+    };
+    package.files.contains_key(&target).then_some(target)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skips_what_it_cannot_read_with_a_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("pubspec.yaml"), "name: demo_app\n").unwrap();
+        let lib = dir.path().join("lib");
+        std::fs::create_dir_all(lib.join("build")).unwrap();
+        std::fs::write(lib.join("ok.dart"), "class A {}").unwrap();
+        std::fs::write(lib.join("bin.dart"), b"class\0B {}").unwrap();
+        std::fs::write(lib.join("latin1.dart"), b"// caf\xe9\nclass C {}").unwrap();
+        std::fs::write(lib.join("build").join("gen.dart"), "class Generated {}").unwrap();
+        let p = read_project(dir.path(), &[]);
+        assert_eq!(p.packages.len(), 1);
+        assert_eq!(p.packages[0].name, "demo_app");
+        assert_eq!(
+            p.packages[0].files.keys().collect::<Vec<_>>(),
+            ["lib/ok.dart"]
+        );
+        let reasons: Vec<&str> = p.skipped.iter().map(|s| s.reason.as_str()).collect();
+        assert!(
+            reasons.iter().any(|r| r.contains("binary"))
+                && reasons.iter().any(|r| r.contains("UTF-8")),
+            "{reasons:?}"
+        );
+    }
+
+    #[test]
+    fn resolves_relative_and_package_imports() {
+        let mut package = Package {
+            root: PathBuf::new(),
+            name: "app".into(),
+            files: BTreeMap::new(),
+        };
+        for f in ["lib/a/b.dart", "lib/c.dart"] {
+            package.files.insert(
+                f.into(),
+                SourceFile {
+                    path: PathBuf::new(),
+                    rel: f.into(),
+                    hash: 0,
+                    bytes: 0,
+                    dart: DartFile::default(),
+                },
+            );
+        }
+        assert_eq!(
+            resolve_import(&package, "lib/a/b.dart", "../c.dart").as_deref(),
+            Some("lib/c.dart")
+        );
+        assert_eq!(
+            resolve_import(&package, "lib/c.dart", "package:app/a/b.dart").as_deref(),
+            Some("lib/a/b.dart")
+        );
+        assert_eq!(
+            resolve_import(&package, "lib/c.dart", "package:flutter/material.dart"),
+            None
+        );
+    }
+}
