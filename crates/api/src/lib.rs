@@ -336,6 +336,79 @@ impl Api {
         Ok(report)
     }
 
+    /// The project to read exercises from: `project`, else the workspace setting.
+    fn exercises_project(&self, project: Option<String>) -> Result<PathBuf, ApiError> {
+        let root = match project.filter(|p| !p.trim().is_empty()) {
+            Some(p) => PathBuf::from(p),
+            None => settings::load(&self.home.settings_file()).settings.workspace.ok_or_else(|| {
+                ApiError::invalid_input("no project to read: set the workspace in Settings (your Eloquence checkout), or pass --project PATH")
+            })?,
+        };
+        if !root.is_dir() {
+            return Err(ApiError::new(
+                ErrorCode::NotFound,
+                format!(
+                    "{} is not a folder; give the root of your Eloquence checkout",
+                    root.display()
+                ),
+            ));
+        }
+        Ok(root)
+    }
+
+    /// Reads the project's Flutter app, finds its exercises and scores them. Endpoint drift
+    /// is checked against the project's own stack (its `greenroom.toml`, else its compose
+    /// files); service health against the running stack, when it is the project's.
+    pub async fn exercises_scan(
+        &self,
+        project: Option<String>,
+    ) -> Result<greenroom_exercises::analysis::Analysis, ApiError> {
+        let root = self.exercises_project(project)?;
+        let rules = greenroom_exercises::rules::Compiled::for_project(&root)
+            .map_err(|e| ApiError::invalid_input(e.to_string()))?;
+        let project_stack = stack::resolve(None, None, Some(&root));
+        let published_ports = match &project_stack {
+            StackSource::Sandbox => None,
+            source => self.load_manifest(source).ok().map(|(m, _, _)| {
+                m.services
+                    .values()
+                    .filter(|s| s.enabled)
+                    .flat_map(|s| s.ports.iter().flat_map(|p| p.ports()))
+                    .collect()
+            }),
+        };
+        let healthy = match self.stack.lock().await.as_ref() {
+            Some(loaded) if loaded.source == project_stack => Some(
+                loaded
+                    .supervisor
+                    .status()
+                    .services
+                    .iter()
+                    .map(|s| (s.id.clone(), s.is_healthy()))
+                    .collect(),
+            ),
+            _ => None,
+        };
+        let context = greenroom_exercises::analysis::StackContext {
+            published_ports,
+            healthy,
+        };
+        let analysis = tokio::task::spawn_blocking(move || {
+            let project =
+                greenroom_exercises::project::read_project(&root, &rules.rules.agent.paths);
+            greenroom_exercises::analysis::analyse(&project, &rules, &context)
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("the scan stopped: {e}")))?;
+        if analysis.packages.is_empty() {
+            return Err(ApiError::new(
+                ErrorCode::NotFound,
+                format!("no Flutter app (pubspec.yaml) under {}", analysis.project),
+            ));
+        }
+        Ok(analysis)
+    }
+
     /// A diagnosis, with ranked repairs, for every service that is unwell.
     pub async fn stack_diagnose(
         &self,
@@ -531,6 +604,8 @@ commands! {
     StackPreflight => stack_preflight {} -> greenroom_stack::preflight::Preflight;
     /// Start the stack (or only these services and their dependencies).
     StackUp => stack_up { only: Vec<String> } -> UpReport;
+    /// Read the Flutter app, find its exercises, score them.
+    ExercisesScan => exercises_scan { project: Option<String> } -> greenroom_exercises::analysis::Analysis;
     /// Diagnose every unwell service, with ranked repairs.
     StackDiagnose => stack_diagnose {} -> Vec<greenroom_stack::repair::Diagnosis>;
     /// Run one proposed repair (`confirmed` for those that need it).

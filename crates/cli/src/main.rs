@@ -122,9 +122,47 @@ enum Command {
         #[arg(long, default_value_t = 5.0)]
         duration: f64,
     },
+    /// The exercises of the Flutter app: find them, score them
+    #[command(subcommand)]
+    Exercises(ExercisesCommand),
     /// Write a greenroom.toml manifest from other definitions
     #[command(subcommand)]
     Import(ImportCommand),
+}
+
+#[derive(clap::Args, Clone)]
+struct ExercisesOptions {
+    /// The repository root (its Flutter app, agent sources and compose files are found
+    /// below it) [default: the workspace setting]
+    #[arg(long, global = true)]
+    project: Option<PathBuf>,
+    /// Print JSON (schema: `exercises`, `orphans`, `drift`, `skipped`, `agent_types`)
+    #[arg(long, global = true)]
+    json: bool,
+    /// Exit with 1 when an exercise is not valid
+    #[arg(long, global = true)]
+    strict: bool,
+}
+
+#[derive(Subcommand)]
+enum ExercisesCommand {
+    /// The exercises the app registers, its orphans and endpoint drift
+    Scan {
+        #[command(flatten)]
+        options: ExercisesOptions,
+    },
+    /// One exercise in detail: every criterion with its evidence, recommendations, fix time
+    Validate {
+        /// Its id (`cosmic_voice_screen`) or class name (`CosmicVoiceScreen`)
+        name: String,
+        #[command(flatten)]
+        options: ExercisesOptions,
+    },
+    /// Every exercise with its score and what to do
+    ValidateAll {
+        #[command(flatten)]
+        options: ExercisesOptions,
+    },
 }
 
 #[derive(Subcommand)]
@@ -307,6 +345,13 @@ async fn run(command: Command, home: AppHome, stack: Option<PathBuf>) -> ExitCod
                 }
                 Err(e) => api_failure(&e),
             }
+        }
+        Command::Exercises(command) => {
+            exercises_command(
+                Api::new(home, greenroom_api::default_tool_dirs(), Arc::new(NullSink)),
+                command,
+            )
+            .await
         }
         Command::Fix { yes } => {
             stack_commands::fix(&stack_api(home, stack, Arc::new(NullSink)), yes).await
@@ -684,4 +729,171 @@ pub(crate) fn api_failure(error: &ApiError) -> ExitCode {
 pub(crate) fn fail(message: &str) -> ExitCode {
     eprintln!("error: {message}");
     ExitCode::FAILURE
+}
+
+async fn exercises_command(api: Api, command: ExercisesCommand) -> ExitCode {
+    let (options, name, view) = match command {
+        ExercisesCommand::Scan { options } => (options, None, "scan"),
+        ExercisesCommand::Validate { name, options } => (options, Some(name), "validate"),
+        ExercisesCommand::ValidateAll { options } => (options, None, "all"),
+    };
+    let analysis = match api
+        .exercises_scan(options.project.map(|p| p.display().to_string()))
+        .await
+    {
+        Ok(a) => a,
+        Err(e) => return api_failure(&e),
+    };
+    let selected: Vec<&greenroom_exercises::analysis::Exercise> = match &name {
+        Some(n) => {
+            let wanted = n.trim();
+            let found: Vec<_> = analysis
+                .exercises
+                .iter()
+                .filter(|e| e.id == wanted || e.class_name == wanted)
+                .collect();
+            if found.is_empty() {
+                eprintln!(
+                    "error: no exercise `{wanted}`; the app registers: {}",
+                    analysis
+                        .exercises
+                        .iter()
+                        .map(|e| e.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                return ExitCode::from(2);
+            }
+            found
+        }
+        None => analysis.exercises.iter().collect(),
+    };
+    if options.json {
+        let value = if name.is_some() {
+            serde_json::json!(selected)
+        } else {
+            serde_json::json!(analysis)
+        };
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
+    } else {
+        exercises_text(&analysis, &selected, view);
+    }
+    if options.strict && selected.iter().any(|e| !e.valid) {
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+fn exercises_text(
+    analysis: &greenroom_exercises::analysis::Analysis,
+    selected: &[&greenroom_exercises::analysis::Exercise],
+    view: &str,
+) {
+    let rel = |f: &str| {
+        f.strip_prefix(&format!("{}/", analysis.project))
+            .unwrap_or(f)
+            .to_owned()
+    };
+    match view {
+        "scan" => {
+            println!(
+                "{} exercises in {} ({} Dart files read)\n",
+                analysis.exercises.len(),
+                analysis.packages.join(", "),
+                analysis.files_read
+            );
+            for e in selected {
+                println!("{}  {}", if e.valid { "✔" } else { "✘" }, e.id);
+                println!(
+                    "    type: {}   route: {}",
+                    e.exercise_type.as_deref().unwrap_or("—"),
+                    e.route
+                );
+                println!("    file: {}:{}", rel(&e.file), e.line);
+                println!(
+                    "    needs: {}",
+                    if e.required_services.is_empty() {
+                        "—".into()
+                    } else {
+                        e.required_services.join(", ")
+                    }
+                );
+            }
+        }
+        "validate" => {
+            for e in selected {
+                println!(
+                    "{} {} — score {} / 100, {}",
+                    if e.valid { "✔" } else { "✘" },
+                    e.id,
+                    e.score,
+                    if e.valid { "valid" } else { "not valid" }
+                );
+                println!(
+                    "  {} at {}:{}, route {}",
+                    e.class_name,
+                    rel(&e.file),
+                    e.line,
+                    e.route
+                );
+                for c in &e.criteria {
+                    let mark = match c.passed {
+                        Some(true) => "✔",
+                        Some(false) if c.blocking => "✘ (blocking)",
+                        Some(false) => "✘",
+                        None => "–",
+                    };
+                    println!("  {mark} {} [{}]", c.title, c.weight);
+                    for f in &c.findings {
+                        println!("      {} ({}:{})", f.message, rel(&f.file), f.line);
+                    }
+                }
+                if !e.recommendations.is_empty() {
+                    println!("  estimated fix time: {} min", e.fix_minutes);
+                }
+            }
+        }
+        _ => {
+            let valid = selected.iter().filter(|e| e.valid).count();
+            let average = if selected.is_empty() {
+                0.0
+            } else {
+                selected.iter().map(|e| f64::from(e.score)).sum::<f64>() / selected.len() as f64
+            };
+            println!(
+                "valid exercises: {valid}/{}   average score: {average:.1}\n",
+                selected.len()
+            );
+            for e in selected {
+                println!("{} {} ({})", if e.valid { "✔" } else { "✘" }, e.id, e.score);
+                for r in e.recommendations.iter().take(3) {
+                    println!("  └─ {r}");
+                }
+            }
+        }
+    }
+    if !analysis.orphans.is_empty() {
+        println!("\norphans (exercise-like screens nothing registers):");
+        for o in &analysis.orphans {
+            println!(
+                "  {} at {}:{} — {}",
+                o.class_name,
+                rel(&o.file),
+                o.line,
+                o.reason
+            );
+        }
+    }
+    if view != "validate" && !analysis.drift.is_empty() {
+        println!("\nendpoint drift:");
+        for d in &analysis.drift {
+            println!("  {}:{} {}", rel(&d.file), d.line, d.message);
+        }
+    }
+    for s in &analysis.skipped {
+        println!("skipped {}: {}", rel(&s.file), s.reason);
+    }
 }

@@ -223,11 +223,54 @@ actions: Array<RepairAction>, };
 
 export type RepairOutcome = { service: string, kind: RepairKind, ok: boolean, message: string, };
 
+export type Skipped = { file: string, reason: string, };
+
+export type Evidence = { message: string, file: string, line: number, };
+
+export type Criterion = { id: string, title: string, weight: number, 
+/**
+ * `None`: does not apply to this exercise (left out of the score).
+ */
+passed: boolean | null, blocking: boolean, findings: Array<Evidence>, };
+
+export type Exercise = { 
+/**
+ * snake_case of the class name (`cosmic_voice_screen`).
+ */
+id: string, class_name: string, file: string, line: number, 
+/**
+ * The route path, or `registry:<id>` for an exercise-list entry.
+ */
+route: string, exercise_type: string | null, required_services: Array<string>, score: number, valid: boolean, criteria: Array<Criterion>, recommendations: Array<string>, fix_minutes: number, 
+/**
+ * Content hash of the files it depends on (its import closure), for history.
+ */
+content_hash: string, 
+/**
+ * Files (absolute) whose change can change this exercise's score.
+ */
+depends_on: Array<string>, };
+
+export type Orphan = { class_name: string, file: string, line: number, reason: string, };
+
+export type Drift = { file: string, line: number, url: string, port: number, message: string, 
+/**
+ * The config entry holding the URL (`exercisesApiUrl`), when it is a named field:
+ * only exercises whose code uses that name are affected.
+ */
+entry: string | null, };
+
+export type Analysis = { project: string, packages: Array<string>, files_read: number, exercises: Array<Exercise>, orphans: Array<Orphan>, drift: Array<Drift>, skipped: Array<Skipped>, 
+/**
+ * Exercise types the agent routes (empty when no agent source was found).
+ */
+agent_types: Array<string>, };
+
 export type ApiEvent = { "kind": "settings_changed", settings: SettingsView, } | { "kind": "doctor_check", check: CheckResult, done: number, total: number, } | { "kind": "doctor_finished", summary: DoctorSummary, } | { "kind": "stack_service", status: ServiceStatus, } | { "kind": "stack_log", line: LogLine, } | { "kind": "stack_summary", summary: StackSummary, };
 
 export type EventEnvelope = { topic: string, seq: number, at_ms: number, event: ApiEvent, };
 
-export type Request = { "command": "app_info", "args": Record<symbol, never> } | { "command": "get_settings", "args": Record<symbol, never> } | { "command": "update_settings", "args": { patch: SettingsPatch, } } | { "command": "run_doctor", "args": Record<symbol, never> } | { "command": "stack_status", "args": Record<symbol, never> } | { "command": "stack_preflight", "args": Record<symbol, never> } | { "command": "stack_up", "args": { only: Array<string>, } } | { "command": "stack_diagnose", "args": Record<symbol, never> } | { "command": "stack_repair", "args": { id: string, kind: RepairKind, confirmed: boolean, } } | { "command": "stack_report", "args": Record<symbol, never> } | { "command": "stack_down", "args": Record<symbol, never> } | { "command": "service_start", "args": { id: string, } } | { "command": "service_stop", "args": { id: string, } } | { "command": "service_restart", "args": { id: string, } } | { "command": "stack_logs", "args": { service: string | null, limit: number, } };
+export type Request = { "command": "app_info", "args": Record<symbol, never> } | { "command": "get_settings", "args": Record<symbol, never> } | { "command": "update_settings", "args": { patch: SettingsPatch, } } | { "command": "run_doctor", "args": Record<symbol, never> } | { "command": "stack_status", "args": Record<symbol, never> } | { "command": "stack_preflight", "args": Record<symbol, never> } | { "command": "stack_up", "args": { only: Array<string>, } } | { "command": "exercises_scan", "args": { project: string | null, } } | { "command": "stack_diagnose", "args": Record<symbol, never> } | { "command": "stack_repair", "args": { id: string, kind: RepairKind, confirmed: boolean, } } | { "command": "stack_report", "args": Record<symbol, never> } | { "command": "stack_down", "args": Record<symbol, never> } | { "command": "service_start", "args": { id: string, } } | { "command": "service_stop", "args": { id: string, } } | { "command": "service_restart", "args": { id: string, } } | { "command": "stack_logs", "args": { service: string | null, limit: number, } };
 
 export type CommandArgs = {
   app_info: {  };
@@ -237,6 +280,7 @@ export type CommandArgs = {
   stack_status: {  };
   stack_preflight: {  };
   stack_up: { only: Array<string> };
+  exercises_scan: { project: string | null };
   stack_diagnose: {  };
   stack_repair: { id: string, kind: RepairKind, confirmed: boolean };
   stack_report: {  };
@@ -255,6 +299,7 @@ export type CommandResults = {
   stack_status: StackView;
   stack_preflight: Preflight;
   stack_up: UpReport;
+  exercises_scan: Analysis;
   stack_diagnose: Array<Diagnosis>;
   stack_repair: RepairOutcome;
   stack_report: JsonValue;
