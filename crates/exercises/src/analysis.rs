@@ -549,6 +549,18 @@ fn evidence(message: impl Into<String>, file: &str, line: u32) -> Evidence {
 }
 
 pub fn analyse(project: &Project, rules: &Compiled, stack: &StackContext) -> Analysis {
+    analyse_incremental(project, rules, stack, None)
+}
+
+/// Like [`analyse`], but scores again only the exercises whose class is in the given set,
+/// taking the others from the previous analysis (detection itself always runs: it is cheap,
+/// and a change can register or unregister any screen).
+pub fn analyse_incremental(
+    project: &Project,
+    rules: &Compiled,
+    stack: &StackContext,
+    previous: Option<(&Analysis, &BTreeSet<String>)>,
+) -> Analysis {
     let index = Index::new(project);
     let registered = registrations(project, &index, rules);
     let routed: BTreeSet<String> = agent_types(&project.agent_files, rules);
@@ -591,9 +603,18 @@ pub fn analyse(project: &Project, rules: &Compiled, stack: &StackContext) -> Ana
                     || reg.via_registry
                     || rules.exercise_route.is_match(&reg.route);
                 if is_exercise {
-                    exercises.push(score_exercise(
-                        located, reg, &index, rules, stack, &routed, &drifts,
-                    ));
+                    let kept = previous.and_then(|(prev, rescore)| {
+                        if rescore.contains(*name) {
+                            return None;
+                        }
+                        prev.exercises
+                            .iter()
+                            .find(|e| e.class_name == *name && e.route == reg.route)
+                            .cloned()
+                    });
+                    exercises.push(kept.unwrap_or_else(|| {
+                        score_exercise(located, reg, &index, rules, stack, &routed, &drifts)
+                    }));
                 }
             }
             None => {

@@ -5,3 +5,4 @@ pub mod baseline;
 pub mod dart;
 pub mod project;
 pub mod rules;
+pub mod watch;

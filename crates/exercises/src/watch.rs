@@ -1,0 +1,456 @@
+//! Revalidating exercises when a file is saved.
+//!
+//! **Watch plan** ([`plan`], a pure function of the project on disk): every folder under
+//! each package's `lib/` that the walk keeps (ignored trees — `build/`, `.dart_tool/`,
+//! `.git/`, anything in `.gitignore` — are pruned *before* watches are placed), the agent's
+//! folders, and the project root itself, non-recursively (compose files, `.env`,
+//! `greenroom-exercises.toml`). Each folder gets a non-recursive watch; a folder created
+//! later is added when its creation is seen.
+//!
+//! **On a change** (debounced by notify-debouncer-full, which also pairs an editor's
+//! write-temp-then-rename into one change): changed Dart files are read again — only those
+//! whose content hash changed count —, deleted ones dropped; then only the exercises whose
+//! import closure contains a changed file are scored again. A change to the agent, a compose
+//! file, `.env` or the rule pack, or a Dart file that is in no closure (a router, a new
+//! file), scores everything again. Each round is an [`Update`] given to the callback.
+//!
+//! **Limits**: when the OS refuses more watches (Linux inotify), the error says how to raise
+//! the limit.
+
+use crate::analysis::{Analysis, StackContext, analyse, analyse_incremental};
+use crate::project::{self, Project};
+use crate::rules::Compiled;
+use notify::RecursiveMode;
+use notify_debouncer_full::{DebounceEventResult, new_debouncer};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// What a round of revalidation did.
+#[derive(Debug, Clone)]
+pub struct Update {
+    pub revision: u64,
+    /// Files whose content changed (or that were created or deleted).
+    pub changed: Vec<String>,
+    /// Exercises scored again (ids).
+    pub revalidated: Vec<String>,
+    /// From the moment the debounced change arrived to the new analysis.
+    pub elapsed_ms: f64,
+    pub analysis: Analysis,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    #[error(
+        "the system's limit on watched folders is reached ({0}); on Linux raise it: echo fs.inotify.max_user_watches=524288 | sudo tee -a /etc/sysctl.conf && sudo sysctl -p"
+    )]
+    Limit(String),
+    #[error("cannot watch {path}: {message}")]
+    Other { path: String, message: String },
+}
+
+/// The folders to watch, each non-recursively (see the module docs).
+pub fn plan(project: &Project, rules: &Compiled) -> Vec<PathBuf> {
+    let mut dirs = BTreeSet::from([project.root.clone()]);
+    let walk = |root: &Path, dirs: &mut BTreeSet<PathBuf>| {
+        if !root.is_dir() {
+            return;
+        }
+        let walker = ignore::WalkBuilder::new(root)
+            .hidden(false)
+            .require_git(false)
+            .filter_entry(|e| {
+                !(e.file_type().is_some_and(|t| t.is_dir())
+                    && project::PRUNED.contains(&e.file_name().to_string_lossy().as_ref()))
+            })
+            .build();
+        for entry in walker.flatten() {
+            if entry.file_type().is_some_and(|t| t.is_dir()) {
+                dirs.insert(entry.into_path());
+            }
+        }
+    };
+    for package in &project.packages {
+        walk(&package.root.join("lib"), &mut dirs);
+        dirs.insert(package.root.clone());
+    }
+    for agent in &rules.rules.agent.paths {
+        walk(&project.root.join(agent), &mut dirs);
+    }
+    dirs.into_iter().collect()
+}
+
+struct State {
+    project: Project,
+    rules: Compiled,
+    context: StackContext,
+    analysis: Analysis,
+    revision: u64,
+    busy: bool,
+    watched: usize,
+    /// The highest flush sentinel the worker has seen (after processing its batch).
+    flushed: u64,
+}
+
+/// The prefix of flush sentinel files (see [`ExerciseWatcher::flush`]).
+const SENTINEL: &str = ".greenroom-flush-";
+
+type Debouncer = notify_debouncer_full::Debouncer<
+    notify::RecommendedWatcher,
+    notify_debouncer_full::RecommendedCache,
+>;
+
+pub struct ExerciseWatcher {
+    state: Arc<Mutex<State>>,
+    _debouncer: Arc<Mutex<Debouncer>>,
+}
+
+fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn map_error(path: &Path, e: notify::Error) -> WatchError {
+    match e.kind {
+        notify::ErrorKind::MaxFilesWatch => WatchError::Limit(e.to_string()),
+        notify::ErrorKind::Io(ref io) if io.raw_os_error() == Some(28) => {
+            WatchError::Limit(e.to_string())
+        }
+        _ => WatchError::Other {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        },
+    }
+}
+
+impl ExerciseWatcher {
+    /// Scans `root`, then keeps its analysis current; `on_update` is called after each round.
+    pub fn start(
+        root: &Path,
+        rules: Compiled,
+        context: StackContext,
+        debounce: Duration,
+        on_update: impl Fn(&Update) + Send + 'static,
+    ) -> Result<(Self, Analysis), WatchError> {
+        let project = project::read_project(root, &rules.rules.agent.paths);
+        let analysis = analyse(&project, &rules, &context);
+        let dirs = plan(&project, &rules);
+        let state = Arc::new(Mutex::new(State {
+            project,
+            rules,
+            context,
+            analysis: analysis.clone(),
+            revision: 0,
+            busy: false,
+            watched: dirs.len(),
+            flushed: 0,
+        }));
+        let (tx, rx) = std::sync::mpsc::channel::<DebounceEventResult>();
+        let mut debouncer = new_debouncer(debounce, Some(Duration::from_millis(10)), tx)
+            .map_err(|e| map_error(root, e))?;
+        for dir in &dirs {
+            debouncer
+                .watch(dir, RecursiveMode::NonRecursive)
+                .map_err(|e| map_error(dir, e))?;
+        }
+        let worker_state = state.clone();
+        let debouncer = Arc::new(Mutex::new(debouncer));
+        let worker_debouncer = debouncer.clone();
+        let mut known: BTreeSet<PathBuf> = dirs.into_iter().collect();
+        std::thread::Builder::new()
+            .name("greenroom-exercise-watch".into())
+            .spawn(move || {
+                for result in rx {
+                    let Ok(events) = result else { continue };
+                    // Reading a file is an event too (inotify access): only changes count,
+                    // or our own reads would wake us up forever.
+                    let events: Vec<_> = events
+                        .into_iter()
+                        .filter(|e| !matches!(e.kind, notify::EventKind::Access(_)))
+                        .collect();
+                    if events.is_empty() {
+                        continue;
+                    }
+                    let received = Instant::now();
+                    lock(&worker_state).busy = true;
+                    let mut paths: BTreeSet<PathBuf> = events
+                        .iter()
+                        .flat_map(|e| e.paths.iter().cloned())
+                        .collect();
+                    // A new folder: watch it (and what it holds), and read the files already in it.
+                    let created: Vec<PathBuf> = paths
+                        .iter()
+                        .filter(|p| p.is_dir() && !known.contains(*p))
+                        .cloned()
+                        .collect();
+                    for dir in created {
+                        let walker = ignore::WalkBuilder::new(&dir)
+                            .hidden(false)
+                            .require_git(false)
+                            .filter_entry(|e| {
+                                !(e.file_type().is_some_and(|t| t.is_dir())
+                                    && project::PRUNED
+                                        .contains(&e.file_name().to_string_lossy().as_ref()))
+                            })
+                            .build();
+                        for entry in walker.flatten() {
+                            let p = entry.into_path();
+                            if p.is_dir() {
+                                let mut d =
+                                    worker_debouncer.lock().unwrap_or_else(|x| x.into_inner());
+                                if d.watch(&p, RecursiveMode::NonRecursive).is_ok() {
+                                    known.insert(p);
+                                    lock(&worker_state).watched += 1;
+                                }
+                            } else {
+                                paths.insert(p);
+                            }
+                        }
+                    }
+                    let update = process(&worker_state, &paths, received);
+                    {
+                        let mut s = lock(&worker_state);
+                        s.busy = false;
+                        let seen = paths
+                            .iter()
+                            .filter_map(|p| {
+                                p.file_name()?
+                                    .to_str()?
+                                    .strip_prefix(SENTINEL)?
+                                    .parse::<u64>()
+                                    .ok()
+                            })
+                            .max();
+                        if let Some(n) = seen {
+                            s.flushed = s.flushed.max(n);
+                        }
+                    }
+                    if let Some(update) = update {
+                        on_update(&update);
+                    }
+                }
+            })
+            .map_err(|e| WatchError::Other {
+                path: root.display().to_string(),
+                message: e.to_string(),
+            })?;
+        Ok((
+            Self {
+                state,
+                _debouncer: debouncer,
+            },
+            analysis,
+        ))
+    }
+
+    pub fn analysis(&self) -> Analysis {
+        lock(&self.state).analysis.clone()
+    }
+
+    pub fn watched_folders(&self) -> usize {
+        lock(&self.state).watched
+    }
+
+    /// Waits until every change made before the call has been processed, or `timeout`;
+    /// returns the current revision. It writes a sentinel file into the project's root and
+    /// waits for the watcher to see it: events arrive in order, so every earlier change has
+    /// been processed by then (no guessing with sleeps).
+    pub fn flush(&self, timeout: Duration) -> u64 {
+        let (root, n) = {
+            let s = lock(&self.state);
+            (s.project.root.clone(), s.flushed + 1)
+        };
+        let sentinel = root.join(format!("{SENTINEL}{n}"));
+        let wrote = std::fs::write(&sentinel, b"flush").is_ok();
+        let deadline = Instant::now() + timeout;
+        let revision = loop {
+            {
+                let s = lock(&self.state);
+                if (s.flushed >= n || !wrote) && !s.busy {
+                    break s.revision;
+                }
+            }
+            if Instant::now() > deadline {
+                break lock(&self.state).revision;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        let _ = std::fs::remove_file(&sentinel);
+        revision
+    }
+}
+
+/// Applies one debounced batch; `None` when no content changed.
+fn process(state: &Mutex<State>, paths: &BTreeSet<PathBuf>, received: Instant) -> Option<Update> {
+    let mut s = lock(state);
+    let mut changed: Vec<String> = Vec::new();
+    let mut global = false;
+    let agent_dirs: Vec<PathBuf> = s
+        .rules
+        .rules
+        .agent
+        .paths
+        .iter()
+        .map(|a| s.project.root.join(a))
+        .collect();
+    for path in paths {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if name.ends_with('~')
+            || name.ends_with(".swp")
+            || name.ends_with(".tmp")
+            || name.starts_with(".#")
+            || name.starts_with(SENTINEL)
+        {
+            continue;
+        }
+        if path.extension().is_some_and(|e| e == "dart") {
+            let Some(package) = s
+                .project
+                .packages
+                .iter_mut()
+                .find(|p| path.starts_with(p.root.join("lib")))
+            else {
+                continue;
+            };
+            let rel = path
+                .strip_prefix(&package.root)
+                .unwrap_or(path)
+                .to_string_lossy()
+                .replace('\\', "/");
+            match project::read_file(path) {
+                Ok((text, hash, bytes)) => {
+                    if package.files.get(&rel).is_some_and(|f| f.hash == hash) {
+                        continue;
+                    }
+                    let known = package.files.contains_key(&rel);
+                    package.files.insert(
+                        rel.clone(),
+                        project::SourceFile {
+                            path: path.clone(),
+                            rel,
+                            hash,
+                            bytes,
+                            dart: crate::dart::read(&text),
+                        },
+                    );
+                    global |= !known;
+                }
+                Err(_) if !path.exists() => {
+                    if package.files.remove(&rel).is_none() {
+                        continue;
+                    }
+                    global = true;
+                }
+                Err(_) => continue,
+            }
+            changed.push(path.display().to_string());
+        } else if path.extension().is_some_and(|e| e == "py")
+            && agent_dirs.iter().any(|d| path.starts_with(d))
+        {
+            let root = s.project.root.clone();
+            let paths = s.rules.rules.agent.paths.clone();
+            s.project.agent_files = project::read_project(&root, &paths).agent_files;
+            changed.push(path.display().to_string());
+            global = true;
+        } else if ["greenroom-exercises.toml", ".env", "greenroom.toml"].contains(&name.as_str())
+            || name.contains("compose")
+        {
+            if name == "greenroom-exercises.toml"
+                && let Ok(rules) = Compiled::for_project(&s.project.root)
+            {
+                s.rules = rules;
+            }
+            changed.push(path.display().to_string());
+            global = true;
+        }
+    }
+    if changed.is_empty() {
+        return None;
+    }
+    // Exercises whose files include a changed one; a changed file in no closure (a router,
+    // a new screen) may change registration: score everything.
+    let mut rescore: BTreeSet<String> = BTreeSet::new();
+    if !global {
+        let mut all_covered = true;
+        for c in &changed {
+            let users: Vec<String> = s
+                .analysis
+                .exercises
+                .iter()
+                .filter(|e| e.depends_on.contains(c))
+                .map(|e| e.class_name.clone())
+                .collect();
+            all_covered &= !users.is_empty();
+            rescore.extend(users);
+        }
+        global = !all_covered;
+    }
+    let previous = s.analysis.clone();
+    let analysis = if global {
+        analyse(&s.project, &s.rules, &s.context)
+    } else {
+        analyse_incremental(
+            &s.project,
+            &s.rules,
+            &s.context,
+            Some((&previous, &rescore)),
+        )
+    };
+    let revalidated = if global {
+        analysis.exercises.iter().map(|e| e.id.clone()).collect()
+    } else {
+        analysis
+            .exercises
+            .iter()
+            .filter(|e| rescore.contains(&e.class_name))
+            .map(|e| e.id.clone())
+            .collect()
+    };
+    s.analysis = analysis.clone();
+    s.revision += 1;
+    Some(Update {
+        revision: s.revision,
+        changed,
+        revalidated,
+        elapsed_ms: received.elapsed().as_secs_f64() * 1000.0,
+        analysis,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_plan_prunes_ignored_trees_before_watching() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(root.join("pubspec.yaml"), "name: p\n").unwrap();
+        for d in [
+            "lib/a/b",
+            "lib/build/x",
+            "lib/generated",
+            ".dart_tool/cache",
+            "build/app",
+        ] {
+            std::fs::create_dir_all(root.join(d)).unwrap();
+        }
+        std::fs::write(root.join(".gitignore"), "lib/generated/\n").unwrap();
+        let rules = Compiled::default_rules();
+        let project = project::read_project(root, &rules.rules.agent.paths);
+        let planned: Vec<String> = plan(&project, &rules)
+            .iter()
+            .map(|p| {
+                p.strip_prefix(root)
+                    .unwrap()
+                    .display()
+                    .to_string()
+                    .replace('\\', "/")
+            })
+            .collect();
+        assert_eq!(planned, ["", "lib", "lib/a", "lib/a/b"]);
+    }
+}
