@@ -107,6 +107,7 @@ pub struct Api {
     control: std::sync::Mutex<Option<control::ControlEndpoint>>,
     /// When the stack was first loaded (the report's sampling window starts there).
     started: std::sync::OnceLock<std::time::Instant>,
+    history: std::sync::OnceLock<greenroom_exercises::history::History>,
 }
 
 impl Api {
@@ -129,6 +130,7 @@ impl Api {
             stack: tokio::sync::Mutex::new(None),
             control: std::sync::Mutex::new(None),
             started: std::sync::OnceLock::new(),
+            history: std::sync::OnceLock::new(),
         }
     }
 
@@ -356,13 +358,20 @@ impl Api {
         Ok(root)
     }
 
-    /// Reads the project's Flutter app, finds its exercises and scores them. Endpoint drift
-    /// is checked against the project's own stack (its `greenroom.toml`, else its compose
+    /// The rules and the stack context for reading a project's exercises. Endpoint drift is
+    /// checked against the project's own stack (its `greenroom.toml`, else its compose
     /// files); service health against the running stack, when it is the project's.
-    pub async fn exercises_scan(
+    pub async fn exercises_context(
         &self,
         project: Option<String>,
-    ) -> Result<greenroom_exercises::analysis::Analysis, ApiError> {
+    ) -> Result<
+        (
+            PathBuf,
+            greenroom_exercises::rules::Compiled,
+            greenroom_exercises::analysis::StackContext,
+        ),
+        ApiError,
+    > {
         let root = self.exercises_project(project)?;
         let rules = greenroom_exercises::rules::Compiled::for_project(&root)
             .map_err(|e| ApiError::invalid_input(e.to_string()))?;
@@ -389,10 +398,37 @@ impl Api {
             ),
             _ => None,
         };
-        let context = greenroom_exercises::analysis::StackContext {
-            published_ports,
-            healthy,
-        };
+        Ok((
+            root,
+            rules,
+            greenroom_exercises::analysis::StackContext {
+                published_ports,
+                healthy,
+            },
+        ))
+    }
+
+    /// The exercise history database (opened on first use).
+    pub fn exercise_history(&self) -> Result<&greenroom_exercises::history::History, ApiError> {
+        if self.history.get().is_none() {
+            let history = greenroom_exercises::history::History::open(
+                &self.home.root().join("history.sqlite"),
+            )
+            .map_err(|e| ApiError::unavailable(e.to_string()))?;
+            let _ = self.history.set(history);
+        }
+        self.history
+            .get()
+            .ok_or_else(|| ApiError::internal("the history could not be opened"))
+    }
+
+    /// Reads the project's Flutter app, finds its exercises and scores them; every score
+    /// that changed is stored in the history.
+    pub async fn exercises_scan(
+        &self,
+        project: Option<String>,
+    ) -> Result<greenroom_exercises::analysis::Analysis, ApiError> {
+        let (root, rules, context) = self.exercises_context(project).await?;
         let analysis = tokio::task::spawn_blocking(move || {
             let project =
                 greenroom_exercises::project::read_project(&root, &rules.rules.agent.paths);
@@ -406,7 +442,36 @@ impl Api {
                 format!("no Flutter app (pubspec.yaml) under {}", analysis.project),
             ));
         }
+        self.record_history(&analysis);
         Ok(analysis)
+    }
+
+    /// Stores the scores that changed; a history that cannot be written is reported, not fatal.
+    pub fn record_history(&self, analysis: &greenroom_exercises::analysis::Analysis) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        match self.exercise_history() {
+            Ok(h) => {
+                if let Err(e) = h.record(analysis, now) {
+                    eprintln!("greenroom: cannot store exercise scores: {e}");
+                }
+            }
+            Err(e) => eprintln!("greenroom: {}", e.message),
+        }
+    }
+
+    /// One exercise's scores over time, oldest first.
+    pub async fn exercises_history(
+        &self,
+        project: Option<String>,
+        id: String,
+        limit: u32,
+    ) -> Result<Vec<greenroom_exercises::history::HistoryPoint>, ApiError> {
+        let root = self.exercises_project(project)?;
+        self.exercise_history()?
+            .series(&root.display().to_string(), &id, limit.clamp(1, 10_000))
+            .map_err(|e| ApiError::internal(format!("cannot read the exercise history: {e}")))
     }
 
     /// A diagnosis, with ranked repairs, for every service that is unwell.
@@ -606,6 +671,8 @@ commands! {
     StackUp => stack_up { only: Vec<String> } -> UpReport;
     /// Read the Flutter app, find its exercises, score them.
     ExercisesScan => exercises_scan { project: Option<String> } -> greenroom_exercises::analysis::Analysis;
+    /// One exercise's scores over time.
+    ExercisesHistory => exercises_history { project: Option<String>, id: String, limit: u32 } -> Vec<greenroom_exercises::history::HistoryPoint>;
     /// Diagnose every unwell service, with ranked repairs.
     StackDiagnose => stack_diagnose {} -> Vec<greenroom_stack::repair::Diagnosis>;
     /// Run one proposed repair (`confirmed` for those that need it).

@@ -52,6 +52,7 @@ fn generated() -> String {
         greenroom_exercises::analysis::Orphan::decl(&cfg),
         greenroom_exercises::analysis::Drift::decl(&cfg),
         greenroom_exercises::analysis::Analysis::decl(&cfg),
+        greenroom_exercises::history::HistoryPoint::decl(&cfg),
         ApiEvent::decl(&cfg),
         EventEnvelope::decl(&cfg),
         Request::decl(&cfg),

@@ -163,6 +163,22 @@ enum ExercisesCommand {
         #[command(flatten)]
         options: ExercisesOptions,
     },
+    /// Revalidate on every save and print what changed (Ctrl+C stops)
+    Watch {
+        #[command(flatten)]
+        options: ExercisesOptions,
+    },
+    /// Scan every few seconds and print a summary line
+    Monitor {
+        /// Seconds between scans
+        #[arg(long, default_value_t = 300.0)]
+        interval: f64,
+        /// Stop after this many scans
+        #[arg(long)]
+        count: Option<u64>,
+        #[command(flatten)]
+        options: ExercisesOptions,
+    },
 }
 
 #[derive(Subcommand)]
@@ -732,7 +748,14 @@ pub(crate) fn fail(message: &str) -> ExitCode {
 }
 
 async fn exercises_command(api: Api, command: ExercisesCommand) -> ExitCode {
+    let api = Arc::new(api);
     let (options, name, view) = match command {
+        ExercisesCommand::Watch { options } => return exercises_watch(api, options).await,
+        ExercisesCommand::Monitor {
+            interval,
+            count,
+            options,
+        } => return exercises_monitor(&api, options, interval, count).await,
         ExercisesCommand::Scan { options } => (options, None, "scan"),
         ExercisesCommand::Validate { name, options } => (options, Some(name), "validate"),
         ExercisesCommand::ValidateAll { options } => (options, None, "all"),
@@ -895,5 +918,122 @@ fn exercises_text(
     }
     for s in &analysis.skipped {
         println!("skipped {}: {}", rel(&s.file), s.reason);
+    }
+}
+
+async fn exercises_watch(api: Arc<Api>, options: ExercisesOptions) -> ExitCode {
+    let (root, rules, context) = match api
+        .exercises_context(options.project.map(|p| p.display().to_string()))
+        .await
+    {
+        Ok(x) => x,
+        Err(e) => return api_failure(&e),
+    };
+    let recorder = api.clone();
+    let previous: std::sync::Mutex<std::collections::BTreeMap<String, u32>> = Default::default();
+    let started = greenroom_exercises::watch::ExerciseWatcher::start(
+        &root,
+        rules,
+        context,
+        std::time::Duration::from_millis(50),
+        move |u| {
+            recorder.record_history(&u.analysis);
+            let mut before = previous.lock().unwrap_or_else(|p| p.into_inner());
+            let names: Vec<String> = u
+                .changed
+                .iter()
+                .map(|c| c.rsplit(['/', '\\']).next().unwrap_or(c).to_owned())
+                .collect();
+            let scores: Vec<String> = u
+                .analysis
+                .exercises
+                .iter()
+                .filter(|e| u.revalidated.contains(&e.id))
+                .map(|e| match before.insert(e.id.clone(), e.score) {
+                    Some(old) if old != e.score => format!("{} {old} → {}", e.id, e.score),
+                    _ => format!("{} {}", e.id, e.score),
+                })
+                .collect();
+            println!(
+                "saved {} — revalidated in {:.0} ms: {}",
+                names.join(", "),
+                u.elapsed_ms,
+                if scores.is_empty() {
+                    "no exercise affected".into()
+                } else {
+                    scores.join(", ")
+                }
+            );
+            let _ = std::io::Write::flush(&mut std::io::stdout());
+        },
+    );
+    let (watcher, analysis) = match started {
+        Ok(x) => x,
+        Err(e) => return fail(&e.to_string()),
+    };
+    api.record_history(&analysis);
+    let valid = analysis.exercises.iter().filter(|e| e.valid).count();
+    println!(
+        "watching {} folders of {} — {} exercises, {valid} valid. Save a file to see its exercises revalidated; Ctrl+C stops.",
+        watcher.watched_folders(),
+        root.display(),
+        analysis.exercises.len()
+    );
+    let _ = tokio::signal::ctrl_c().await;
+    drop(watcher);
+    ExitCode::SUCCESS
+}
+
+async fn exercises_monitor(
+    api: &Api,
+    options: ExercisesOptions,
+    interval: f64,
+    count: Option<u64>,
+) -> ExitCode {
+    let project = options.project.map(|p| p.display().to_string());
+    let mut round = 0;
+    loop {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+            % 86_400;
+        let clock = format!(
+            "{:02}:{:02}:{:02}",
+            secs / 3600,
+            (secs % 3600) / 60,
+            secs % 60
+        );
+        match api.exercises_scan(project.clone()).await {
+            Ok(a) => {
+                let valid = a.exercises.iter().filter(|e| e.valid).count();
+                println!(
+                    "[{clock}] {} exercises: {valid}/{} valid",
+                    if valid == a.exercises.len() {
+                        "✔"
+                    } else {
+                        "!"
+                    },
+                    a.exercises.len()
+                );
+                for e in a.exercises.iter().filter(|e| !e.valid) {
+                    println!(
+                        "  └─ {}: {}",
+                        e.id,
+                        e.recommendations
+                            .first()
+                            .map_or("see greenroom exercises validate", String::as_str)
+                    );
+                }
+            }
+            Err(e) => println!("[{clock}] ✘ {}", e.message),
+        }
+        round += 1;
+        if count.is_some_and(|c| round >= c) {
+            return ExitCode::SUCCESS;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs_f64(interval.max(1.0))) => {}
+            _ = tokio::signal::ctrl_c() => return ExitCode::SUCCESS,
+        }
     }
 }

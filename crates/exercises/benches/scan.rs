@@ -190,4 +190,47 @@ fn main() {
         "ratio greenroom / baseline: {:.2}× the time, for a full score instead of a name match",
         t / b
     );
+
+    // Save → updated score, on the same tree, through the real watcher (50 ms debounce).
+    let (tx, rx) = std::sync::mpsc::channel::<(Instant, Vec<String>)>();
+    let (watcher, _) = greenroom_exercises::watch::ExerciseWatcher::start(
+        dir.path(),
+        Compiled::default_rules(),
+        StackContext::default(),
+        std::time::Duration::from_millis(50),
+        move |u| {
+            let _ = tx.send((Instant::now(), u.revalidated.clone()));
+        },
+    )
+    .expect("the watcher starts");
+    let file = dir.path().join("app/lib/features/exercise_7.dart");
+    let original = std::fs::read_to_string(&file).unwrap();
+    let mut delays = Vec::new();
+    for round in 0..30 {
+        let text = original.replace(
+            "const SizedBox(height: 8)",
+            &format!("const SizedBox(height: {})", 9 + round),
+        );
+        let tmp = file.with_extension("dart.tmp");
+        std::fs::write(&tmp, text).unwrap();
+        let written = Instant::now();
+        std::fs::rename(&tmp, &file).unwrap();
+        let (at, revalidated) = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("an update");
+        assert_eq!(revalidated, ["exercise7_screen"]);
+        delays.push((at - written).as_secs_f64() * 1000.0);
+        watcher.flush(std::time::Duration::from_secs(10));
+    }
+    delays.sort_by(f64::total_cmp);
+    let p = |q: f64| delays[((delays.len() - 1) as f64 * q).round() as usize];
+    println!(
+        "\nsave → updated score (atomic save of one screen, 50 ms debounce included), 30 saves:"
+    );
+    println!(
+        "p50 {:.0} ms, p95 {:.0} ms, max {:.0} ms; only the saved exercise is scored again",
+        p(0.5),
+        p(0.95),
+        delays[delays.len() - 1]
+    );
 }

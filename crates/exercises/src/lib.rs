@@ -3,6 +3,7 @@
 pub mod analysis;
 pub mod baseline;
 pub mod dart;
+pub mod history;
 pub mod project;
 pub mod rules;
 pub mod watch;

@@ -1,0 +1,202 @@
+//! Every validation, kept in SQLite for trends (`history.sqlite` in Greenroom's home).
+//!
+//! Schema (version 1, `PRAGMA user_version = 1`):
+//! `validations(id INTEGER PRIMARY KEY, at_ms INTEGER, project TEXT, exercise TEXT,
+//! score INTEGER, valid INTEGER, criteria TEXT /* JSON */, content_hash TEXT)`, indexed by
+//! (project, exercise, at_ms). [`History::record`] writes a row for an exercise only when its
+//! score, validity or content hash differs from its latest row, so an idle watcher does not
+//! flood the table. Writes are transactions: a crash leaves the table as it was.
+
+use crate::analysis::Analysis;
+use rusqlite::{Connection, params};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::sync::Mutex;
+use ts_rs::TS;
+
+pub const SCHEMA_VERSION: i64 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct HistoryPoint {
+    #[ts(type = "number")]
+    pub at_ms: u64,
+    pub score: u32,
+    pub valid: bool,
+    pub content_hash: String,
+}
+
+pub struct History {
+    conn: Mutex<Connection>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the exercise history ({path}): {message}")]
+pub struct HistoryError {
+    pub path: String,
+    pub message: String,
+}
+
+impl History {
+    pub fn open(path: &Path) -> Result<Self, HistoryError> {
+        let err = |e: rusqlite::Error| HistoryError {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        };
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let conn = Connection::open(path).map_err(err)?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(err)?;
+        if version > SCHEMA_VERSION {
+            return Err(HistoryError {
+                path: path.display().to_string(),
+                message: format!(
+                    "it was written by a newer Greenroom (schema {version}); update Greenroom"
+                ),
+            });
+        }
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             CREATE TABLE IF NOT EXISTS validations (
+                 id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, project TEXT NOT NULL, exercise TEXT NOT NULL,
+                 score INTEGER NOT NULL, valid INTEGER NOT NULL, criteria TEXT NOT NULL, content_hash TEXT NOT NULL);
+             CREATE INDEX IF NOT EXISTS validations_by_exercise ON validations (project, exercise, at_ms);
+             PRAGMA user_version = 1;",
+        )
+        .map_err(err)?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// Stores what changed since the latest rows; returns how many rows were written.
+    pub fn record(&self, analysis: &Analysis, at_ms: u64) -> Result<usize, rusqlite::Error> {
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn.transaction()?;
+        let mut written = 0;
+        for e in &analysis.exercises {
+            let last: Option<(u32, bool, String)> = tx
+                .query_row(
+                    "SELECT score, valid, content_hash FROM validations WHERE project = ?1 AND exercise = ?2 ORDER BY at_ms DESC, id DESC LIMIT 1",
+                    params![analysis.project, e.id],
+                    |r| Ok((r.get(0)?, r.get::<_, i64>(1)? != 0, r.get(2)?)),
+                )
+                .ok();
+            if last.as_ref() == Some(&(e.score, e.valid, e.content_hash.clone())) {
+                continue;
+            }
+            tx.execute(
+                "INSERT INTO validations (at_ms, project, exercise, score, valid, criteria, content_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    at_ms as i64,
+                    analysis.project,
+                    e.id,
+                    e.score,
+                    e.valid as i64,
+                    serde_json::to_string(&e.criteria).unwrap_or_default(),
+                    e.content_hash
+                ],
+            )?;
+            written += 1;
+        }
+        tx.commit()?;
+        Ok(written)
+    }
+
+    /// The scores of one exercise over time, oldest first (at most `limit`, the newest).
+    pub fn series(
+        &self,
+        project: &str,
+        exercise: &str,
+        limit: u32,
+    ) -> Result<Vec<HistoryPoint>, rusqlite::Error> {
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let mut stmt = conn.prepare(
+            "SELECT at_ms, score, valid, content_hash FROM validations WHERE project = ?1 AND exercise = ?2 ORDER BY at_ms DESC, id DESC LIMIT ?3",
+        )?;
+        let mut points: Vec<HistoryPoint> = stmt
+            .query_map(params![project, exercise, limit], |r| {
+                Ok(HistoryPoint {
+                    at_ms: r.get::<_, i64>(0)? as u64,
+                    score: r.get(1)?,
+                    valid: r.get::<_, i64>(2)? != 0,
+                    content_hash: r.get(3)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        points.reverse();
+        Ok(points)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::{Analysis, Exercise};
+
+    fn analysis(score: u32, hash: &str) -> Analysis {
+        Analysis {
+            project: "/p".into(),
+            packages: vec![],
+            files_read: 1,
+            exercises: vec![Exercise {
+                id: "cosmic".into(),
+                class_name: "Cosmic".into(),
+                file: "f".into(),
+                line: 1,
+                route: "/x".into(),
+                exercise_type: None,
+                required_services: vec![],
+                score,
+                valid: score >= 80,
+                criteria: vec![],
+                recommendations: vec![],
+                fix_minutes: 0,
+                content_hash: hash.into(),
+                depends_on: vec![],
+            }],
+            orphans: vec![],
+            drift: vec![],
+            skipped: vec![],
+            agent_types: vec![],
+        }
+    }
+
+    #[test]
+    fn records_changes_only_and_reads_a_series_back_after_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.sqlite");
+        let h = History::open(&path).unwrap();
+        assert_eq!(h.record(&analysis(70, "a"), 1).unwrap(), 1);
+        assert_eq!(
+            h.record(&analysis(70, "a"), 2).unwrap(),
+            0,
+            "nothing changed"
+        );
+        assert_eq!(h.record(&analysis(85, "b"), 3).unwrap(), 1);
+        drop(h);
+        let h = History::open(&path).unwrap();
+        let series = h.series("/p", "cosmic", 10).unwrap();
+        assert_eq!(
+            series
+                .iter()
+                .map(|p| (p.at_ms, p.score, p.valid))
+                .collect::<Vec<_>>(),
+            [(1, 70, false), (3, 85, true)]
+        );
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused_with_a_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.sqlite");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("PRAGMA user_version = 9;")
+            .unwrap();
+        let err = History::open(&path).err().unwrap();
+        assert!(err.to_string().contains("newer Greenroom"), "{err}");
+    }
+}
