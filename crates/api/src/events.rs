@@ -37,6 +37,8 @@ pub enum ApiEvent {
     StackLog { line: LogLine },
     /// The stack's score, architecture or healthy count changed.
     StackSummary { summary: StackSummary },
+    /// A save was revalidated.
+    ExercisesUpdated { update: crate::ExercisesUpdate },
 }
 
 impl ApiEvent {
@@ -48,6 +50,7 @@ impl ApiEvent {
             ApiEvent::StackService { status } => format!("stack://service/{}/status", status.id),
             ApiEvent::StackLog { line } => format!("stack://service/{}/log", line.service),
             ApiEvent::StackSummary { .. } => "stack://summary".into(),
+            ApiEvent::ExercisesUpdated { .. } => "exercises://update".into(),
         }
     }
 }

@@ -108,6 +108,25 @@ pub struct Api {
     /// When the stack was first loaded (the report's sampling window starts there).
     started: std::sync::OnceLock<std::time::Instant>,
     history: std::sync::OnceLock<greenroom_exercises::history::History>,
+    /// The exercise watcher of the UI, and the project it watches.
+    exercise_watcher:
+        std::sync::Mutex<Option<(PathBuf, greenroom_exercises::watch::ExerciseWatcher)>>,
+}
+
+/// The exercises being watched: the current analysis and what the watch covers.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, TS)]
+pub struct ExercisesWatch {
+    pub analysis: greenroom_exercises::analysis::Analysis,
+    pub watched_folders: u32,
+}
+
+/// One round of revalidation after a save.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, TS)]
+pub struct ExercisesUpdate {
+    pub changed: Vec<String>,
+    pub revalidated: Vec<String>,
+    pub elapsed_ms: f64,
+    pub analysis: greenroom_exercises::analysis::Analysis,
 }
 
 impl Api {
@@ -131,6 +150,7 @@ impl Api {
             control: std::sync::Mutex::new(None),
             started: std::sync::OnceLock::new(),
             history: std::sync::OnceLock::new(),
+            exercise_watcher: std::sync::Mutex::new(None),
         }
     }
 
@@ -446,6 +466,77 @@ impl Api {
         Ok(analysis)
     }
 
+    /// Starts watching the project (once; again only when the project changed) and returns
+    /// the current analysis. Each save then emits `exercises://update`.
+    pub async fn exercises_watch(
+        &self,
+        project: Option<String>,
+    ) -> Result<ExercisesWatch, ApiError> {
+        let (root, rules, context) = self.exercises_context(project).await?;
+        {
+            let current = self
+                .exercise_watcher
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if let Some((watched, watcher)) = current.as_ref().filter(|(r, _)| *r == root) {
+                let _ = watched;
+                return Ok(ExercisesWatch {
+                    analysis: watcher.analysis(),
+                    watched_folders: watcher.watched_folders() as u32,
+                });
+            }
+        }
+        let emitter = self.emitter.clone();
+        let history =
+            greenroom_exercises::history::History::open(&self.home.root().join("history.sqlite"))
+                .ok();
+        let start_root = root.clone();
+        let started = tokio::task::spawn_blocking(move || {
+            greenroom_exercises::watch::ExerciseWatcher::start(
+                &start_root,
+                rules,
+                context,
+                std::time::Duration::from_millis(50),
+                move |u| {
+                    if let Some(h) = &history {
+                        let now = std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map_or(0, |d| d.as_millis() as u64);
+                        let _ = h.record(&u.analysis, now);
+                    }
+                    emitter.emit(ApiEvent::ExercisesUpdated {
+                        update: ExercisesUpdate {
+                            changed: u.changed.clone(),
+                            revalidated: u.revalidated.clone(),
+                            elapsed_ms: u.elapsed_ms,
+                            analysis: u.analysis.clone(),
+                        },
+                    });
+                },
+            )
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("the watcher stopped: {e}")))?
+        .map_err(|e| ApiError::unavailable(e.to_string()))?;
+        let (watcher, analysis) = started;
+        if analysis.packages.is_empty() {
+            return Err(ApiError::new(
+                ErrorCode::NotFound,
+                format!("no Flutter app (pubspec.yaml) under {}", root.display()),
+            ));
+        }
+        self.record_history(&analysis);
+        let watched_folders = watcher.watched_folders() as u32;
+        *self
+            .exercise_watcher
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some((root, watcher));
+        Ok(ExercisesWatch {
+            analysis,
+            watched_folders,
+        })
+    }
+
     /// Stores the scores that changed; a history that cannot be written is reported, not fatal.
     pub fn record_history(&self, analysis: &greenroom_exercises::analysis::Analysis) {
         let now = std::time::SystemTime::now()
@@ -671,6 +762,8 @@ commands! {
     StackUp => stack_up { only: Vec<String> } -> UpReport;
     /// Read the Flutter app, find its exercises, score them.
     ExercisesScan => exercises_scan { project: Option<String> } -> greenroom_exercises::analysis::Analysis;
+    /// Watch the project: the current analysis now, `exercises://update` on every save.
+    ExercisesWatch => exercises_watch { project: Option<String> } -> ExercisesWatch;
     /// One exercise's scores over time.
     ExercisesHistory => exercises_history { project: Option<String>, id: String, limit: u32 } -> Vec<greenroom_exercises::history::HistoryPoint>;
     /// Diagnose every unwell service, with ranked repairs.

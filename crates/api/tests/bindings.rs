@@ -53,6 +53,8 @@ fn generated() -> String {
         greenroom_exercises::analysis::Drift::decl(&cfg),
         greenroom_exercises::analysis::Analysis::decl(&cfg),
         greenroom_exercises::history::HistoryPoint::decl(&cfg),
+        ExercisesWatch::decl(&cfg),
+        ExercisesUpdate::decl(&cfg),
         ApiEvent::decl(&cfg),
         EventEnvelope::decl(&cfg),
         Request::decl(&cfg),

@@ -233,4 +233,38 @@ fn main() {
         p(0.95),
         delays[delays.len() - 1]
     );
+
+    // Detection quality on the fixture project written for it (tests/fixtures/flutter).
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/flutter/eloquence");
+    let truth = [
+        "ArticulationScreen",
+        "BreathingExerciseScreen",
+        "ConversationExerciseScreen",
+        "CosmicVoiceScreen",
+        "NewExerciseScreen",
+    ];
+    let project = greenroom_exercises::project::read_project(&fixture, &rules.rules.agent.paths);
+    let ours: Vec<String> = analyse(&project, &rules, &StackContext::default())
+        .exercises
+        .into_iter()
+        .map(|e| e.class_name)
+        .collect();
+    let mut theirs: Vec<String> = greenroom_exercises::baseline::detect(&fixture)
+        .into_iter()
+        .map(|(n, _, _)| n)
+        .collect();
+    theirs.dedup();
+    let pr = |found: &[String]| {
+        let tp = found.iter().filter(|f| truth.contains(&f.as_str())).count() as f64;
+        (tp / found.len().max(1) as f64, tp / truth.len() as f64)
+    };
+    let ((p1, r1), (p2, r2)) = (pr(&ours), pr(&theirs));
+    println!(
+        "\ndetection on the fixture project ({} exercises registered):",
+        truth.len()
+    );
+    println!(
+        "greenroom: precision {p1:.2}, recall {r1:.2}; regex baseline: precision {p2:.2}, recall {r2:.2}"
+    );
 }

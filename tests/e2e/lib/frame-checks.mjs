@@ -2,9 +2,9 @@
 // against `greenroom serve`). `page` is a PlaywrightPage or a WebDriverPage; `ctx` has the
 // temporary `home` and `workspace` of this run.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { greenroom, waitFor } from './processes.mjs';
+import { REPO, greenroom, waitFor } from './processes.mjs';
 
 const SECTIONS = [
   ['stack', 'Stack'],
@@ -30,7 +30,7 @@ export async function runFrameChecks(t, page, ctx) {
     for (const [id, title] of SECTIONS) {
       await page.click(`nav a[data-section=${id}]`);
       await waitFor(`the ${title} heading`, async () => (await heading(page)) === title);
-      if (!['settings', 'stack'].includes(id)) {
+      if (!['settings', 'stack', 'exercises'].includes(id)) {
         const text = await page.text('section.placeholder');
         assert.match(text ?? '', /not built yet/, `${title} must say plainly that it has no content yet`);
       }
@@ -128,7 +128,40 @@ port = ${ports.flaky}
 policy = "no"
 `;
   writeFileSync(path.join(workspace, 'greenroom.toml'), manifest);
+  // The fixture Flutter app and agent, for the Exercises screen.
+  const flutter = path.join(REPO, 'tests/fixtures/flutter/eloquence');
+  cpSync(path.join(flutter, 'app'), path.join(workspace, 'app'), { recursive: true });
+  cpSync(path.join(flutter, 'agent'), path.join(workspace, 'agent'), { recursive: true });
   return path.join(workspace, 'greenroom.toml');
+}
+
+const rowScore = (page, id) => page.eval(`Number(document.querySelector('tr[data-exercise="${id}"]')?.dataset.score ?? -1)`);
+
+export async function runExercisesChecks(t, page, ctx) {
+  await t.test('the Exercises screen lists the registered exercises with their scores', async () => {
+    await page.click('nav a[data-section=exercises]');
+    await waitFor('five exercises', async () => (await page.text('[data-testid=exercise-count]')) === '5 exercises', { timeoutMs: 20000 });
+    const orphans = await page.text('section[aria-label=Orphans]');
+    assert.match(orphans ?? '', /ImpromptuSpeechScreen/);
+    await page.click('tr[data-exercise="conversation_exercise_screen"] button.row-link');
+    const detail = await waitFor('the detail of conversation', () => page.text('section[aria-label="Exercise conversation_exercise_screen"]'));
+    assert.match(detail, /does not route `dialogue_libre`/);
+    assert.match(detail, /blocking/);
+    await page.screenshot('exercises');
+  });
+
+  await t.test('saving a file revalidates its exercise within a blink', async () => {
+    const before = await rowScore(page, 'breathing_exercise_screen');
+    const file = path.join(ctx.workspace, 'app/lib/features/breathing/breathing_exercise_screen.dart');
+    const fixed = readFileSync(file, 'utf8').replace('  void dispose() {\n', '  void dispose() {\n    _cycle?.cancel();\n');
+    writeFileSync(`${file}.tmp`, fixed);
+    renameSync(`${file}.tmp`, file);
+    await waitFor('breathing to score higher', async () => (await rowScore(page, 'breathing_exercise_screen')) > before, { timeoutMs: 20000 });
+    assert.match((await page.text('[data-testid=live-line]')) ?? '', /breathing_exercise_screen\.dart\) revalidated in \d+ ms/);
+    await page.click('tr[data-exercise="breathing_exercise_screen"] button.row-link');
+    await waitFor('a score history with two points', async () => (await page.eval(`document.querySelectorAll('svg.history circle').length`)) >= 2);
+    await page.screenshot('exercises-revalidated');
+  });
 }
 
 const tileState = (page, id) => page.eval(`document.querySelector('article[data-service="${id}"]')?.dataset.state ?? null`);

@@ -268,11 +268,15 @@ agent_types: Array<string>, };
 
 export type HistoryPoint = { at_ms: number, score: number, valid: boolean, content_hash: string, };
 
-export type ApiEvent = { "kind": "settings_changed", settings: SettingsView, } | { "kind": "doctor_check", check: CheckResult, done: number, total: number, } | { "kind": "doctor_finished", summary: DoctorSummary, } | { "kind": "stack_service", status: ServiceStatus, } | { "kind": "stack_log", line: LogLine, } | { "kind": "stack_summary", summary: StackSummary, };
+export type ExercisesWatch = { analysis: Analysis, watched_folders: number, };
+
+export type ExercisesUpdate = { changed: Array<string>, revalidated: Array<string>, elapsed_ms: number, analysis: Analysis, };
+
+export type ApiEvent = { "kind": "settings_changed", settings: SettingsView, } | { "kind": "doctor_check", check: CheckResult, done: number, total: number, } | { "kind": "doctor_finished", summary: DoctorSummary, } | { "kind": "stack_service", status: ServiceStatus, } | { "kind": "stack_log", line: LogLine, } | { "kind": "stack_summary", summary: StackSummary, } | { "kind": "exercises_updated", update: ExercisesUpdate, };
 
 export type EventEnvelope = { topic: string, seq: number, at_ms: number, event: ApiEvent, };
 
-export type Request = { "command": "app_info", "args": Record<symbol, never> } | { "command": "get_settings", "args": Record<symbol, never> } | { "command": "update_settings", "args": { patch: SettingsPatch, } } | { "command": "run_doctor", "args": Record<symbol, never> } | { "command": "stack_status", "args": Record<symbol, never> } | { "command": "stack_preflight", "args": Record<symbol, never> } | { "command": "stack_up", "args": { only: Array<string>, } } | { "command": "exercises_scan", "args": { project: string | null, } } | { "command": "exercises_history", "args": { project: string | null, id: string, limit: number, } } | { "command": "stack_diagnose", "args": Record<symbol, never> } | { "command": "stack_repair", "args": { id: string, kind: RepairKind, confirmed: boolean, } } | { "command": "stack_report", "args": Record<symbol, never> } | { "command": "stack_down", "args": Record<symbol, never> } | { "command": "service_start", "args": { id: string, } } | { "command": "service_stop", "args": { id: string, } } | { "command": "service_restart", "args": { id: string, } } | { "command": "stack_logs", "args": { service: string | null, limit: number, } };
+export type Request = { "command": "app_info", "args": Record<symbol, never> } | { "command": "get_settings", "args": Record<symbol, never> } | { "command": "update_settings", "args": { patch: SettingsPatch, } } | { "command": "run_doctor", "args": Record<symbol, never> } | { "command": "stack_status", "args": Record<symbol, never> } | { "command": "stack_preflight", "args": Record<symbol, never> } | { "command": "stack_up", "args": { only: Array<string>, } } | { "command": "exercises_scan", "args": { project: string | null, } } | { "command": "exercises_watch", "args": { project: string | null, } } | { "command": "exercises_history", "args": { project: string | null, id: string, limit: number, } } | { "command": "stack_diagnose", "args": Record<symbol, never> } | { "command": "stack_repair", "args": { id: string, kind: RepairKind, confirmed: boolean, } } | { "command": "stack_report", "args": Record<symbol, never> } | { "command": "stack_down", "args": Record<symbol, never> } | { "command": "service_start", "args": { id: string, } } | { "command": "service_stop", "args": { id: string, } } | { "command": "service_restart", "args": { id: string, } } | { "command": "stack_logs", "args": { service: string | null, limit: number, } };
 
 export type CommandArgs = {
   app_info: {  };
@@ -283,6 +287,7 @@ export type CommandArgs = {
   stack_preflight: {  };
   stack_up: { only: Array<string> };
   exercises_scan: { project: string | null };
+  exercises_watch: { project: string | null };
   exercises_history: { project: string | null, id: string, limit: number };
   stack_diagnose: {  };
   stack_repair: { id: string, kind: RepairKind, confirmed: boolean };
@@ -303,6 +308,7 @@ export type CommandResults = {
   stack_preflight: Preflight;
   stack_up: UpReport;
   exercises_scan: Analysis;
+  exercises_watch: ExercisesWatch;
   exercises_history: Array<HistoryPoint>;
   stack_diagnose: Array<Diagnosis>;
   stack_repair: RepairOutcome;
