@@ -565,6 +565,54 @@ impl Api {
             .map_err(|e| ApiError::internal(format!("cannot read the exercise history: {e}")))
     }
 
+    /// The LiveKit server to talk to: `LIVEKIT_*` variables, then Settings, then the
+    /// sandbox (see `greenroom_rooms::service::Target`).
+    pub fn livekit_target(&self) -> greenroom_rooms::service::Target {
+        let s = settings::load(&self.home.settings_file()).settings;
+        greenroom_rooms::service::Target::resolve((
+            s.livekit_url,
+            s.livekit_api_key,
+            s.livekit_api_secret,
+        ))
+    }
+
+    pub async fn rooms_list(&self) -> Result<Vec<greenroom_rooms::service::RoomInfo>, ApiError> {
+        greenroom_rooms::service::list_rooms(&self.livekit_target())
+            .await
+            .map_err(|e| ApiError::unavailable(e.0))
+    }
+
+    pub async fn room_create(
+        &self,
+        name: String,
+        metadata: String,
+    ) -> Result<greenroom_rooms::service::RoomInfo, ApiError> {
+        greenroom_rooms::service::create_room(&self.livekit_target(), &name, &metadata, 300)
+            .await
+            .map_err(|e| ApiError::unavailable(e.0))
+    }
+
+    pub async fn room_delete(&self, name: String) -> Result<(), ApiError> {
+        greenroom_rooms::service::delete_room(&self.livekit_target(), &name)
+            .await
+            .map_err(|e| ApiError::unavailable(e.0))
+    }
+
+    pub async fn room_participants(
+        &self,
+        room: String,
+    ) -> Result<Vec<greenroom_rooms::service::ParticipantSummary>, ApiError> {
+        greenroom_rooms::service::list_participants(&self.livekit_target(), &room)
+            .await
+            .map_err(|e| ApiError::unavailable(e.0))
+    }
+
+    pub async fn participant_remove(&self, room: String, identity: String) -> Result<(), ApiError> {
+        greenroom_rooms::service::remove_participant(&self.livekit_target(), &room, &identity)
+            .await
+            .map_err(|e| ApiError::unavailable(e.0))
+    }
+
     /// A diagnosis, with ranked repairs, for every service that is unwell.
     pub async fn stack_diagnose(
         &self,
@@ -766,6 +814,16 @@ commands! {
     ExercisesWatch => exercises_watch { project: Option<String> } -> ExercisesWatch;
     /// One exercise's scores over time.
     ExercisesHistory => exercises_history { project: Option<String>, id: String, limit: u32 } -> Vec<greenroom_exercises::history::HistoryPoint>;
+    /// The LiveKit server's rooms.
+    RoomsList => rooms_list {} -> Vec<greenroom_rooms::service::RoomInfo>;
+    /// Create a room (its metadata: the exercise type).
+    RoomCreate => room_create { name: String, metadata: String } -> greenroom_rooms::service::RoomInfo;
+    /// Delete a room (its participants are disconnected).
+    RoomDelete => room_delete { name: String } -> ();
+    /// A room's participants, their tracks and an agent's state.
+    RoomParticipants => room_participants { room: String } -> Vec<greenroom_rooms::service::ParticipantSummary>;
+    /// Remove a participant from a room.
+    ParticipantRemove => participant_remove { room: String, identity: String } -> ();
     /// Diagnose every unwell service, with ranked repairs.
     StackDiagnose => stack_diagnose {} -> Vec<greenroom_stack::repair::Diagnosis>;
     /// Run one proposed repair (`confirmed` for those that need it).

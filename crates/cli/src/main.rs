@@ -122,12 +122,78 @@ enum Command {
         #[arg(long, default_value_t = 5.0)]
         duration: f64,
     },
+    /// Print a LiveKit access token (the server and keys: LIVEKIT_URL / LIVEKIT_API_KEY /
+    /// LIVEKIT_API_SECRET, else Settings, else the sandbox)
+    Token {
+        #[arg(long)]
+        room: String,
+        #[arg(long)]
+        identity: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// The participant's metadata
+        #[arg(long)]
+        metadata: Option<String>,
+        /// Lifetime in seconds [default: 6 h]
+        #[arg(long)]
+        ttl: Option<u64>,
+        #[arg(long)]
+        no_publish: bool,
+        #[arg(long)]
+        no_subscribe: bool,
+        #[arg(long)]
+        no_data: bool,
+        #[arg(long)]
+        admin: bool,
+        #[arg(long)]
+        hidden: bool,
+        /// Dispatch this agent to the room on join: NAME or NAME:METADATA (repeatable)
+        #[arg(long = "agent")]
+        agents: Vec<String>,
+        /// The room's metadata if the token creates it (Eloquence: the exercise type)
+        #[arg(long)]
+        room_metadata: Option<String>,
+    },
+    /// LiveKit rooms: list, create, delete, participants
+    #[command(subcommand)]
+    Rooms(RoomsCommand),
     /// The exercises of the Flutter app: find them, score them
     #[command(subcommand)]
     Exercises(ExercisesCommand),
     /// Write a greenroom.toml manifest from other definitions
     #[command(subcommand)]
     Import(ImportCommand),
+}
+
+#[derive(Subcommand)]
+enum RoomsCommand {
+    /// The server's rooms
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create a room
+    Create {
+        name: String,
+        /// Its metadata (Eloquence: the exercise type)
+        #[arg(long, default_value = "")]
+        metadata: String,
+        /// Seconds an empty room lives
+        #[arg(long, default_value_t = 300)]
+        empty_timeout: u32,
+    },
+    /// Delete a room (disconnects its participants)
+    Delete { name: String },
+    /// A room's participants, their tracks, and an agent's state
+    Participants {
+        room: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a participant from a room
+    Remove { room: String, identity: String },
+    /// Replace a room's metadata
+    Metadata { room: String, metadata: String },
 }
 
 #[derive(clap::Args, Clone)]
@@ -361,6 +427,54 @@ async fn run(command: Command, home: AppHome, stack: Option<PathBuf>) -> ExitCod
                 }
                 Err(e) => api_failure(&e),
             }
+        }
+        Command::Token {
+            room,
+            identity,
+            name,
+            metadata,
+            ttl,
+            no_publish,
+            no_subscribe,
+            no_data,
+            admin,
+            hidden,
+            agents,
+            room_metadata,
+        } => {
+            let api = Api::new(home, vec![], Arc::new(NullSink));
+            let options = greenroom_rooms::service::TokenOptions {
+                name,
+                metadata,
+                ttl: ttl.map(std::time::Duration::from_secs),
+                can_publish: !no_publish,
+                can_subscribe: !no_subscribe,
+                can_publish_data: !no_data,
+                room_admin: admin,
+                hidden,
+                agents: agents
+                    .iter()
+                    .map(|a| match a.split_once(':') {
+                        Some((n, m)) => (n.to_owned(), m.to_owned()),
+                        None => (a.clone(), String::new()),
+                    })
+                    .collect(),
+                room_metadata,
+            };
+            match greenroom_rooms::service::token(&api.livekit_target(), &room, &identity, &options)
+            {
+                Ok(jwt) => {
+                    println!("{jwt}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {}", e.0);
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Command::Rooms(command) => {
+            rooms_command(Api::new(home, vec![], Arc::new(NullSink)), command).await
         }
         Command::Exercises(command) => {
             exercises_command(
@@ -1034,6 +1148,90 @@ async fn exercises_monitor(
         tokio::select! {
             _ = tokio::time::sleep(std::time::Duration::from_secs_f64(interval.max(1.0))) => {}
             _ = tokio::signal::ctrl_c() => return ExitCode::SUCCESS,
+        }
+    }
+}
+
+async fn rooms_command(api: Api, command: RoomsCommand) -> ExitCode {
+    use greenroom_rooms::service;
+    let target = api.livekit_target();
+    let fail_with = |e: service::RoomsError| {
+        eprintln!("error: {} ({})", e.0, target.origin);
+        ExitCode::FAILURE
+    };
+    let done = |message: String| {
+        println!("{message}");
+        ExitCode::SUCCESS
+    };
+    match command {
+        RoomsCommand::List { json } => match service::list_rooms(&target).await {
+            Ok(rooms) if json => print_json(&rooms),
+            Ok(rooms) if rooms.is_empty() => done(format!("no room on {}", target.url)),
+            Ok(rooms) => {
+                println!(
+                    "{:<28} {:>12}  {:>10}  METADATA",
+                    "ROOM", "PARTICIPANTS", "PUBLISHERS"
+                );
+                for r in rooms {
+                    println!(
+                        "{:<28} {:>12}  {:>10}  {}",
+                        r.name, r.num_participants, r.num_publishers, r.metadata
+                    );
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail_with(e),
+        },
+        RoomsCommand::Create {
+            name,
+            metadata,
+            empty_timeout,
+        } => match service::create_room(&target, &name, &metadata, empty_timeout).await {
+            Ok(r) => done(format!("created {} ({})", r.name, r.sid)),
+            Err(e) => fail_with(e),
+        },
+        RoomsCommand::Delete { name } => match service::delete_room(&target, &name).await {
+            Ok(()) => done(format!("deleted {name}")),
+            Err(e) => fail_with(e),
+        },
+        RoomsCommand::Participants { room, json } => {
+            match service::list_participants(&target, &room).await {
+                Ok(list) if json => print_json(&list),
+                Ok(list) if list.is_empty() => done(format!("nobody in {room}")),
+                Ok(list) => {
+                    for p in &list {
+                        let agent = p
+                            .agent_state
+                            .as_deref()
+                            .map(|s| format!(" agent:{s}"))
+                            .unwrap_or_default();
+                        println!("{} ({}, {}){agent}", p.identity, p.kind, p.state);
+                        for t in &p.tracks {
+                            println!(
+                                "    {} {} {}{}",
+                                t.kind,
+                                t.sid,
+                                t.name,
+                                if t.muted { " (muted)" } else { "" }
+                            );
+                        }
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail_with(e),
+            }
+        }
+        RoomsCommand::Remove { room, identity } => {
+            match service::remove_participant(&target, &room, &identity).await {
+                Ok(()) => done(format!("removed {identity} from {room}")),
+                Err(e) => fail_with(e),
+            }
+        }
+        RoomsCommand::Metadata { room, metadata } => {
+            match service::update_room_metadata(&target, &room, &metadata).await {
+                Ok(()) => done(format!("{room}: metadata set")),
+                Err(e) => fail_with(e),
+            }
         }
     }
 }

@@ -270,13 +270,39 @@ export type HistoryPoint = { at_ms: number, score: number, valid: boolean, conte
 
 export type ExercisesWatch = { analysis: Analysis, watched_folders: number, };
 
+export type RoomInfo = { name: string, sid: string, num_participants: number, num_publishers: number, 
+/**
+ * The room's metadata (Eloquence puts the exercise type there).
+ */
+metadata: string, created_at_ms: number, };
+
+export type TrackSummary = { sid: string, name: string, 
+/**
+ * `audio`, `video` or `data`.
+ */
+kind: string, muted: boolean, };
+
+export type ParticipantSummary = { identity: string, name: string, sid: string, 
+/**
+ * `joining`, `joined`, `active` or `disconnected`.
+ */
+state: string, 
+/**
+ * `standard`, `agent`, `ingress`, `egress` or `sip`.
+ */
+kind: string, tracks: Array<TrackSummary>, 
+/**
+ * An agent's state (`lk.agent.state`: initializing, listening, thinking, speaking), when it says.
+ */
+agent_state: string | null, attributes: { [key in string]: string }, };
+
 export type ExercisesUpdate = { changed: Array<string>, revalidated: Array<string>, elapsed_ms: number, analysis: Analysis, };
 
 export type ApiEvent = { "kind": "settings_changed", settings: SettingsView, } | { "kind": "doctor_check", check: CheckResult, done: number, total: number, } | { "kind": "doctor_finished", summary: DoctorSummary, } | { "kind": "stack_service", status: ServiceStatus, } | { "kind": "stack_log", line: LogLine, } | { "kind": "stack_summary", summary: StackSummary, } | { "kind": "exercises_updated", update: ExercisesUpdate, };
 
 export type EventEnvelope = { topic: string, seq: number, at_ms: number, event: ApiEvent, };
 
-export type Request = { "command": "app_info", "args": Record<symbol, never> } | { "command": "get_settings", "args": Record<symbol, never> } | { "command": "update_settings", "args": { patch: SettingsPatch, } } | { "command": "run_doctor", "args": Record<symbol, never> } | { "command": "stack_status", "args": Record<symbol, never> } | { "command": "stack_preflight", "args": Record<symbol, never> } | { "command": "stack_up", "args": { only: Array<string>, } } | { "command": "exercises_scan", "args": { project: string | null, } } | { "command": "exercises_watch", "args": { project: string | null, } } | { "command": "exercises_history", "args": { project: string | null, id: string, limit: number, } } | { "command": "stack_diagnose", "args": Record<symbol, never> } | { "command": "stack_repair", "args": { id: string, kind: RepairKind, confirmed: boolean, } } | { "command": "stack_report", "args": Record<symbol, never> } | { "command": "stack_down", "args": Record<symbol, never> } | { "command": "service_start", "args": { id: string, } } | { "command": "service_stop", "args": { id: string, } } | { "command": "service_restart", "args": { id: string, } } | { "command": "stack_logs", "args": { service: string | null, limit: number, } };
+export type Request = { "command": "app_info", "args": Record<symbol, never> } | { "command": "get_settings", "args": Record<symbol, never> } | { "command": "update_settings", "args": { patch: SettingsPatch, } } | { "command": "run_doctor", "args": Record<symbol, never> } | { "command": "stack_status", "args": Record<symbol, never> } | { "command": "stack_preflight", "args": Record<symbol, never> } | { "command": "stack_up", "args": { only: Array<string>, } } | { "command": "exercises_scan", "args": { project: string | null, } } | { "command": "exercises_watch", "args": { project: string | null, } } | { "command": "exercises_history", "args": { project: string | null, id: string, limit: number, } } | { "command": "rooms_list", "args": Record<symbol, never> } | { "command": "room_create", "args": { name: string, metadata: string, } } | { "command": "room_delete", "args": { name: string, } } | { "command": "room_participants", "args": { room: string, } } | { "command": "participant_remove", "args": { room: string, identity: string, } } | { "command": "stack_diagnose", "args": Record<symbol, never> } | { "command": "stack_repair", "args": { id: string, kind: RepairKind, confirmed: boolean, } } | { "command": "stack_report", "args": Record<symbol, never> } | { "command": "stack_down", "args": Record<symbol, never> } | { "command": "service_start", "args": { id: string, } } | { "command": "service_stop", "args": { id: string, } } | { "command": "service_restart", "args": { id: string, } } | { "command": "stack_logs", "args": { service: string | null, limit: number, } };
 
 export type CommandArgs = {
   app_info: {  };
@@ -289,6 +315,11 @@ export type CommandArgs = {
   exercises_scan: { project: string | null };
   exercises_watch: { project: string | null };
   exercises_history: { project: string | null, id: string, limit: number };
+  rooms_list: {  };
+  room_create: { name: string, metadata: string };
+  room_delete: { name: string };
+  room_participants: { room: string };
+  participant_remove: { room: string, identity: string };
   stack_diagnose: {  };
   stack_repair: { id: string, kind: RepairKind, confirmed: boolean };
   stack_report: {  };
@@ -310,6 +341,11 @@ export type CommandResults = {
   exercises_scan: Analysis;
   exercises_watch: ExercisesWatch;
   exercises_history: Array<HistoryPoint>;
+  rooms_list: Array<RoomInfo>;
+  room_create: RoomInfo;
+  room_delete: null;
+  room_participants: Array<ParticipantSummary>;
+  participant_remove: null;
   stack_diagnose: Array<Diagnosis>;
   stack_repair: RepairOutcome;
   stack_report: JsonValue;
