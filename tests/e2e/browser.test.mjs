@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { runExercisesChecks, runFrameChecks, runStackChecks, writeTestStack } from './lib/frame-checks.mjs';
+import { runExercisesChecks, runFrameChecks, runRoomsChecks, runStackChecks, writeTestStack } from './lib/frame-checks.mjs';
 import { PlaywrightPage } from './lib/pages.mjs';
 import { FIXTURE, TARGET, freePort, greenroom, start, stop, tempDirs, waitFor } from './lib/processes.mjs';
 
@@ -33,6 +33,7 @@ test('the web UI in Chromium against greenroom serve', async (t) => {
     await runFrameChecks(t, new PlaywrightPage(page, 'browser'), ctx);
     await runStackChecks(t, new PlaywrightPage(page, 'browser'), ctx);
     await runExercisesChecks(t, new PlaywrightPage(page, 'browser'), ctx);
+    await runRoomsChecks(t, new PlaywrightPage(page, 'browser'), ctx);
     await t.test('the page logged no errors', () => {
       // The browser logs the 400 answer to the invalid setting that the checks send on purpose.
       const unexpected = consoleErrors.filter((m) => !/status of 400 \(Bad Request\)/.test(m));

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { runExercisesChecks, runFrameChecks, runStackChecks, writeTestStack } from './lib/frame-checks.mjs';
+import { runExercisesChecks, runFrameChecks, runRoomsChecks, runStackChecks, writeTestStack } from './lib/frame-checks.mjs';
 import { WebDriverPage } from './lib/pages.mjs';
 import { FIXTURE, SCREENSHOTS, TARGET, freePort, greenroom, portAccepts, start, startXvfb, stop, tempDirs, waitFor } from './lib/processes.mjs';
 import { WebDriverSession } from './lib/webdriver.mjs';
@@ -29,6 +29,7 @@ test('the desktop app through tauri-driver', async (t) => {
     await runFrameChecks(t, page, ctx);
     await runStackChecks(t, page, ctx);
     await runExercisesChecks(t, page, ctx);
+    await runRoomsChecks(t, page, ctx);
     await t.test('the window is titled Greenroom', async () => {
       const title = await waitFor('the window title', () => session.cmd('GET', '/title'));
       if (title !== 'Greenroom') throw new Error(`window title is ${title}`);

@@ -120,6 +120,15 @@ pub struct ExercisesWatch {
     pub watched_folders: u32,
 }
 
+/// The LiveKit server in use (the secret is never part of it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, TS)]
+pub struct LiveKitInfo {
+    pub url: String,
+    pub api_key: String,
+    /// Where each value comes from: `url from settings, key from LIVEKIT_API_KEY, …`.
+    pub origin: String,
+}
+
 /// One round of revalidation after a save.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, TS)]
 pub struct ExercisesUpdate {
@@ -576,6 +585,16 @@ impl Api {
         ))
     }
 
+    /// Which LiveKit server Greenroom talks to, and where that comes from (never the secret).
+    pub async fn livekit_info(&self) -> Result<LiveKitInfo, ApiError> {
+        let t = self.livekit_target();
+        Ok(LiveKitInfo {
+            url: t.url.clone(),
+            api_key: t.api_key.clone(),
+            origin: t.origin.clone(),
+        })
+    }
+
     pub async fn rooms_list(&self) -> Result<Vec<greenroom_rooms::service::RoomInfo>, ApiError> {
         greenroom_rooms::service::list_rooms(&self.livekit_target())
             .await
@@ -814,6 +833,8 @@ commands! {
     ExercisesWatch => exercises_watch { project: Option<String> } -> ExercisesWatch;
     /// One exercise's scores over time.
     ExercisesHistory => exercises_history { project: Option<String>, id: String, limit: u32 } -> Vec<greenroom_exercises::history::HistoryPoint>;
+    /// Which LiveKit server, and where its settings come from.
+    LivekitInfo => livekit_info {} -> LiveKitInfo;
     /// The LiveKit server's rooms.
     RoomsList => rooms_list {} -> Vec<greenroom_rooms::service::RoomInfo>;
     /// Create a room (its metadata: the exercise type).

@@ -54,6 +54,7 @@ fn generated() -> String {
         greenroom_exercises::analysis::Analysis::decl(&cfg),
         greenroom_exercises::history::HistoryPoint::decl(&cfg),
         ExercisesWatch::decl(&cfg),
+        LiveKitInfo::decl(&cfg),
         greenroom_rooms::service::RoomInfo::decl(&cfg),
         greenroom_rooms::service::TrackSummary::decl(&cfg),
         greenroom_rooms::service::ParticipantSummary::decl(&cfg),

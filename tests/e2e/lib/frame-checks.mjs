@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { cpSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { REPO, greenroom, waitFor } from './processes.mjs';
+import { REPO, freePort, greenroom, portAccepts, start, stop, waitFor } from './processes.mjs';
 
 const SECTIONS = [
   ['stack', 'Stack'],
@@ -30,7 +30,7 @@ export async function runFrameChecks(t, page, ctx) {
     for (const [id, title] of SECTIONS) {
       await page.click(`nav a[data-section=${id}]`);
       await waitFor(`the ${title} heading`, async () => (await heading(page)) === title);
-      if (!['settings', 'stack', 'exercises'].includes(id)) {
+      if (!['settings', 'stack', 'exercises', 'rooms'].includes(id)) {
         const text = await page.text('section.placeholder');
         assert.match(text ?? '', /not built yet/, `${title} must say plainly that it has no content yet`);
       }
@@ -213,4 +213,32 @@ export async function runStackChecks(t, page, ctx) {
     const status = greenroom(ctx.home, ['--stack', ctx.manifest, 'status', '--json'], { json: true });
     assert.ok(status.status.services.every((s) => s.pid === null), JSON.stringify(status.status.services));
   });
+}
+
+/** Rooms against a livekit-server of the test's own, found where setup installs it. */
+export async function runRoomsChecks(t, page, ctx) {
+  const tools = process.env.GREENROOM_TOOLS_DIR ?? path.join(REPO, 'tools/bin');
+  const [port, tcp, udp] = [await freePort(), await freePort(), await freePort()];
+  const server = start(path.join(tools, 'livekit-server'), ['--dev', '--bind', '127.0.0.1', '--config-body', `port: ${port}\nrtc:\n  tcp_port: ${tcp}\n  udp_port: ${udp}\n`]);
+  try {
+    await waitFor('livekit-server to listen', () => portAccepts(port), { timeoutMs: 20000 });
+    greenroom(ctx.home, ['settings', 'set', 'livekit_url', `ws://127.0.0.1:${port}`]);
+    await t.test('the Rooms screen creates, shows and deletes a room on the real LiveKit server', async () => {
+      await page.click('nav a[data-section=rooms]');
+      await waitFor('the server line', async () => (await page.text('[data-testid=livekit-url]')) === `ws://127.0.0.1:${port}`);
+      await page.fill('input[aria-label="Room name"]', 'e2e-cosmic');
+      await page.fill('input[aria-label="Room metadata"]', 'cosmic_voice');
+      await page.click('form[aria-label="Create a room"] button[type=submit]');
+      await waitFor('the new room', async () => (await page.text('tr[data-room="e2e-cosmic"]'))?.includes('cosmic_voice'), { timeoutMs: 20000 });
+      await page.click('tr[data-room="e2e-cosmic"] button.row-link');
+      await waitFor('its (empty) participant list', async () => (await page.text('section[aria-label="Participants of e2e-cosmic"]'))?.includes('Nobody in this room'));
+      await page.screenshot('rooms');
+      await page.click('tr[data-room="e2e-cosmic"] td:last-child button');
+      await waitFor('the confirmation', () => page.text('[role=dialog]'));
+      await page.click('[role=dialog] button.danger');
+      await waitFor('the room to be gone', async () => (await page.eval(`document.querySelector('tr[data-room="e2e-cosmic"]') === null`)), { timeoutMs: 20000 });
+    });
+  } finally {
+    await stop(server);
+  }
 }

@@ -270,6 +270,12 @@ export type HistoryPoint = { at_ms: number, score: number, valid: boolean, conte
 
 export type ExercisesWatch = { analysis: Analysis, watched_folders: number, };
 
+export type LiveKitInfo = { url: string, api_key: string, 
+/**
+ * Where each value comes from: `url from settings, key from LIVEKIT_API_KEY, …`.
+ */
+origin: string, };
+
 export type RoomInfo = { name: string, sid: string, num_participants: number, num_publishers: number, 
 /**
  * The room's metadata (Eloquence puts the exercise type there).
@@ -302,7 +308,7 @@ export type ApiEvent = { "kind": "settings_changed", settings: SettingsView, } |
 
 export type EventEnvelope = { topic: string, seq: number, at_ms: number, event: ApiEvent, };
 
-export type Request = { "command": "app_info", "args": Record<symbol, never> } | { "command": "get_settings", "args": Record<symbol, never> } | { "command": "update_settings", "args": { patch: SettingsPatch, } } | { "command": "run_doctor", "args": Record<symbol, never> } | { "command": "stack_status", "args": Record<symbol, never> } | { "command": "stack_preflight", "args": Record<symbol, never> } | { "command": "stack_up", "args": { only: Array<string>, } } | { "command": "exercises_scan", "args": { project: string | null, } } | { "command": "exercises_watch", "args": { project: string | null, } } | { "command": "exercises_history", "args": { project: string | null, id: string, limit: number, } } | { "command": "rooms_list", "args": Record<symbol, never> } | { "command": "room_create", "args": { name: string, metadata: string, } } | { "command": "room_delete", "args": { name: string, } } | { "command": "room_participants", "args": { room: string, } } | { "command": "participant_remove", "args": { room: string, identity: string, } } | { "command": "stack_diagnose", "args": Record<symbol, never> } | { "command": "stack_repair", "args": { id: string, kind: RepairKind, confirmed: boolean, } } | { "command": "stack_report", "args": Record<symbol, never> } | { "command": "stack_down", "args": Record<symbol, never> } | { "command": "service_start", "args": { id: string, } } | { "command": "service_stop", "args": { id: string, } } | { "command": "service_restart", "args": { id: string, } } | { "command": "stack_logs", "args": { service: string | null, limit: number, } };
+export type Request = { "command": "app_info", "args": Record<symbol, never> } | { "command": "get_settings", "args": Record<symbol, never> } | { "command": "update_settings", "args": { patch: SettingsPatch, } } | { "command": "run_doctor", "args": Record<symbol, never> } | { "command": "stack_status", "args": Record<symbol, never> } | { "command": "stack_preflight", "args": Record<symbol, never> } | { "command": "stack_up", "args": { only: Array<string>, } } | { "command": "exercises_scan", "args": { project: string | null, } } | { "command": "exercises_watch", "args": { project: string | null, } } | { "command": "exercises_history", "args": { project: string | null, id: string, limit: number, } } | { "command": "livekit_info", "args": Record<symbol, never> } | { "command": "rooms_list", "args": Record<symbol, never> } | { "command": "room_create", "args": { name: string, metadata: string, } } | { "command": "room_delete", "args": { name: string, } } | { "command": "room_participants", "args": { room: string, } } | { "command": "participant_remove", "args": { room: string, identity: string, } } | { "command": "stack_diagnose", "args": Record<symbol, never> } | { "command": "stack_repair", "args": { id: string, kind: RepairKind, confirmed: boolean, } } | { "command": "stack_report", "args": Record<symbol, never> } | { "command": "stack_down", "args": Record<symbol, never> } | { "command": "service_start", "args": { id: string, } } | { "command": "service_stop", "args": { id: string, } } | { "command": "service_restart", "args": { id: string, } } | { "command": "stack_logs", "args": { service: string | null, limit: number, } };
 
 export type CommandArgs = {
   app_info: {  };
@@ -315,6 +321,7 @@ export type CommandArgs = {
   exercises_scan: { project: string | null };
   exercises_watch: { project: string | null };
   exercises_history: { project: string | null, id: string, limit: number };
+  livekit_info: {  };
   rooms_list: {  };
   room_create: { name: string, metadata: string };
   room_delete: { name: string };
@@ -341,6 +348,7 @@ export type CommandResults = {
   exercises_scan: Analysis;
   exercises_watch: ExercisesWatch;
   exercises_history: Array<HistoryPoint>;
+  livekit_info: LiveKitInfo;
   rooms_list: Array<RoomInfo>;
   room_create: RoomInfo;
   room_delete: null;
