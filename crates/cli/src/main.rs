@@ -194,6 +194,16 @@ enum RoomsCommand {
     Remove { room: String, identity: String },
     /// Replace a room's metadata
     Metadata { room: String, metadata: String },
+    /// Join a room as our own participant (signalling only so far): prints the join time,
+    /// who is there, arrivals and departures, agent states and the round trip, then leaves
+    Join {
+        room: String,
+        #[arg(long, default_value = "greenroom-cli")]
+        identity: String,
+        /// How long to stay, in seconds
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
 }
 
 #[derive(clap::Args, Clone)]
@@ -1227,6 +1237,24 @@ async fn rooms_command(api: Api, command: RoomsCommand) -> ExitCode {
                 Err(e) => fail_with(e),
             }
         }
+        RoomsCommand::Join {
+            room,
+            identity,
+            seconds,
+        } => match join_room(
+            &target,
+            &room,
+            &identity,
+            std::time::Duration::from_secs(seconds),
+        )
+        .await
+        {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e} ({})", target.origin);
+                ExitCode::FAILURE
+            }
+        },
         RoomsCommand::Metadata { room, metadata } => {
             match service::update_room_metadata(&target, &room, &metadata).await {
                 Ok(()) => done(format!("{room}: metadata set")),
@@ -1234,4 +1262,89 @@ async fn rooms_command(api: Api, command: RoomsCommand) -> ExitCode {
             }
         }
     }
+}
+
+/// `greenroom rooms join`: our participant's signalling, narrated.
+async fn join_room(
+    target: &greenroom_rooms::service::Target,
+    room: &str,
+    identity: &str,
+    stay: std::time::Duration,
+) -> Result<(), String> {
+    use greenroom_rooms::protocol::signal_response::Message;
+    use greenroom_rooms::signal::{self, SignalEvent, SignalSession};
+    let options = greenroom_rooms::service::TokenOptions {
+        can_publish: true,
+        can_subscribe: true,
+        can_publish_data: true,
+        ttl: Some(stay + std::time::Duration::from_secs(600)),
+        ..Default::default()
+    };
+    let jwt = greenroom_rooms::service::token(target, room, identity, &options).map_err(|e| e.0)?;
+    let mut session = SignalSession::connect(&target.url, &jwt, &Default::default())
+        .await
+        .map_err(|e| e.0)?;
+    let (me, sid) = session.participant();
+    let version = session
+        .join
+        .server_info
+        .as_ref()
+        .map(|i| i.version.clone())
+        .unwrap_or_default();
+    println!(
+        "joined {room} as {me} ({sid}) in {:.1} ms · livekit-server {version}",
+        session.join_time.as_secs_f64() * 1000.0
+    );
+    for other in &session.join.other_participants {
+        println!(
+            "  already there: {} ({} tracks)",
+            other.identity,
+            other.tracks.len()
+        );
+    }
+    let until = tokio::time::Instant::now() + stay;
+    loop {
+        let left = until.saturating_duration_since(tokio::time::Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        match session.next_event(left).await {
+            Some(SignalEvent::Message(message)) => match *message {
+                Message::Update(update) => {
+                    for (who, state) in signal::agent_states(&update) {
+                        println!("  agent {who}: {state}");
+                    }
+                    for p in update
+                        .participants
+                        .iter()
+                        .filter(|p| p.identity != identity)
+                    {
+                        let gone = p.state
+                            == greenroom_rooms::protocol::participant_info::State::Disconnected
+                                as i32;
+                        println!("  {} {}", if gone { "left:" } else { "here:" }, p.identity);
+                    }
+                }
+                Message::RoomUpdate(update) => {
+                    if let Some(room) = update.room {
+                        println!("  room metadata: {}", room.metadata);
+                    }
+                }
+                _ => {}
+            },
+            Some(SignalEvent::Closed(closed)) => {
+                return Err(format!("the session ended: {closed:?}"));
+            }
+            None => break,
+        }
+    }
+    if let Some(rtt) = session.rtt() {
+        println!(
+            "signalling round trip: {:.2} ms",
+            rtt.as_secs_f64() * 1000.0
+        );
+    }
+    session.leave().await;
+    println!("left {room}");
+    Ok(())
 }

@@ -1,47 +1,15 @@
 //! `greenroom token` and `greenroom rooms` against the real livekit-server.
 
-use greenroom_fixture_service::{find_tool, free_port};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use greenroom_fixture_service::LiveKitServer;
+use std::process::Command;
 
-struct Server(Child, u16);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn livekit() -> Server {
-    let (port, tcp, udp) = (free_port(), free_port(), free_port());
-    let child = Command::new(find_tool("livekit-server"))
-        .args([
-            "--dev",
-            "--bind",
-            "127.0.0.1",
-            "--config-body",
-            &format!("port: {port}\nrtc:\n  tcp_port: {tcp}\n  udp_port: {udp}\n"),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "livekit-server did not listen");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Server(child, port)
-}
-
-fn greenroom(server: &Server, secret: &str) -> Command {
+fn greenroom(server: &LiveKitServer, secret: &str) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_greenroom"));
     c.env(
         "GREENROOM_HOME",
         std::env::temp_dir().join(format!("greenroom-rooms-cli-{}", std::process::id())),
     )
-    .env("LIVEKIT_URL", format!("ws://127.0.0.1:{}", server.1))
+    .env("LIVEKIT_URL", format!("ws://127.0.0.1:{}", server.port))
     .env("LIVEKIT_API_KEY", "devkey")
     .env("LIVEKIT_API_SECRET", secret);
     c
@@ -49,7 +17,7 @@ fn greenroom(server: &Server, secret: &str) -> Command {
 
 #[test]
 fn rooms_and_tokens_from_the_command_line() {
-    let server = livekit();
+    let server = LiveKitServer::start();
     let ok = |c: &mut Command| {
         let out = c.output().unwrap();
         assert!(
@@ -92,6 +60,51 @@ fn rooms_and_tokens_from_the_command_line() {
         ok(greenroom(&server, "secret").args(["rooms", "participants", "marie-breathing"]))
             .contains("nobody in marie-breathing")
     );
+    // Two participants of ours: the one staying sees the other already there, hears it
+    // leave, and both leave cleanly.
+    let staying = greenroom(&server, "secret")
+        .args([
+            "rooms",
+            "join",
+            "marie-breathing",
+            "--identity",
+            "marie-watch",
+            "--seconds",
+            "3",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !ok(greenroom(&server, "secret").args(["rooms", "participants", "marie-breathing"]))
+        .contains("marie-watch")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "marie-watch never joined"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let joined = ok(greenroom(&server, "secret").args([
+        "rooms",
+        "join",
+        "marie-breathing",
+        "--identity",
+        "learner",
+        "--seconds",
+        "0",
+    ]));
+    assert!(
+        joined.contains("joined marie-breathing as learner"),
+        "{joined}"
+    );
+    assert!(joined.contains("livekit-server 1.13.5"), "{joined}");
+    assert!(joined.contains("already there: marie-watch"), "{joined}");
+    assert!(joined.contains("left marie-breathing"), "{joined}");
+    let watched = staying.wait_with_output().unwrap();
+    let watched = String::from_utf8_lossy(&watched.stdout);
+    assert!(watched.contains("left: learner"), "{watched}");
+    assert!(watched.contains("signalling round trip"), "{watched}");
     assert!(
         ok(greenroom(&server, "secret").args(["rooms", "delete", "marie-breathing"]))
             .contains("deleted")

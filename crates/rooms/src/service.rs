@@ -172,7 +172,11 @@ async fn explain(
             target.url
         )
     } else {
-        format!("the server answered: {text}")
+        // The server may quote the request's token back; it is a credential.
+        format!(
+            "the server answered: {}",
+            crate::signal::redact_tokens(&text)
+        )
     };
     RoomsError(format!("{what}: {hint}"))
 }

@@ -1,61 +1,16 @@
 //! The room service against the real livekit-server: rooms, metadata, participants,
 //! and the errors a person gets for a wrong secret or a server that is not there.
 
-use greenroom_fixture_service::{find_tool, free_port};
+mod common;
+
+use common::{LiveKitServer, eventually};
+use greenroom_fixture_service::free_port;
 use greenroom_rooms::service::{self, Target, TokenOptions};
 use std::time::{Duration, Instant};
 
-struct Server {
-    _child: tokio::process::Child,
-    port: u16,
-}
-
-async fn livekit() -> Server {
-    let (port, tcp, udp) = (free_port(), free_port(), free_port());
-    let child = tokio::process::Command::new(find_tool("livekit-server"))
-        .args([
-            "--dev",
-            "--bind",
-            "127.0.0.1",
-            "--config-body",
-            &format!("port: {port}\nrtc:\n  tcp_port: {tcp}\n  udp_port: {udp}\n"),
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
-        assert!(
-            Instant::now() < deadline,
-            "livekit-server did not listen on {port}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Server {
-        _child: child,
-        port,
-    }
-}
-
-async fn eventually<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test]
 async fn rooms_metadata_and_participants_on_the_real_server() {
-    let server = livekit().await;
+    let server = LiveKitServer::start();
     let target = Target::new(
         &format!("ws://127.0.0.1:{}", server.port),
         "devkey",
@@ -97,12 +52,10 @@ async fn rooms_metadata_and_participants_on_the_real_server() {
         },
     )
     .unwrap();
-    let (socket, _) = tokio_tungstenite::connect_async(format!(
-        "ws://127.0.0.1:{}/rtc?access_token={jwt}&protocol=15",
-        server.port
-    ))
-    .await
-    .expect("the server accepts a livekit-api token");
+    let session =
+        greenroom_rooms::signal::SignalSession::connect(&target.url, &jwt, &Default::default())
+            .await
+            .expect("the server accepts a livekit-api token");
     let listed = eventually("learner-1 in the room", async || {
         service::list_participants(&target, "marie-cosmic")
             .await
@@ -123,7 +76,7 @@ async fn rooms_metadata_and_participants_on_the_real_server() {
             .map(|_| ())
     })
     .await;
-    drop(socket);
+    drop(session);
 
     service::delete_room(&target, "marie-cosmic").await.unwrap();
     assert!(
@@ -137,7 +90,7 @@ async fn rooms_metadata_and_participants_on_the_real_server() {
 
 #[tokio::test]
 async fn wrong_secrets_and_missing_servers_are_explained() {
-    let server = livekit().await;
+    let server = LiveKitServer::start();
     let wrong = Target::new(
         &format!("ws://127.0.0.1:{}", server.port),
         "devkey",

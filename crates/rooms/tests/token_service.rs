@@ -3,7 +3,6 @@
 
 use greenroom_rooms::token::verify;
 use greenroom_rooms::token_service::{TokenServiceConfig, serve};
-use std::time::{Duration, Instant};
 
 fn config(url: &str) -> TokenServiceConfig {
     TokenServiceConfig {
@@ -78,35 +77,12 @@ async fn speaks_the_eloquence_token_api() {
     assert!(!text.contains("secret"));
 }
 
-use greenroom_fixture_service::{find_tool, free_port};
+use greenroom_fixture_service::LiveKitServer;
 
 #[tokio::test]
 async fn the_real_livekit_server_accepts_our_tokens_and_refuses_forged_ones() {
-    let (port, tcp, udp) = (free_port(), free_port(), free_port());
-    let mut server = tokio::process::Command::new(find_tool("livekit-server"))
-        .args([
-            "--dev",
-            "--bind",
-            "127.0.0.1",
-            "--config-body",
-            &format!("port: {port}\nrtc:\n  tcp_port: {tcp}\n  udp_port: {udp}\n"),
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
-        assert!(
-            Instant::now() < deadline,
-            "livekit-server did not listen on {port}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let mut server = LiveKitServer::start();
+    let port = server.port;
     let base = start(&format!("ws://127.0.0.1:{port}")).await;
     let answer: serde_json::Value = reqwest::Client::new()
         .post(format!("{base}/token"))
@@ -144,5 +120,5 @@ async fn the_real_livekit_server_accepts_our_tokens_and_refuses_forged_ones() {
         Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status().as_u16(), 401),
         other => panic!("a forged token must be refused, got {other:?}"),
     }
-    server.kill().await.ok();
+    server.kill();
 }

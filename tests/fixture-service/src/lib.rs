@@ -84,3 +84,60 @@ pub fn find_tool(name: &str) -> PathBuf {
         .find(|p| p.is_file())
         .unwrap_or_else(|| panic!("{name} is needed for this test: scripts/setup installs it"))
 }
+
+/// A real `livekit-server --dev` (keys `devkey` / `secret`) on free loopback ports, for
+/// tests and benchmarks; killed when dropped. [`LiveKitServer::start`] returns once the
+/// server accepts connections (within 20 s, or it panics saying so).
+pub struct LiveKitServer {
+    child: std::process::Child,
+    pub port: u16,
+}
+
+impl LiveKitServer {
+    pub fn start() -> Self {
+        let (port, tcp, udp) = (free_port(), free_port(), free_port());
+        let child = std::process::Command::new(find_tool("livekit-server"))
+            .args([
+                "--dev",
+                "--bind",
+                "127.0.0.1",
+                "--config-body",
+                &format!("port: {port}\nrtc:\n  tcp_port: {tcp}\n  udp_port: {udp}\n"),
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("livekit-server starts (scripts/setup installs it)");
+        let mut server = Self { child, port };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = server.child.try_wait() {
+                panic!("livekit-server exited ({status}) before listening on {port}");
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "livekit-server did not listen on {port} within 20 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        server.port = port;
+        server
+    }
+
+    /// `ws://127.0.0.1:PORT`, as `LIVEKIT_URL` would say it.
+    pub fn url(&self) -> String {
+        format!("ws://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server now (a crash, for fault tests).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for LiveKitServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
