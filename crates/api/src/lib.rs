@@ -61,9 +61,7 @@ struct Emitter {
 
 impl Emitter {
     fn emit(&self, event: ApiEvent) {
-        let at_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
+        let at_ms = greenroom_core::unix_millis();
         self.sink.emit(EventEnvelope {
             topic: event.topic(),
             seq: self.seq.fetch_add(1, Ordering::Relaxed) + 1,
@@ -508,9 +506,7 @@ impl Api {
                 std::time::Duration::from_millis(50),
                 move |u| {
                     if let Some(h) = &history {
-                        let now = std::time::SystemTime::now()
-                            .duration_since(std::time::UNIX_EPOCH)
-                            .map_or(0, |d| d.as_millis() as u64);
+                        let now = greenroom_core::unix_millis();
                         let _ = h.record(&u.analysis, now);
                     }
                     emitter.emit(ApiEvent::ExercisesUpdated {
@@ -548,9 +544,7 @@ impl Api {
 
     /// Stores the scores that changed; a history that cannot be written is reported, not fatal.
     pub fn record_history(&self, analysis: &greenroom_exercises::analysis::Analysis) {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
+        let now = greenroom_core::unix_millis();
         match self.exercise_history() {
             Ok(h) => {
                 if let Err(e) = h.record(analysis, now) {

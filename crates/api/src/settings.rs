@@ -328,9 +328,7 @@ pub fn save(
 ) -> Result<Option<String>, ApiError> {
     let mut note = None;
     if file_was_unreadable && file.exists() {
-        let stamp = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let stamp = greenroom_core::unix_seconds();
         let aside = file.with_file_name(format!(
             "{}.unreadable-{stamp}",
             file.file_name()

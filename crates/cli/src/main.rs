@@ -1117,16 +1117,7 @@ async fn exercises_monitor(
     let project = options.project.map(|p| p.display().to_string());
     let mut round = 0;
     loop {
-        let secs = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs())
-            % 86_400;
-        let clock = format!(
-            "{:02}:{:02}:{:02}",
-            secs / 3600,
-            (secs % 3600) / 60,
-            secs % 60
-        );
+        let clock = greenroom_core::clock::utc_time_of_day();
         match api.exercises_scan(project.clone()).await {
             Ok(a) => {
                 let valid = a.exercises.iter().filter(|e| e.valid).count();

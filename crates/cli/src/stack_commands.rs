@@ -278,16 +278,7 @@ pub async fn monitor(api: &Api, interval: f64, count: Option<u64>) -> ExitCode {
 }
 
 fn clock() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let day = secs % 86_400;
-    format!(
-        "{:02}:{:02}:{:02} UTC",
-        day / 3600,
-        (day % 3600) / 60,
-        day % 60
-    )
+    format!("{} UTC", greenroom_core::clock::utc_time_of_day())
 }
 
 pub async fn logs(

@@ -4,12 +4,15 @@
 //!   Domain crates emit their own event types through it; each front (Tauri shell, HTTP
 //!   server, CLI) supplies an implementation that forwards to its transport.
 //! - [`AppHome`]: where Greenroom keeps its files (settings, state, logs, history).
+//! - [`clock`]: Unix time in UTC, as every record and message uses it.
 //! - [`write_atomic`]: the only way Greenroom writes a file it must not lose.
 
 mod atomic;
+pub mod clock;
 mod home;
 mod sink;
 
 pub use atomic::write_atomic;
+pub use clock::{unix_millis, unix_seconds};
 pub use home::AppHome;
 pub use sink::{EventSink, NullSink, RecordingSink};

@@ -131,20 +131,6 @@ pub fn rtc_url(url: &str, options: &SignalOptions) -> Result<String, SignalError
     ))
 }
 
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-fn unix_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 /// Turns a failed WebSocket upgrade into a sentence with a next step.
 fn explain_connect(url: &str, e: tungstenite::Error) -> SignalError {
     use tungstenite::Error as E;
@@ -193,7 +179,7 @@ impl SignalSession {
         options: &SignalOptions,
     ) -> Result<SignalSession, SignalError> {
         // A token we cannot read ourselves still goes to the server, which has the last word.
-        let now = unix_now();
+        let now = greenroom_core::unix_seconds();
         if let Ok(claims) = crate::token::decode_unverified(token)
             && claims.exp <= now
         {
@@ -475,7 +461,7 @@ async fn session_loop(
                     break Closed::PingTimeout(last_heard.elapsed());
                 }
                 let rtt = (rtt_micros.load(Ordering::Relaxed) / 1000) as i64;
-                let timestamp = unix_millis();
+                let timestamp = greenroom_core::unix_millis() as i64;
                 last_ping = Some((timestamp, Instant::now()));
                 let ping = signal_request::Message::PingReq(proto::Ping { timestamp, rtt });
                 if let Err(e) = socket.send(encode_request(ping)).await {

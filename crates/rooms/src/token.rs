@@ -87,12 +87,6 @@ pub struct TokenRequest<'a> {
     pub ttl_seconds: u64,
 }
 
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
@@ -114,7 +108,7 @@ pub fn mint(request: &TokenRequest<'_>) -> Result<String, TokenError> {
     if request.identity.is_empty() {
         return Err(TokenError::NoIdentity);
     }
-    let issued = now();
+    let issued = greenroom_core::unix_seconds();
     let claims = Claims {
         iss: request.api_key.to_owned(),
         sub: request.identity.to_owned(),

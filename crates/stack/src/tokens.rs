@@ -18,12 +18,6 @@ pub struct ExpiredToken {
     pub expired_at: u64,
 }
 
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 /// `KEY=VALUE` lines of an env file with a value that looks like a JWT: (line, key, value).
 fn jwt_lines(text: &str) -> Vec<(usize, String, String)> {
     text.lines()
@@ -39,7 +33,7 @@ fn jwt_lines(text: &str) -> Vec<(usize, String, String)> {
 }
 
 pub fn find_expired(files: &[PathBuf]) -> Vec<ExpiredToken> {
-    let now = now();
+    let now = greenroom_core::unix_seconds();
     let mut found = Vec::new();
     for file in files {
         let Ok(text) = std::fs::read_to_string(file) else {
@@ -92,7 +86,11 @@ pub fn regenerate(
         ttl_seconds: ttl,
     })
     .map_err(|e| e.to_string())?;
-    let backup = PathBuf::from(format!("{}.bak-{}", expired.file.display(), now()));
+    let backup = PathBuf::from(format!(
+        "{}.bak-{}",
+        expired.file.display(),
+        greenroom_core::unix_seconds()
+    ));
     std::fs::copy(&expired.file, &backup)
         .map_err(|e| format!("cannot keep a backup at {}: {e}", backup.display()))?;
     let rewritten: Vec<String> = text
