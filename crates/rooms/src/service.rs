@@ -209,6 +209,24 @@ pub struct RoomInfo {
     pub created_at_ms: i64,
 }
 
+impl From<livekit_protocol::Room> for RoomInfo {
+    /// Older servers fill only `creation_time` (seconds); newer ones `creation_time_ms`.
+    fn from(r: livekit_protocol::Room) -> Self {
+        RoomInfo {
+            name: r.name,
+            sid: r.sid,
+            num_participants: r.num_participants,
+            num_publishers: r.num_publishers,
+            metadata: r.metadata,
+            created_at_ms: if r.creation_time_ms > 0 {
+                r.creation_time_ms
+            } else {
+                r.creation_time * 1000
+            },
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct TrackSummary {
     pub sid: String,
@@ -281,21 +299,7 @@ pub async fn list_rooms(target: &Target) -> Result<Vec<RoomInfo>, RoomsError> {
         target.client().list_rooms(Vec::new()),
     )
     .await?;
-    Ok(rooms
-        .into_iter()
-        .map(|r| RoomInfo {
-            name: r.name,
-            sid: r.sid,
-            num_participants: r.num_participants,
-            num_publishers: r.num_publishers,
-            metadata: r.metadata,
-            created_at_ms: if r.creation_time_ms > 0 {
-                r.creation_time_ms
-            } else {
-                r.creation_time * 1000
-            },
-        })
-        .collect())
+    Ok(rooms.into_iter().map(RoomInfo::from).collect())
 }
 
 pub async fn create_room(
@@ -318,18 +322,7 @@ pub async fn create_room(
         target.client().create_room(name, options),
     )
     .await?;
-    Ok(RoomInfo {
-        name: r.name,
-        sid: r.sid,
-        num_participants: r.num_participants,
-        num_publishers: r.num_publishers,
-        metadata: r.metadata,
-        created_at_ms: if r.creation_time_ms > 0 {
-            r.creation_time_ms
-        } else {
-            r.creation_time * 1000
-        },
-    })
+    Ok(RoomInfo::from(r))
 }
 
 pub async fn delete_room(target: &Target, name: &str) -> Result<(), RoomsError> {
