@@ -5,14 +5,17 @@
 //!   server, CLI) supplies an implementation that forwards to its transport.
 //! - [`AppHome`]: where Greenroom keeps its files (settings, state, logs, history).
 //! - [`clock`]: Unix time in UTC, as every record and message uses it.
+//! - [`redact_tokens`]: credentials out of error messages and log views.
 //! - [`write_atomic`]: the only way Greenroom writes a file it must not lose.
 
 mod atomic;
 pub mod clock;
 mod home;
+mod secrets;
 mod sink;
 
 pub use atomic::write_atomic;
 pub use clock::{unix_millis, unix_seconds};
 pub use home::AppHome;
+pub use secrets::redact_tokens;
 pub use sink::{EventSink, NullSink, RecordingSink};

@@ -175,7 +175,7 @@ async fn explain(
         // The server may quote the request's token back; it is a credential.
         format!(
             "the server answered: {}",
-            crate::signal::redact_tokens(&text)
+            greenroom_core::redact_tokens(&text)
         )
     };
     RoomsError(format!("{what}: {hint}"))
