@@ -9,6 +9,12 @@
 //!
 //! Levels are read from the text (`ERROR`, `WARN`, `DEBUG`… as words, case-insensitive);
 //! anything else is `info`.
+//!
+//! Every line Greenroom reads from a log ([`LogBook::poll`], [`LogBook::tail_file`]) has its
+//! access tokens replaced by `<token>` ([`greenroom_core::redact_tokens`]): livekit-server
+//! logs the whole token of a request it refuses, and these lines reach the UI, events,
+//! reports and error messages. The file itself is the service's own and is left as it wrote
+//! it.
 
 use serde::Serialize;
 use std::collections::{HashMap, VecDeque};
@@ -120,7 +126,7 @@ impl LogBook {
                 service: service.to_owned(),
                 at_ms: now,
                 level: level_of(text),
-                text: text.to_owned(),
+                text: greenroom_core::redact_tokens(text),
             })
             .collect();
         if offset >= MAX_LOG_BYTES && rotate(&path).is_ok() {
@@ -177,7 +183,7 @@ impl LogBook {
         let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
         lines[lines.len().saturating_sub(n)..]
             .iter()
-            .map(|l| (*l).to_owned())
+            .map(|l| greenroom_core::redact_tokens(l))
             .collect()
     }
 }
@@ -239,6 +245,29 @@ mod tests {
             ["two", "three"]
         );
         assert_eq!(book.tail_file("api", 1), vec!["three"]);
+    }
+
+    #[test]
+    fn tokens_in_a_service_log_are_redacted_when_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let book = LogBook::new(dir.path().to_path_buf()).unwrap();
+        let jwt = "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJsZWFybmVyIn0.42xnkov3FMypOl6fwpVOt4vsr9ZzdabcuWdr1_ychHw";
+        // As livekit-server logs a refused join.
+        std::fs::write(
+            book.path("livekit"),
+            format!("WARN livekit error handling request {{\"status\": 401, \"error\": \"invalid token: {jwt}\"}}\n"),
+        )
+        .unwrap();
+        let lines = book.poll("livekit");
+        assert_eq!(lines.len(), 1);
+        assert!(!lines[0].text.contains(jwt), "{}", lines[0].text);
+        assert!(
+            lines[0].text.contains("invalid token: <token>"),
+            "{}",
+            lines[0].text
+        );
+        assert!(!book.recent(Some("livekit"), 1)[0].text.contains(jwt));
+        assert!(!book.tail_file("livekit", 1)[0].contains(jwt));
     }
 
     #[test]
