@@ -223,7 +223,7 @@ fn main() {
         watcher.flush(std::time::Duration::from_secs(10));
     }
     delays.sort_by(f64::total_cmp);
-    let p = |q: f64| delays[((delays.len() - 1) as f64 * q).round() as usize];
+    let p = |q: f64| greenroom_fixture_service::percentile(&delays, q);
     println!(
         "\nsave → updated score (atomic save of one screen, 50 ms debounce included), 30 saves:"
     );

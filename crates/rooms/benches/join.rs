@@ -9,18 +9,13 @@
 //!
 //! Figures are printed; nothing is asserted (benchmarks measure, tests check).
 
-use greenroom_fixture_service::LiveKitServer;
+use greenroom_fixture_service::{LiveKitServer, percentile};
 use greenroom_rooms::service::{self, Target, TokenOptions};
 use greenroom_rooms::signal::{SignalOptions, SignalSession, rtc_url};
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 const RUNS: usize = 50;
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx.min(sorted.len() - 1)]
-}
 
 fn summary(mut ms: Vec<f64>) -> (f64, f64) {
     ms.sort_by(f64::total_cmp);

@@ -18,7 +18,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use greenroom_fixture_service::{free_port, release_binary};
+use greenroom_fixture_service::{free_port, percentile, release_binary};
 
 fn now_ms() -> f64 {
     std::time::SystemTime::now()
@@ -26,11 +26,6 @@ fn now_ms() -> f64 {
         .unwrap()
         .as_micros() as f64
         / 1000.0
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx.min(sorted.len() - 1)]
 }
 
 fn supervisor(text: &str, home: &Path, root: &Path) -> Supervisor {

@@ -1,5 +1,6 @@
 //! Test support shared by Greenroom's real-process tests and benchmarks: the fixture
-//! service binary (built on first use), free ports, and tools that setup installs.
+//! service binary (built on first use), free ports, tools that setup installs, a real
+//! livekit-server, and the percentiles benchmarks print.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -140,4 +141,11 @@ impl Drop for LiveKitServer {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// The nearest-rank percentile `q` (0.0–1.0) of `sorted` (ascending, not empty): the value
+/// at index `round((len - 1) × q)`, as every Greenroom benchmark reports p50 / p95.
+pub fn percentile(sorted: &[f64], q: f64) -> f64 {
+    let idx = ((sorted.len() as f64 - 1.0) * q).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
 }
