@@ -218,7 +218,16 @@ export async function runStackChecks(t, page, ctx) {
 /** Rooms against a livekit-server of the test's own, found where setup installs it. */
 export async function runRoomsChecks(t, page, ctx) {
   const tools = process.env.GREENROOM_TOOLS_DIR ?? path.join(REPO, 'tools/bin');
-  const [port, tcp, udp] = [await freePort(), await freePort(), await freePort()];
+  const [port, tcp, udp, silent] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  await t.test('the Rooms screen without a LiveKit server says so and what to do', async () => {
+    greenroom(ctx.home, ['settings', 'set', 'livekit_url', `ws://127.0.0.1:${silent}`]);
+    await page.click('nav a[data-section=rooms]');
+    const alert = await waitFor('the error banner', () => page.text('[data-testid=rooms-error]'));
+    assert.match(alert, new RegExp(`no LiveKit server answers at ws://127.0.0.1:${silent}`));
+    assert.match(alert, /greenroom up/);
+    await page.click('nav a[data-section=settings]');
+    await waitFor('the Rooms screen to unmount', async () => (await page.eval(`document.querySelector('[data-testid=livekit-url]') === null`)));
+  });
   const server = start(path.join(tools, 'livekit-server'), ['--dev', '--bind', '127.0.0.1', '--config-body', `port: ${port}\nrtc:\n  tcp_port: ${tcp}\n  udp_port: ${udp}\n`]);
   try {
     await waitFor('livekit-server to listen', () => portAccepts(port), { timeoutMs: 20000 });
@@ -239,6 +248,13 @@ export async function runRoomsChecks(t, page, ctx) {
       await waitFor('the room to be gone', async () => (await page.eval(`document.querySelector('tr[data-room="e2e-cosmic"]') === null`)), { timeoutMs: 20000 });
     });
   } finally {
-    await stop(server);
+    // Leave the screen before its server goes: it polls every 2 s, and a poll that lands
+    // after the server stopped is (rightly) answered 503, which the browser logs as an error.
+    try {
+      await page.click('nav a[data-section=settings]');
+      await waitFor('the Rooms screen to unmount', async () => (await page.eval(`document.querySelector('[data-testid=livekit-url]') === null`)));
+    } finally {
+      await stop(server);
+    }
   }
 }
