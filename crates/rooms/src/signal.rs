@@ -302,6 +302,11 @@ impl SignalSession {
 
     /// Leaves the room: `LeaveRequest`, then the socket closes. Waits at most 2 s.
     pub async fn leave(mut self) {
+        self.close().await;
+    }
+
+    /// [`SignalSession::leave`] for an owner that keeps the session (no event follows).
+    pub async fn close(&mut self) {
         let _ = self.outgoing.send(Outgoing::Leave);
         let _ = tokio::time::timeout(Duration::from_secs(2), &mut self.task).await;
     }
