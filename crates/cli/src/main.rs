@@ -157,12 +157,63 @@ enum Command {
     /// LiveKit rooms: list, create, delete, participants
     #[command(subcommand)]
     Rooms(RoomsCommand),
+    /// Streaming tests through a LiveKit server: our participants send audio and packets,
+    /// we measure latency (data and audio), jitter, loss and throughput. The server and
+    /// keys: LIVEKIT_URL / LIVEKIT_API_KEY / LIVEKIT_API_SECRET, else Settings, else the
+    /// sandbox; the room: LIVEKIT_ROOM. A --config JSON file overrides them, flags override it.
+    StreamTest {
+        /// basic (spoken French phrases), stress (N packets at an interval), latency (N short
+        /// packets every 200 ms) or load (P publishers × S subscribers)
+        #[arg(value_enum)]
+        suite: StreamSuite,
+        /// Seconds (basic, load)
+        #[arg(long)]
+        duration: Option<f64>,
+        /// Packets to send (stress, latency)
+        #[arg(long)]
+        packets: Option<u32>,
+        /// Milliseconds between packets (stress, latency, load)
+        #[arg(long)]
+        interval: Option<u32>,
+        /// Publishers (load)
+        #[arg(long)]
+        publishers: Option<u32>,
+        /// Subscribers (load)
+        #[arg(long)]
+        subscribers: Option<u32>,
+        /// Drop this share of the packets we send (0..1), at our socket layer
+        #[arg(long)]
+        loss: Option<f64>,
+        /// Add this much latency to every packet we send (ms)
+        #[arg(long)]
+        latency: Option<u32>,
+        /// Add up to this much random delay to every packet we send (ms)
+        #[arg(long)]
+        jitter: Option<u32>,
+        /// A JSON configuration (the team's config.json keys, plus ours)
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Write the JSON report here (schema greenroom.stream-test/1)
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Print every packet's latency, not only the summary
+        #[arg(long)]
+        verbose: bool,
+    },
     /// The exercises of the Flutter app: find them, score them
     #[command(subcommand)]
     Exercises(ExercisesCommand),
     /// Write a greenroom.toml manifest from other definitions
     #[command(subcommand)]
     Import(ImportCommand),
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum StreamSuite {
+    Basic,
+    Stress,
+    Latency,
+    Load,
 }
 
 #[derive(Subcommand)]
@@ -485,6 +536,50 @@ async fn run(command: Command, home: AppHome, stack: Option<PathBuf>) -> ExitCod
         }
         Command::Rooms(command) => {
             rooms_command(Api::new(home, vec![], Arc::new(NullSink)), command).await
+        }
+        Command::StreamTest {
+            suite,
+            duration,
+            packets,
+            interval,
+            publishers,
+            subscribers,
+            loss,
+            latency,
+            jitter,
+            config,
+            output,
+            verbose,
+        } => {
+            use greenroom_rooms::stream_test::{StreamTestConfig, Suite};
+            let api = Api::new(home, vec![], Arc::new(NullSink));
+            let mut settings = StreamTestConfig::for_target(
+                &api.livekit_target(),
+                std::env::var("LIVEKIT_ROOM").ok(),
+            );
+            if let Some(path) = &config
+                && let Err(e) = settings.overlay_file(path)
+            {
+                return usage_error(&e.0);
+            }
+            settings.duration_seconds = duration.or(settings.duration_seconds);
+            settings.packets = packets.or(settings.packets);
+            settings.interval_ms = interval.or(settings.interval_ms);
+            settings.publishers = publishers.unwrap_or(settings.publishers);
+            settings.subscribers = subscribers.unwrap_or(settings.subscribers);
+            settings.network.loss = loss.unwrap_or(settings.network.loss);
+            settings.network.latency_ms = latency.unwrap_or(settings.network.latency_ms);
+            settings.network.jitter_ms = jitter.unwrap_or(settings.network.jitter_ms);
+            let suite = match suite {
+                StreamSuite::Basic => Suite::Basic,
+                StreamSuite::Stress => Suite::Stress,
+                StreamSuite::Latency => Suite::Latency,
+                StreamSuite::Load => Suite::Load,
+            };
+            if let Err(e) = settings.validate(suite) {
+                return usage_error(&e.0);
+            }
+            stream_test_command(suite, settings, output, verbose).await
         }
         Command::Exercises(command) => {
             exercises_command(
@@ -864,6 +959,12 @@ pub(crate) fn api_failure(error: &ApiError) -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// A bad value on the command line or in a file it names: exit 2, nothing happened.
+fn usage_error(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(2)
 }
 
 pub(crate) fn fail(message: &str) -> ExitCode {
@@ -1338,4 +1439,123 @@ async fn join_room(
     session.leave().await;
     println!("left {room}");
     Ok(())
+}
+
+/// `greenroom stream-test`: the run narrated in the team's categories, coloured by their
+/// thresholds, then the summary and (with --output) the JSON report.
+async fn stream_test_command(
+    suite: greenroom_rooms::stream_test::Suite,
+    config: greenroom_rooms::stream_test::StreamTestConfig,
+    output: Option<PathBuf>,
+    verbose: bool,
+) -> ExitCode {
+    use greenroom_rooms::stream_test::{self, Category, LatencyPath, Rating, StreamEvent};
+    use std::io::IsTerminal;
+    let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let paint = move |rating: Option<Rating>, text: &str| -> String {
+        let code = match rating {
+            _ if !colour => return text.to_string(),
+            Some(Rating::Excellent) => "32",
+            Some(Rating::Good) => "33",
+            Some(Rating::Acceptable) => "38;5;208",
+            Some(Rating::Problem) => "31",
+            None => "36",
+        };
+        format!("\x1b[{code}m{text}\x1b[0m")
+    };
+    let category_name = |c: Category| match c {
+        Category::Connection => "CONNECTION",
+        Category::Audio => "AUDIO",
+        Category::Latency => "LATENCY",
+        Category::Network => "NETWORK",
+    };
+    println!(
+        "stream-test {} against {} (room {}){}",
+        suite.name(),
+        config.livekit_url,
+        config.room_name,
+        if config.network.is_none() {
+            String::new()
+        } else {
+            format!(
+                ", simulating {:.1} % loss, +{} ms ± {} ms",
+                config.network.loss * 100.0,
+                config.network.latency_ms,
+                config.network.jitter_ms
+            )
+        }
+    );
+    let result = stream_test::run(suite, &config, move |event| match event {
+        StreamEvent::Log {
+            category,
+            rating,
+            message,
+        } => println!(
+            "{} {:<10} | {}",
+            greenroom_core::clock::utc_time_of_day(),
+            category_name(category),
+            paint(rating, &message)
+        ),
+        StreamEvent::Latency {
+            path,
+            seq,
+            latency_ms,
+            ..
+        } if verbose => {
+            let what = match path {
+                LatencyPath::Data => "packet",
+                LatencyPath::Audio => "audio marker",
+            };
+            let rating = stream_test::rate_latency(latency_ms);
+            println!(
+                "{} {:<10} | {what} #{seq}: {}",
+                greenroom_core::clock::utc_time_of_day(),
+                "LATENCY",
+                paint(Some(rating), &format!("{latency_ms:.1} ms"))
+            );
+        }
+        _ => {}
+    })
+    .await;
+    let report = match result {
+        Ok(report) => report,
+        Err(e) => return fail(&e.0),
+    };
+    println!(
+        "{}: {} of {} packets in {:.1} s ({:.1} packets/s), loss {}, latency p50 {:.1} / p95 {:.1} / p99 {:.1} ms, {} error(s)",
+        report.test_name,
+        report.packets_received,
+        report.packets_sent * u64::from(report.subscribers),
+        report.duration_seconds,
+        report.throughput_pps,
+        paint(
+            Some(report.loss_rating),
+            &format!("{:.2} %", report.packet_loss_rate * 100.0)
+        ),
+        report.latency_stats.p50_ms,
+        report.latency_stats.p95_ms,
+        report.latency_stats.p99_ms,
+        report.errors_count
+    );
+    for e in &report.errors {
+        println!("  error: {e}");
+    }
+    if let Some(path) = output {
+        let text = match serde_json::to_string_pretty(&report) {
+            Ok(t) => t,
+            Err(e) => return fail(&format!("cannot encode the report: {e}")),
+        };
+        if let Err(e) = greenroom_core::write_atomic(&path, text.as_bytes()) {
+            return fail(&format!(
+                "cannot write the report to {}: {e}",
+                path.display()
+            ));
+        }
+        println!("report: {}", path.display());
+    }
+    if report.errors_count > 0 || report.packets_received == 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }

@@ -123,3 +123,81 @@ fn rooms_and_tokens_from_the_command_line() {
     );
     assert!(!err.contains("wrong-secret"));
 }
+
+#[test]
+fn stream_test_writes_the_teams_report_and_refuses_a_bad_config_with_its_line() {
+    let server = LiveKitServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let report_path = dir.path().join("results.json");
+    let out = greenroom(&server, "secret")
+        .env("LIVEKIT_ROOM", "cli-stream")
+        .args(["stream-test", "latency", "--packets", "4", "--output"])
+        .arg(&report_path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("CONNECTION | connected: greenroom-receiver-0 in room cli-stream"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("latency_test: 4 of 4 packets"), "{stdout}");
+    assert!(
+        !stdout.contains("\x1b["),
+        "no colour codes when stdout is not a terminal"
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report_path).unwrap()).unwrap();
+    for field in [
+        "test_name",
+        "duration_seconds",
+        "packets_sent",
+        "packets_received",
+        "packet_loss_rate",
+        "latency_stats",
+        "errors_count",
+        "throughput_pps",
+    ] {
+        assert!(
+            report.get(field).is_some(),
+            "the team's field {field} is missing: {report}"
+        );
+    }
+    for field in ["min_ms", "max_ms", "avg_ms", "count"] {
+        assert!(
+            report["latency_stats"].get(field).is_some(),
+            "latency_stats.{field}"
+        );
+    }
+    assert_eq!(report["packets_received"], 4);
+    assert_eq!(report["schema"], "greenroom.stream-test/1");
+    assert!(!report.to_string().contains("secret"), "{report}");
+
+    let config = dir.path().join("config.json");
+    std::fs::write(
+        &config,
+        "{\n  \"room_name\": \"x\",\n  \"packets\": \"many\"\n}",
+    )
+    .unwrap();
+    let out = greenroom(&server, "secret")
+        .args(["stream-test", "stress", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("config.json") && stderr.contains("packets"),
+        "{stderr}"
+    );
+    let out = greenroom(&server, "secret")
+        .args(["stream-test", "stress", "--loss", "2"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("loss"));
+}

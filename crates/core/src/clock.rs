@@ -18,6 +18,11 @@ pub fn unix_millis() -> u64 {
     since_epoch().as_millis() as u64
 }
 
+/// Microseconds since the Unix epoch (packet timestamps of the streaming tests).
+pub fn unix_micros() -> u64 {
+    since_epoch().as_micros() as u64
+}
+
 /// The time of day in UTC as `HH:MM:SS`, for terminal lines.
 pub fn utc_time_of_day() -> String {
     let day = unix_seconds() % 86_400;

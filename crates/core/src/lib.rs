@@ -15,7 +15,7 @@ mod secrets;
 mod sink;
 
 pub use atomic::write_atomic;
-pub use clock::{unix_millis, unix_seconds};
+pub use clock::{unix_micros, unix_millis, unix_seconds};
 pub use home::AppHome;
 pub use secrets::redact_tokens;
 pub use sink::{EventSink, NullSink, RecordingSink};

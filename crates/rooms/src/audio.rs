@@ -311,9 +311,10 @@ pub fn goertzel_power(samples: &[i16], frequency: f64) -> f64 {
 }
 
 /// The strongest frequency in `low..=high` Hz, to within 1 Hz: a 10 Hz scan, then a 1 Hz
-/// refinement around the best bin. `None` for silence or too little audio (< 50 ms).
+/// refinement around the best bin (the resolution is about 1 / duration: 50 Hz for one
+/// 20 ms frame). `None` for silence or too little audio (< 10 ms).
 pub fn dominant_frequency(samples: &[i16], low: f64, high: f64) -> Option<f64> {
-    if samples.len() < SAMPLE_RATE as usize / 20 || rms(samples) < 1e-4 {
+    if samples.len() < SAMPLE_RATE as usize / 100 || rms(samples) < 1e-4 {
         return None;
     }
     let scan = |from: f64, to: f64, step: f64| {

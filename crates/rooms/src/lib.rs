@@ -14,5 +14,6 @@ pub mod jitter;
 pub mod participant;
 pub mod service;
 pub mod signal;
+pub mod stream_test;
 pub mod token;
 pub mod token_service;

@@ -26,7 +26,7 @@ pub const SANDBOX_SECRET: &str = "secret";
 pub struct Target {
     pub url: String,
     pub api_key: String,
-    api_secret: String,
+    pub(crate) api_secret: String,
     /// Where each value came from (`LIVEKIT_URL`, `settings`, `sandbox`), for messages.
     pub origin: String,
 }

@@ -1,0 +1,1071 @@
+//! Streaming test suites: our participants talk through a real LiveKit server and we
+//! measure what arrives, as the Eloquence team's Python streaming test system did, with
+//! real audio and latency measured both on data packets and on the audio itself.
+//!
+//! Suites ([`Suite`]):
+//! - `basic`: French phrases synthesised with espeak-ng, one every 2–4 s, for a duration;
+//! - `stress`: N packets at an interval (default 50 × 500 ms);
+//! - `latency`: N short packets every 200 ms (default 20);
+//! - `load`: P publishers × S subscribers for a duration, every publisher sending a
+//!   packet every interval.
+//!
+//! What a "packet" is: a data packet on the reliable channel (topic [`PACKET_TOPIC`],
+//! payload `{"seq":n,"sent_us":unix-micros,"from":identity}`) sent at the same instant as an
+//! audio marker on the publisher's track (a 40 ms burst whose frequency is one of
+//! [`MARKER_FREQUENCIES`], chosen by `seq % 4`; in `basic` the phrase itself). All
+//! participants run in this process, so one clock times both ends:
+//! - data latency = receipt − `sent_us`;
+//! - audio latency = the frame where the receiver hears the marker start (after the jitter
+//!   buffer: it includes the playout delay, as a listener would) − the marker's send time.
+//!   An onset is matched to the latest marker sent before it with the same frequency.
+//!
+//! Configuration precedence (later wins): defaults < Settings < `LIVEKIT_URL` /
+//! `LIVEKIT_API_KEY` / `LIVEKIT_API_SECRET` / `LIVEKIT_ROOM` < the `--config` JSON file (the
+//! team's keys `livekit_url`, `api_key`, `api_secret`, `room_name`, plus ours) <
+//! command-line flags.
+//!
+//! The report ([`StreamReport`], schema [`REPORT_SCHEMA`]) keeps the team's fields with
+//! their meaning and adds ours; it never contains the API secret.
+
+use crate::audio::{self, FRAME_SAMPLES, Frame};
+use crate::participant::{
+    DataOptions, NetworkConditions, Participant, ParticipantEvent, ParticipantOptions,
+};
+use crate::service::{self, Target, TokenOptions};
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The report's schema name and version; bump the number on any incompatible change.
+pub const REPORT_SCHEMA: &str = "greenroom.stream-test/1";
+pub const PACKET_TOPIC: &str = "greenroom-stream";
+pub const MARKER_FREQUENCIES: [f64; 4] = [700.0, 1000.0, 1300.0, 1600.0];
+const MARKER_FRAMES: usize = 2;
+/// A frame louder than this (RMS, full scale 1) after a quiet one is an onset.
+const ONSET_LEVEL: f64 = 0.05;
+/// A frame quieter than this ends a sound.
+const QUIET_LEVEL: f64 = 0.01;
+
+/// The team's French phrases (greetings and coaching).
+pub const DEFAULT_PHRASES: &[&str] = &[
+    "Bonjour, je suis Marie, votre coach vocal.",
+    "Respirez profondément avant de commencer.",
+    "Parlez un peu plus lentement, s'il vous plaît.",
+    "Très bien, votre articulation est claire.",
+    "Essayez de poser votre voix sur la dernière syllabe.",
+    "Excellent travail, on continue.",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "lowercase")]
+pub enum Suite {
+    Basic,
+    Stress,
+    Latency,
+    Load,
+}
+
+impl Suite {
+    pub fn name(self) -> &'static str {
+        match self {
+            Suite::Basic => "basic",
+            Suite::Stress => "stress",
+            Suite::Latency => "latency",
+            Suite::Load => "load",
+        }
+    }
+}
+
+/// Everything a run needs. `api_secret` is never serialised, nor shown by `Debug`.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StreamTestConfig {
+    pub livekit_url: String,
+    pub api_key: String,
+    #[serde(skip_serializing)]
+    pub api_secret: String,
+    pub room_name: String,
+    pub duration_seconds: Option<f64>,
+    pub packets: Option<u32>,
+    pub interval_ms: Option<u32>,
+    pub publishers: u32,
+    pub subscribers: u32,
+    pub network: NetworkConditions,
+    pub phrases: Vec<String>,
+    /// espeak-ng voice for `basic`.
+    pub voice: String,
+}
+
+impl Default for StreamTestConfig {
+    fn default() -> Self {
+        Self {
+            livekit_url: "ws://127.0.0.1:7880".into(),
+            api_key: "devkey".into(),
+            api_secret: "secret".into(),
+            room_name: "greenroom-stream-test".into(),
+            duration_seconds: None,
+            packets: None,
+            interval_ms: None,
+            publishers: 2,
+            subscribers: 2,
+            network: NetworkConditions::default(),
+            phrases: DEFAULT_PHRASES.iter().map(|s| s.to_string()).collect(),
+            voice: "fr".into(),
+        }
+    }
+}
+
+impl StreamTestConfig {
+    /// Defaults with the server and keys of `target` (which already applied
+    /// `LIVEKIT_URL` / `LIVEKIT_API_KEY` / `LIVEKIT_API_SECRET` over Settings) and the room
+    /// `LIVEKIT_ROOM` if set.
+    pub fn for_target(target: &Target, room: Option<String>) -> Self {
+        let mut config = Self {
+            livekit_url: target.url.clone(),
+            api_key: target.api_key.clone(),
+            api_secret: target.api_secret.clone(),
+            ..Self::default()
+        };
+        if let Some(room) = room.filter(|r| !r.trim().is_empty()) {
+            config.room_name = room.trim().to_string();
+        }
+        config
+    }
+
+    /// Overlays a JSON config file (only the keys it has). Errors name the file and line.
+    pub fn overlay_file(&mut self, path: &std::path::Path) -> Result<(), StreamTestError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| StreamTestError(format!("{}: cannot read it: {e}", path.display())))?;
+        let file: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text)
+            .map_err(|e| StreamTestError(format!("{}:{}: {e}", path.display(), e.line())))?;
+        let file_has_secret = file.contains_key("api_secret");
+        let mut merged =
+            serde_json::to_value(&*self).map_err(|e| StreamTestError(format!("config: {e}")))?;
+        if let Some(object) = merged.as_object_mut() {
+            object.extend(file);
+        }
+        let secret = std::mem::take(&mut self.api_secret);
+        let mut parsed: StreamTestConfig = serde_json::from_value(merged).map_err(|e| {
+            StreamTestError(format!(
+                "{}: {e} (keys: livekit_url, api_key, api_secret, room_name, duration_seconds, packets, interval_ms, publishers, subscribers, network {{loss, latency_ms, jitter_ms}}, phrases, voice)",
+                path.display()
+            ))
+        })?;
+        if !file_has_secret {
+            // The secret is never serialised, so it did not go through the merge.
+            parsed.api_secret = secret;
+        }
+        *self = parsed;
+        Ok(())
+    }
+
+    /// Checks the values make a run; errors name the flag or key.
+    pub fn validate(&self, suite: Suite) -> Result<(), StreamTestError> {
+        let bad = |m: String| Err(StreamTestError(m));
+        if !(0.0..=1.0).contains(&self.network.loss) {
+            return bad(format!(
+                "network.loss is {}: give a share between 0 and 1",
+                self.network.loss
+            ));
+        }
+        if self.packets == Some(0) {
+            return bad("--packets must be at least 1".into());
+        }
+        if self.interval_ms.is_some_and(|i| i < 20) {
+            return bad("--interval must be at least 20 ms (one audio frame)".into());
+        }
+        if self
+            .duration_seconds
+            .is_some_and(|d| !(d > 0.0 && d <= 3600.0))
+        {
+            return bad("--duration must be between 0 and 3600 seconds".into());
+        }
+        if suite == Suite::Load
+            && (self.publishers == 0
+                || self.subscribers == 0
+                || self.publishers * self.subscribers > 400)
+        {
+            return bad(format!(
+                "load needs 1..=400 streams (publishers × subscribers), not {} × {}",
+                self.publishers, self.subscribers
+            ));
+        }
+        if suite == Suite::Basic && self.phrases.is_empty() {
+            return bad("basic needs at least one phrase".into());
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct StreamTestError(pub String);
+
+/// The team's log categories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Category {
+    Connection,
+    Audio,
+    Latency,
+    Network,
+}
+
+/// How good a figure is, by the team's thresholds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "lowercase")]
+pub enum Rating {
+    Excellent,
+    Good,
+    Acceptable,
+    Problem,
+}
+
+/// Latency: < 100 ms excellent, 100–300 good, 300–500 acceptable, > 500 problem.
+pub fn rate_latency(ms: f64) -> Rating {
+    match ms {
+        m if m < 100.0 => Rating::Excellent,
+        m if m <= 300.0 => Rating::Good,
+        m if m <= 500.0 => Rating::Acceptable,
+        _ => Rating::Problem,
+    }
+}
+
+/// Loss (0..1): < 1 % excellent, 1–5 % acceptable, > 5 % problem.
+pub fn rate_loss(share: f64) -> Rating {
+    match share * 100.0 {
+        p if p < 1.0 => Rating::Excellent,
+        p if p <= 5.0 => Rating::Acceptable,
+        _ => Rating::Problem,
+    }
+}
+
+/// What a run reports as it goes.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum StreamEvent {
+    Log {
+        category: Category,
+        rating: Option<Rating>,
+        message: String,
+    },
+    /// One packet's end-to-end latency, as it arrives (for the live plot).
+    Latency {
+        path: LatencyPath,
+        seq: u32,
+        at_ms: f64,
+        latency_ms: f64,
+    },
+    Progress {
+        done: u32,
+        total: u32,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "lowercase")]
+pub enum LatencyPath {
+    Data,
+    Audio,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+pub struct LatencyStats {
+    pub min_ms: f64,
+    pub max_ms: f64,
+    pub avg_ms: f64,
+    pub count: u64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    /// Mean absolute difference between consecutive latencies (packet delay variation).
+    pub jitter_ms: f64,
+}
+
+impl LatencyStats {
+    pub fn from_samples(samples: &[f64]) -> LatencyStats {
+        if samples.is_empty() {
+            return LatencyStats::default();
+        }
+        let mut sorted = samples.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let pick = |q: f64| {
+            sorted[(((sorted.len() as f64) * q).ceil() as usize).clamp(1, sorted.len()) - 1]
+        };
+        let jitter = if samples.len() > 1 {
+            samples.windows(2).map(|w| (w[1] - w[0]).abs()).sum::<f64>()
+                / (samples.len() - 1) as f64
+        } else {
+            0.0
+        };
+        LatencyStats {
+            min_ms: sorted[0],
+            max_ms: sorted[sorted.len() - 1],
+            avg_ms: samples.iter().sum::<f64>() / samples.len() as f64,
+            count: samples.len() as u64,
+            p50_ms: pick(0.50),
+            p95_ms: pick(0.95),
+            p99_ms: pick(0.99),
+            jitter_ms: jitter,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+pub struct AudioReport {
+    pub markers_sent: u64,
+    pub markers_heard: u64,
+    pub latency_stats: LatencyStats,
+    pub frames_sent: u64,
+    pub frames_received: u64,
+    pub frames_concealed: u64,
+    /// Interarrival jitter of the received audio (RFC 3550), worst receiver.
+    pub ingress_jitter_ms: f64,
+    /// From publishing to the first audio frame heard, per receiver (ms).
+    pub first_audio_ms: Vec<f64>,
+}
+
+/// One latency sample for the plot: `at_ms` from the start of the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+pub struct LatencySample {
+    pub path: LatencyPath,
+    pub at_ms: f64,
+    pub latency_ms: f64,
+}
+
+/// The JSON report. The first nine fields are the team's, with their meaning.
+#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
+pub struct StreamReport {
+    pub test_name: String,
+    pub duration_seconds: f64,
+    pub packets_sent: u64,
+    pub packets_received: u64,
+    pub packet_loss_rate: f64,
+    pub latency_stats: LatencyStats,
+    pub errors_count: u64,
+    pub throughput_pps: f64,
+    pub schema: String,
+    pub suite: Suite,
+    pub started_at_unix_ms: u64,
+    pub server: String,
+    pub room: String,
+    pub publishers: u32,
+    pub subscribers: u32,
+    pub network: NetworkReport,
+    pub audio: AudioReport,
+    /// Token to ready (connected, data channels open), per participant (ms).
+    pub join_ms: Vec<f64>,
+    pub errors: Vec<String>,
+    pub latency_rating: Rating,
+    pub loss_rating: Rating,
+    pub samples: Vec<LatencySample>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+pub struct NetworkReport {
+    pub loss: f64,
+    pub latency_ms: u32,
+    pub jitter_ms: u32,
+    pub dropped_by_conditions: u64,
+}
+
+/// One planned clip: at frame `start`, these samples; a data packet goes with it.
+struct Clip {
+    start_frame: u64,
+    samples: Vec<i16>,
+    marker: Option<f64>,
+}
+
+fn marker_burst(frequency: f64) -> Vec<i16> {
+    let mut tone = audio::Tone::new(frequency, 0.5);
+    let mut out = Vec::with_capacity(FRAME_SAMPLES * MARKER_FRAMES);
+    let mut frame = [0i16; FRAME_SAMPLES];
+    for _ in 0..MARKER_FRAMES {
+        audio::PcmSource::next_frame(&mut tone, &mut frame);
+        out.extend_from_slice(&frame);
+    }
+    out
+}
+
+/// Synthesises `text` with espeak-ng into 48 kHz mono samples.
+pub fn speak(text: &str, voice: &str) -> Result<Vec<i16>, StreamTestError> {
+    let output = std::process::Command::new("espeak-ng")
+        .args(["-v", voice, "--stdout", text])
+        .output()
+        .map_err(|e| {
+            StreamTestError(format!(
+                "espeak-ng did not start ({e}): the basic suite speaks its phrases with it. Debian: sudo apt install espeak-ng; Windows 11: winget install eSpeak-NG.eSpeak-NG"
+            ))
+        })?;
+    if !output.status.success() {
+        return Err(StreamTestError(format!(
+            "espeak-ng failed on voice {voice:?}: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        )));
+    }
+    audio::decode_wav(&output.stdout)
+        .map_err(|e| StreamTestError(format!("espeak-ng's audio: {e}")))
+}
+
+fn plan(suite: Suite, config: &StreamTestConfig) -> Result<Vec<Clip>, StreamTestError> {
+    let frames_per_ms = |ms: u64| ms / 20;
+    Ok(match suite {
+        Suite::Stress | Suite::Latency | Suite::Load => {
+            let (packets, interval) = match suite {
+                Suite::Stress => (
+                    config.packets.unwrap_or(50),
+                    config.interval_ms.unwrap_or(500),
+                ),
+                Suite::Latency => (
+                    config.packets.unwrap_or(20),
+                    config.interval_ms.unwrap_or(200),
+                ),
+                _ => {
+                    let interval = config.interval_ms.unwrap_or(500);
+                    let duration = config.duration_seconds.unwrap_or(20.0);
+                    (
+                        ((duration * 1000.0) / f64::from(interval)).floor().max(1.0) as u32,
+                        interval,
+                    )
+                }
+            };
+            (0..packets)
+                .map(|seq| {
+                    let frequency = MARKER_FREQUENCIES[seq as usize % MARKER_FREQUENCIES.len()];
+                    Clip {
+                        start_frame: 10 + frames_per_ms(u64::from(seq) * u64::from(interval)),
+                        samples: marker_burst(frequency),
+                        marker: Some(frequency),
+                    }
+                })
+                .collect()
+        }
+        Suite::Basic => {
+            let duration_frames =
+                frames_per_ms((config.duration_seconds.unwrap_or(30.0) * 1000.0) as u64);
+            let spoken: Vec<Vec<i16>> = config
+                .phrases
+                .iter()
+                .map(|p| speak(p, &config.voice).map(|s| trim_leading_quiet(&s)))
+                .collect::<Result<_, _>>()?;
+            let mut clips = Vec::new();
+            let mut at = 10u64;
+            let mut seed = 0x2545_F491u64;
+            while at < duration_frames {
+                let samples = spoken[clips.len() % spoken.len()].clone();
+                let length = (samples.len() / FRAME_SAMPLES) as u64 + 1;
+                clips.push(Clip {
+                    start_frame: at,
+                    samples,
+                    marker: None,
+                });
+                // 2–4 s of pause after each phrase.
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                at += length + 100 + (seed >> 33) % 101;
+            }
+            clips
+        }
+    })
+}
+
+/// One receiver's observations.
+#[derive(Default)]
+struct Heard {
+    /// (seq, sender, at_ms, latency_ms)
+    data_latencies: Vec<(u32, String, f64, f64)>,
+    /// (at_ms, latency_ms)
+    audio_latencies: Vec<(f64, f64)>,
+    markers_heard: u64,
+    frames: u64,
+    concealed: u64,
+    first_audio: Option<Instant>,
+    errors: Vec<String>,
+}
+
+type Emit = Arc<dyn Fn(StreamEvent) + Send + Sync>;
+/// Per sender, every marker it sent: (when, its frequency if it is a tone).
+type SentMarkers = Arc<Mutex<HashMap<String, Vec<(Instant, Option<f64>)>>>>;
+
+fn log(emit: &Emit, category: Category, rating: Option<Rating>, message: String) {
+    emit(StreamEvent::Log {
+        category,
+        rating,
+        message,
+    });
+}
+
+/// Runs `suite` and returns its report. `emit` receives logs, latencies and progress.
+pub async fn run(
+    suite: Suite,
+    config: &StreamTestConfig,
+    emit: impl Fn(StreamEvent) + Send + Sync + 'static,
+) -> Result<StreamReport, StreamTestError> {
+    config.validate(suite)?;
+    let emit: Emit = Arc::new(emit);
+    let clips = plan(suite, config)?;
+    let (publishers, subscribers) = match suite {
+        Suite::Load => (config.publishers, config.subscribers),
+        _ => (1, 1),
+    };
+    let target = Target::new(&config.livekit_url, &config.api_key, &config.api_secret);
+    let started_at_unix_ms = greenroom_core::unix_millis();
+    let run_started = Instant::now();
+    let options = ParticipantOptions {
+        network: config.network,
+        ..Default::default()
+    };
+    let token = |identity: &str| {
+        service::token(
+            &target,
+            &config.room_name,
+            identity,
+            &TokenOptions {
+                can_publish: true,
+                can_subscribe: true,
+                can_publish_data: true,
+                ..Default::default()
+            },
+        )
+        .map_err(|e| StreamTestError(format!("cannot mint a token: {e}")))
+    };
+
+    // Receivers first, so nothing sent is missed.
+    let mut join_ms = Vec::new();
+    let mut receivers = Vec::new();
+    for i in 0..subscribers {
+        let identity = format!("greenroom-receiver-{i}");
+        let p = Participant::join(&target.url, &token(&identity)?, &options)
+            .await
+            .map_err(|e| StreamTestError(format!("{identity} could not join: {e}")))?;
+        join_ms.push(p.ready_time.as_secs_f64() * 1000.0);
+        log(
+            &emit,
+            Category::Connection,
+            None,
+            format!(
+                "connected: {identity} in room {} ({:.0} ms)",
+                config.room_name,
+                p.ready_time.as_secs_f64() * 1000.0
+            ),
+        );
+        receivers.push(p);
+    }
+    let mut senders = Vec::new();
+    for i in 0..publishers {
+        let identity = format!("greenroom-sender-{i}");
+        let p = Participant::join(&target.url, &token(&identity)?, &options)
+            .await
+            .map_err(|e| StreamTestError(format!("{identity} could not join: {e}")))?;
+        join_ms.push(p.ready_time.as_secs_f64() * 1000.0);
+        log(
+            &emit,
+            Category::Connection,
+            None,
+            format!(
+                "connected: {identity} ({:.0} ms)",
+                p.ready_time.as_secs_f64() * 1000.0
+            ),
+        );
+        let track = p
+            .publish_audio("greenroom-stream")
+            .await
+            .map_err(|e| StreamTestError(format!("{identity} could not publish: {e}")))?;
+        senders.push((p, track));
+    }
+    let published_at = Instant::now();
+
+    // Marker send times, shared with the receivers: sender → [(instant, frequency)].
+    let sent_markers: SentMarkers = Arc::default();
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let sender_identities: HashSet<String> =
+        senders.iter().map(|(p, _)| p.identity.clone()).collect();
+
+    let arrived = Arc::new(AtomicU64::new(0));
+    let mut receiver_tasks = Vec::new();
+    for mut receiver in receivers {
+        let arrived = arrived.clone();
+        let stop = stop.clone();
+        let emit = emit.clone();
+        let sent_markers = sent_markers.clone();
+        let senders = sender_identities.clone();
+        receiver_tasks.push(tokio::spawn(async move {
+            let mut heard = Heard::default();
+            let mut loud: HashMap<String, bool> = HashMap::new();
+            let mut matched_markers: HashSet<(String, usize)> = HashSet::new();
+            let stopped = stop.notified();
+            tokio::pin!(stopped);
+            loop {
+                let event = tokio::select! {
+                    _ = &mut stopped => break,
+                    e = receiver.next_event(Duration::from_secs(3600)) => e,
+                };
+                match event {
+                    Some(ParticipantEvent::Data {
+                        participant,
+                        topic,
+                        payload,
+                        received_at,
+                        ..
+                    }) if topic.as_deref() == Some(PACKET_TOPIC) => {
+                        let now_us = greenroom_core::unix_micros();
+                        let _ = received_at;
+                        match serde_json::from_slice::<PacketPayload>(&payload) {
+                            Ok(p) => {
+                                let ms = now_us.saturating_sub(p.sent_us) as f64 / 1000.0;
+                                let at_ms = run_started.elapsed().as_secs_f64() * 1000.0;
+                                emit(StreamEvent::Latency {
+                                    path: LatencyPath::Data,
+                                    seq: p.seq,
+                                    at_ms,
+                                    latency_ms: ms,
+                                });
+                                heard.data_latencies.push((p.seq, participant, at_ms, ms));
+                                arrived.fetch_add(1, Ordering::Relaxed);
+                            }
+                            Err(e) => heard
+                                .errors
+                                .push(format!("a packet from {participant} does not parse: {e}")),
+                        }
+                    }
+                    Some(ParticipantEvent::Audio(frame))
+                        if senders.contains(&frame.participant) =>
+                    {
+                        heard.frames += 1;
+                        heard.concealed += u64::from(frame.concealed);
+                        heard.first_audio.get_or_insert(frame.played_at);
+                        let level = audio::rms(&frame.samples);
+                        let was_loud = loud.get(&frame.participant).copied().unwrap_or(false);
+                        let is_loud = if was_loud {
+                            level > QUIET_LEVEL
+                        } else {
+                            level > ONSET_LEVEL
+                        };
+                        loud.insert(frame.participant.clone(), is_loud);
+                        if is_loud && !was_loud {
+                            let frequency =
+                                audio::dominant_frequency(&frame.samples, 500.0, 2000.0);
+                            let markers = sent_markers
+                                .lock()
+                                .ok()
+                                .and_then(|m| m.get(&frame.participant).cloned())
+                                .unwrap_or_default();
+                            // The latest marker sent before the onset (with its frequency);
+                            // a second onset of the same marker (a pause inside a phrase)
+                            // is not a new one.
+                            let matched = markers.iter().enumerate().rev().find(|(_, (at, f))| {
+                                *at <= frame.played_at
+                                    && match (f, frequency) {
+                                        (Some(f), Some(heard)) => nearest_marker(heard) == *f,
+                                        _ => true,
+                                    }
+                            });
+                            if let Some((index, (at, _))) = matched
+                                && matched_markers.insert((frame.participant.clone(), index))
+                            {
+                                let ms = frame.played_at.duration_since(*at).as_secs_f64() * 1000.0;
+                                heard.markers_heard += 1;
+                                let at_ms = run_started.elapsed().as_secs_f64() * 1000.0;
+                                heard.audio_latencies.push((at_ms, ms));
+                                emit(StreamEvent::Latency {
+                                    path: LatencyPath::Audio,
+                                    seq: heard.markers_heard as u32,
+                                    at_ms,
+                                    latency_ms: ms,
+                                });
+                            }
+                        }
+                    }
+                    Some(ParticipantEvent::Closed(closed)) => {
+                        heard.errors.push(format!(
+                            "{} left the room early: {closed:?}",
+                            receiver.identity
+                        ));
+                        break;
+                    }
+                    Some(_) => {}
+                    None => break,
+                }
+            }
+            (receiver, heard)
+        }));
+    }
+
+    // Senders: every 20 ms one frame per publisher; a clip's first frame goes with its packet.
+    let total_packets = clips.len() as u32;
+    let last_frame = clips
+        .iter()
+        .map(|c| c.start_frame + (c.samples.len() / FRAME_SAMPLES) as u64 + 1)
+        .max()
+        .unwrap_or(0);
+    let mut ticker = tokio::time::interval(Duration::from_millis(20));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut errors = Vec::new();
+    let mut frames_sent = 0u64;
+    let mut packets_sent = 0u64;
+    let mut next_clip = 0usize;
+    let mut playing: Option<(usize, usize)> = None; // (clip, sample offset)
+    let mut frame: Frame = [0; FRAME_SAMPLES];
+    for index in 0..last_frame + 10 {
+        ticker.tick().await;
+        if next_clip < clips.len() && clips[next_clip].start_frame == index {
+            playing = Some((next_clip, 0));
+            let seq = next_clip as u32;
+            next_clip += 1;
+            let now = Instant::now();
+            for (p, _) in &senders {
+                if let Ok(mut m) = sent_markers.lock() {
+                    m.entry(p.identity.clone())
+                        .or_default()
+                        .push((now, clips[seq as usize].marker));
+                }
+                let payload = serde_json::to_vec(&PacketPayload {
+                    seq,
+                    sent_us: greenroom_core::unix_micros(),
+                    from: p.identity.clone(),
+                })
+                .unwrap_or_default();
+                match p.send_data(
+                    payload,
+                    DataOptions {
+                        topic: Some(PACKET_TOPIC.into()),
+                        reliable: true,
+                        destinations: vec![],
+                    },
+                ) {
+                    Ok(()) => packets_sent += 1,
+                    Err(e) => errors.push(format!("{}: {e}", p.identity)),
+                }
+            }
+            emit(StreamEvent::Progress {
+                done: seq + 1,
+                total: total_packets,
+            });
+        }
+        frame.fill(0);
+        if let Some((clip, offset)) = playing {
+            let samples = &clips[clip].samples;
+            let end = (offset + FRAME_SAMPLES).min(samples.len());
+            frame[..end - offset].copy_from_slice(&samples[offset..end]);
+            playing = (end < samples.len()).then_some((clip, end));
+        }
+        for (p, track) in &senders {
+            match track.send(&frame) {
+                Ok(()) => frames_sent += 1,
+                Err(e) => {
+                    errors.push(format!("{}: {e}", p.identity));
+                    break;
+                }
+            }
+        }
+    }
+    // Let the last frames through the jitter buffer, and wait for the last packets: with
+    // injected loss the reliable channel retransmits (SCTP waits ≥ 1 s), so give it time.
+    let expected = packets_sent * u64::from(subscribers);
+    let grace = Duration::from_millis(300)
+        + config.network_delay()
+        + if config.network.is_none() {
+            Duration::from_secs(1)
+        } else {
+            Duration::from_secs(5)
+        };
+    let drain_started = Instant::now();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    while arrived.load(Ordering::Relaxed) < expected && drain_started.elapsed() < grace {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.notify_waiters();
+    let duration_seconds = run_started.elapsed().as_secs_f64();
+
+    let mut data = Vec::new();
+    let mut audio_latencies = Vec::new();
+    let mut samples: Vec<LatencySample> = Vec::new();
+    let mut audio = AudioReport {
+        markers_sent: clips
+            .iter()
+            .filter(|c| c.marker.is_some() || suite == Suite::Basic)
+            .count() as u64
+            * u64::from(publishers)
+            * u64::from(subscribers),
+        frames_sent,
+        ..Default::default()
+    };
+    let mut received = HashSet::new();
+    let mut dropped_by_conditions = 0;
+    let mut jitter = 0.0f64;
+    for task in receiver_tasks {
+        let (receiver, heard) = task
+            .await
+            .map_err(|e| StreamTestError(format!("a receiver failed: {e}")))?;
+        let stats = receiver.stats();
+        dropped_by_conditions += stats.packets_dropped_by_conditions;
+        jitter = jitter.max(stats.ingress_jitter_ms);
+        for (seq, from, at_ms, ms) in heard.data_latencies {
+            if received.insert((receiver.identity.clone(), from, seq)) {
+                data.push(ms);
+                samples.push(LatencySample {
+                    path: LatencyPath::Data,
+                    at_ms,
+                    latency_ms: ms,
+                });
+            }
+        }
+        for &(at_ms, ms) in &heard.audio_latencies {
+            samples.push(LatencySample {
+                path: LatencyPath::Audio,
+                at_ms,
+                latency_ms: ms,
+            });
+        }
+        audio.markers_heard += heard.markers_heard;
+        audio.frames_received += heard.frames;
+        audio.frames_concealed += heard.concealed;
+        audio_latencies.extend(heard.audio_latencies.iter().map(|&(_, ms)| ms));
+        if let Some(first) = heard.first_audio {
+            audio
+                .first_audio_ms
+                .push(first.saturating_duration_since(published_at).as_secs_f64() * 1000.0);
+        }
+        errors.extend(heard.errors);
+        receiver.leave().await;
+    }
+    for (p, _) in senders {
+        dropped_by_conditions += p.stats().packets_dropped_by_conditions;
+        p.leave().await;
+    }
+    audio.ingress_jitter_ms = jitter;
+    audio.latency_stats = LatencyStats::from_samples(&audio_latencies);
+    let packets_received = received.len() as u64;
+    let packet_loss_rate = if expected == 0 {
+        0.0
+    } else {
+        1.0 - packets_received as f64 / expected as f64
+    };
+    let latency_stats = LatencyStats::from_samples(&data);
+    let latency_rating = rate_latency(latency_stats.p95_ms.max(audio.latency_stats.p95_ms));
+    let loss_rating = rate_loss(packet_loss_rate);
+    log(
+        &emit,
+        Category::Latency,
+        Some(rate_latency(latency_stats.p95_ms)),
+        format!(
+            "data end to end: p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms ({} packets)",
+            latency_stats.p50_ms, latency_stats.p95_ms, latency_stats.max_ms, latency_stats.count
+        ),
+    );
+    log(
+        &emit,
+        Category::Audio,
+        Some(rate_latency(audio.latency_stats.p95_ms)),
+        format!(
+            "audio markers heard {}/{}: p50 {:.1} ms, p95 {:.1} ms (includes the {} ms playout delay); {} of {} frames concealed",
+            audio.markers_heard,
+            audio.markers_sent,
+            audio.latency_stats.p50_ms,
+            audio.latency_stats.p95_ms,
+            ParticipantOptions::default().jitter_delay.as_millis(),
+            audio.frames_concealed,
+            audio.frames_received
+        ),
+    );
+    log(
+        &emit,
+        Category::Network,
+        Some(loss_rating),
+        format!(
+            "packet loss {:.1} % ({packets_received}/{expected}); jitter {:.1} ms",
+            packet_loss_rate * 100.0,
+            latency_stats.jitter_ms
+        ),
+    );
+    samples.sort_by(|a, b| a.at_ms.total_cmp(&b.at_ms));
+    Ok(StreamReport {
+        test_name: format!("{}_test", suite.name()),
+        duration_seconds,
+        packets_sent,
+        packets_received,
+        packet_loss_rate,
+        latency_stats,
+        errors_count: errors.len() as u64,
+        throughput_pps: packets_received as f64 / duration_seconds.max(1e-9),
+        schema: REPORT_SCHEMA.into(),
+        suite,
+        started_at_unix_ms,
+        server: config.livekit_url.clone(),
+        room: config.room_name.clone(),
+        publishers,
+        subscribers,
+        network: NetworkReport {
+            loss: config.network.loss,
+            latency_ms: config.network.latency_ms,
+            jitter_ms: config.network.jitter_ms,
+            dropped_by_conditions,
+        },
+        audio,
+        join_ms,
+        errors,
+        latency_rating,
+        loss_rating,
+        samples,
+    })
+}
+
+impl std::fmt::Debug for StreamTestConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut shown = serde_json::to_value(self).unwrap_or_default();
+        if let Some(o) = shown.as_object_mut() {
+            o.insert("api_secret".into(), "••••".into());
+        }
+        write!(f, "StreamTestConfig {shown}")
+    }
+}
+
+impl StreamTestConfig {
+    fn network_delay(&self) -> Duration {
+        Duration::from_millis(u64::from(self.network.latency_ms + self.network.jitter_ms) * 2)
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct PacketPayload {
+    seq: u32,
+    sent_us: u64,
+    from: String,
+}
+
+/// Drops the quiet frames before the first loud one, so a phrase's onset is its first frame.
+fn trim_leading_quiet(samples: &[i16]) -> Vec<i16> {
+    let first_loud = samples
+        .chunks(FRAME_SAMPLES)
+        .position(|frame| audio::rms(frame) > ONSET_LEVEL)
+        .unwrap_or(0);
+    samples[first_loud * FRAME_SAMPLES..].to_vec()
+}
+
+fn nearest_marker(frequency: f64) -> f64 {
+    MARKER_FREQUENCIES
+        .iter()
+        .copied()
+        .min_by(|a, b| (a - frequency).abs().total_cmp(&(b - frequency).abs()))
+        .unwrap_or(frequency)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ratings_follow_the_teams_thresholds() {
+        assert_eq!(rate_latency(99.9), Rating::Excellent);
+        assert_eq!(rate_latency(100.0), Rating::Good);
+        assert_eq!(rate_latency(300.0), Rating::Good);
+        assert_eq!(rate_latency(450.0), Rating::Acceptable);
+        assert_eq!(rate_latency(500.1), Rating::Problem);
+        assert_eq!(rate_loss(0.009), Rating::Excellent);
+        assert_eq!(rate_loss(0.03), Rating::Acceptable);
+        assert_eq!(rate_loss(0.051), Rating::Problem);
+    }
+
+    #[test]
+    fn latency_stats_use_nearest_rank_percentiles_and_delay_variation() {
+        let samples: Vec<f64> = (1..=100).map(f64::from).collect();
+        let s = LatencyStats::from_samples(&samples);
+        assert_eq!((s.min_ms, s.max_ms, s.count), (1.0, 100.0, 100));
+        assert_eq!((s.p50_ms, s.p95_ms, s.p99_ms), (50.0, 95.0, 99.0));
+        assert!((s.avg_ms - 50.5).abs() < 1e-9);
+        assert!((s.jitter_ms - 1.0).abs() < 1e-9);
+        assert_eq!(LatencyStats::from_samples(&[]), LatencyStats::default());
+    }
+
+    #[test]
+    fn a_config_file_overrides_only_its_keys_and_errors_name_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        std::fs::write(&path, r#"{"room_name": "test_coaching_vocal", "packets": 7, "network": {"loss": 0.1, "latency_ms": 5, "jitter_ms": 0}}"#).unwrap();
+        let mut config = StreamTestConfig {
+            api_secret: "from-the-environment".into(),
+            ..Default::default()
+        };
+        config.overlay_file(&path).unwrap();
+        assert_eq!(config.room_name, "test_coaching_vocal");
+        assert_eq!(config.packets, Some(7));
+        assert_eq!(config.network.loss, 0.1);
+        assert_eq!(
+            config.api_secret, "from-the-environment",
+            "a file without a secret keeps ours"
+        );
+        assert_eq!(config.livekit_url, "ws://127.0.0.1:7880");
+
+        std::fs::write(&path, "{\n  \"packets\": 3,\n  \"packets\" 4\n}").unwrap();
+        let e = config.overlay_file(&path).unwrap_err().0;
+        assert!(e.contains("config.json:3"), "{e}");
+        std::fs::write(&path, r#"{"pakets": 3}"#).unwrap();
+        let e = config.overlay_file(&path).unwrap_err().0;
+        assert!(e.contains("pakets") && e.contains("keys:"), "{e}");
+        assert_eq!(config.packets, Some(7), "a bad file changes nothing");
+    }
+
+    #[test]
+    fn the_secret_is_never_serialised_nor_debug_printed() {
+        let config = StreamTestConfig {
+            api_secret: "s3cr3t-value".into(),
+            ..Default::default()
+        };
+        assert!(!serde_json::to_string(&config).unwrap().contains("s3cr3t"));
+        assert!(!format!("{config:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn bad_values_are_refused_before_anything_runs() {
+        let config = |f: fn(&mut StreamTestConfig)| {
+            let mut c = StreamTestConfig::default();
+            f(&mut c);
+            c
+        };
+        assert!(
+            config(|c| c.network.loss = 1.5)
+                .validate(Suite::Stress)
+                .unwrap_err()
+                .0
+                .contains("loss")
+        );
+        assert!(
+            config(|c| c.packets = Some(0))
+                .validate(Suite::Latency)
+                .is_err()
+        );
+        assert!(
+            config(|c| c.interval_ms = Some(5))
+                .validate(Suite::Stress)
+                .unwrap_err()
+                .0
+                .contains("20 ms")
+        );
+        assert!(config(|c| c.publishers = 0).validate(Suite::Load).is_err());
+        assert!(
+            config(|c| c.phrases.clear())
+                .validate(Suite::Basic)
+                .is_err()
+        );
+        assert!(StreamTestConfig::default().validate(Suite::Load).is_ok());
+    }
+
+    #[test]
+    fn markers_are_planned_at_the_interval_with_rotating_frequencies() {
+        let config = StreamTestConfig {
+            packets: Some(5),
+            interval_ms: Some(200),
+            ..Default::default()
+        };
+        let clips = plan(Suite::Latency, &config).unwrap();
+        assert_eq!(clips.len(), 5);
+        assert_eq!(clips[1].start_frame - clips[0].start_frame, 10);
+        assert_eq!(clips[4].marker, Some(MARKER_FREQUENCIES[0]));
+        assert_eq!(clips[1].marker, Some(MARKER_FREQUENCIES[1]));
+        let heard = audio::dominant_frequency(&clips[2].samples, 500.0, 2000.0).unwrap();
+        assert_eq!(nearest_marker(heard), MARKER_FREQUENCIES[2]);
+    }
+}
