@@ -311,6 +311,7 @@ impl Participant {
             channels_pub: HashMap::new(),
             channels_sub: HashMap::new(),
             remote_tracks: HashMap::new(),
+            offered_msids: HashMap::new(),
             participants: others.iter().cloned().collect(),
             text_streams: HashMap::new(),
             events: events_tx,
@@ -571,6 +572,8 @@ struct Engine {
     channels_pub: HashMap<String, ChannelId>,
     channels_sub: HashMap<ChannelId, String>,
     remote_tracks: HashMap<Mid, RemoteTrack>,
+    /// mid → (stream id, track id) of the server's latest subscriber offer.
+    offered_msids: HashMap<String, (String, String)>,
     /// sid → identity of everyone else in the room.
     participants: HashMap<String, String>,
     text_streams: HashMap<String, TextStream>,
@@ -844,6 +847,7 @@ impl Engine {
         tracing::trace!(?message, "signal");
         match message {
             M::Offer(offer) => {
+                self.offered_msids = offered_msids(&offer.sdp);
                 let sdp = SdpOffer::from_sdp_string(&offer.sdp).map_err(|e| {
                     ParticipantError(format!("the server's offer does not parse: {e}"))
                 })?;
@@ -863,6 +867,10 @@ impl Engine {
                         ..Default::default()
                     }))?;
                 self.drain(Side::Subscriber);
+                let known: Vec<Mid> = self.remote_tracks.keys().copied().collect();
+                for mid in known {
+                    self.track_remote(mid);
+                }
             }
             M::Answer(answer) => {
                 let Some(pending) = self.pending_offer.take() else {
@@ -1059,33 +1067,10 @@ impl Engine {
             Event::MediaAdded(added)
                 if side == Side::Subscriber && added.kind == MediaKind::Audio =>
             {
-                let Some(media) = self.subscriber.rtc.media(added.mid) else {
-                    return;
-                };
-                let (participant_sid, track_sid) =
-                    split_stream_id(media.stream_id(), media.track_id());
-                let Ok(decoder) = opus::Decoder::new(SAMPLE_RATE, opus::Channels::Mono) else {
-                    return;
-                };
-                let participant = self.identity_of(&participant_sid);
-                self.remote_tracks.insert(
-                    added.mid,
-                    RemoteTrack {
-                        participant_sid,
-                        track_sid: track_sid.clone(),
-                        decoder,
-                        jitter: JitterBuffer::new(
-                            SAMPLE_RATE,
-                            FRAME_SAMPLES as u32,
-                            self.options.jitter_delay,
-                        ),
-                        pcm: vec![0; FRAME_SAMPLES * 6],
-                    },
-                );
-                self.emit(ParticipantEvent::TrackSubscribed {
-                    participant,
-                    track_sid,
-                });
+                self.track_remote(added.mid);
+            }
+            Event::MediaChanged(changed) if side == Side::Subscriber => {
+                self.track_remote(changed.mid);
             }
             Event::MediaData(data) => {
                 if let Some(track) = self.remote_tracks.get_mut(&data.mid) {
@@ -1127,6 +1112,57 @@ impl Engine {
             }
             _ => {}
         }
+    }
+
+    /// Maps a subscriber m-line to the track it carries now. LiveKit recycles m-lines: when
+    /// one carries another participant's track (a new stream id in a later offer), the
+    /// track starts afresh (decoder, jitter buffer) and is announced again.
+    fn track_remote(&mut self, mid: Mid) {
+        let Some(media) = self.subscriber.rtc.media(mid) else {
+            return;
+        };
+        if media.kind() != MediaKind::Audio {
+            return;
+        }
+        // Our direction: no "recv" in it means the server stopped sending on this m-line.
+        if matches!(media.direction(), Direction::Inactive | Direction::SendOnly) {
+            self.remote_tracks.remove(&mid);
+            return;
+        }
+        // str0m keeps an m-line's first msid; the latest offer says what it carries now.
+        let (participant_sid, track_sid) = match self.offered_msids.get(&mid.to_string()) {
+            Some((stream, track)) => split_stream_id(stream, track),
+            None => split_stream_id(media.stream_id(), media.track_id()),
+        };
+        if self
+            .remote_tracks
+            .get(&mid)
+            .is_some_and(|t| t.participant_sid == participant_sid && t.track_sid == track_sid)
+        {
+            return;
+        }
+        let Ok(decoder) = opus::Decoder::new(SAMPLE_RATE, opus::Channels::Mono) else {
+            return;
+        };
+        let participant = self.identity_of(&participant_sid);
+        self.remote_tracks.insert(
+            mid,
+            RemoteTrack {
+                participant_sid,
+                track_sid: track_sid.clone(),
+                decoder,
+                jitter: JitterBuffer::new(
+                    SAMPLE_RATE,
+                    FRAME_SAMPLES as u32,
+                    self.options.jitter_delay,
+                ),
+                pcm: vec![0; FRAME_SAMPLES * 6],
+            },
+        );
+        self.emit(ParticipantEvent::TrackSubscribed {
+            participant,
+            track_sid,
+        });
     }
 
     fn identity_of(&self, sid: &str) -> String {
@@ -1251,6 +1287,29 @@ pub fn split_stream_id(stream_id: &str, track_id: &str) -> (String, String) {
     }
 }
 
+/// mid → (stream id, track id) from an SDP's `a=mid:` and `a=msid:` lines, per m-section.
+pub fn offered_msids(sdp: &str) -> HashMap<String, (String, String)> {
+    let mut out = HashMap::new();
+    for section in sdp.split("\nm=").skip(1) {
+        let mut mid = None;
+        let mut msid = None;
+        for line in section.lines().map(str::trim) {
+            if let Some(v) = line.strip_prefix("a=mid:") {
+                mid = Some(v.to_string());
+            } else if let Some(v) = line.strip_prefix("a=msid:") {
+                let mut parts = v.split_whitespace();
+                if let (Some(stream), Some(track)) = (parts.next(), parts.next()) {
+                    msid = Some((stream.to_string(), track.to_string()));
+                }
+            }
+        }
+        if let (Some(mid), Some(msid)) = (mid, msid) {
+            out.insert(mid, msid);
+        }
+    }
+    out
+}
+
 /// A trickled `RTCIceCandidateInit` JSON → a candidate (`None` for end-of-candidates or
 /// anything we cannot read).
 pub fn parse_trickle(candidate_init: &str) -> Option<Candidate> {
@@ -1284,6 +1343,14 @@ mod tests {
             split_stream_id("PA_abc", "TR_x"),
             ("PA_abc".to_string(), "TR_x".to_string())
         );
+    }
+
+    #[test]
+    fn msids_are_read_per_m_section() {
+        let sdp = "v=0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\na=mid:0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:1\r\na=msid:PA_a|TR_b TR_b\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:2\r\na=recvonly\r\n";
+        let msids = offered_msids(sdp);
+        assert_eq!(msids.len(), 1);
+        assert_eq!(msids["1"], ("PA_a|TR_b".to_string(), "TR_b".to_string()));
     }
 
     #[test]

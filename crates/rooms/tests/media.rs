@@ -194,3 +194,38 @@ async fn data_goes_both_ways_on_both_channels_and_to_one_identity() {
     .await;
     alice.leave().await;
 }
+
+/// Known defect, left visible: when LiveKit recycles a subscriber m-line for a later
+/// speaker, that speaker is sometimes never heard (about 1 run in 4 with three speakers;
+/// the mapping is right, the RTP does not come out of str0m for the new SSRC). Run with
+/// `cargo test -p greenroom-rooms --test media -- --ignored`.
+#[tokio::test]
+#[ignore = "known defect: a recycled subscriber m-line sometimes yields no audio (see the doc comment)"]
+async fn speakers_who_come_and_go_are_each_heard_under_their_own_name() {
+    let server = LiveKitServer::start();
+    let target = Target::new(&server.url(), "devkey", "secret");
+    let options = ParticipantOptions::default();
+    let mut listener =
+        Participant::join(&target.url, &token(&target, "turns", "listener"), &options)
+            .await
+            .unwrap();
+    for turn in 0..3 {
+        let name = format!("speaker-{turn}");
+        let speaker = Participant::join(&target.url, &token(&target, "turns", &name), &options)
+            .await
+            .unwrap();
+        let track = speaker.publish_audio("tone").await.unwrap();
+        let player = tokio::spawn(async move {
+            let mut tone = Tone::new(440.0, 0.3);
+            track.play(&mut tone, Some(100), |_, _| {}).await
+        });
+        wait_for(&mut listener, &format!("audio from {name}"), |e| match e {
+            ParticipantEvent::Audio(f) if f.participant == name && !f.concealed => Some(()),
+            _ => None,
+        })
+        .await;
+        player.abort();
+        speaker.leave().await;
+    }
+    listener.leave().await;
+}
