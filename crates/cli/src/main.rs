@@ -1366,11 +1366,8 @@ async fn join_room(
     use greenroom_rooms::protocol::signal_response::Message;
     use greenroom_rooms::signal::{self, SignalEvent, SignalSession};
     let options = greenroom_rooms::service::TokenOptions {
-        can_publish: true,
-        can_subscribe: true,
-        can_publish_data: true,
         ttl: Some(stay + std::time::Duration::from_secs(600)),
-        ..Default::default()
+        ..greenroom_rooms::service::TokenOptions::participant()
     };
     let jwt = greenroom_rooms::service::token(target, room, identity, &options).map_err(|e| e.0)?;
     let mut session = SignalSession::connect(&target.url, &jwt, &Default::default())

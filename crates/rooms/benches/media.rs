@@ -26,13 +26,7 @@ use std::time::{Duration, Instant};
 const ECHOES: usize = 100;
 
 fn token(target: &Target, room: &str, identity: &str) -> String {
-    let grants = TokenOptions {
-        can_publish: true,
-        can_subscribe: true,
-        can_publish_data: true,
-        ..Default::default()
-    };
-    service::token(target, room, identity, &grants).unwrap()
+    service::token(target, room, identity, &TokenOptions::participant()).unwrap()
 }
 
 fn p50_p95(mut ms: Vec<f64>) -> (f64, f64) {

@@ -217,6 +217,7 @@ pub struct Participant {
     commands: mpsc::UnboundedSender<Command>,
     events: mpsc::UnboundedReceiver<ParticipantEvent>,
     stats: Arc<Mutex<ParticipantStats>>,
+    signal_rtt: signal::RoundTrip,
     task: tokio::task::JoinHandle<()>,
     media_timeout: Duration,
 }
@@ -277,6 +278,7 @@ impl Participant {
         let started = Instant::now();
         let session = SignalSession::connect(url, token, &options.signal).await?;
         let join_time = session.join_time;
+        let signal_rtt = session.round_trip();
         let (identity, sid) = session.participant();
         let (identity, sid) = (identity.to_string(), sid.to_string());
         let room = session
@@ -350,6 +352,7 @@ impl Participant {
             commands,
             events,
             stats,
+            signal_rtt,
             task,
             media_timeout: options.media_timeout,
         })
@@ -400,7 +403,9 @@ impl Participant {
     }
 
     pub fn stats(&self) -> ParticipantStats {
-        self.stats.lock().map(|s| s.clone()).unwrap_or_default()
+        let mut stats = self.stats.lock().map(|s| s.clone()).unwrap_or_default();
+        stats.signal_rtt_ms = self.signal_rtt.get().map(|rtt| rtt.as_secs_f64() * 1000.0);
+        stats
     }
 
     /// Leaves the room and waits (at most 3 s) for the engine to finish.
@@ -717,9 +722,6 @@ impl Engine {
                         }
                     }
                 }
-            }
-            if let Some(rtt) = self.signal.rtt() {
-                self.with_stats(|s| s.signal_rtt_ms = Some(rtt.as_secs_f64() * 1000.0));
             }
         };
         for peer in [&mut self.publisher, &mut self.subscriber] {

@@ -391,6 +391,18 @@ pub struct TokenOptions {
     pub room_metadata: Option<String>,
 }
 
+impl TokenOptions {
+    /// A participant that publishes, subscribes and sends data (what the SDKs' users get).
+    pub fn participant() -> Self {
+        Self {
+            can_publish: true,
+            can_subscribe: true,
+            can_publish_data: true,
+            ..Self::default()
+        }
+    }
+}
+
 /// A LiveKit access token (`livekit-api`'s `AccessToken`), with explicit agent dispatch.
 pub fn token(
     target: &Target,

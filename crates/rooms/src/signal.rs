@@ -85,6 +85,19 @@ pub enum SignalEvent {
     Closed(Closed),
 }
 
+/// The session's last signalling round trip, readable while another task owns the session.
+#[derive(Debug, Clone)]
+pub struct RoundTrip(Arc<AtomicU64>);
+
+impl RoundTrip {
+    pub fn get(&self) -> Option<Duration> {
+        match self.0.load(Ordering::Relaxed) {
+            0 => None,
+            micros => Some(Duration::from_micros(micros)),
+        }
+    }
+}
+
 /// A joined participant's signalling connection.
 pub struct SignalSession {
     /// The server's answer to the join: room, our participant, the others, ICE servers.
@@ -294,10 +307,12 @@ impl SignalSession {
 
     /// The last measured signalling round trip, once a pong came back.
     pub fn rtt(&self) -> Option<Duration> {
-        match self.rtt_micros.load(Ordering::Relaxed) {
-            0 => None,
-            micros => Some(Duration::from_micros(micros)),
-        }
+        self.round_trip().get()
+    }
+
+    /// A handle that reads [`SignalSession::rtt`] from anywhere, as it is updated.
+    pub fn round_trip(&self) -> RoundTrip {
+        RoundTrip(self.rtt_micros.clone())
     }
 
     /// Leaves the room: `LeaveRequest`, then the socket closes. Waits at most 2 s.

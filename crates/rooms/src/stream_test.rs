@@ -161,6 +161,11 @@ impl StreamTestConfig {
         Ok(())
     }
 
+    /// Twice the most our injected conditions hold a packet back (there and back).
+    fn network_delay(&self) -> Duration {
+        Duration::from_millis(u64::from(self.network.latency_ms + self.network.jitter_ms) * 2)
+    }
+
     /// Checks the values make a run; errors name the flag or key.
     pub fn validate(&self, suite: Suite) -> Result<(), StreamTestError> {
         let bad = |m: String| Err(StreamTestError(m));
@@ -518,62 +523,46 @@ pub async fn run(
         network: config.network,
         ..Default::default()
     };
-    let token = |identity: &str| {
-        service::token(
+    let join = async |identity: String| {
+        let jwt = service::token(
             &target,
             &config.room_name,
-            identity,
-            &TokenOptions {
-                can_publish: true,
-                can_subscribe: true,
-                can_publish_data: true,
-                ..Default::default()
-            },
+            &identity,
+            &TokenOptions::participant(),
         )
-        .map_err(|e| StreamTestError(format!("cannot mint a token: {e}")))
+        .map_err(|e| StreamTestError(format!("cannot mint a token: {e}")))?;
+        let p = Participant::join(&target.url, &jwt, &options)
+            .await
+            .map_err(|e| StreamTestError(format!("{identity} could not join: {e}")))?;
+        let ms = p.ready_time.as_secs_f64() * 1000.0;
+        log(
+            &emit,
+            Category::Connection,
+            None,
+            format!(
+                "connected: {identity} in room {} ({ms:.0} ms)",
+                config.room_name
+            ),
+        );
+        Ok::<_, StreamTestError>((p, ms))
     };
 
     // Receivers first, so nothing sent is missed.
     let mut join_ms = Vec::new();
     let mut receivers = Vec::new();
     for i in 0..subscribers {
-        let identity = format!("greenroom-receiver-{i}");
-        let p = Participant::join(&target.url, &token(&identity)?, &options)
-            .await
-            .map_err(|e| StreamTestError(format!("{identity} could not join: {e}")))?;
-        join_ms.push(p.ready_time.as_secs_f64() * 1000.0);
-        log(
-            &emit,
-            Category::Connection,
-            None,
-            format!(
-                "connected: {identity} in room {} ({:.0} ms)",
-                config.room_name,
-                p.ready_time.as_secs_f64() * 1000.0
-            ),
-        );
+        let (p, ms) = join(format!("greenroom-receiver-{i}")).await?;
+        join_ms.push(ms);
         receivers.push(p);
     }
     let mut senders = Vec::new();
     for i in 0..publishers {
-        let identity = format!("greenroom-sender-{i}");
-        let p = Participant::join(&target.url, &token(&identity)?, &options)
-            .await
-            .map_err(|e| StreamTestError(format!("{identity} could not join: {e}")))?;
-        join_ms.push(p.ready_time.as_secs_f64() * 1000.0);
-        log(
-            &emit,
-            Category::Connection,
-            None,
-            format!(
-                "connected: {identity} ({:.0} ms)",
-                p.ready_time.as_secs_f64() * 1000.0
-            ),
-        );
+        let (p, ms) = join(format!("greenroom-sender-{i}")).await?;
+        join_ms.push(ms);
         let track = p
             .publish_audio("greenroom-stream")
             .await
-            .map_err(|e| StreamTestError(format!("{identity} could not publish: {e}")))?;
+            .map_err(|e| StreamTestError(format!("{} could not publish: {e}", p.identity)))?;
         senders.push((p, track));
     }
     let published_at = Instant::now();
@@ -608,11 +597,9 @@ pub async fn run(
                         participant,
                         topic,
                         payload,
-                        received_at,
                         ..
                     }) if topic.as_deref() == Some(PACKET_TOPIC) => {
                         let now_us = greenroom_core::unix_micros();
-                        let _ = received_at;
                         match serde_json::from_slice::<PacketPayload>(&payload) {
                             Ok(p) => {
                                 let ms = now_us.saturating_sub(p.sent_us) as f64 / 1000.0;
@@ -648,25 +635,16 @@ pub async fn run(
                         if is_loud && !was_loud {
                             let frequency =
                                 audio::dominant_frequency(&frame.samples, 500.0, 2000.0);
-                            let markers = sent_markers
-                                .lock()
-                                .ok()
-                                .and_then(|m| m.get(&frame.participant).cloned())
-                                .unwrap_or_default();
-                            // The latest marker sent before the onset (with its frequency);
-                            // a second onset of the same marker (a pause inside a phrase)
-                            // is not a new one.
-                            let matched = markers.iter().enumerate().rev().find(|(_, (at, f))| {
-                                *at <= frame.played_at
-                                    && match (f, frequency) {
-                                        (Some(f), Some(heard)) => nearest_marker(heard) == *f,
-                                        _ => true,
-                                    }
+                            let matched = sent_markers.lock().ok().and_then(|m| {
+                                let sent = m.get(&frame.participant)?;
+                                match_marker(sent, frame.played_at, frequency)
                             });
-                            if let Some((index, (at, _))) = matched
+                            // A second onset of the same marker (a pause inside a phrase) is
+                            // not a new one.
+                            if let Some((index, at)) = matched
                                 && matched_markers.insert((frame.participant.clone(), index))
                             {
-                                let ms = frame.played_at.duration_since(*at).as_secs_f64() * 1000.0;
+                                let ms = frame.played_at.duration_since(at).as_secs_f64() * 1000.0;
                                 heard.markers_heard += 1;
                                 let at_ms = run_started.elapsed().as_secs_f64() * 1000.0;
                                 heard.audio_latencies.push((at_ms, ms));
@@ -784,12 +762,8 @@ pub async fn run(
     let mut audio_latencies = Vec::new();
     let mut samples: Vec<LatencySample> = Vec::new();
     let mut audio = AudioReport {
-        markers_sent: clips
-            .iter()
-            .filter(|c| c.marker.is_some() || suite == Suite::Basic)
-            .count() as u64
-            * u64::from(publishers)
-            * u64::from(subscribers),
+        // Every clip is a marker: a tone burst, or (basic) a phrase.
+        markers_sent: clips.len() as u64 * u64::from(publishers) * u64::from(subscribers),
         frames_sent,
         ..Default::default()
     };
@@ -923,12 +897,6 @@ impl std::fmt::Debug for StreamTestConfig {
     }
 }
 
-impl StreamTestConfig {
-    fn network_delay(&self) -> Duration {
-        Duration::from_millis(u64::from(self.network.latency_ms + self.network.jitter_ms) * 2)
-    }
-}
-
 #[derive(Debug, Serialize, Deserialize)]
 struct PacketPayload {
     seq: u32,
@@ -943,6 +911,26 @@ fn trim_leading_quiet(samples: &[i16]) -> Vec<i16> {
         .position(|frame| audio::rms(frame) > ONSET_LEVEL)
         .unwrap_or(0);
     samples[first_loud * FRAME_SAMPLES..].to_vec()
+}
+
+/// The latest marker sent at or before `heard_at` whose frequency matches the one heard
+/// (a phrase, or an onset whose frequency we cannot tell, matches any): (index, sent at).
+fn match_marker(
+    sent: &[(Instant, Option<f64>)],
+    heard_at: Instant,
+    frequency: Option<f64>,
+) -> Option<(usize, Instant)> {
+    sent.iter()
+        .enumerate()
+        .rev()
+        .find(|(_, (at, f))| {
+            *at <= heard_at
+                && match (f, frequency) {
+                    (Some(f), Some(heard)) => nearest_marker(heard) == *f,
+                    _ => true,
+                }
+        })
+        .map(|(index, (at, _))| (index, *at))
 }
 
 fn nearest_marker(frequency: f64) -> f64 {
@@ -1051,6 +1039,33 @@ mod tests {
                 .is_err()
         );
         assert!(StreamTestConfig::default().validate(Suite::Load).is_ok());
+    }
+
+    #[test]
+    fn an_onset_matches_the_latest_earlier_marker_of_its_frequency() {
+        let t0 = Instant::now();
+        let ms = |n| t0 + Duration::from_millis(n);
+        let sent = [
+            (ms(0), Some(700.0)),
+            (ms(200), Some(1000.0)),
+            (ms(400), Some(1300.0)),
+        ];
+        assert_eq!(
+            match_marker(&sent, ms(250), Some(1010.0)),
+            Some((1, ms(200)))
+        );
+        // Heard late, after the next marker went out: the frequency says which one it was.
+        assert_eq!(
+            match_marker(&sent, ms(450), Some(995.0)),
+            Some((1, ms(200)))
+        );
+        assert_eq!(match_marker(&sent, ms(450), None), Some((2, ms(400))));
+        assert_eq!(match_marker(&sent, ms(100), Some(1600.0)), None);
+        let phrases = [(ms(0), None), (ms(3000), None)];
+        assert_eq!(
+            match_marker(&phrases, ms(3050), Some(440.0)),
+            Some((1, ms(3000)))
+        );
     }
 
     #[test]

@@ -3,50 +3,21 @@
 
 mod common;
 
-use common::LiveKitServer;
+use common::{LiveKitServer, token, wait_for_event};
 use greenroom_rooms::audio::{Tone, dominant_frequency};
 use greenroom_rooms::participant::{
     DataOptions, Participant, ParticipantEvent, ParticipantOptions,
 };
-use greenroom_rooms::service::{self, Target, TokenOptions};
+use greenroom_rooms::service::Target;
 use std::time::Duration;
-
-fn token(target: &Target, room: &str, identity: &str) -> String {
-    service::token(
-        target,
-        room,
-        identity,
-        &TokenOptions {
-            can_publish: true,
-            can_subscribe: true,
-            can_publish_data: true,
-            ..Default::default()
-        },
-    )
-    .unwrap()
-}
 
 /// Events until `pick` returns something, within 15 s.
 async fn wait_for<T>(
     participant: &mut Participant,
     what: &str,
-    mut pick: impl FnMut(&ParticipantEvent) -> Option<T>,
+    pick: impl FnMut(&ParticipantEvent) -> Option<T>,
 ) -> T {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        let event = participant
-            .next_event(left)
-            .await
-            .unwrap_or_else(|| panic!("timed out waiting for {what}"));
-        if let Some(v) = pick(&event) {
-            return v;
-        }
-        assert!(
-            !matches!(event, ParticipantEvent::Closed(_)),
-            "the session ended while waiting for {what}: {event:?}"
-        );
-    }
+    wait_for_event(participant, what, Duration::from_secs(15), pick).await
 }
 
 #[tokio::test]

@@ -4,33 +4,18 @@
 
 mod common;
 
-use common::LiveKitServer;
+use common::{LiveKitServer, token, wait_for_event};
 use greenroom_rooms::audio::{Tone, dominant_frequency};
 use greenroom_rooms::participant::{
     DataOptions, Participant, ParticipantEvent, ParticipantOptions,
 };
-use greenroom_rooms::service::{self, Target, TokenOptions};
+use greenroom_rooms::service::Target;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-
-fn token(target: &Target, room: &str, identity: &str) -> String {
-    service::token(
-        target,
-        room,
-        identity,
-        &TokenOptions {
-            can_publish: true,
-            can_subscribe: true,
-            can_publish_data: true,
-            ..Default::default()
-        },
-    )
-    .unwrap()
-}
 
 fn python() -> PathBuf {
     let venv = greenroom_fixture_service::workspace().join(".venv-interop");
@@ -108,26 +93,13 @@ impl Drop for PythonPeer {
     }
 }
 
+/// Events until `pick` returns something, within 20 s.
 async fn next_matching<T>(
     participant: &mut Participant,
     what: &str,
-    mut pick: impl FnMut(&ParticipantEvent) -> Option<T>,
+    pick: impl FnMut(&ParticipantEvent) -> Option<T>,
 ) -> T {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        let event = participant
-            .next_event(left)
-            .await
-            .unwrap_or_else(|| panic!("timed out waiting for {what}"));
-        if let Some(v) = pick(&event) {
-            return v;
-        }
-        assert!(
-            !matches!(event, ParticipantEvent::Closed(_)),
-            "session ended waiting for {what}"
-        );
-    }
+    wait_for_event(participant, what, Duration::from_secs(20), pick).await
 }
 
 #[tokio::test]

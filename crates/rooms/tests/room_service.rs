@@ -44,12 +44,7 @@ async fn rooms_metadata_and_participants_on_the_real_server() {
         &target,
         "marie-cosmic",
         "learner-1",
-        &TokenOptions {
-            can_publish: true,
-            can_subscribe: true,
-            can_publish_data: true,
-            ..Default::default()
-        },
+        &TokenOptions::participant(),
     )
     .unwrap();
     let session =

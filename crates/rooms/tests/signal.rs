@@ -3,26 +3,11 @@
 
 mod common;
 
-use common::{LiveKitServer, eventually};
+use common::{LiveKitServer, eventually, token};
 use greenroom_rooms::service::{self, Target, TokenOptions};
 use greenroom_rooms::signal::{Closed, SignalEvent, SignalOptions, SignalSession};
 use livekit_protocol::signal_response::Message;
 use std::time::Duration;
-
-fn token(target: &Target, room: &str, identity: &str) -> String {
-    service::token(
-        target,
-        room,
-        identity,
-        &TokenOptions {
-            can_publish: true,
-            can_subscribe: true,
-            can_publish_data: true,
-            ..Default::default()
-        },
-    )
-    .unwrap()
-}
 
 /// Events until one matches, within 15 s.
 async fn wait_for<T>(
