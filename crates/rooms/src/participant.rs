@@ -478,6 +478,11 @@ impl Peer {
             .clear_codecs()
             .enable_opus(true, false)
             .set_stats_interval(Some(Duration::from_secs(1)))
+            // Hand every packet over as it arrives: our jitter buffer orders them. str0m's own
+            // reordering drops whatever sorts before the last packet it released, and LiveKit
+            // keeps the SSRC of a recycled m-line while the next speaker's sequence numbers
+            // may start lower: that speaker would never be heard.
+            .set_reordering_size_audio(0)
             .build(Instant::now());
         let candidate = Candidate::host(local, "udp")
             .map_err(|e| ParticipantError(format!("bad local candidate {local}: {e}")))?;

@@ -166,12 +166,10 @@ async fn data_goes_both_ways_on_both_channels_and_to_one_identity() {
     alice.leave().await;
 }
 
-/// Known defect, left visible: when LiveKit recycles a subscriber m-line for a later
-/// speaker, that speaker is sometimes never heard (about 1 run in 4 with three speakers;
-/// the mapping is right, the RTP does not come out of str0m for the new SSRC). Run with
-/// `cargo test -p greenroom-rooms --test media -- --ignored`.
+/// LiveKit recycles a subscriber m-line for the next speaker and keeps its SSRC, while the
+/// new speaker's sequence numbers may start below the last one we saw. Each speaker has its
+/// own pitch, so the test tells whose audio comes out under which name.
 #[tokio::test]
-#[ignore = "known defect: a recycled subscriber m-line sometimes yields no audio (see the doc comment)"]
 async fn speakers_who_come_and_go_are_each_heard_under_their_own_name() {
     let server = LiveKitServer::start();
     let target = Target::new(&server.url(), "devkey", "secret");
@@ -180,21 +178,34 @@ async fn speakers_who_come_and_go_are_each_heard_under_their_own_name() {
         Participant::join(&target.url, &token(&target, "turns", "listener"), &options)
             .await
             .unwrap();
-    for turn in 0..3 {
+    for (turn, pitch) in [330.0, 440.0, 554.0, 659.0].into_iter().enumerate() {
         let name = format!("speaker-{turn}");
         let speaker = Participant::join(&target.url, &token(&target, "turns", &name), &options)
             .await
             .unwrap();
         let track = speaker.publish_audio("tone").await.unwrap();
         let player = tokio::spawn(async move {
-            let mut tone = Tone::new(440.0, 0.3);
-            track.play(&mut tone, Some(100), |_, _| {}).await
+            let mut tone = Tone::new(pitch, 0.3);
+            track.play(&mut tone, Some(250), |_, _| {}).await
         });
-        wait_for(&mut listener, &format!("audio from {name}"), |e| match e {
-            ParticipantEvent::Audio(f) if f.participant == name && !f.concealed => Some(()),
-            _ => None,
-        })
-        .await;
+        let mut heard = Vec::new();
+        // 300 ms heard; the first 100 ms are left out while the decoder settles.
+        while heard.len() < 14_400 {
+            let samples = wait_for(&mut listener, &format!("audio from {name}"), |e| match e {
+                ParticipantEvent::Audio(f) if f.participant == name && !f.concealed => {
+                    Some(f.samples.clone())
+                }
+                _ => None,
+            })
+            .await;
+            heard.extend_from_slice(&samples);
+        }
+        let frequency =
+            dominant_frequency(&heard[4800..], 100.0, 4000.0).expect("sound, not silence");
+        assert!(
+            (frequency - pitch).abs() <= 5.0,
+            "{name} played {pitch} Hz, we heard {frequency} Hz under that name"
+        );
         player.abort();
         speaker.leave().await;
     }
