@@ -39,6 +39,15 @@ pub enum ApiEvent {
     StackSummary { summary: StackSummary },
     /// A save was revalidated.
     ExercisesUpdated { update: crate::ExercisesUpdate },
+    /// A streaming test's log line, latency sample or progress.
+    StreamTest {
+        run: u32,
+        event: greenroom_rooms::stream_test::StreamEvent,
+    },
+    /// A streaming test ended: its report, or why not.
+    StreamTestFinished {
+        outcome: Box<crate::StreamTestOutcome>,
+    },
 }
 
 impl ApiEvent {
@@ -51,6 +60,8 @@ impl ApiEvent {
             ApiEvent::StackLog { line } => format!("stack://service/{}/log", line.service),
             ApiEvent::StackSummary { .. } => "stack://summary".into(),
             ApiEvent::ExercisesUpdated { .. } => "exercises://update".into(),
+            ApiEvent::StreamTest { run, .. } => format!("stream-test://run/{run}"),
+            ApiEvent::StreamTestFinished { .. } => "stream-test://finished".into(),
         }
     }
 }

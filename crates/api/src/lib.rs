@@ -15,6 +15,7 @@ mod error;
 mod events;
 pub mod settings;
 pub mod stack;
+pub mod stream_tests;
 
 pub use error::{ApiError, ErrorCode};
 pub use events::{ApiEvent, EventEnvelope, TAURI_EVENT};
@@ -27,6 +28,10 @@ pub use greenroom_stack::status::{ServiceState, ServiceStatus, StackStatus};
 pub use greenroom_stack::supervisor::{StackEvent, Supervisor, UpReport, UpResult};
 pub use settings::{SecretState, SettingsPatch, SettingsView};
 pub use stack::{StackSource, StackSourceView};
+pub use stream_tests::{
+    StreamLogLine, StreamReportEntry, StreamTestOutcome, StreamTestRequest, StreamTestSnapshot,
+    StreamTestStarted,
+};
 
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -109,6 +114,8 @@ pub struct Api {
     /// The exercise watcher of the UI, and the project it watches.
     exercise_watcher:
         std::sync::Mutex<Option<(PathBuf, greenroom_exercises::watch::ExerciseWatcher)>>,
+    /// The streaming test in progress or last finished.
+    stream_tests: stream_tests::StreamTestRunner,
 }
 
 /// The exercises being watched: the current analysis and what the watch covers.
@@ -158,6 +165,7 @@ impl Api {
             started: std::sync::OnceLock::new(),
             history: std::sync::OnceLock::new(),
             exercise_watcher: std::sync::Mutex::new(None),
+            stream_tests: stream_tests::StreamTestRunner::new(),
         }
     }
 
@@ -855,6 +863,16 @@ commands! {
     ServiceRestart => service_restart { id: String } -> UpResult;
     /// Recent log lines.
     StackLogs => stack_logs { service: Option<String>, limit: u32 } -> Vec<LogLine>;
+    /// Start a streaming suite in the background; `stream-test://…` events follow.
+    StreamTestStart => stream_test_start { request: StreamTestRequest } -> StreamTestStarted;
+    /// The streaming test in progress, or the last one.
+    StreamTestCurrent => stream_test_current {} -> Option<StreamTestSnapshot>;
+    /// Ask the streaming test in progress to stop (its report covers what was sent).
+    StreamTestStop => stream_test_stop {} -> bool;
+    /// Saved streaming reports, newest first.
+    StreamTestReports => stream_test_reports { limit: u32 } -> Vec<StreamReportEntry>;
+    /// One saved streaming report, by file name.
+    StreamTestReport => stream_test_report { file: String } -> greenroom_rooms::stream_test::StreamReport;
 }
 
 /// Where Greenroom looks for its tools after `PATH`, in order: `GREENROOM_TOOLS_DIR` when

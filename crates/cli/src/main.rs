@@ -1482,7 +1482,19 @@ async fn stream_test_command(
             )
         }
     );
-    let result = stream_test::run(suite, &config, move |event| match event {
+    // Ctrl-C once: stop sending and report what was measured; twice: quit at once.
+    let stop = stream_test::StopSignal::default();
+    let stopper = stop.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("stopping: waiting for the packets in flight (Ctrl-C again quits at once)");
+            stopper.stop();
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
+    let result = stream_test::run_until_stopped(suite, &config, &stop, move |event| match event {
         StreamEvent::Log {
             category,
             rating,
@@ -1536,6 +1548,9 @@ async fn stream_test_command(
     );
     for e in &report.errors {
         println!("  error: {e}");
+    }
+    if report.stopped_early {
+        println!("  stopped early: the figures cover the packets sent before the stop");
     }
     if let Some(path) = output {
         let text = match serde_json::to_string_pretty(&report) {

@@ -26,6 +26,10 @@
 //!
 //! The report ([`StreamReport`], schema [`REPORT_SCHEMA`]) keeps the team's fields with
 //! their meaning and adds ours; it never contains the API secret.
+//!
+//! A run can be stopped ([`StopSignal`], Ctrl-C in the CLI, Stop in the UI): no new packet
+//! or marker is sent, what is in flight is waited for as usual, and the report covers what
+//! was sent, with `stopped_early` set.
 
 use crate::audio::{self, FRAME_SAMPLES, Frame};
 use crate::participant::{
@@ -34,7 +38,7 @@ use crate::participant::{
 use crate::service::{self, Target, TokenOptions};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -248,7 +252,7 @@ pub fn rate_loss(share: f64) -> Rating {
 }
 
 /// What a run reports as it goes.
-#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum StreamEvent {
     Log {
@@ -281,6 +285,7 @@ pub struct LatencyStats {
     pub min_ms: f64,
     pub max_ms: f64,
     pub avg_ms: f64,
+    #[ts(type = "number")]
     pub count: u64,
     pub p50_ms: f64,
     pub p95_ms: f64,
@@ -320,11 +325,16 @@ impl LatencyStats {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct AudioReport {
+    #[ts(type = "number")]
     pub markers_sent: u64,
+    #[ts(type = "number")]
     pub markers_heard: u64,
     pub latency_stats: LatencyStats,
+    #[ts(type = "number")]
     pub frames_sent: u64,
+    #[ts(type = "number")]
     pub frames_received: u64,
+    #[ts(type = "number")]
     pub frames_concealed: u64,
     /// Interarrival jitter of the received audio (RFC 3550), worst receiver.
     pub ingress_jitter_ms: f64,
@@ -341,18 +351,22 @@ pub struct LatencySample {
 }
 
 /// The JSON report. The first nine fields are the team's, with their meaning.
-#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct StreamReport {
     pub test_name: String,
     pub duration_seconds: f64,
+    #[ts(type = "number")]
     pub packets_sent: u64,
+    #[ts(type = "number")]
     pub packets_received: u64,
     pub packet_loss_rate: f64,
     pub latency_stats: LatencyStats,
+    #[ts(type = "number")]
     pub errors_count: u64,
     pub throughput_pps: f64,
     pub schema: String,
     pub suite: Suite,
+    #[ts(type = "number")]
     pub started_at_unix_ms: u64,
     pub server: String,
     pub room: String,
@@ -366,6 +380,10 @@ pub struct StreamReport {
     pub latency_rating: Rating,
     pub loss_rating: Rating,
     pub samples: Vec<LatencySample>,
+    /// The run was stopped before its end; the figures cover what was sent (added in
+    /// version 1 without a bump: absent means false).
+    #[serde(default)]
+    pub stopped_early: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, ts_rs::TS)]
@@ -373,6 +391,7 @@ pub struct NetworkReport {
     pub loss: f64,
     pub latency_ms: u32,
     pub jitter_ms: u32,
+    #[ts(type = "number")]
     pub dropped_by_conditions: u64,
 }
 
@@ -503,10 +522,35 @@ fn log(emit: &Emit, category: Category, rating: Option<Rating>, message: String)
     });
 }
 
-/// Runs `suite` and returns its report. `emit` receives logs, latencies and progress.
+/// Asks a running suite to stop sending (see the module doc); clones share the request.
+#[derive(Debug, Clone, Default)]
+pub struct StopSignal(Arc<AtomicBool>);
+
+impl StopSignal {
+    pub fn stop(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Runs `suite` to its end and returns its report. `emit` receives logs, latencies and
+/// progress.
 pub async fn run(
     suite: Suite,
     config: &StreamTestConfig,
+    emit: impl Fn(StreamEvent) + Send + Sync + 'static,
+) -> Result<StreamReport, StreamTestError> {
+    run_until_stopped(suite, config, &StopSignal::default(), emit).await
+}
+
+/// Like [`run`], ending early when `stop` is signalled.
+pub async fn run_until_stopped(
+    suite: Suite,
+    config: &StreamTestConfig,
+    stop_signal: &StopSignal,
     emit: impl Fn(StreamEvent) + Send + Sync + 'static,
 ) -> Result<StreamReport, StreamTestError> {
     config.validate(suite)?;
@@ -687,9 +731,24 @@ pub async fn run(
     let mut next_clip = 0usize;
     let mut playing: Option<(usize, usize)> = None; // (clip, sample offset)
     let mut frame: Frame = [0; FRAME_SAMPLES];
+    let mut stopped_early = false;
     for index in 0..last_frame + 10 {
         ticker.tick().await;
-        if next_clip < clips.len() && clips[next_clip].start_frame == index {
+        if !stopped_early && stop_signal.is_stopped() {
+            stopped_early = true;
+            log(
+                &emit,
+                Category::Connection,
+                None,
+                format!(
+                    "stopped on request after {next_clip} of {total_packets} packets; waiting for those in flight"
+                ),
+            );
+        }
+        if stopped_early && playing.is_none() {
+            break;
+        }
+        if !stopped_early && next_clip < clips.len() && clips[next_clip].start_frame == index {
             playing = Some((next_clip, 0));
             let seq = next_clip as u32;
             next_clip += 1;
@@ -763,7 +822,7 @@ pub async fn run(
     let mut samples: Vec<LatencySample> = Vec::new();
     let mut audio = AudioReport {
         // Every clip is a marker: a tone burst, or (basic) a phrase.
-        markers_sent: clips.len() as u64 * u64::from(publishers) * u64::from(subscribers),
+        markers_sent: next_clip as u64 * u64::from(publishers) * u64::from(subscribers),
         frames_sent,
         ..Default::default()
     };
@@ -884,6 +943,7 @@ pub async fn run(
         latency_rating,
         loss_rating,
         samples,
+        stopped_early,
     })
 }
 

@@ -123,3 +123,25 @@ async fn an_unreachable_server_is_a_clear_error() {
         .unwrap_err();
     assert!(e.0.contains("greenroom-receiver-0 could not join"), "{e}");
 }
+
+#[tokio::test]
+async fn a_stopped_run_reports_what_it_sent_and_says_it_stopped() {
+    let server = LiveKitServer::start();
+    let mut config = config(&server, "stopped-suite");
+    config.packets = Some(50);
+    config.interval_ms = Some(100);
+    let stop = stream_test::StopSignal::default();
+    let stopper = stop.clone();
+    let report = stream_test::run_until_stopped(Suite::Stress, &config, &stop, move |e| {
+        if let StreamEvent::Progress { done: 5, .. } = e {
+            stopper.stop();
+        }
+    })
+    .await
+    .expect("a stopped run still reports");
+    assert!(report.stopped_early);
+    assert_eq!(report.packets_sent, 5, "{report:?}");
+    assert_eq!(report.packets_received, 5, "{report:?}");
+    assert_eq!(report.packet_loss_rate, 0.0);
+    assert_eq!(report.audio.markers_sent, 5, "{:?}", report.audio);
+}

@@ -2,7 +2,7 @@
 // against `greenroom serve`). `page` is a PlaywrightPage or a WebDriverPage; `ctx` has the
 // temporary `home` and `workspace` of this run.
 import assert from 'node:assert/strict';
-import { cpSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { REPO, freePort, greenroom, portAccepts, start, stop, waitFor } from './processes.mjs';
 
@@ -30,7 +30,7 @@ export async function runFrameChecks(t, page, ctx) {
     for (const [id, title] of SECTIONS) {
       await page.click(`nav a[data-section=${id}]`);
       await waitFor(`the ${title} heading`, async () => (await heading(page)) === title);
-      if (!['settings', 'stack', 'exercises', 'rooms'].includes(id)) {
+      if (!['settings', 'stack', 'exercises', 'rooms', 'tests'].includes(id)) {
         const text = await page.text('section.placeholder');
         assert.match(text ?? '', /not built yet/, `${title} must say plainly that it has no content yet`);
       }
@@ -246,6 +246,41 @@ export async function runRoomsChecks(t, page, ctx) {
       await waitFor('the confirmation', () => page.text('[role=dialog]'));
       await page.click('[role=dialog] button.danger');
       await waitFor('the room to be gone', async () => (await page.eval(`document.querySelector('tr[data-room="e2e-cosmic"]') === null`)), { timeoutMs: 20000 });
+    });
+    await t.test('the Tests screen runs a latency suite on the real server, plots it as it goes and saves the report', async () => {
+      const runState = () => page.eval(`document.querySelector('[data-testid=stream-run]')?.dataset.state ?? null`);
+      await page.click('nav a[data-section=tests]');
+      await waitFor('the server line', async () => (await page.text('[data-testid=stream-server]')) === `ws://127.0.0.1:${port}`);
+      await page.click('button[data-suite=latency]');
+      await page.fill('input[name=packets]', '0');
+      await page.click('[data-testid=stream-start]');
+      const complaint = await waitFor('the form to name the wrong field', () => page.text('[data-testid=stream-form-error]'));
+      assert.match(complaint, /Packets must be a whole number from 1/);
+      assert.equal(await runState(), null, 'nothing ran');
+      await page.fill('input[name=packets]', '10');
+      await page.fill('input[name=room]', 'e2e-stream');
+      await page.click('[data-testid=stream-start]');
+      await waitFor('the run to finish', async () => (await runState()) === 'finished', { timeoutMs: 60000 });
+      // The plot was drawn from the live events: one point per packet, one per marker heard.
+      const points = Number(await page.eval(`document.querySelector('[data-testid=latency-plot]').dataset.points`));
+      assert.ok(points >= 10, `${points} points on the plot`);
+      assert.equal(await page.text('[data-testid=stream-loss]'), '0.00 %');
+      assert.match(await page.text('[data-testid=stream-log]'), /CONNECTION.*connected: greenroom-receiver-0 in room e2e-stream/s);
+      const saved = await page.text('[data-testid=stream-saved]');
+      const dir = path.join(ctx.home, 'reports', 'stream-tests');
+      const files = readdirSync(dir).filter((f) => f.endsWith('-latency.json'));
+      assert.equal(files.length, 1, `reports in ${dir}: ${files}`);
+      assert.ok(saved.includes(files[0]), `${saved} names ${files[0]}`);
+      const report = JSON.parse(readFileSync(path.join(dir, files[0]), 'utf8'));
+      assert.equal(report.schema, 'greenroom.stream-test/1');
+      assert.equal(report.packets_received, 10);
+      assert.equal(report.room, 'e2e-stream');
+      assert.ok(!JSON.stringify(report).includes('"secret"'), 'the report never holds the secret');
+      await page.eval(`document.querySelector('[data-testid=stream-run]').scrollIntoView()`);
+      await page.screenshot('tests-stream');
+      await page.click(`tr[data-report="${files[0]}"] button`);
+      await waitFor('the saved report to open', async () => (await runState()) === 'opened');
+      assert.equal(Number(await page.eval(`document.querySelector('[data-testid=latency-plot]').dataset.points`)), report.samples.length);
     });
   } finally {
     // Leave the screen before its server goes: it polls every 2 s, and a poll that lands

@@ -304,11 +304,84 @@ agent_state: string | null, attributes: { [key in string]: string }, };
 
 export type ExercisesUpdate = { changed: Array<string>, revalidated: Array<string>, elapsed_ms: number, analysis: Analysis, };
 
-export type ApiEvent = { "kind": "settings_changed", settings: SettingsView, } | { "kind": "doctor_check", check: CheckResult, done: number, total: number, } | { "kind": "doctor_finished", summary: DoctorSummary, } | { "kind": "stack_service", status: ServiceStatus, } | { "kind": "stack_log", line: LogLine, } | { "kind": "stack_summary", summary: StackSummary, } | { "kind": "exercises_updated", update: ExercisesUpdate, };
+export type Suite = "basic" | "stress" | "latency" | "load";
+
+export type Category = "CONNECTION" | "AUDIO" | "LATENCY" | "NETWORK";
+
+export type Rating = "excellent" | "good" | "acceptable" | "problem";
+
+export type LatencyPath = "data" | "audio";
+
+export type StreamEvent = { "kind": "log", category: Category, rating: Rating | null, message: string, } | { "kind": "latency", path: LatencyPath, seq: number, at_ms: number, latency_ms: number, } | { "kind": "progress", done: number, total: number, };
+
+export type LatencyStats = { min_ms: number, max_ms: number, avg_ms: number, count: number, p50_ms: number, p95_ms: number, p99_ms: number, 
+/**
+ * Mean absolute difference between consecutive latencies (packet delay variation).
+ */
+jitter_ms: number, };
+
+export type AudioReport = { markers_sent: number, markers_heard: number, latency_stats: LatencyStats, frames_sent: number, frames_received: number, frames_concealed: number, 
+/**
+ * Interarrival jitter of the received audio (RFC 3550), worst receiver.
+ */
+ingress_jitter_ms: number, 
+/**
+ * From publishing to the first audio frame heard, per receiver (ms).
+ */
+first_audio_ms: Array<number>, };
+
+export type LatencySample = { path: LatencyPath, at_ms: number, latency_ms: number, };
+
+export type NetworkReport = { loss: number, latency_ms: number, jitter_ms: number, dropped_by_conditions: number, };
+
+export type StreamReport = { test_name: string, duration_seconds: number, packets_sent: number, packets_received: number, packet_loss_rate: number, latency_stats: LatencyStats, errors_count: number, throughput_pps: number, schema: string, suite: Suite, started_at_unix_ms: number, server: string, room: string, publishers: number, subscribers: number, network: NetworkReport, audio: AudioReport, 
+/**
+ * Token to ready (connected, data channels open), per participant (ms).
+ */
+join_ms: Array<number>, errors: Array<string>, latency_rating: Rating, loss_rating: Rating, samples: Array<LatencySample>, 
+/**
+ * The run was stopped before its end; the figures cover what was sent (added in
+ * version 1 without a bump: absent means false).
+ */
+stopped_early: boolean, };
+
+export type StreamTestRequest = { suite: Suite | null, duration_seconds: number | null, packets: number | null, interval_ms: number | null, publishers: number | null, subscribers: number | null, 
+/**
+ * Share of our outgoing packets dropped, 0 ..= 1.
+ */
+loss: number, latency_ms: number, jitter_ms: number, 
+/**
+ * The room; `LIVEKIT_ROOM`, then `greenroom-stream-test`, when absent.
+ */
+room: string | null, };
+
+export type StreamTestStarted = { run: number, suite: Suite, server: string, room: string, };
+
+export type StreamLogLine = { at_ms: number, category: Category, rating: Rating | null, message: string, };
+
+export type StreamTestOutcome = { run: number, report: StreamReport | null, 
+/**
+ * The report's file name in the reports folder (for [`Api::stream_test_report`]).
+ */
+file: string | null, 
+/**
+ * Where the report was saved, in full.
+ */
+saved_to: string | null, error: string | null, };
+
+export type StreamTestSnapshot = { started: StreamTestStarted, running: boolean, done: number, total: number, logs: Array<StreamLogLine>, samples: Array<LatencySample>, outcome: StreamTestOutcome | null, };
+
+export type StreamReportEntry = { file: string, suite: Suite | null, started_at_unix_ms: number, p50_ms: number | null, p95_ms: number | null, packet_loss_rate: number | null, latency_rating: Rating | null, loss_rating: Rating | null, errors_count: number | null, stopped_early: boolean, 
+/**
+ * Set when the file cannot be read as a report (the rest is then empty).
+ */
+problem: string | null, };
+
+export type ApiEvent = { "kind": "settings_changed", settings: SettingsView, } | { "kind": "doctor_check", check: CheckResult, done: number, total: number, } | { "kind": "doctor_finished", summary: DoctorSummary, } | { "kind": "stack_service", status: ServiceStatus, } | { "kind": "stack_log", line: LogLine, } | { "kind": "stack_summary", summary: StackSummary, } | { "kind": "exercises_updated", update: ExercisesUpdate, } | { "kind": "stream_test", run: number, event: StreamEvent, } | { "kind": "stream_test_finished", outcome: StreamTestOutcome, };
 
 export type EventEnvelope = { topic: string, seq: number, at_ms: number, event: ApiEvent, };
 
-export type Request = { "command": "app_info", "args": Record<symbol, never> } | { "command": "get_settings", "args": Record<symbol, never> } | { "command": "update_settings", "args": { patch: SettingsPatch, } } | { "command": "run_doctor", "args": Record<symbol, never> } | { "command": "stack_status", "args": Record<symbol, never> } | { "command": "stack_preflight", "args": Record<symbol, never> } | { "command": "stack_up", "args": { only: Array<string>, } } | { "command": "exercises_scan", "args": { project: string | null, } } | { "command": "exercises_watch", "args": { project: string | null, } } | { "command": "exercises_history", "args": { project: string | null, id: string, limit: number, } } | { "command": "livekit_info", "args": Record<symbol, never> } | { "command": "rooms_list", "args": Record<symbol, never> } | { "command": "room_create", "args": { name: string, metadata: string, } } | { "command": "room_delete", "args": { name: string, } } | { "command": "room_participants", "args": { room: string, } } | { "command": "participant_remove", "args": { room: string, identity: string, } } | { "command": "stack_diagnose", "args": Record<symbol, never> } | { "command": "stack_repair", "args": { id: string, kind: RepairKind, confirmed: boolean, } } | { "command": "stack_report", "args": Record<symbol, never> } | { "command": "stack_down", "args": Record<symbol, never> } | { "command": "service_start", "args": { id: string, } } | { "command": "service_stop", "args": { id: string, } } | { "command": "service_restart", "args": { id: string, } } | { "command": "stack_logs", "args": { service: string | null, limit: number, } };
+export type Request = { "command": "app_info", "args": Record<symbol, never> } | { "command": "get_settings", "args": Record<symbol, never> } | { "command": "update_settings", "args": { patch: SettingsPatch, } } | { "command": "run_doctor", "args": Record<symbol, never> } | { "command": "stack_status", "args": Record<symbol, never> } | { "command": "stack_preflight", "args": Record<symbol, never> } | { "command": "stack_up", "args": { only: Array<string>, } } | { "command": "exercises_scan", "args": { project: string | null, } } | { "command": "exercises_watch", "args": { project: string | null, } } | { "command": "exercises_history", "args": { project: string | null, id: string, limit: number, } } | { "command": "livekit_info", "args": Record<symbol, never> } | { "command": "rooms_list", "args": Record<symbol, never> } | { "command": "room_create", "args": { name: string, metadata: string, } } | { "command": "room_delete", "args": { name: string, } } | { "command": "room_participants", "args": { room: string, } } | { "command": "participant_remove", "args": { room: string, identity: string, } } | { "command": "stack_diagnose", "args": Record<symbol, never> } | { "command": "stack_repair", "args": { id: string, kind: RepairKind, confirmed: boolean, } } | { "command": "stack_report", "args": Record<symbol, never> } | { "command": "stack_down", "args": Record<symbol, never> } | { "command": "service_start", "args": { id: string, } } | { "command": "service_stop", "args": { id: string, } } | { "command": "service_restart", "args": { id: string, } } | { "command": "stack_logs", "args": { service: string | null, limit: number, } } | { "command": "stream_test_start", "args": { request: StreamTestRequest, } } | { "command": "stream_test_current", "args": Record<symbol, never> } | { "command": "stream_test_stop", "args": Record<symbol, never> } | { "command": "stream_test_reports", "args": { limit: number, } } | { "command": "stream_test_report", "args": { file: string, } };
 
 export type CommandArgs = {
   app_info: {  };
@@ -335,6 +408,11 @@ export type CommandArgs = {
   service_stop: { id: string };
   service_restart: { id: string };
   stack_logs: { service: string | null, limit: number };
+  stream_test_start: { request: StreamTestRequest };
+  stream_test_current: {  };
+  stream_test_stop: {  };
+  stream_test_reports: { limit: number };
+  stream_test_report: { file: string };
 };
 
 export type CommandResults = {
@@ -362,6 +440,11 @@ export type CommandResults = {
   service_stop: null;
   service_restart: UpResult;
   stack_logs: Array<LogLine>;
+  stream_test_start: StreamTestStarted;
+  stream_test_current: StreamTestSnapshot | null;
+  stream_test_stop: boolean;
+  stream_test_reports: Array<StreamReportEntry>;
+  stream_test_report: StreamReport;
 };
 
 export type CommandName = keyof CommandResults;
