@@ -1421,6 +1421,16 @@ async fn join_room(
                 }
                 _ => {}
             },
+            Some(SignalEvent::Reconnecting(reason)) => {
+                println!("  connection lost ({reason}); resuming…");
+            }
+            Some(SignalEvent::Resumed { took, attempts }) => {
+                println!(
+                    "  resumed in {:.1} ms ({attempts} attempt{})",
+                    took.as_secs_f64() * 1000.0,
+                    if attempts == 1 { "" } else { "s" }
+                );
+            }
             Some(SignalEvent::Closed(closed)) => {
                 return Err(format!("the session ended: {closed:?}"));
             }
@@ -1551,6 +1561,9 @@ async fn stream_test_command(
     }
     if report.stopped_early {
         println!("  stopped early: the figures cover the packets sent before the stop");
+    }
+    for ms in &report.reconnections_ms {
+        println!("  a lost signalling connection resumed in {ms:.1} ms");
     }
     if let Some(path) = output {
         let text = match serde_json::to_string_pretty(&report) {

@@ -26,7 +26,14 @@
 //!   agents' `lk.transcription`) as one [`ParticipantEvent::Text`] per completed stream;
 //!   `lk.agent.state` attribute changes as [`ParticipantEvent::AgentState`].
 //! - Network conditions ([`NetworkConditions`]) are injected on the packets we send, at our
-//!   socket layer: loss (drop), added latency and jitter (held back, then sent).
+//!   socket layer: loss (drop), added latency and jitter (held back, then sent). They apply
+//!   once [`Participant::join`] has returned: the ICE, DTLS and SCTP handshakes are not
+//!   degraded, so a suite measures streaming rather than how long a DTLS retransmission
+//!   backs off (a lost handshake flight costs 1 s, then 2 s…).
+//! - A lost signalling connection is resumed (see [`crate::signal`]): media keeps flowing,
+//!   [`ParticipantEvent::Reconnecting`] then [`ParticipantEvent::Reconnected`] with the
+//!   time it took (also in [`ParticipantStats::reconnections_ms`]); the server's ICE restart
+//!   of the subscriber arrives as a new offer and is answered like any other.
 //! - The end is always the last event, [`ParticipantEvent::Closed`]; dropping the
 //!   participant leaves the room.
 
@@ -148,6 +155,14 @@ pub enum ParticipantEvent {
         participant: String,
         state: String,
     },
+    /// The signalling connection was lost (the reason); the session is being resumed.
+    /// Media already flowing keeps flowing meanwhile.
+    Reconnecting(String),
+    /// The session resumed, `took` after the connection was lost.
+    Reconnected {
+        took: Duration,
+        attempts: u32,
+    },
     /// The session ended; always the last event.
     Closed(Closed),
 }
@@ -175,6 +190,8 @@ pub struct ParticipantStats {
     pub audio_frames_late: u64,
     pub data_sent: u64,
     pub data_received: u64,
+    /// Each resumed signalling loss: from the loss to the server's `ReconnectResponse` (ms).
+    pub reconnections_ms: Vec<f64>,
 }
 
 /// Options of one data packet.
@@ -691,6 +708,13 @@ impl Engine {
                                 self.fail(e);
                             }
                         }
+                        Some(SignalEvent::Reconnecting(reason)) => {
+                            self.emit(ParticipantEvent::Reconnecting(reason));
+                        }
+                        Some(SignalEvent::Resumed { took, attempts }) => {
+                            self.with_stats(|s| s.reconnections_ms.push(took.as_secs_f64() * 1000.0));
+                            self.emit(ParticipantEvent::Reconnected { took, attempts });
+                        }
                         Some(SignalEvent::Closed(closed)) => break closed,
                         None => {}
                     }
@@ -1010,7 +1034,8 @@ impl Engine {
 
     fn transmit(&mut self, side: Side, destination: SocketAddr, contents: Vec<u8>) {
         let conditions = self.options.network;
-        if !conditions.is_none() {
+        // `ready` is taken once the join completed: from then on, conditions apply.
+        if !conditions.is_none() && self.ready.is_none() {
             if conditions.loss > 0.0 && self.rng.next_f64() < conditions.loss {
                 self.with_stats(|s| s.packets_dropped_by_conditions += 1);
                 return;

@@ -22,6 +22,15 @@
 //!   the session is always the last event, [`SignalEvent::Closed`], with the reason.
 //! - [`SignalSession::leave`] sends `LeaveRequest{CLIENT_INITIATED}` and closes the socket;
 //!   the server then drops the participant at once (not after its departure timeout).
+//! - Resume: when the socket fails or the server goes silent, the session is resumed, as
+//!   the SDKs do, within [`SignalOptions::resume_window`]: [`SignalEvent::Reconnecting`],
+//!   then attempts to `…/rtc?…&reconnect=1&sid=<our sid>&reconnect_reason=1` with the latest
+//!   token (the server's `RefreshToken` replaces it), 0, 250, 500, 1000, 2000, 2000… ms
+//!   apart, each until the server's `ReconnectResponse`. Success is
+//!   [`SignalEvent::Resumed`] with the time from the failure to the response; the
+//!   server then restarts ICE on the subscriber with a new offer. Requests sent meanwhile
+//!   wait and go out after the resume. A server that refuses (it restarted and forgot us,
+//!   or removed us) or a window that runs out ends the session with the reason.
 
 use futures_util::{SinkExt, StreamExt};
 use greenroom_core::redact_tokens;
@@ -46,6 +55,8 @@ pub struct SignalOptions {
     pub auto_subscribe: bool,
     /// How long the socket, the upgrade and the `JoinResponse` may take together.
     pub connect_timeout: Duration,
+    /// How long a lost session may take to resume before it ends; zero never resumes.
+    pub resume_window: Duration,
 }
 
 impl Default for SignalOptions {
@@ -53,6 +64,7 @@ impl Default for SignalOptions {
         Self {
             auto_subscribe: true,
             connect_timeout: Duration::from_secs(10),
+            resume_window: Duration::from_secs(15),
         }
     }
 }
@@ -81,6 +93,10 @@ pub enum Closed {
 pub enum SignalEvent {
     /// A server message, in arrival order.
     Message(Box<signal_response::Message>),
+    /// The connection was lost (the reason); resuming has begun.
+    Reconnecting(String),
+    /// The session resumed: `took` from the loss to the server's `ReconnectResponse`.
+    Resumed { took: Duration, attempts: u32 },
     /// The session ended; always the last event.
     Closed(Closed),
 }
@@ -120,6 +136,15 @@ type Socket =
 
 /// `ws://host:port[/]` → `ws://host:port/rtc?…`; `http(s)://` is accepted as `ws(s)://`.
 pub fn rtc_url(url: &str, options: &SignalOptions) -> Result<String, SignalError> {
+    rtc_url_for(url, options, None)
+}
+
+/// [`rtc_url`], resuming the session of participant `resume_sid` when given.
+fn rtc_url_for(
+    url: &str,
+    options: &SignalOptions,
+    resume_sid: Option<&str>,
+) -> Result<String, SignalError> {
     let base = url.trim().trim_end_matches('/');
     let base = if let Some(rest) = base.strip_prefix("https://") {
         format!("wss://{rest}")
@@ -138,11 +163,127 @@ pub fn rtc_url(url: &str, options: &SignalOptions) -> Result<String, SignalError
              use the local server's ws:// URL"
         )));
     }
+    let resume = resume_sid
+        .map(|sid| {
+            format!(
+                "&reconnect=1&sid={}&reconnect_reason={}",
+                sid.replace(|c: char| !c.is_ascii_alphanumeric() && c != '_', ""),
+                proto::ReconnectReason::RrSignalDisconnected as i32
+            )
+        })
+        .unwrap_or_default();
     Ok(format!(
-        "{base}/rtc?protocol={PROTOCOL_VERSION}&auto_subscribe={}&sdk=rust&version={}",
+        "{base}/rtc?protocol={PROTOCOL_VERSION}&auto_subscribe={}&sdk=rust&version={}{resume}",
         u8::from(options.auto_subscribe),
         env!("CARGO_PKG_VERSION")
     ))
+}
+
+/// Why opening failed: the server said no (retrying will not help), or it could not be
+/// reached or did not answer in time.
+enum OpenFailure {
+    Refused(SignalError),
+    Failed(SignalError),
+}
+
+impl From<SignalError> for OpenFailure {
+    fn from(e: SignalError) -> Self {
+        OpenFailure::Failed(e)
+    }
+}
+
+impl From<OpenFailure> for SignalError {
+    fn from(f: OpenFailure) -> Self {
+        match f {
+            OpenFailure::Refused(e) | OpenFailure::Failed(e) => e,
+        }
+    }
+}
+
+/// Opens the signalling socket and reads until the server's first answer: the
+/// `JoinResponse` of a join, or the `ReconnectResponse` of a resume.
+async fn open(
+    url: &str,
+    token: &str,
+    options: &SignalOptions,
+    resume_sid: Option<&str>,
+    timeout: Duration,
+) -> Result<(Socket, signal_response::Message), OpenFailure> {
+    let rtc = rtc_url_for(url, options, resume_sid)?;
+    let mut request = rtc
+        .as_str()
+        .into_client_request()
+        .map_err(|e| SignalError(format!("{url}: {e}")))?;
+    request.headers_mut().insert(
+        "Authorization",
+        format!("Bearer {token}").parse().map_err(|_| {
+            SignalError("the token contains characters a header cannot hold".into())
+        })?,
+    );
+    let deadline = tokio::time::Instant::now() + timeout;
+    let what = if resume_sid.is_some() {
+        "resume the session"
+    } else {
+        "let us join"
+    };
+    let timeout_error = || {
+        SignalError(format!(
+            "{url} did not {what} within {} s: is the server overloaded or the URL wrong?",
+            timeout.as_secs_f32()
+        ))
+    };
+    let (mut socket, _) =
+        tokio::time::timeout_at(deadline, tokio_tungstenite::connect_async(request))
+            .await
+            .map_err(|_| timeout_error())?
+            .map_err(|e| {
+                let refused =
+                    matches!(&e, tungstenite::Error::Http(r) if r.status().is_client_error());
+                let error = explain_connect(url, e);
+                if refused {
+                    OpenFailure::Refused(error)
+                } else {
+                    OpenFailure::Failed(error)
+                }
+            })?;
+    loop {
+        let frame = tokio::time::timeout_at(deadline, socket.next())
+            .await
+            .map_err(|_| timeout_error())?;
+        let bytes = match frame {
+            Some(Ok(Message::Binary(bytes))) => bytes,
+            Some(Ok(Message::Close(close))) => {
+                return Err(SignalError(format!(
+                    "{url} closed the connection before it would {what}{}",
+                    close.map(|c| format!(": {}", c.reason)).unwrap_or_default()
+                ))
+                .into());
+            }
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => return Err(explain_connect(url, e).into()),
+            None => {
+                return Err(SignalError(format!(
+                    "{url} closed the connection before it would {what}"
+                ))
+                .into());
+            }
+        };
+        match decode_response(&bytes)? {
+            Some(first @ signal_response::Message::Join(_)) if resume_sid.is_none() => {
+                return Ok((socket, first));
+            }
+            Some(first @ signal_response::Message::Reconnect(_)) if resume_sid.is_some() => {
+                return Ok((socket, first));
+            }
+            Some(signal_response::Message::Leave(leave)) => {
+                return Err(OpenFailure::Refused(SignalError(format!(
+                    "{url} would not {what}: {}",
+                    disconnect_reason(leave.reason)
+                ))));
+            }
+            _ => continue,
+        }
+    }
 }
 
 /// Turns a failed WebSocket upgrade into a sentence with a next step.
@@ -202,60 +343,12 @@ impl SignalSession {
                 now - claims.exp
             )));
         }
-        let rtc = rtc_url(url, options)?;
-        let mut request = rtc
-            .as_str()
-            .into_client_request()
-            .map_err(|e| SignalError(format!("{url}: {e}")))?;
-        request.headers_mut().insert(
-            "Authorization",
-            format!("Bearer {token}").parse().map_err(|_| {
-                SignalError("the token contains characters a header cannot hold".into())
-            })?,
-        );
         let started = Instant::now();
-        let deadline = tokio::time::Instant::now() + options.connect_timeout;
-        let timeout_error = || {
-            SignalError(format!(
-                "{url} did not let us join within {} s: is the server overloaded or the URL wrong?",
-                options.connect_timeout.as_secs_f32()
-            ))
-        };
-        let (mut socket, _) =
-            tokio::time::timeout_at(deadline, tokio_tungstenite::connect_async(request))
-                .await
-                .map_err(|_| timeout_error())?
-                .map_err(|e| explain_connect(url, e))?;
-        let join = loop {
-            let frame = tokio::time::timeout_at(deadline, socket.next())
-                .await
-                .map_err(|_| timeout_error())?;
-            let bytes = match frame {
-                Some(Ok(Message::Binary(bytes))) => bytes,
-                Some(Ok(Message::Close(close))) => {
-                    return Err(SignalError(format!(
-                        "{url} closed the connection before the join completed{}",
-                        close.map(|c| format!(": {}", c.reason)).unwrap_or_default()
-                    )));
-                }
-                Some(Ok(_)) => continue,
-                Some(Err(e)) => return Err(explain_connect(url, e)),
-                None => {
-                    return Err(SignalError(format!(
-                        "{url} closed the connection before the join completed"
-                    )));
-                }
-            };
-            match decode_response(&bytes)? {
-                Some(signal_response::Message::Join(join)) => break join,
-                Some(signal_response::Message::Leave(leave)) => {
-                    return Err(SignalError(format!(
-                        "{url} turned the join down: {}",
-                        disconnect_reason(leave.reason)
-                    )));
-                }
-                _ => continue,
-            }
+        let (socket, first) = open(url, token, options, None, options.connect_timeout).await?;
+        let signal_response::Message::Join(join) = first else {
+            return Err(SignalError(format!(
+                "{url} answered the join with something else"
+            )));
         };
         let join_time = started.elapsed();
         let (outgoing, outgoing_rx) = mpsc::unbounded_channel();
@@ -263,8 +356,19 @@ impl SignalSession {
         let rtt_micros = Arc::new(AtomicU64::new(0));
         let ping_interval = Duration::from_secs(join.ping_interval.clamp(1, 3600) as u64);
         let ping_timeout = Duration::from_secs(join.ping_timeout.clamp(2, 7200) as u64);
+        let resume = Resume {
+            url: url.to_owned(),
+            token: token.to_owned(),
+            sid: join
+                .participant
+                .as_ref()
+                .map(|p| p.sid.clone())
+                .unwrap_or_default(),
+            options: options.clone(),
+        };
         let task = tokio::spawn(session_loop(
             socket,
+            resume,
             outgoing_rx,
             events_tx,
             rtt_micros.clone(),
@@ -374,21 +478,166 @@ pub fn agent_states(update: &proto::ParticipantUpdate) -> Vec<(String, String)> 
         .collect()
 }
 
+/// What resuming a session needs.
+struct Resume {
+    url: String,
+    /// The latest token: the join's, then each `RefreshToken` from the server.
+    token: String,
+    sid: String,
+    options: SignalOptions,
+}
+
+/// How a connected stretch of the session ended.
+enum Stretch {
+    /// For good (we left, the server sent us away).
+    Ended(Closed),
+    /// The connection was lost; resuming may bring it back.
+    Lost(Closed),
+}
+
+fn describe(closed: &Closed) -> String {
+    match closed {
+        Closed::Transport(reason) => reason.clone(),
+        Closed::PingTimeout(silent) => {
+            format!("the server was silent for {:.1} s", silent.as_secs_f32())
+        }
+        Closed::Left => "we left".into(),
+        Closed::ByServer { reason, .. } => format!("the server ended the session: {reason}"),
+    }
+}
+
 async fn session_loop(
     mut socket: Socket,
+    mut resume: Resume,
     mut outgoing: mpsc::UnboundedReceiver<Outgoing>,
     events: mpsc::UnboundedSender<SignalEvent>,
     rtt_micros: Arc<AtomicU64>,
     ping_interval: Duration,
     ping_timeout: Duration,
 ) {
+    // Requests that came while the connection was down, sent once it is back.
+    let mut waiting: Vec<signal_request::Message> = Vec::new();
+    let closed = loop {
+        let lost = match connected(
+            &mut socket,
+            &mut resume,
+            &mut outgoing,
+            &mut waiting,
+            &events,
+            &rtt_micros,
+            ping_interval,
+            ping_timeout,
+        )
+        .await
+        {
+            Stretch::Ended(closed) => break closed,
+            Stretch::Lost(lost) => lost,
+        };
+        if resume.options.resume_window.is_zero() || resume.sid.is_empty() {
+            break lost;
+        }
+        let _ = events.send(SignalEvent::Reconnecting(describe(&lost)));
+        match resume_session(&resume, &mut outgoing, &mut waiting).await {
+            Ok(Some((resumed, took, attempts))) => {
+                socket = resumed;
+                let _ = events.send(SignalEvent::Resumed { took, attempts });
+            }
+            Ok(None) => break Closed::Left,
+            Err(e) => {
+                break Closed::Transport(format!(
+                    "{}, and the session could not be resumed: {e}. Join again for a new session",
+                    describe(&lost)
+                ));
+            }
+        }
+    };
+    let _ = events.send(SignalEvent::Closed(closed));
+}
+
+/// Tries to resume until the window runs out. `Ok(None)`: we left meanwhile.
+async fn resume_session(
+    resume: &Resume,
+    outgoing: &mut mpsc::UnboundedReceiver<Outgoing>,
+    waiting: &mut Vec<signal_request::Message>,
+) -> Result<Option<(Socket, Duration, u32)>, SignalError> {
+    let lost_at = Instant::now();
+    let deadline = lost_at + resume.options.resume_window;
+    let mut attempts = 0u32;
+    let mut last_error = SignalError("no attempt was made".into());
+    loop {
+        let pause = match attempts {
+            0 => Duration::ZERO,
+            n => Duration::from_millis(250u64 << (n - 1).min(3)),
+        };
+        let now = Instant::now();
+        if now + pause >= deadline {
+            return Err(SignalError(format!(
+                "{attempts} attempt(s) in {:.1} s, the last: {last_error}",
+                resume.options.resume_window.as_secs_f32()
+            )));
+        }
+        let attempt = async {
+            tokio::time::sleep(pause).await;
+            let budget = deadline
+                .saturating_duration_since(Instant::now())
+                .min(Duration::from_secs(5));
+            open(
+                &resume.url,
+                &resume.token,
+                &resume.options,
+                Some(&resume.sid),
+                budget,
+            )
+            .await
+        };
+        tokio::pin!(attempt);
+        let result = loop {
+            tokio::select! {
+                result = &mut attempt => break result,
+                request = outgoing.recv() => match request {
+                    Some(Outgoing::Request(message)) => waiting.push(*message),
+                    Some(Outgoing::Leave) | None => return Ok(None),
+                },
+            }
+        };
+        attempts += 1;
+        match result {
+            Ok((socket, _reconnect_response)) => {
+                return Ok(Some((socket, lost_at.elapsed(), attempts)));
+            }
+            // The server answered and said no: it forgot us (restarted) or sent us away.
+            Err(OpenFailure::Refused(e)) => return Err(e),
+            Err(OpenFailure::Failed(e)) => last_error = e,
+        }
+    }
+}
+
+/// One connected stretch: pings, server messages, our requests.
+#[allow(clippy::too_many_arguments)]
+async fn connected(
+    socket: &mut Socket,
+    resume: &mut Resume,
+    outgoing: &mut mpsc::UnboundedReceiver<Outgoing>,
+    waiting: &mut Vec<signal_request::Message>,
+    events: &mpsc::UnboundedSender<SignalEvent>,
+    rtt_micros: &AtomicU64,
+    ping_interval: Duration,
+    ping_timeout: Duration,
+) -> Stretch {
+    for message in std::mem::take(waiting) {
+        if let Err(e) = socket.send(encode_request(message)).await {
+            return Stretch::Lost(Closed::Transport(format!(
+                "sending to the server failed: {e}"
+            )));
+        }
+    }
     let mut ticker = tokio::time::interval(ping_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_heard = Instant::now();
     // (timestamp carried by the last ping, when it left): the pong echoes the timestamp,
     // and the round trip is measured on our monotonic clock, to the microsecond.
     let mut last_ping: Option<(i64, Instant)> = None;
-    let closed = loop {
+    loop {
         tokio::select! {
             frame = socket.next() => match frame {
                 Some(Ok(Message::Binary(bytes))) => {
@@ -410,7 +659,10 @@ async fn session_loop(
                             let _ = events.send(SignalEvent::Message(Box::new(
                                 signal_response::Message::Leave(leave),
                             )));
-                            break Closed::ByServer { reason, action };
+                            return Stretch::Ended(Closed::ByServer { reason, action });
+                        }
+                        Ok(Some(signal_response::Message::RefreshToken(token))) => {
+                            resume.token = token;
                         }
                         Ok(Some(message)) => {
                             let _ = events.send(SignalEvent::Message(Box::new(message)));
@@ -420,19 +672,29 @@ async fn session_loop(
                     }
                 }
                 Some(Ok(Message::Close(close))) => {
-                    break Closed::Transport(format!(
+                    return Stretch::Lost(Closed::Transport(format!(
                         "the server closed the signalling connection{}",
                         close.map(|c| format!(": {}", c.reason)).unwrap_or_default()
-                    ));
+                    )));
                 }
                 Some(Ok(_)) => last_heard = Instant::now(),
-                Some(Err(e)) => break Closed::Transport(format!("the signalling connection failed: {e}")),
-                None => break Closed::Transport("the signalling connection closed".into()),
+                Some(Err(e)) => {
+                    return Stretch::Lost(Closed::Transport(format!(
+                        "the signalling connection failed: {e}"
+                    )));
+                }
+                None => {
+                    return Stretch::Lost(Closed::Transport(
+                        "the signalling connection closed".into(),
+                    ));
+                }
             },
             request = outgoing.recv() => match request {
                 Some(Outgoing::Request(message)) => {
                     if let Err(e) = socket.send(encode_request(*message)).await {
-                        break Closed::Transport(format!("sending to the server failed: {e}"));
+                        return Stretch::Lost(Closed::Transport(format!(
+                            "sending to the server failed: {e}"
+                        )));
                     }
                 }
                 Some(Outgoing::Leave) | None => {
@@ -442,24 +704,23 @@ async fn session_loop(
                     };
                     let _ = socket.send(encode_request(signal_request::Message::Leave(leave))).await;
                     let _ = socket.close(None).await;
-                    break Closed::Left;
+                    return Stretch::Ended(Closed::Left);
                 }
             },
             _ = ticker.tick() => {
                 if last_heard.elapsed() > ping_timeout {
-                    break Closed::PingTimeout(last_heard.elapsed());
+                    return Stretch::Lost(Closed::PingTimeout(last_heard.elapsed()));
                 }
                 let rtt = (rtt_micros.load(Ordering::Relaxed) / 1000) as i64;
                 let timestamp = greenroom_core::unix_millis() as i64;
                 last_ping = Some((timestamp, Instant::now()));
                 let ping = signal_request::Message::PingReq(proto::Ping { timestamp, rtt });
                 if let Err(e) = socket.send(encode_request(ping)).await {
-                    break Closed::Transport(format!("sending a ping failed: {e}"));
+                    return Stretch::Lost(Closed::Transport(format!("sending a ping failed: {e}")));
                 }
             }
         }
-    };
-    let _ = events.send(SignalEvent::Closed(closed));
+    }
 }
 
 #[cfg(test)]

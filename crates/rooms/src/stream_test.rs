@@ -384,6 +384,9 @@ pub struct StreamReport {
     /// version 1 without a bump: absent means false).
     #[serde(default)]
     pub stopped_early: bool,
+    /// Each signalling loss that was resumed, any participant: loss → resumed (ms).
+    #[serde(default)]
+    pub reconnections_ms: Vec<f64>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, ts_rs::TS)]
@@ -701,6 +704,24 @@ pub async fn run_until_stopped(
                             }
                         }
                     }
+                    Some(ParticipantEvent::Reconnecting(reason)) => log(
+                        &emit,
+                        Category::Connection,
+                        Some(Rating::Acceptable),
+                        format!(
+                            "{}: connection lost ({reason}); resuming",
+                            receiver.identity
+                        ),
+                    ),
+                    Some(ParticipantEvent::Reconnected { took, .. }) => {
+                        let ms = took.as_secs_f64() * 1000.0;
+                        log(
+                            &emit,
+                            Category::Connection,
+                            Some(rate_latency(ms)),
+                            format!("{}: resumed in {ms:.1} ms", receiver.identity),
+                        );
+                    }
                     Some(ParticipantEvent::Closed(closed)) => {
                         heard.errors.push(format!(
                             "{} left the room early: {closed:?}",
@@ -802,12 +823,14 @@ pub async fn run_until_stopped(
     // Let the last frames through the jitter buffer, and wait for the last packets: with
     // injected loss the reliable channel retransmits (SCTP waits ≥ 1 s), so give it time.
     let expected = packets_sent * u64::from(subscribers);
+    // SCTP's retransmission timer starts at 1 s and doubles: 15 s covers a packet lost
+    // four times in a row. The wait ends as soon as everything arrived.
     let grace = Duration::from_millis(300)
         + config.network_delay()
-        + if config.network.is_none() {
-            Duration::from_secs(1)
+        + if config.network.loss > 0.0 {
+            Duration::from_secs(16)
         } else {
-            Duration::from_secs(5)
+            Duration::from_secs(1)
         };
     let drain_started = Instant::now();
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -828,6 +851,7 @@ pub async fn run_until_stopped(
     };
     let mut received = HashSet::new();
     let mut dropped_by_conditions = 0;
+    let mut reconnections_ms = Vec::new();
     let mut jitter = 0.0f64;
     for task in receiver_tasks {
         let (receiver, heard) = task
@@ -835,6 +859,7 @@ pub async fn run_until_stopped(
             .map_err(|e| StreamTestError(format!("a receiver failed: {e}")))?;
         let stats = receiver.stats();
         dropped_by_conditions += stats.packets_dropped_by_conditions;
+        reconnections_ms.extend(stats.reconnections_ms);
         jitter = jitter.max(stats.ingress_jitter_ms);
         for (seq, from, at_ms, ms) in heard.data_latencies {
             if received.insert((receiver.identity.clone(), from, seq)) {
@@ -866,7 +891,9 @@ pub async fn run_until_stopped(
         receiver.leave().await;
     }
     for (p, _) in senders {
-        dropped_by_conditions += p.stats().packets_dropped_by_conditions;
+        let stats = p.stats();
+        dropped_by_conditions += stats.packets_dropped_by_conditions;
+        reconnections_ms.extend(stats.reconnections_ms);
         p.leave().await;
     }
     audio.ingress_jitter_ms = jitter;
@@ -944,6 +971,7 @@ pub async fn run_until_stopped(
         loss_rating,
         samples,
         stopped_early,
+        reconnections_ms,
     })
 }
 

@@ -114,22 +114,30 @@ async fn two_participants_join_see_each_other_and_leave() {
 async fn a_server_that_dies_ends_the_session_instead_of_hanging() {
     let mut server = LiveKitServer::start();
     let target = Target::new(&server.url(), "devkey", "secret");
-    let mut learner = SignalSession::connect(
-        &target.url,
-        &token(&target, "doomed", "learner"),
-        &SignalOptions::default(),
-    )
-    .await
-    .unwrap();
+    let options = SignalOptions {
+        resume_window: Duration::from_secs(2),
+        ..SignalOptions::default()
+    };
+    let mut learner =
+        SignalSession::connect(&target.url, &token(&target, "doomed", "learner"), &options)
+            .await
+            .unwrap();
     server.kill();
+    wait_for(&mut learner, "the attempt to resume", |e| {
+        matches!(e, SignalEvent::Reconnecting(_)).then_some(())
+    })
+    .await;
     let closed = wait_for(&mut learner, "the end of the session", |e| match e {
         SignalEvent::Closed(c) => Some(c.clone()),
         _ => None,
     })
     .await;
+    let Closed::Transport(reason) = &closed else {
+        panic!("{closed:?}")
+    };
     assert!(
-        matches!(closed, Closed::Transport(_) | Closed::PingTimeout(_)),
-        "{closed:?}"
+        reason.contains("could not be resumed") && reason.contains("no LiveKit server answers"),
+        "{reason}"
     );
 }
 

@@ -80,7 +80,7 @@ async fn injected_loss_is_measured_and_a_load_run_counts_every_pair() {
     lossy.packets = Some(20);
     lossy.interval_ms = Some(100);
     lossy.network = NetworkConditions {
-        loss: 0.2,
+        loss: 0.1,
         latency_ms: 0,
         jitter_ms: 0,
     };

@@ -92,12 +92,24 @@ pub fn find_tool(name: &str) -> PathBuf {
 pub struct LiveKitServer {
     child: std::process::Child,
     pub port: u16,
+    rtc_ports: (u16, u16),
 }
 
 impl LiveKitServer {
     pub fn start() -> Self {
         let (port, tcp, udp) = (free_port(), free_port(), free_port());
-        let child = std::process::Command::new(find_tool("livekit-server"))
+        let child = Self::spawn(port, tcp, udp);
+        let mut server = Self {
+            child,
+            port,
+            rtc_ports: (tcp, udp),
+        };
+        server.wait_until_listening();
+        server
+    }
+
+    fn spawn(port: u16, tcp: u16, udp: u16) -> std::process::Child {
+        std::process::Command::new(find_tool("livekit-server"))
             .args([
                 "--dev",
                 "--bind",
@@ -108,21 +120,25 @@ impl LiveKitServer {
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
-            .expect("livekit-server starts (scripts/setup installs it)");
-        let mut server = Self { child, port };
+            .expect("livekit-server starts (scripts/setup installs it)")
+    }
+
+    fn wait_until_listening(&mut self) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = server.child.try_wait() {
-                panic!("livekit-server exited ({status}) before listening on {port}");
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "livekit-server exited ({status}) before listening on {}",
+                    self.port
+                );
             }
             assert!(
                 std::time::Instant::now() < deadline,
-                "livekit-server did not listen on {port} within 20 s"
+                "livekit-server did not listen on {} within 20 s",
+                self.port
             );
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
-        server.port = port;
-        server
     }
 
     /// `ws://127.0.0.1:PORT`, as `LIVEKIT_URL` would say it.
@@ -134,6 +150,14 @@ impl LiveKitServer {
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Kills the server and starts a fresh one on the same ports (it remembers no room).
+    pub fn restart(&mut self) {
+        self.kill();
+        let (tcp, udp) = self.rtc_ports;
+        self.child = Self::spawn(self.port, tcp, udp);
+        self.wait_until_listening();
     }
 }
 

@@ -343,7 +343,11 @@ join_ms: Array<number>, errors: Array<string>, latency_rating: Rating, loss_rati
  * The run was stopped before its end; the figures cover what was sent (added in
  * version 1 without a bump: absent means false).
  */
-stopped_early: boolean, };
+stopped_early: boolean, 
+/**
+ * Each signalling loss that was resumed, any participant: loss → resumed (ms).
+ */
+reconnections_ms: Array<number>, };
 
 export type StreamTestRequest = { suite: Suite | null, duration_seconds: number | null, packets: number | null, interval_ms: number | null, publishers: number | null, subscribers: number | null, 
 /**
