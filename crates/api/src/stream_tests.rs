@@ -82,6 +82,18 @@ pub struct StreamTestOutcome {
     pub error: Option<String>,
 }
 
+impl StreamTestOutcome {
+    fn failed(run: u32, report: Option<StreamReport>, error: String) -> Self {
+        Self {
+            run,
+            report,
+            file: None,
+            saved_to: None,
+            error: Some(error),
+        }
+    }
+}
+
 /// The latest run as its events drew it.
 #[derive(Debug, Clone, PartialEq, Serialize, TS)]
 pub struct StreamTestSnapshot {
@@ -340,25 +352,17 @@ impl Api {
                             saved_to: Some(path.display().to_string()),
                             error: None,
                         },
-                        Err(e) => StreamTestOutcome {
+                        Err(e) => StreamTestOutcome::failed(
                             run,
-                            report: Some(report),
-                            file: None,
-                            saved_to: None,
-                            error: Some(format!(
+                            Some(report),
+                            format!(
                                 "the run finished but its report could not be saved to {}: {e}",
                                 path.display()
-                            )),
-                        },
+                            ),
+                        ),
                     }
                 }
-                Err(e) => StreamTestOutcome {
-                    run,
-                    report: None,
-                    file: None,
-                    saved_to: None,
-                    error: Some(e.0),
-                },
+                Err(e) => StreamTestOutcome::failed(run, None, e.0),
             };
             {
                 let mut s = lock(&snapshot);

@@ -3,22 +3,12 @@
 
 mod common;
 
-use common::{LiveKitServer, token, wait_for_event};
+use common::{LiveKitServer, token, wait_for};
 use greenroom_rooms::audio::{Tone, dominant_frequency};
 use greenroom_rooms::participant::{
     DataOptions, Participant, ParticipantEvent, ParticipantOptions,
 };
 use greenroom_rooms::service::Target;
-use std::time::Duration;
-
-/// Events until `pick` returns something, within 15 s.
-async fn wait_for<T>(
-    participant: &mut Participant,
-    what: &str,
-    pick: impl FnMut(&ParticipantEvent) -> Option<T>,
-) -> T {
-    wait_for_event(participant, what, Duration::from_secs(15), pick).await
-}
 
 #[tokio::test]
 async fn a_tone_published_by_one_participant_is_heard_by_the_other_at_its_frequency() {

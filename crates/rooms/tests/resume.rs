@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{CuttableProxy, LiveKitServer, token, wait_for_event};
+use common::{CuttableProxy, LiveKitServer, token, wait_for};
 use greenroom_rooms::audio::Tone;
 use greenroom_rooms::participant::{
     DataOptions, Participant, ParticipantEvent, ParticipantOptions,
@@ -11,14 +11,6 @@ use greenroom_rooms::participant::{
 use greenroom_rooms::service::Target;
 use greenroom_rooms::signal::Closed;
 use std::time::Duration;
-
-async fn wait_for<T>(
-    participant: &mut Participant,
-    what: &str,
-    pick: impl FnMut(&ParticipantEvent) -> Option<T>,
-) -> T {
-    wait_for_event(participant, what, Duration::from_secs(20), pick).await
-}
 
 fn data(text: &str) -> (Vec<u8>, DataOptions) {
     (

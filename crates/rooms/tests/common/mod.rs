@@ -26,6 +26,15 @@ pub fn token(target: &greenroom_rooms::service::Target, room: &str, identity: &s
     .unwrap()
 }
 
+/// [`wait_for_event`] within 20 s.
+pub async fn wait_for<T>(
+    participant: &mut greenroom_rooms::participant::Participant,
+    what: &str,
+    pick: impl FnMut(&greenroom_rooms::participant::ParticipantEvent) -> Option<T>,
+) -> T {
+    wait_for_event(participant, what, Duration::from_secs(20), pick).await
+}
+
 /// The participant's events until `pick` returns something, failing after `within` or if
 /// the session ends first.
 pub async fn wait_for_event<T>(
