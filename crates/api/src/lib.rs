@@ -229,12 +229,7 @@ impl Api {
         .map_err(|e| ApiError::internal(e.0))?;
         notes.extend(attach_notes);
         let _ = self.started.set(std::time::Instant::now());
-        if let Some(endpoint) = self
-            .control
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-        {
+        if let Some(endpoint) = greenroom_core::lock_unpoisoned(&self.control).clone() {
             let dir = greenroom_stack::supervisor::stack_dir(
                 self.home.root(),
                 supervisor.name(),
@@ -299,7 +294,7 @@ impl Api {
     /// Makes this process the one other `greenroom` commands drive: `url` and `token` of
     /// its control server are recorded beside the stack's state when the stack is loaded.
     pub fn set_control_endpoint(&self, url: String, token: String) {
-        *self.control.lock().unwrap_or_else(|p| p.into_inner()) = Some(control::ControlEndpoint {
+        *greenroom_core::lock_unpoisoned(&self.control) = Some(control::ControlEndpoint {
             pid: std::process::id(),
             start_time: greenroom_stack::process::start_time(std::process::id()),
             url,
@@ -489,10 +484,7 @@ impl Api {
     ) -> Result<ExercisesWatch, ApiError> {
         let (root, rules, context) = self.exercises_context(project).await?;
         {
-            let current = self
-                .exercise_watcher
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
+            let current = greenroom_core::lock_unpoisoned(&self.exercise_watcher);
             if let Some((watched, watcher)) = current.as_ref().filter(|(r, _)| *r == root) {
                 let _ = watched;
                 return Ok(ExercisesWatch {
@@ -540,10 +532,7 @@ impl Api {
         }
         self.record_history(&analysis);
         let watched_folders = watcher.watched_folders() as u32;
-        *self
-            .exercise_watcher
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = Some((root, watcher));
+        *greenroom_core::lock_unpoisoned(&self.exercise_watcher) = Some((root, watcher));
         Ok(ExercisesWatch {
             analysis,
             watched_folders,

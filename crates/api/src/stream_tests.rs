@@ -20,6 +20,7 @@
 //! request's; the secret never leaves the process.
 
 use crate::{Api, ApiError, ApiEvent, ErrorCode};
+use greenroom_core::lock_unpoisoned;
 use greenroom_rooms::participant::NetworkConditions;
 use greenroom_rooms::stream_test::{
     self, Category, LatencySample, Rating, StopSignal, StreamEvent, StreamReport, StreamTestConfig,
@@ -141,10 +142,6 @@ impl StreamTestRunner {
             latest: Mutex::new(None),
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Applies one event to a snapshot (what a front does with the same events).
@@ -284,9 +281,9 @@ impl Api {
             .validate(suite)
             .map_err(|e| ApiError::invalid_input(e.0))?;
 
-        let mut latest = lock(&self.stream_tests.latest);
+        let mut latest = lock_unpoisoned(&self.stream_tests.latest);
         if let Some(state) = latest.as_ref() {
-            let snapshot = lock(&state.snapshot);
+            let snapshot = lock_unpoisoned(&state.snapshot);
             if snapshot.running {
                 return Err(ApiError::invalid_input(format!(
                     "streaming test {} ({}) is still running: stop it first, or wait for its report",
@@ -297,7 +294,7 @@ impl Api {
         }
         let run = latest
             .as_ref()
-            .map(|s| lock(&s.snapshot).started.run + 1)
+            .map(|s| lock_unpoisoned(&s.snapshot).started.run + 1)
             .unwrap_or(1);
         let started = StreamTestStarted {
             run,
@@ -328,7 +325,7 @@ impl Api {
                 let emitter = emitter.clone();
                 let snapshot = snapshot.clone();
                 move |event: StreamEvent| {
-                    record(&mut lock(&snapshot), &event);
+                    record(&mut lock_unpoisoned(&snapshot), &event);
                     emitter.emit(ApiEvent::StreamTest { run, event });
                 }
             };
@@ -365,7 +362,7 @@ impl Api {
                 Err(e) => StreamTestOutcome::failed(run, None, e.0),
             };
             {
-                let mut s = lock(&snapshot);
+                let mut s = lock_unpoisoned(&snapshot);
                 s.running = false;
                 s.outcome = Some(outcome.clone());
             }
@@ -378,16 +375,16 @@ impl Api {
 
     /// The run in progress, or the last one (`None` before the first).
     pub async fn stream_test_current(&self) -> Result<Option<StreamTestSnapshot>, ApiError> {
-        Ok(lock(&self.stream_tests.latest)
+        Ok(lock_unpoisoned(&self.stream_tests.latest)
             .as_ref()
-            .map(|s| lock(&s.snapshot).clone()))
+            .map(|s| lock_unpoisoned(&s.snapshot).clone()))
     }
 
     /// Asks the run in progress to stop; false when none is running.
     pub async fn stream_test_stop(&self) -> Result<bool, ApiError> {
-        let latest = lock(&self.stream_tests.latest);
+        let latest = lock_unpoisoned(&self.stream_tests.latest);
         match latest.as_ref() {
-            Some(state) if lock(&state.snapshot).running => {
+            Some(state) if lock_unpoisoned(&state.snapshot).running => {
                 state.stop.stop();
                 Ok(true)
             }

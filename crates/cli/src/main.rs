@@ -729,7 +729,7 @@ impl greenroom_api::EventSink<greenroom_api::EventEnvelope> for StateLines {
             return;
         }
         if let greenroom_api::ApiEvent::StackService { status } = envelope.event {
-            let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+            let mut last = greenroom_core::lock_unpoisoned(&self.last);
             if last.insert(status.id.clone(), status.state) != Some(status.state) {
                 println!(
                     "  · {:<20} {:<12} {}",
@@ -1163,7 +1163,7 @@ async fn exercises_watch(api: Arc<Api>, options: ExercisesOptions) -> ExitCode {
         std::time::Duration::from_millis(50),
         move |u| {
             recorder.record_history(&u.analysis);
-            let mut before = previous.lock().unwrap_or_else(|p| p.into_inner());
+            let mut before = greenroom_core::lock_unpoisoned(&previous);
             let names: Vec<String> = u
                 .changed
                 .iter()

@@ -7,15 +7,18 @@
 //! - [`clock`]: Unix time in UTC, as every record and message uses it.
 //! - [`redact_tokens`]: credentials out of error messages and log views.
 //! - [`write_atomic`]: the only way Greenroom writes a file it must not lose.
+//! - [`lock_unpoisoned`]: a mutex lock that survives a panicked holder.
 
 mod atomic;
 pub mod clock;
 mod home;
 mod secrets;
 mod sink;
+mod sync;
 
 pub use atomic::write_atomic;
 pub use clock::{unix_micros, unix_millis, unix_seconds};
 pub use home::AppHome;
 pub use secrets::redact_tokens;
 pub use sink::{EventSink, NullSink, RecordingSink};
+pub use sync::lock_unpoisoned;

@@ -37,19 +37,13 @@ impl<E> Default for RecordingSink<E> {
 impl<E: Clone> RecordingSink<E> {
     /// A copy of the events received so far.
     pub fn events(&self) -> Vec<E> {
-        self.events
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
+        crate::lock_unpoisoned(&self.events).clone()
     }
 }
 
 impl<E: Send> EventSink<E> for RecordingSink<E> {
     fn emit(&self, event: E) {
-        self.events
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .push(event);
+        crate::lock_unpoisoned(&self.events).push(event);
     }
 }
 

@@ -16,6 +16,7 @@
 //! reports and error messages. The file itself is the service's own and is left as it wrote
 //! it.
 
+use greenroom_core::lock_unpoisoned;
 use serde::Serialize;
 use std::collections::{HashMap, VecDeque};
 use std::io::{Read, Seek, SeekFrom};
@@ -90,13 +91,16 @@ impl LogBook {
     /// Starts following a service's file at its current end (only new output is read).
     pub fn follow_from_end(&self, service: &str) {
         let size = std::fs::metadata(self.path(service)).map_or(0, |m| m.len());
-        lock(&self.offsets).insert(service.to_owned(), size);
+        lock_unpoisoned(&self.offsets).insert(service.to_owned(), size);
     }
 
     /// Reads what the service wrote since the last call; rotates when the file is too big.
     pub fn poll(&self, service: &str) -> Vec<LogLine> {
         let path = self.path(service);
-        let mut offset = lock(&self.offsets).get(service).copied().unwrap_or(0);
+        let mut offset = lock_unpoisoned(&self.offsets)
+            .get(service)
+            .copied()
+            .unwrap_or(0);
         // Most polls find nothing new: a stat is far cheaper than an open and a read.
         let size = std::fs::metadata(&path).map_or(0, |m| m.len());
         if size == offset {
@@ -132,9 +136,9 @@ impl LogBook {
         if offset >= MAX_LOG_BYTES && rotate(&path).is_ok() {
             offset = 0;
         }
-        lock(&self.offsets).insert(service.to_owned(), offset);
+        lock_unpoisoned(&self.offsets).insert(service.to_owned(), offset);
         if !lines.is_empty() {
-            let mut rings = lock(&self.rings);
+            let mut rings = lock_unpoisoned(&self.rings);
             let ring = rings.entry(service.to_owned()).or_default();
             for line in &lines {
                 if ring.len() == RING_LINES {
@@ -160,7 +164,7 @@ impl LogBook {
 
     /// The last `n` lines of one service, or of all of them merged by time.
     pub fn recent(&self, service: Option<&str>, n: usize) -> Vec<LogLine> {
-        let rings = lock(&self.rings);
+        let rings = lock_unpoisoned(&self.rings);
         let mut lines: Vec<LogLine> = match service {
             Some(s) => rings
                 .get(s)
@@ -204,10 +208,6 @@ pub fn rotate(path: &Path) -> std::io::Result<()> {
 }
 
 pub use greenroom_core::unix_millis as now_ms;
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 #[cfg(test)]
 mod tests {

@@ -138,11 +138,11 @@ impl Shared {
     /// Records a service's new status and emits the summary when it changed.
     fn note_status(&self, status: &ServiceStatus) {
         let summary = {
-            let mut all = self.statuses.lock().unwrap_or_else(|p| p.into_inner());
+            let mut all = greenroom_core::lock_unpoisoned(&self.statuses);
             all.insert(status.id.clone(), status.clone());
             StackSummary::of(&all.values().cloned().collect::<Vec<_>>())
         };
-        let mut last = self.last_summary.lock().unwrap_or_else(|p| p.into_inner());
+        let mut last = greenroom_core::lock_unpoisoned(&self.last_summary);
         if last.as_ref() != Some(&summary) {
             *last = Some(summary.clone());
             drop(last);
@@ -153,7 +153,7 @@ impl Shared {
 
 impl Shared {
     fn record(&self, id: &str, f: impl FnOnce(&mut ServiceRecord)) {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut state = greenroom_core::lock_unpoisoned(&self.state);
         f(state.services.entry(id.to_owned()).or_default());
         if let Err(e) = state::save(&self.state_path, &state) {
             tracing::warn!(
@@ -358,12 +358,7 @@ impl Supervisor {
             name: self.shared.name.clone(),
             summary: StackSummary::of(&services),
             services,
-            machine: self
-                .shared
-                .machine
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone(),
+            machine: greenroom_core::lock_unpoisoned(&self.shared.machine).clone(),
         }
     }
 
@@ -605,11 +600,7 @@ impl Supervisor {
 
     /// Probe statistics since this supervisor started.
     pub fn stats(&self) -> BTreeMap<String, crate::report::ProbeStats> {
-        self.shared
-            .stats
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        greenroom_core::lock_unpoisoned(&self.shared.stats).clone()
     }
 
     /// A diagnosis for every service that is unwell, or stopped with a pre-flight finding.
@@ -947,7 +938,7 @@ impl Supervisor {
                 system.refresh_cpu_usage();
                 system.refresh_memory();
                 if let Some(shared) = shared.upgrade() {
-                    *shared.machine.lock().unwrap_or_else(|p| p.into_inner()) =
+                    *greenroom_core::lock_unpoisoned(&shared.machine) =
                         Some(crate::status::MachineMetrics {
                             cpu_percent: (system.global_cpu_usage() * 10.0).round() / 10.0,
                             memory_used_bytes: system.used_memory(),
@@ -1731,7 +1722,7 @@ impl Runner {
                     Some(Control::SetProbeTimeout(ms, reply)) => { self.set_probe_timeout(ms); let _ = reply.send(()); }
                 },
                 Some(sample) = samples.recv() => {
-                    self.shared.stats.lock().unwrap_or_else(|p| p.into_inner()).entry(self.id.clone()).or_default().add(&sample);
+                    greenroom_core::lock_unpoisoned(&self.shared.stats).entry(self.id.clone()).or_default().add(&sample);
                     last_detail = sample.detail.clone();
                     let ok = sample.ok;
                     if ok {
