@@ -21,7 +21,7 @@
 
 use crate::{Api, ApiError, ApiEvent, ErrorCode};
 use greenroom_core::lock_unpoisoned;
-use greenroom_rooms::participant::NetworkConditions;
+use greenroom_rooms::participant::{IceTransport, NetworkConditions};
 use greenroom_rooms::stream_test::{
     self, Category, LatencySample, Rating, StopSignal, StreamEvent, StreamReport, StreamTestConfig,
     Suite,
@@ -48,6 +48,10 @@ pub struct StreamTestRequest {
     pub loss: f64,
     pub latency_ms: u32,
     pub jitter_ms: u32,
+    /// Drop all UDP both ways (a firewall), so the run goes over ICE-TCP.
+    pub block_udp: bool,
+    /// The ICE candidates offered; `auto` (UDP, falling back to TCP) when absent.
+    pub transport: Option<IceTransport>,
     /// The room; `LIVEKIT_ROOM`, then `greenroom-stream-test`, when absent.
     pub room: Option<String>,
 }
@@ -276,7 +280,9 @@ impl Api {
             loss: request.loss,
             latency_ms: request.latency_ms,
             jitter_ms: request.jitter_ms,
+            block_udp: request.block_udp,
         };
+        config.transport = request.transport.unwrap_or_default();
         config
             .validate(suite)
             .map_err(|e| ApiError::invalid_input(e.0))?;

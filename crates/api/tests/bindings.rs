@@ -68,6 +68,7 @@ fn generated() -> String {
         greenroom_rooms::stream_test::AudioReport::decl(&cfg),
         greenroom_rooms::stream_test::LatencySample::decl(&cfg),
         greenroom_rooms::stream_test::NetworkReport::decl(&cfg),
+        greenroom_rooms::participant::IceTransport::decl(&cfg),
         greenroom_rooms::stream_test::StreamReport::decl(&cfg),
         StreamTestRequest::decl(&cfg),
         StreamTestStarted::decl(&cfg),

@@ -190,6 +190,12 @@ enum Command {
         /// Add up to this much random delay to every packet we send (ms)
         #[arg(long)]
         jitter: Option<u32>,
+        /// Drop all UDP both ways, as a firewall would: the run goes over ICE-TCP
+        #[arg(long)]
+        block_udp: bool,
+        /// ICE candidates to offer: auto (UDP, falling back to TCP), udp or tcp
+        #[arg(long, value_name = "auto|udp|tcp")]
+        transport: Option<greenroom_rooms::participant::IceTransport>,
         /// A JSON configuration (the team's config.json keys, plus ours)
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
@@ -547,6 +553,8 @@ async fn run(command: Command, home: AppHome, stack: Option<PathBuf>) -> ExitCod
             loss,
             latency,
             jitter,
+            block_udp,
+            transport,
             config,
             output,
             verbose,
@@ -570,6 +578,8 @@ async fn run(command: Command, home: AppHome, stack: Option<PathBuf>) -> ExitCod
             settings.network.loss = loss.unwrap_or(settings.network.loss);
             settings.network.latency_ms = latency.unwrap_or(settings.network.latency_ms);
             settings.network.jitter_ms = jitter.unwrap_or(settings.network.jitter_ms);
+            settings.network.block_udp |= block_udp;
+            settings.transport = transport.unwrap_or(settings.transport);
             let suite = match suite {
                 StreamSuite::Basic => Suite::Basic,
                 StreamSuite::Stress => Suite::Stress,
@@ -1477,7 +1487,7 @@ async fn stream_test_command(
         Category::Network => "NETWORK",
     };
     println!(
-        "stream-test {} against {} (room {}){}",
+        "stream-test {} against {} (room {}){}{}",
         suite.name(),
         config.livekit_url,
         config.room_name,
@@ -1490,6 +1500,12 @@ async fn stream_test_command(
                 config.network.latency_ms,
                 config.network.jitter_ms
             )
+        },
+        match (config.network.block_udp, config.transport) {
+            (true, _) => ", UDP blocked (ICE over TCP)",
+            (false, greenroom_rooms::participant::IceTransport::Tcp) => ", over TCP only",
+            (false, greenroom_rooms::participant::IceTransport::Udp) => ", over UDP only",
+            (false, greenroom_rooms::participant::IceTransport::Auto) => "",
         }
     );
     // Ctrl-C once: stop sending and report what was measured; twice: quit at once.

@@ -10,6 +10,7 @@
 /// LiveKit's protobuf messages, as our participant speaks them.
 pub use livekit_protocol as protocol;
 pub mod audio;
+pub mod ice_tcp;
 pub mod jitter;
 pub mod participant;
 pub mod service;

@@ -9,11 +9,19 @@
 //! - [`Participant::join`] returns once the server's `JoinResponse` arrived **and** the
 //!   publisher connection is up with both data channels open (`_reliable` ordered and
 //!   retransmitted; `_lossy` unordered, no retransmission), so [`Participant::send_data`]
-//!   works at once. Every wait has a deadline ([`ParticipantOptions::media_timeout`]).
+//!   works at once, **and** (when the server says `subscriber_primary`, LiveKit's default)
+//!   the subscriber connection's `_reliable` channel is open, so nothing sent to us from
+//!   then on is lost. Every wait has a deadline ([`ParticipantOptions::media_timeout`]).
 //! - Two peer connections, as LiveKit's SDKs use them: the *publisher* (we offer, the server
 //!   answers) carries our tracks and our data; the *subscriber* (the server offers, we
 //!   answer) carries the others' tracks and data. Candidates arrive in the SDP and by
-//!   trickle; ours are host candidates on the address that routes to the server, over UDP.
+//!   trickle; ours are host candidates on the address that routes to the server: UDP, and
+//!   an active TCP one ([`crate::ice_tcp`]) added when no UDP pair answered within
+//!   [`ParticipantOptions::tcp_fallback_after`] of the remote description (UDP gets that
+//!   head start because the server, controlling the subscriber connection, nominates the
+//!   first pair that works, and on a fast network TCP can win that race).
+//!   [`ParticipantOptions::transport`] can force either; [`ParticipantStats`] names the
+//!   transport each connection settled on.
 //! - [`Participant::publish_audio`] sends `AddTrackRequest` (microphone source, cid =
 //!   the SDP track id), waits for `TrackPublished`, then renegotiates the publisher with a
 //!   send-only Opus m-line. [`AudioTrack::send`] takes 20 ms frames; [`AudioTrack::play`]
@@ -29,7 +37,9 @@
 //!   socket layer: loss (drop), added latency and jitter (held back, then sent). They apply
 //!   once [`Participant::join`] has returned: the ICE, DTLS and SCTP handshakes are not
 //!   degraded, so a suite measures streaming rather than how long a DTLS retransmission
-//!   backs off (a lost handshake flight costs 1 s, then 2 s…).
+//!   backs off (a lost handshake flight costs 1 s, then 2 s…). The exception is
+//!   [`NetworkConditions::block_udp`], a firewall that drops UDP both ways from the first
+//!   packet, so that ICE has to fall back to TCP.
 //! - A lost signalling connection is resumed (see [`crate::signal`]): media keeps flowing,
 //!   [`ParticipantEvent::Reconnecting`] then [`ParticipantEvent::Reconnected`] with the
 //!   time it took (also in [`ParticipantStats::reconnections_ms`]); the server's ICE restart
@@ -38,6 +48,7 @@
 //!   participant leaves the room.
 
 use crate::audio::{FRAME_SAMPLES, Frame, PcmSource, SAMPLE_RATE};
+use crate::ice_tcp::{self, TcpInbound, TcpLinks};
 use crate::jitter::{JitterBuffer, JitterStats, Playout};
 use crate::signal::{self, Closed, SignalError, SignalEvent, SignalOptions, SignalSession};
 use livekit_protocol::{self as proto, signal_request, signal_response};
@@ -50,7 +61,7 @@ use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::channel::{ChannelConfig, ChannelId, Reliability};
 use str0m::format::Codec;
 use str0m::media::{Direction, MediaKind, MediaTime, Mid};
-use str0m::net::{Protocol, Receive};
+use str0m::net::{Protocol, Receive, TcpType};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
@@ -70,11 +81,46 @@ pub struct NetworkConditions {
     pub latency_ms: u32,
     /// Uniform extra delay in 0 ..= jitter_ms.
     pub jitter_ms: u32,
+    /// Drop every UDP packet, both ways, from the first one (a firewall that blocks UDP):
+    /// the connection has to go over ICE-TCP.
+    #[serde(default)]
+    pub block_udp: bool,
 }
 
 impl NetworkConditions {
+    /// No loss, latency or jitter (whether UDP is blocked aside).
     pub fn is_none(&self) -> bool {
         self.loss <= 0.0 && self.latency_ms == 0 && self.jitter_ms == 0
+    }
+}
+
+/// Which ICE candidates the participant offers.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, ts_rs::TS,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum IceTransport {
+    /// UDP first; TCP too when no UDP pair answered within
+    /// [`ParticipantOptions::tcp_fallback_after`].
+    #[default]
+    Auto,
+    /// UDP only (no TCP candidate).
+    Udp,
+    /// TCP only (no UDP candidate), as behind a firewall known to block UDP.
+    Tcp,
+}
+
+impl std::str::FromStr for IceTransport {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(Self::Auto),
+            "udp" => Ok(Self::Udp),
+            "tcp" => Ok(Self::Tcp),
+            other => Err(format!(
+                "unknown transport {other:?}: say auto (UDP, falling back to TCP), udp or tcp"
+            )),
+        }
     }
 }
 
@@ -86,6 +132,9 @@ pub struct ParticipantOptions {
     /// Playout delay of received audio.
     pub jitter_delay: Duration,
     pub network: NetworkConditions,
+    pub transport: IceTransport,
+    /// With [`IceTransport::Auto`]: how long UDP may try alone before TCP joins in.
+    pub tcp_fallback_after: Duration,
 }
 
 impl Default for ParticipantOptions {
@@ -95,6 +144,8 @@ impl Default for ParticipantOptions {
             media_timeout: Duration::from_secs(10),
             jitter_delay: Duration::from_millis(40),
             network: NetworkConditions::default(),
+            transport: IceTransport::Auto,
+            tcp_fallback_after: Duration::from_millis(300),
         }
     }
 }
@@ -192,6 +243,10 @@ pub struct ParticipantStats {
     pub data_received: u64,
     /// Each resumed signalling loss: from the loss to the server's `ReconnectResponse` (ms).
     pub reconnections_ms: Vec<f64>,
+    /// The transport the publisher connection settled on: `udp` or `tcp` (ICE-TCP).
+    pub publisher_transport: Option<String>,
+    /// The transport the subscriber connection settled on, once it is up.
+    pub subscriber_transport: Option<String>,
 }
 
 /// Options of one data packet.
@@ -227,7 +282,7 @@ pub struct Participant {
     pub room: String,
     /// Token to `JoinResponse`.
     pub join_time: Duration,
-    /// Token to publisher connected with both data channels open.
+    /// Token to ready: the data channels open (see [`Participant::join`]).
     pub ready_time: Duration,
     /// The others already in the room when we joined: (sid, identity).
     pub others: Vec<(String, String)>,
@@ -310,9 +365,10 @@ impl Participant {
             .iter()
             .map(|p| (p.sid.clone(), p.identity.clone()))
             .collect();
+        let subscriber_primary = session.join.subscriber_primary;
         let ip = local_ip_towards(url).await?;
-        let publisher = Peer::bind(ip).await?;
-        let subscriber = Peer::bind(ip).await?;
+        let publisher = Peer::bind(ip, options.transport).await?;
+        let subscriber = Peer::bind(ip, options.transport).await?;
         let (commands, commands_rx) = mpsc::unbounded_channel();
         let (events_tx, events) = mpsc::unbounded_channel();
         let (ready_tx, ready_rx) = oneshot::channel();
@@ -335,6 +391,7 @@ impl Participant {
             text_streams: HashMap::new(),
             events: events_tx,
             ready: Some(ready_tx),
+            subscriber_primary,
             stats: stats.clone(),
             options: options.clone(),
             held_back: BinaryHeap::new(),
@@ -350,8 +407,13 @@ impl Participant {
                 "the media engine stopped before the connection was up".into(),
             )),
             Err(_) => Some(ParticipantError(format!(
-                "joined, but no media connection to {url} within {} s: is UDP to the server blocked (LiveKit's rtc.udp_port / port range)?",
-                options.media_timeout.as_secs_f32()
+                "joined, but no media connection to {url} within {} s over {}: does the server's rtc.udp_port (or port range) or rtc.tcp_port answer from here? A firewall may block them",
+                options.media_timeout.as_secs_f32(),
+                match options.transport {
+                    IceTransport::Auto => "UDP or TCP",
+                    IceTransport::Udp => "UDP (try --transport auto)",
+                    IceTransport::Tcp => "TCP (try --transport auto)",
+                },
             ))),
         };
         if let Some(e) = failure {
@@ -474,17 +536,28 @@ async fn local_ip_towards(url: &str) -> Result<IpAddr, ParticipantError> {
         .map_err(|e| ParticipantError(format!("cannot read the local address: {e}")))
 }
 
-/// One peer connection and its UDP socket.
+/// One peer connection, its UDP socket and its ICE-TCP connections.
 struct Peer {
     rtc: Rtc,
     socket: UdpSocket,
+    /// The UDP socket's address (our UDP candidate).
     local: SocketAddr,
+    /// Our active TCP candidate's address (`ip:9`), the destination of what TCP brings.
+    tcp_local: SocketAddr,
+    tcp: TcpLinks,
+    /// The TCP candidate held back until UDP had its head start (`Auto`), and when that ends
+    /// (set once the remote description is applied).
+    tcp_fallback: Option<(Candidate, Option<Instant>)>,
     timeout: Instant,
+    /// ICE has a working pair (connected or completed).
+    ice_up: bool,
     connected: bool,
+    /// The protocol of the last packet sent once connected: the selected pair's.
+    transport: Option<Protocol>,
 }
 
 impl Peer {
-    async fn bind(ip: IpAddr) -> Result<Peer, ParticipantError> {
+    async fn bind(ip: IpAddr, transport: IceTransport) -> Result<Peer, ParticipantError> {
         let socket = UdpSocket::bind(SocketAddr::new(ip, 0))
             .await
             .map_err(|e| ParticipantError(format!("cannot bind a UDP socket on {ip}: {e}")))?;
@@ -501,15 +574,37 @@ impl Peer {
             // may start lower: that speaker would never be heard.
             .set_reordering_size_audio(0)
             .build(Instant::now());
-        let candidate = Candidate::host(local, "udp")
-            .map_err(|e| ParticipantError(format!("bad local candidate {local}: {e}")))?;
-        rtc.add_local_candidate(candidate);
+        if transport != IceTransport::Tcp {
+            let candidate = Candidate::host(local, "udp")
+                .map_err(|e| ParticipantError(format!("bad local candidate {local}: {e}")))?;
+            rtc.add_local_candidate(candidate);
+        }
+        let tcp_local = SocketAddr::new(ip, ice_tcp::ACTIVE_CANDIDATE_PORT);
+        let tcp_candidate = Candidate::builder()
+            .tcp()
+            .host(tcp_local)
+            .tcptype(TcpType::Active)
+            .build()
+            .map_err(|e| ParticipantError(format!("bad local candidate {tcp_local}: {e}")))?;
+        let mut tcp_fallback = None;
+        match transport {
+            IceTransport::Tcp => {
+                rtc.add_local_candidate(tcp_candidate);
+            }
+            IceTransport::Auto => tcp_fallback = Some((tcp_candidate, None)),
+            IceTransport::Udp => {}
+        }
         Ok(Peer {
             rtc,
             socket,
             local,
+            tcp_local,
+            tcp: TcpLinks::default(),
+            tcp_fallback,
             timeout: Instant::now(),
+            ice_up: false,
             connected: false,
+            transport: None,
         })
     }
 }
@@ -548,6 +643,7 @@ struct TextStream {
 struct HeldBack {
     due: Instant,
     side: Side,
+    proto: Protocol,
     destination: SocketAddr,
     contents: Vec<u8>,
 }
@@ -606,6 +702,9 @@ struct Engine {
     text_streams: HashMap<String, TextStream>,
     events: mpsc::UnboundedSender<ParticipantEvent>,
     ready: Option<oneshot::Sender<Result<(), ParticipantError>>>,
+    /// The server sends us data on the subscriber connection (LiveKit's default): the join
+    /// waits for its reliable channel too, or the first packets sent to us could be lost.
+    subscriber_primary: bool,
     stats: Arc<Mutex<ParticipantStats>>,
     options: ParticipantOptions,
     held_back: BinaryHeap<HeldBack>,
@@ -687,6 +786,7 @@ impl Engine {
             self.drain(Side::Subscriber);
             self.play_out(Instant::now());
             self.release_held_back(Instant::now());
+            self.fall_back_to_tcp(Instant::now());
             let mut deadline = self.publisher.timeout.min(self.subscriber.timeout);
             if let Some(due) = self
                 .remote_tracks
@@ -698,6 +798,11 @@ impl Engine {
             }
             if let Some(held) = self.held_back.peek() {
                 deadline = deadline.min(held.due);
+            }
+            for peer in [&self.publisher, &self.subscriber] {
+                if let Some((_, Some(due))) = peer.tcp_fallback {
+                    deadline = deadline.min(due);
+                }
             }
             let deadline = deadline.max(Instant::now() + Duration::from_micros(200));
             tokio::select! {
@@ -721,13 +826,19 @@ impl Engine {
                 }
                 received = self.publisher.socket.recv_from(&mut pub_buf) => {
                     if let Ok((n, source)) = received {
-                        self.on_datagram(Side::Publisher, source, &pub_buf[..n]);
+                        self.on_datagram(Side::Publisher, Protocol::Udp, source, &pub_buf[..n]);
                     }
                 }
                 received = self.subscriber.socket.recv_from(&mut sub_buf) => {
                     if let Ok((n, source)) = received {
-                        self.on_datagram(Side::Subscriber, source, &sub_buf[..n]);
+                        self.on_datagram(Side::Subscriber, Protocol::Udp, source, &sub_buf[..n]);
                     }
+                }
+                Some(inbound) = self.publisher.tcp.inbound.recv() => {
+                    self.on_tcp(Side::Publisher, inbound);
+                }
+                Some(inbound) = self.subscriber.tcp.inbound.recv() => {
+                    self.on_tcp(Side::Subscriber, inbound);
                 }
                 command = commands.recv() => {
                     match command {
@@ -771,9 +882,28 @@ impl Engine {
         }
     }
 
-    fn on_datagram(&mut self, side: Side, source: SocketAddr, bytes: &[u8]) {
+    fn on_tcp(&mut self, side: Side, inbound: TcpInbound) {
+        match inbound {
+            TcpInbound::Packet { remote, packet } => {
+                self.on_datagram(side, Protocol::Tcp, remote, &packet)
+            }
+            TcpInbound::Closed { remote, reason } => {
+                tracing::debug!("{reason}");
+                self.peer(side).tcp.forget(remote);
+            }
+        }
+    }
+
+    fn on_datagram(&mut self, side: Side, proto: Protocol, source: SocketAddr, bytes: &[u8]) {
+        if proto == Protocol::Udp && self.options.network.block_udp {
+            return;
+        }
         let peer = self.peer(side);
-        let Ok(receive) = Receive::new(Protocol::Udp, source, peer.local, bytes) else {
+        let local = match proto {
+            Protocol::Tcp => peer.tcp_local,
+            _ => peer.local,
+        };
+        let Ok(receive) = Receive::new(proto, source, local, bytes) else {
             return;
         };
         let input = Input::Receive(Instant::now(), receive);
@@ -897,7 +1027,7 @@ impl Engine {
                         id: offer.id,
                         ..Default::default()
                     }))?;
-                self.drain(Side::Subscriber);
+                self.kick(Side::Subscriber);
                 let known: Vec<Mid> = self.remote_tracks.keys().copied().collect();
                 for mid in known {
                     self.track_remote(mid);
@@ -917,7 +1047,7 @@ impl Engine {
                     .map_err(|e| {
                         ParticipantError(format!("cannot apply the server's answer: {e}"))
                     })?;
-                self.drain(Side::Publisher);
+                self.kick(Side::Publisher);
                 for (cid, reply) in std::mem::take(&mut self.negotiating_tracks) {
                     let sid = self
                         .local_tracks
@@ -938,7 +1068,7 @@ impl Engine {
                 };
                 if let Some(candidate) = parse_trickle(&trickle.candidate_init) {
                     self.peer(side).rtc.add_remote_candidate(candidate);
-                    self.drain(side);
+                    self.kick(side);
                 }
             }
             M::TrackPublished(published) => {
@@ -1007,6 +1137,43 @@ impl Engine {
         }
     }
 
+    /// Adds a connection's held-back TCP candidate once UDP's head start is over, unless a
+    /// UDP pair already works.
+    fn fall_back_to_tcp(&mut self, now: Instant) {
+        for side in [Side::Publisher, Side::Subscriber] {
+            let peer = self.peer(side);
+            if !matches!(peer.tcp_fallback, Some((_, Some(due))) if due <= now) {
+                continue;
+            }
+            let Some((candidate, _)) = peer.tcp_fallback.take() else {
+                continue;
+            };
+            if peer.ice_up {
+                continue;
+            }
+            tracing::debug!("no UDP pair answered yet: trying ICE over TCP too");
+            peer.rtc.add_local_candidate(candidate);
+            self.kick(side);
+        }
+    }
+
+    /// Runs one connection's timers now, then drains it: after a description or candidate
+    /// was applied, so that ICE starts its checks at once. str0m only recomputes its next
+    /// timeout when input arrives, and the ICE agent starts checking on its first timeout:
+    /// a subscriber whose server checks cannot reach us (UDP blocked) would otherwise never
+    /// send a check of its own.
+    fn kick(&mut self, side: Side) {
+        let head_start = self.options.tcp_fallback_after;
+        if let Some((_, due @ None)) = &mut self.peer(side).tcp_fallback {
+            *due = Some(Instant::now() + head_start);
+        }
+        let _ = self
+            .peer(side)
+            .rtc
+            .handle_input(Input::Timeout(Instant::now()));
+        self.drain(side);
+    }
+
     /// Polls one connection until it wants a timeout; sends, and handles its events.
     fn drain(&mut self, side: Side) {
         loop {
@@ -1025,15 +1192,41 @@ impl Engine {
                 }
                 Output::Transmit(t) => {
                     let contents: &[u8] = &t.contents;
-                    self.transmit(side, t.destination, contents.to_vec());
+                    self.note_transport(side, t.proto);
+                    self.transmit(side, t.proto, t.destination, contents.to_vec());
                 }
                 Output::Event(event) => self.on_rtc_event(side, event),
             }
         }
     }
 
-    fn transmit(&mut self, side: Side, destination: SocketAddr, contents: Vec<u8>) {
+    /// Once a connection is up, what it sends goes over the selected pair: record its
+    /// protocol in the stats when it changes.
+    fn note_transport(&mut self, side: Side, proto: Protocol) {
+        let peer = self.peer(side);
+        if !peer.connected || peer.transport == Some(proto) {
+            return;
+        }
+        peer.transport = Some(proto);
+        let name = Some(proto.to_string());
+        self.with_stats(|s| match side {
+            Side::Publisher => s.publisher_transport = name,
+            Side::Subscriber => s.subscriber_transport = name,
+        });
+    }
+
+    fn transmit(
+        &mut self,
+        side: Side,
+        proto: Protocol,
+        destination: SocketAddr,
+        contents: Vec<u8>,
+    ) {
         let conditions = self.options.network;
+        if proto == Protocol::Udp && conditions.block_udp {
+            self.with_stats(|s| s.packets_dropped_by_conditions += 1);
+            return;
+        }
         // `ready` is taken once the join completed: from then on, conditions apply.
         if !conditions.is_none() && self.ready.is_none() {
             if conditions.loss > 0.0 && self.rng.next_f64() < conditions.loss {
@@ -1046,22 +1239,36 @@ impl Engine {
                 self.held_back.push(HeldBack {
                     due: Instant::now() + Duration::from_secs_f64(extra / 1000.0),
                     side,
+                    proto,
                     destination,
                     contents,
                 });
                 return;
             }
         }
-        let _ = self.peer(side).socket.try_send_to(&contents, destination);
+        self.send_now(side, proto, destination, contents);
+    }
+
+    fn send_now(
+        &mut self,
+        side: Side,
+        proto: Protocol,
+        destination: SocketAddr,
+        contents: Vec<u8>,
+    ) {
+        let peer = self.peer(side);
+        match proto {
+            Protocol::Udp => {
+                let _ = peer.socket.try_send_to(&contents, destination);
+            }
+            _ => peer.tcp.send(destination, contents),
+        }
     }
 
     fn release_held_back(&mut self, now: Instant) {
         while self.held_back.peek().is_some_and(|h| h.due <= now) {
             if let Some(held) = self.held_back.pop() {
-                let _ = self
-                    .peer(held.side)
-                    .socket
-                    .try_send_to(&held.contents, held.destination);
+                self.send_now(held.side, held.proto, held.destination, held.contents);
             }
         }
     }
@@ -1069,23 +1276,36 @@ impl Engine {
     fn on_rtc_event(&mut self, side: Side, event: Event) {
         match event {
             Event::Connected => self.peer(side).connected = true,
-            Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
-                self.peer(side).connected = false;
+            Event::IceConnectionStateChange(state) => {
+                let peer = self.peer(side);
+                peer.ice_up = matches!(
+                    state,
+                    IceConnectionState::Connected | IceConnectionState::Completed
+                );
+                if state == IceConnectionState::Disconnected {
+                    peer.connected = false;
+                }
             }
-            Event::ChannelOpen(id, label) => match side {
-                Side::Publisher => {
-                    self.channels_pub.insert(label, id);
-                    if self.channels_pub.contains_key(RELIABLE_CHANNEL)
-                        && self.channels_pub.contains_key(LOSSY_CHANNEL)
-                        && let Some(ready) = self.ready.take()
-                    {
-                        let _ = ready.send(Ok(()));
+            Event::ChannelOpen(id, label) => {
+                match side {
+                    Side::Publisher => {
+                        self.channels_pub.insert(label, id);
+                    }
+                    Side::Subscriber => {
+                        self.channels_sub.insert(id, label);
                     }
                 }
-                Side::Subscriber => {
-                    self.channels_sub.insert(id, label);
+                let publisher_ready = self.channels_pub.contains_key(RELIABLE_CHANNEL)
+                    && self.channels_pub.contains_key(LOSSY_CHANNEL);
+                let subscriber_ready = !self.subscriber_primary
+                    || self.channels_sub.values().any(|l| l == RELIABLE_CHANNEL);
+                if publisher_ready
+                    && subscriber_ready
+                    && let Some(ready) = self.ready.take()
+                {
+                    let _ = ready.send(Ok(()));
                 }
-            },
+            }
             Event::ChannelData(data) => {
                 let reliable = match side {
                     Side::Subscriber => self

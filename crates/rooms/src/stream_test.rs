@@ -33,7 +33,7 @@
 
 use crate::audio::{self, FRAME_SAMPLES, Frame};
 use crate::participant::{
-    DataOptions, NetworkConditions, Participant, ParticipantEvent, ParticipantOptions,
+    DataOptions, IceTransport, NetworkConditions, Participant, ParticipantEvent, ParticipantOptions,
 };
 use crate::service::{self, Target, TokenOptions};
 use serde::{Deserialize, Serialize};
@@ -97,6 +97,8 @@ pub struct StreamTestConfig {
     pub publishers: u32,
     pub subscribers: u32,
     pub network: NetworkConditions,
+    /// The ICE candidates our participants offer (`auto`: UDP, falling back to TCP).
+    pub transport: IceTransport,
     pub phrases: Vec<String>,
     /// espeak-ng voice for `basic`.
     pub voice: String,
@@ -115,6 +117,7 @@ impl Default for StreamTestConfig {
             publishers: 2,
             subscribers: 2,
             network: NetworkConditions::default(),
+            transport: IceTransport::Auto,
             phrases: DEFAULT_PHRASES.iter().map(|s| s.to_string()).collect(),
             voice: "fr".into(),
         }
@@ -153,7 +156,7 @@ impl StreamTestConfig {
         let secret = std::mem::take(&mut self.api_secret);
         let mut parsed: StreamTestConfig = serde_json::from_value(merged).map_err(|e| {
             StreamTestError(format!(
-                "{}: {e} (keys: livekit_url, api_key, api_secret, room_name, duration_seconds, packets, interval_ms, publishers, subscribers, network {{loss, latency_ms, jitter_ms}}, phrases, voice)",
+                "{}: {e} (keys: livekit_url, api_key, api_secret, room_name, duration_seconds, packets, interval_ms, publishers, subscribers, network {{loss, latency_ms, jitter_ms, block_udp}}, transport (auto, udp, tcp), phrases, voice)",
                 path.display()
             ))
         })?;
@@ -178,6 +181,12 @@ impl StreamTestConfig {
                 "network.loss is {}: give a share between 0 and 1",
                 self.network.loss
             ));
+        }
+        if self.network.block_udp && self.transport == IceTransport::Udp {
+            return bad(
+                "UDP is blocked and the transport is udp: nothing could connect; use --transport auto or tcp"
+                    .into(),
+            );
         }
         if self.packets == Some(0) {
             return bad("--packets must be at least 1".into());
@@ -376,6 +385,10 @@ pub struct StreamReport {
     pub audio: AudioReport,
     /// Token to ready (connected, data channels open), per participant (ms).
     pub join_ms: Vec<f64>,
+    /// The transport each participant's publisher connection settled on (`udp` or `tcp`),
+    /// in the order of `join_ms` (added in version 1 without a bump: absent means unknown).
+    #[serde(default)]
+    pub transports: Vec<String>,
     pub errors: Vec<String>,
     pub latency_rating: Rating,
     pub loss_rating: Rating,
@@ -394,6 +407,9 @@ pub struct NetworkReport {
     pub loss: f64,
     pub latency_ms: u32,
     pub jitter_ms: u32,
+    /// UDP was blocked (a firewall), so ICE had to use TCP (absent means false).
+    #[serde(default)]
+    pub block_udp: bool,
     #[ts(type = "number")]
     pub dropped_by_conditions: u64,
 }
@@ -568,6 +584,7 @@ pub async fn run_until_stopped(
     let run_started = Instant::now();
     let options = ParticipantOptions {
         network: config.network,
+        transport: config.transport,
         ..Default::default()
     };
     let join = async |identity: String| {
@@ -582,30 +599,34 @@ pub async fn run_until_stopped(
             .await
             .map_err(|e| StreamTestError(format!("{identity} could not join: {e}")))?;
         let ms = p.ready_time.as_secs_f64() * 1000.0;
+        let transport = p.stats().publisher_transport.unwrap_or_default();
         log(
             &emit,
             Category::Connection,
             None,
             format!(
-                "connected: {identity} in room {} ({ms:.0} ms)",
+                "connected: {identity} in room {} over {transport} ({ms:.0} ms)",
                 config.room_name
             ),
         );
-        Ok::<_, StreamTestError>((p, ms))
+        Ok::<_, StreamTestError>((p, ms, transport))
     };
 
     // Receivers first, so nothing sent is missed.
     let mut join_ms = Vec::new();
+    let mut transports = Vec::new();
     let mut receivers = Vec::new();
     for i in 0..subscribers {
-        let (p, ms) = join(format!("greenroom-receiver-{i}")).await?;
+        let (p, ms, transport) = join(format!("greenroom-receiver-{i}")).await?;
         join_ms.push(ms);
+        transports.push(transport);
         receivers.push(p);
     }
     let mut senders = Vec::new();
     for i in 0..publishers {
-        let (p, ms) = join(format!("greenroom-sender-{i}")).await?;
+        let (p, ms, transport) = join(format!("greenroom-sender-{i}")).await?;
         join_ms.push(ms);
+        transports.push(transport);
         let track = p
             .publish_audio("greenroom-stream")
             .await
@@ -962,10 +983,12 @@ pub async fn run_until_stopped(
             loss: config.network.loss,
             latency_ms: config.network.latency_ms,
             jitter_ms: config.network.jitter_ms,
+            block_udp: config.network.block_udp,
             dropped_by_conditions,
         },
         audio,
         join_ms,
+        transports,
         errors,
         latency_rating,
         loss_rating,

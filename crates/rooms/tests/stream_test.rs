@@ -47,6 +47,7 @@ async fn the_latency_suite_measures_every_packet_and_every_marker() {
     );
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     assert_eq!(report.join_ms.len(), 2);
+    assert_eq!(report.transports, ["udp", "udp"]);
     let events = events.lock().unwrap();
     let live = events
         .iter()
@@ -83,6 +84,7 @@ async fn injected_loss_is_measured_and_a_load_run_counts_every_pair() {
         loss: 0.1,
         latency_ms: 0,
         jitter_ms: 0,
+        block_udp: false,
     };
     let report = stream_test::run(Suite::Stress, &lossy, |_| {})
         .await
@@ -111,6 +113,29 @@ async fn injected_loss_is_measured_and_a_load_run_counts_every_pair() {
         "every subscriber hears every publisher"
     );
     assert_eq!(report.audio.first_audio_ms.len(), 2);
+}
+
+/// Behind a firewall that drops UDP, the suite runs over ICE-TCP and loses nothing.
+#[tokio::test]
+async fn with_udp_blocked_the_suite_runs_over_tcp_and_says_so() {
+    let server = LiveKitServer::start();
+    let mut config = config(&server, "firewalled-suite");
+    config.packets = Some(5);
+    config.network.block_udp = true;
+    let report = stream_test::run(Suite::Latency, &config, |_| {})
+        .await
+        .expect("the suite runs with UDP blocked");
+    assert_eq!(report.transports, ["tcp", "tcp"]);
+    assert!(report.network.block_udp);
+    assert_eq!((report.packets_sent, report.packets_received), (5, 5));
+    assert_eq!(report.audio.markers_heard, 5, "{:?}", report.audio);
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+
+    config.transport = greenroom_rooms::participant::IceTransport::Udp;
+    let refused = stream_test::run(Suite::Latency, &config, |_| {})
+        .await
+        .expect_err("UDP only, with UDP blocked, cannot run");
+    assert!(refused.0.contains("--transport"), "{refused}");
 }
 
 #[tokio::test]

@@ -281,6 +281,18 @@ export async function runRoomsChecks(t, page, ctx) {
       await page.click(`tr[data-report="${files[0]}"] button`);
       await waitFor('the saved report to open', async () => (await runState()) === 'opened');
       assert.equal(Number(await page.eval(`document.querySelector('[data-testid=latency-plot]').dataset.points`)), report.samples.length);
+
+      // Behind a firewall that drops UDP, the same suite falls back to ICE over TCP.
+      await page.fill('input[name=packets]', '3');
+      await page.click('input[name=blockUdp]');
+      await page.eval(`document.querySelector('form').scrollIntoView()`);
+      await page.screenshot('tests-form');
+      await page.click('[data-testid=stream-start]');
+      await waitFor('the run over TCP to finish', async () => (await runState()) === 'finished' && (await page.text('[data-testid=stream-run] h2'))?.includes('Run 2'), { timeoutMs: 60000 });
+      assert.equal(await page.text('[data-testid=stream-transport]'), 'tcp');
+      assert.equal(await page.text('[data-testid=stream-loss]'), '0.00 %');
+      assert.match(await page.text('[data-testid=stream-log]'), /connected: greenroom-sender-0 in room e2e-stream over tcp/);
+      await page.screenshot('tests-stream-tcp');
     });
   } finally {
     // Leave the screen before its server goes: it polls every 2 s, and a poll that lands

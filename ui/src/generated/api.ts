@@ -332,13 +332,24 @@ first_audio_ms: Array<number>, };
 
 export type LatencySample = { path: LatencyPath, at_ms: number, latency_ms: number, };
 
-export type NetworkReport = { loss: number, latency_ms: number, jitter_ms: number, dropped_by_conditions: number, };
+export type NetworkReport = { loss: number, latency_ms: number, jitter_ms: number, 
+/**
+ * UDP was blocked (a firewall), so ICE had to use TCP (absent means false).
+ */
+block_udp: boolean, dropped_by_conditions: number, };
+
+export type IceTransport = "auto" | "udp" | "tcp";
 
 export type StreamReport = { test_name: string, duration_seconds: number, packets_sent: number, packets_received: number, packet_loss_rate: number, latency_stats: LatencyStats, errors_count: number, throughput_pps: number, schema: string, suite: Suite, started_at_unix_ms: number, server: string, room: string, publishers: number, subscribers: number, network: NetworkReport, audio: AudioReport, 
 /**
  * Token to ready (connected, data channels open), per participant (ms).
  */
-join_ms: Array<number>, errors: Array<string>, latency_rating: Rating, loss_rating: Rating, samples: Array<LatencySample>, 
+join_ms: Array<number>, 
+/**
+ * The transport each participant's publisher connection settled on (`udp` or `tcp`),
+ * in the order of `join_ms` (added in version 1 without a bump: absent means unknown).
+ */
+transports: Array<string>, errors: Array<string>, latency_rating: Rating, loss_rating: Rating, samples: Array<LatencySample>, 
 /**
  * The run was stopped before its end; the figures cover what was sent (added in
  * version 1 without a bump: absent means false).
@@ -354,6 +365,14 @@ export type StreamTestRequest = { suite: Suite | null, duration_seconds: number 
  * Share of our outgoing packets dropped, 0 ..= 1.
  */
 loss: number, latency_ms: number, jitter_ms: number, 
+/**
+ * Drop all UDP both ways (a firewall), so the run goes over ICE-TCP.
+ */
+block_udp: boolean, 
+/**
+ * The ICE candidates offered; `auto` (UDP, falling back to TCP) when absent.
+ */
+transport: IceTransport | null, 
 /**
  * The room; `LIVEKIT_ROOM`, then `greenroom-stream-test`, when absent.
  */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { LatencySample } from '../../generated/api';
-import { DEFAULT_FORM, latencyPlot, liveStats, ms, msPair, niceStep, percent, percentile, rateLatency, rateLoss, ratingClass, requestFromForm, trendPoints } from './present';
+import { DEFAULT_FORM, latencyPlot, liveStats, ms, msPair, niceStep, percent, percentile, rateLatency, rateLoss, ratingClass, requestFromForm, transportSummary, trendPoints } from './present';
 
 const sample = (at_ms: number, latency_ms: number, path: 'data' | 'audio' = 'data'): LatencySample => ({ path, at_ms, latency_ms });
 
@@ -70,8 +70,14 @@ describe('the form', () => {
     const r = requestFromForm({ ...DEFAULT_FORM, suite: 'stress', packets: '30', intervalMs: '100', publishers: '9', lossPercent: '5', room: '  ' });
     expect(r).toEqual({
       ok: true,
-      request: { suite: 'stress', duration_seconds: null, packets: 30, interval_ms: 100, publishers: null, subscribers: null, loss: 0.05, latency_ms: 0, jitter_ms: 0, room: null },
+      request: { suite: 'stress', duration_seconds: null, packets: 30, interval_ms: 100, publishers: null, subscribers: null, loss: 0.05, latency_ms: 0, jitter_ms: 0, block_udp: false, transport: 'auto', room: null },
     });
+  });
+  it('sends the firewall and the transport, and refuses UDP only with UDP blocked', () => {
+    const r = requestFromForm({ ...DEFAULT_FORM, blockUdp: true });
+    expect(r).toMatchObject({ ok: true, request: { block_udp: true, transport: 'auto' } });
+    expect(requestFromForm({ ...DEFAULT_FORM, transport: 'tcp' })).toMatchObject({ ok: true, request: { block_udp: false, transport: 'tcp' } });
+    expect(requestFromForm({ ...DEFAULT_FORM, blockUdp: true, transport: 'udp' })).toMatchObject({ ok: false, field: 'transport' });
   });
   it('names the wrong field', () => {
     expect(requestFromForm({ ...DEFAULT_FORM, packets: '0' })).toMatchObject({ ok: false, field: 'packets' });
@@ -82,6 +88,15 @@ describe('the form', () => {
   });
   it('ignores fields the suite does not read, even when wrong', () => {
     expect(requestFromForm({ ...DEFAULT_FORM, suite: 'latency', intervalMs: 'x' }).ok).toBe(true);
+  });
+});
+
+describe('transports', () => {
+  it('says which transports a run used, once each', () => {
+    expect(transportSummary(['udp', 'udp'])).toBe('udp');
+    expect(transportSummary(['tcp', 'udp', 'tcp'])).toBe('udp + tcp');
+    expect(transportSummary([])).toBe('—');
+    expect(transportSummary(['', ''])).toBe('—');
   });
 });
 

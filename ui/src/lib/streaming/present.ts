@@ -1,5 +1,5 @@
 // The streaming tests screen's logic: pure functions, tested in present.test.ts.
-import type { LatencyPath, LatencySample, Rating, StreamTestRequest, Suite } from '../../generated/api';
+import type { IceTransport, LatencyPath, LatencySample, Rating, StreamTestRequest, Suite } from '../../generated/api';
 
 /** The team's latency thresholds (ms): below 100 excellent, 100–300 good, 300–500 acceptable. */
 export const LATENCY_BANDS: ReadonlyArray<{ upTo: number; rating: Rating }> = [
@@ -132,6 +132,9 @@ export interface StreamForm {
   lossPercent: string;
   latencyMs: string;
   jitterMs: string;
+  /** Drop all UDP both ways (a firewall): the run has to go over ICE-TCP. */
+  blockUdp: boolean;
+  transport: IceTransport;
   room: string;
 }
 
@@ -145,6 +148,8 @@ export const DEFAULT_FORM: StreamForm = {
   lossPercent: '0',
   latencyMs: '0',
   jitterMs: '0',
+  blockUdp: false,
+  transport: 'auto',
   room: '',
 };
 
@@ -200,6 +205,9 @@ export function requestFromForm(form: StreamForm): FormResult {
     if (parsed !== null && typeof parsed === 'object') return { ok: false, ...parsed };
     values[field] = parsed;
   }
+  if (form.blockUdp && form.transport === 'udp') {
+    return { ok: false, field: 'transport', message: 'UDP is blocked: choose auto or TCP, or unblock UDP' };
+  }
   if (form.suite === 'load' && (values.publishers ?? 2) * (values.subscribers ?? 2) > 400) {
     return { ok: false, field: 'subscribers', message: 'Publishers × subscribers must be at most 400' };
   }
@@ -215,9 +223,17 @@ export function requestFromForm(form: StreamForm): FormResult {
       loss: (values.lossPercent ?? 0) / 100,
       latency_ms: values.latencyMs ?? 0,
       jitter_ms: values.jitterMs ?? 0,
+      block_udp: form.blockUdp,
+      transport: form.transport,
       room: form.room.trim() || null,
     },
   };
+}
+
+/** The transports a run's participants settled on, in a word: `udp`, `tcp`, `udp + tcp`. */
+export function transportSummary(transports: ReadonlyArray<string>): string {
+  const distinct = [...new Set(transports.filter((t) => t !== ''))].sort().reverse();
+  return distinct.length ? distinct.join(' + ') : '—';
 }
 
 /** Milliseconds with one decimal under 100, whole above. */
