@@ -5,8 +5,14 @@
 //!    participant sends, an echo peer sends each packet back. Echo peer = our participant,
 //!    then the official LiveKit Python SDK (`tests/interop/python_peer.py latency-echo`).
 //!    The ratio is ours / the SDK's (< 1: our participant is quicker).
+//!    Then the same echo between two of our participants with UDP blocked at both ends
+//!    (ICE over TCP), in the same run: the ratio is TCP / UDP.
 //! 2. **Join → first audio**, 10 times: from minting the publisher's token to the first
-//!    decoded frame of its track at a listener already in the room.
+//!    decoded frame of its track at a listener already in the room. Then **join → ready**
+//!    ([`Participant::join`] returning), 10 times each with UDP open and UDP blocked: what
+//!    the TCP fallback costs. It includes UDP's 300 ms head start and the server's ICE agent
+//!    (pion), which nominates the subscriber's TCP pair, peer-reflexive to it since an
+//!    active candidate's real port is only known once connected, after about a second.
 //! 3. **Publishers on 2 cores**: P publishers (1, 2, 4, 8, 16, 24) each sending a tone to
 //!    one listener for 4 s, all in this process: CPU time per published stream, and the
 //!    share of the listener's frames that were concealed (lost or late); it stops after
@@ -17,7 +23,7 @@
 use greenroom_fixture_service::{LiveKitServer, percentile};
 use greenroom_rooms::audio::Tone;
 use greenroom_rooms::participant::{
-    DataOptions, Participant, ParticipantEvent, ParticipantOptions,
+    DataOptions, NetworkConditions, Participant, ParticipantEvent, ParticipantOptions,
 };
 use greenroom_rooms::service::{self, Target, TokenOptions};
 use std::process::{Child, Command, Stdio};
@@ -68,6 +74,46 @@ async fn wait_event<T>(
         }
     }
     None
+}
+
+/// Two of our participants joined with `options` in `room`: one echoes, the other times
+/// `ECHOES` round trips through it.
+async fn rust_echo_round_trips(
+    target: &Target,
+    room: &str,
+    options: &ParticipantOptions,
+) -> Vec<f64> {
+    let mut sender = Participant::join(&target.url, &token(target, room, "sender"), options)
+        .await
+        .unwrap();
+    let mut ours = Participant::join(&target.url, &token(target, room, "rust-echo"), options)
+        .await
+        .unwrap();
+    wait_event(&mut sender, |e| matches!(e, ParticipantEvent::ParticipantJoined { ref identity, .. } if identity == "rust-echo").then_some(())).await;
+    let echo_task = tokio::spawn(async move {
+        while let Some(event) = ours.next_event(Duration::from_secs(30)).await {
+            if let ParticipantEvent::Data {
+                participant,
+                payload,
+                topic,
+                ..
+            } = event
+            {
+                let _ = ours.send_data(
+                    payload,
+                    DataOptions {
+                        topic,
+                        reliable: true,
+                        destinations: vec![participant],
+                    },
+                );
+            }
+        }
+    });
+    let rtts = round_trips(&mut sender, "rust-echo").await;
+    echo_task.abort();
+    sender.leave().await;
+    rtts
 }
 
 /// Sends `ECHOES` packets to `echo` one at a time and times each round trip.
@@ -131,37 +177,25 @@ async fn main() {
     let target = Target::new(&server.url(), "devkey", "secret");
     let options = ParticipantOptions::default();
 
-    // 1. Echo round trips: our echo peer, then the Python SDK's.
-    let mut sender = Participant::join(&target.url, &token(&target, "echo", "sender"), &options)
-        .await
-        .unwrap();
-    let mut ours = Participant::join(&target.url, &token(&target, "echo", "rust-echo"), &options)
-        .await
-        .unwrap();
-    wait_event(&mut sender, |e| matches!(e, ParticipantEvent::ParticipantJoined { ref identity, .. } if identity == "rust-echo").then_some(())).await;
-    let echo_task = tokio::spawn(async move {
-        while let Some(event) = ours.next_event(Duration::from_secs(30)).await {
-            if let ParticipantEvent::Data {
-                participant,
-                payload,
-                topic,
-                ..
-            } = event
-            {
-                let _ = ours.send_data(
-                    payload,
-                    DataOptions {
-                        topic,
-                        reliable: true,
-                        destinations: vec![participant],
-                    },
-                );
-            }
-        }
-    });
-    let rust_rtts = round_trips(&mut sender, "rust-echo").await;
-    echo_task.abort();
-    let python = python_echo(&target.url, &token(&target, "echo", "python-echo"));
+    let udp_blocked = ParticipantOptions {
+        network: NetworkConditions {
+            block_udp: true,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+
+    // 1. Echo round trips: our echo peer (over UDP, then over TCP), then the Python SDK's.
+    let rust_rtts = rust_echo_round_trips(&target, "echo", &options).await;
+    let tcp_rtts = rust_echo_round_trips(&target, "echo-tcp", &udp_blocked).await;
+    let mut sender = Participant::join(
+        &target.url,
+        &token(&target, "echo-python", "sender"),
+        &options,
+    )
+    .await
+    .unwrap();
+    let python = python_echo(&target.url, &token(&target, "echo-python", "python-echo"));
     let python_rtts = if python.is_some() {
         wait_event(&mut sender, |e| matches!(e, ParticipantEvent::ParticipantJoined { ref identity, .. } if identity == "python-echo").then_some(())).await;
         // The server tells the newcomer about us a moment after it joined (see the interop
@@ -180,6 +214,13 @@ async fn main() {
     println!(
         "  our participant as echo:       p50 {r50:.2} ms  p95 {r95:.2} ms  ({} answered)",
         rust_rtts.len()
+    );
+    let (t50, t95) = p50_p95(tcp_rtts.clone());
+    println!(
+        "  same, UDP blocked (ICE-TCP):   p50 {t50:.2} ms  p95 {t95:.2} ms  ({} answered); TCP / UDP p50 {:.2}×  p95 {:.2}×",
+        tcp_rtts.len(),
+        t50 / r50,
+        t95 / r95
     );
     if !python_rtts.is_empty() {
         let (p50, p95) = p50_p95(python_rtts.clone());
@@ -237,6 +278,33 @@ async fn main() {
     );
     println!("  p50 {f50:.0} ms  p95 {f95:.0} ms");
     listener.leave().await;
+
+    // 2b. Join → ready with UDP open, then blocked (alternating, same room, same run).
+    let (mut open, mut blocked) = (Vec::new(), Vec::new());
+    for i in 0..10 {
+        for (times, opts, how) in [
+            (&mut open, &options, "udp"),
+            (&mut blocked, &udp_blocked, "tcp"),
+        ] {
+            let p = Participant::join(
+                &target.url,
+                &token(&target, "join-times", &format!("{how}-{i}")),
+                opts,
+            )
+            .await
+            .unwrap();
+            times.push(p.ready_time.as_secs_f64() * 1000.0);
+            p.leave().await;
+        }
+    }
+    let (o50, o95) = p50_p95(open);
+    let (b50, b95) = p50_p95(blocked);
+    println!("join → ready (publisher and subscriber data channels open), 10 each:");
+    println!("  UDP open:    p50 {o50:.0} ms  p95 {o95:.0} ms");
+    println!(
+        "  UDP blocked: p50 {b50:.0} ms  p95 {b95:.0} ms  (ICE-TCP after UDP's 300 ms head start; +{:.0} ms at p50)",
+        b50 - o50
+    );
 
     // 3. Publishers on this machine until the listener loses more than 1 % of frames.
     println!(
