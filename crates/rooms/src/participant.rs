@@ -1192,7 +1192,11 @@ impl Engine {
                 }
                 Output::Transmit(t) => {
                     let contents: &[u8] = &t.contents;
-                    self.note_transport(side, t.proto);
+                    // STUN (first byte 0–3, RFC 7983) checks any pair; everything else goes
+                    // over the selected one.
+                    if contents.first().is_some_and(|b| *b > 3) {
+                        self.note_transport(side, t.proto);
+                    }
                     self.transmit(side, t.proto, t.destination, contents.to_vec());
                 }
                 Output::Event(event) => self.on_rtc_event(side, event),
@@ -1200,8 +1204,8 @@ impl Engine {
         }
     }
 
-    /// Once a connection is up, what it sends goes over the selected pair: record its
-    /// protocol in the stats when it changes.
+    /// Once a connection is up, what it sends other than STUN goes over the selected pair:
+    /// record its protocol in the stats when it changes.
     fn note_transport(&mut self, side: Side, proto: Protocol) {
         let peer = self.peer(side);
         if !peer.connected || peer.transport == Some(proto) {
