@@ -102,12 +102,11 @@ impl Deframer {
 
 /// The TCP connections of one peer connection, by remote address.
 pub struct TcpLinks {
+    /// Each connection's queue of framed packets.
     links: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
     inbound_tx: mpsc::UnboundedSender<TcpInbound>,
     /// What the connections received, for the participant's loop to hand to str0m.
     pub inbound: mpsc::UnboundedReceiver<TcpInbound>,
-    /// Packets dropped because a connection's queue was full or the packet too long.
-    pub dropped: u64,
 }
 
 impl Default for TcpLinks {
@@ -117,32 +116,30 @@ impl Default for TcpLinks {
             links: HashMap::new(),
             inbound_tx,
             inbound,
-            dropped: 0,
         }
     }
 }
 
 impl TcpLinks {
-    /// Sends `packet` to `remote`, opening the connection first if there is none.
-    pub fn send(&mut self, remote: SocketAddr, packet: Vec<u8>) {
-        if packet.len() > MAX_PACKET {
-            self.dropped += 1;
-            return;
+    /// Sends `packet` to `remote`, opening the connection first if there is none. A packet
+    /// too long to frame, or one that finds the connection's queue full, is dropped.
+    pub fn send(&mut self, remote: SocketAddr, packet: &[u8]) {
+        if let Some(framed) = frame(packet) {
+            self.queue(remote, framed);
         }
+    }
+
+    fn queue(&mut self, remote: SocketAddr, framed: Vec<u8>) {
         let inbound = &self.inbound_tx;
         let link = self.links.entry(remote).or_insert_with(|| {
             let (tx, rx) = mpsc::channel(QUEUE_PACKETS);
             tokio::spawn(run_link(remote, rx, inbound.clone()));
             tx
         });
-        match link.try_send(packet) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => self.dropped += 1,
-            Err(mpsc::error::TrySendError::Closed(packet)) => {
-                // The connection ended since; open a new one for this packet.
-                self.links.remove(&remote);
-                self.send(remote, packet);
-            }
+        if let Err(mpsc::error::TrySendError::Closed(framed)) = link.try_send(framed) {
+            // The connection ended since; open a new one for this packet.
+            self.links.remove(&remote);
+            self.queue(remote, framed);
         }
     }
 
@@ -178,11 +175,7 @@ async fn run_link(
             let _ = stream.set_nodelay(true);
             let (mut reader, mut writer) = stream.into_split();
             let write = async {
-                while let Some(packet) = outgoing.recv().await {
-                    // `send` never queues a packet `frame` refuses.
-                    let Some(framed) = frame(&packet) else {
-                        continue;
-                    };
+                while let Some(framed) = outgoing.recv().await {
                     if let Err(e) = writer.write_all(&framed).await {
                         return format!("the TCP connection to {remote} broke: {e}");
                     }
@@ -289,8 +282,8 @@ mod tests {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let remote = listener.local_addr().unwrap();
         let mut links = TcpLinks::default();
-        links.send(remote, b"check".to_vec());
-        links.send(remote, vec![5; 1200]);
+        links.send(remote, b"check");
+        links.send(remote, &[5; 1200]);
         let (mut server, _) = listener.accept().await.unwrap();
         let mut received = vec![0u8; 2 + 5 + 2 + 1200];
         server.read_exact(&mut received).await.unwrap();
@@ -331,7 +324,7 @@ mod tests {
             l.local_addr().unwrap()
         };
         let mut links = TcpLinks::default();
-        links.send(port, b"x".to_vec());
+        links.send(port, b"x");
         match links.inbound.recv().await.unwrap() {
             TcpInbound::Closed { reason, .. } => {
                 assert!(reason.contains("cannot open a TCP connection"), "{reason}")
@@ -341,7 +334,7 @@ mod tests {
         links.forget(port);
         assert!(links.is_empty());
         let listener = tokio::net::TcpListener::bind(port).await.unwrap();
-        links.send(port, b"again".to_vec());
+        links.send(port, b"again");
         let (mut server, _) = listener.accept().await.unwrap();
         let mut received = [0u8; 7];
         server.read_exact(&mut received).await.unwrap();

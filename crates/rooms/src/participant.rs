@@ -1265,7 +1265,7 @@ impl Engine {
             Protocol::Udp => {
                 let _ = peer.socket.try_send_to(&contents, destination);
             }
-            _ => peer.tcp.send(destination, contents),
+            _ => peer.tcp.send(destination, &contents),
         }
     }
 
