@@ -3,28 +3,12 @@
 
 mod common;
 
-use common::{LiveKitServer, token, wait_for};
-use greenroom_rooms::audio::{Tone, dominant_frequency};
+use common::{LiveKitServer, pitch_heard, token, wait_for};
+use greenroom_rooms::audio::Tone;
 use greenroom_rooms::participant::{
     DataOptions, IceTransport, NetworkConditions, Participant, ParticipantEvent, ParticipantOptions,
 };
 use greenroom_rooms::service::Target;
-
-/// Collects about one second of `from`'s audio (after 200 ms of settling) and returns its
-/// dominant frequency.
-async fn pitch_heard(listener: &mut Participant, from: &str) -> f64 {
-    let mut heard = Vec::new();
-    while heard.len() < 48_000 {
-        let frame = wait_for(listener, "audio frames", |e| match e {
-            ParticipantEvent::Audio(frame) => Some(frame.clone()),
-            _ => None,
-        })
-        .await;
-        assert_eq!(frame.participant, from);
-        heard.extend_from_slice(&frame.samples);
-    }
-    dominant_frequency(&heard[9600..], 100.0, 4000.0).expect("sound, not silence")
-}
 
 async fn data_arrives(to: &mut Participant, from: &Participant, text: &str) {
     from.send_data(

@@ -4,8 +4,8 @@
 
 mod common;
 
-use common::{LiveKitServer, token, wait_for_event};
-use greenroom_rooms::audio::{Tone, dominant_frequency};
+use common::{LiveKitServer, pitch_heard, token, wait_for};
+use greenroom_rooms::audio::Tone;
 use greenroom_rooms::participant::{
     DataOptions, Participant, ParticipantEvent, ParticipantOptions,
 };
@@ -93,15 +93,6 @@ impl Drop for PythonPeer {
     }
 }
 
-/// Events until `pick` returns something, within 20 s.
-async fn next_matching<T>(
-    participant: &mut Participant,
-    what: &str,
-    pick: impl FnMut(&ParticipantEvent) -> Option<T>,
-) -> T {
-    wait_for_event(participant, what, Duration::from_secs(20), pick).await
-}
-
 #[tokio::test]
 async fn our_tone_reaches_the_python_sdk_at_its_frequency() {
     let server = LiveKitServer::start();
@@ -163,7 +154,7 @@ async fn the_python_sdks_tone_reaches_us_at_its_frequency() {
         "publish-tone",
         &["--frequency", "660", "--seconds", "20"],
     );
-    let (participant, _) = next_matching(&mut rust, "the Python track", |e| match e {
+    let (participant, _) = wait_for(&mut rust, "the Python track", |e| match e {
         ParticipantEvent::TrackSubscribed {
             participant,
             track_sid,
@@ -172,16 +163,7 @@ async fn the_python_sdks_tone_reaches_us_at_its_frequency() {
     })
     .await;
     assert_eq!(participant, "python");
-    let mut heard = Vec::new();
-    while heard.len() < 48_000 {
-        let frame = next_matching(&mut rust, "audio", |e| match e {
-            ParticipantEvent::Audio(f) => Some(f.clone()),
-            _ => None,
-        })
-        .await;
-        heard.extend_from_slice(&frame.samples);
-    }
-    let frequency = dominant_frequency(&heard[9600..], 100.0, 4000.0).expect("sound");
+    let frequency = pitch_heard(&mut rust, "python").await;
     assert!((frequency - 660.0).abs() <= 3.0, "we heard {frequency} Hz");
     rust.leave().await;
 }
@@ -229,7 +211,7 @@ async fn data_goes_to_the_python_sdk_and_its_echo_comes_back() {
             },
         )
         .unwrap();
-        let (topic, payload) = next_matching(&mut rust, "the echo", |e| match e {
+        let (topic, payload) = wait_for(&mut rust, "the echo", |e| match e {
             ParticipantEvent::Data {
                 participant,
                 topic,

@@ -26,6 +26,26 @@ pub fn token(target: &greenroom_rooms::service::Target, room: &str, identity: &s
     .unwrap()
 }
 
+/// About one second of `from`'s audio at `listener` (each frame must be `from`'s), past
+/// 200 ms for the encoder and decoder to settle: its dominant frequency.
+pub async fn pitch_heard(
+    listener: &mut greenroom_rooms::participant::Participant,
+    from: &str,
+) -> f64 {
+    let mut heard = Vec::new();
+    while heard.len() < 48_000 {
+        let frame = wait_for(listener, "audio frames", |e| match e {
+            greenroom_rooms::participant::ParticipantEvent::Audio(frame) => Some(frame.clone()),
+            _ => None,
+        })
+        .await;
+        assert_eq!(frame.participant, from);
+        heard.extend_from_slice(&frame.samples);
+    }
+    greenroom_rooms::audio::dominant_frequency(&heard[9600..], 100.0, 4000.0)
+        .expect("sound, not silence")
+}
+
 /// [`wait_for_event`] within 20 s.
 pub async fn wait_for<T>(
     participant: &mut greenroom_rooms::participant::Participant,
