@@ -58,6 +58,29 @@ impl ApiError {
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::Internal, message)
     }
+    /// The same error with `(context)` after its message: where a value came from.
+    pub fn with_context(mut self, context: &str) -> Self {
+        self.message = format!("{} ({context})", self.message);
+        self
+    }
+
+    /// A domain error as the fronts see it: its code from its kind, decided where it
+    /// happened (see [`greenroom_core::Classified`]), never from its text.
+    pub fn of(error: impl greenroom_core::Classified) -> Self {
+        Self::new(ErrorCode::from(error.kind()), error.to_string())
+    }
+}
+
+impl From<greenroom_core::ErrorKind> for ErrorCode {
+    fn from(kind: greenroom_core::ErrorKind) -> Self {
+        use greenroom_core::ErrorKind;
+        match kind {
+            ErrorKind::InvalidInput => ErrorCode::InvalidInput,
+            ErrorKind::NotFound => ErrorCode::NotFound,
+            ErrorKind::Unavailable => ErrorCode::Unavailable,
+            ErrorKind::Internal => ErrorCode::Internal,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -39,14 +39,21 @@ pub enum ApiEvent {
     StackSummary { summary: StackSummary },
     /// A save was revalidated.
     ExercisesUpdated { update: crate::ExercisesUpdate },
-    /// A streaming test's log line, latency sample or progress.
+    /// A stream test's log line, latency sample or progress, and its figures so far when
+    /// they were recomputed.
     StreamTest {
         run: u32,
-        event: greenroom_rooms::stream_test::StreamEvent,
+        event: greenroom_engine::stream_test::StreamEvent,
+        figures: Option<crate::LiveFigures>,
     },
-    /// A streaming test ended: its report, or why not.
+    /// A stream test ended: its report, or why not.
     StreamTestFinished {
         outcome: Box<crate::StreamTestOutcome>,
+    },
+    /// Something happened while our participant visits a room.
+    RoomVisit {
+        room: String,
+        event: crate::RoomVisitEvent,
     },
 }
 
@@ -62,6 +69,7 @@ impl ApiEvent {
             ApiEvent::ExercisesUpdated { .. } => "exercises://update".into(),
             ApiEvent::StreamTest { run, .. } => format!("stream-test://run/{run}"),
             ApiEvent::StreamTestFinished { .. } => "stream-test://finished".into(),
+            ApiEvent::RoomVisit { room, .. } => format!("rooms://visit/{room}"),
         }
     }
 }

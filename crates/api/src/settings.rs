@@ -371,6 +371,35 @@ fn restrict_permissions(file: &Path) {
     let _ = file;
 }
 
+/// The settings capability's state on [`crate::Api`].
+#[derive(Default)]
+pub(crate) struct SettingsState {
+    /// Serialises read-modify-write of the settings file within this process.
+    lock: tokio::sync::Mutex<()>,
+}
+
+impl crate::Api {
+    pub async fn get_settings(&self) -> Result<SettingsView, ApiError> {
+        let file = self.home.settings_file();
+        let loaded = load(&file);
+        Ok(view(&loaded.settings, &file, loaded.error))
+    }
+
+    /// Validates and saves `patch` (all or nothing), then emits `settings://changed`.
+    pub async fn update_settings(&self, patch: SettingsPatch) -> Result<SettingsView, ApiError> {
+        let _guard = self.settings.lock.lock().await;
+        let file = self.home.settings_file();
+        let loaded = load(&file);
+        let next = apply(&loaded.settings, &patch)?;
+        let note = save(&file, &next, loaded.error.is_some())?;
+        let view = view(&next, &file, note);
+        self.emit(crate::ApiEvent::SettingsChanged {
+            settings: view.clone(),
+        });
+        Ok(view)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,21 +1,10 @@
-//! Streaming tests driven through the API as the Tests screen drives them, on the real
-//! livekit-server: start, live events, stop, the saved report, the list of reports.
+//! Stream tests driven through the API as the Tests screen and the CLI drive them, on the
+//! real livekit-server: start, live events and figures, stop, the saved report, the list.
 
 use greenroom_api::*;
-use greenroom_fixture_service::LiveKitServer;
+use greenroom_test_support::{LiveKitServer, eventually};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-async fn until<T>(what: &str, within: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
+use std::time::Duration;
 
 #[tokio::test]
 async fn a_run_streams_its_events_stops_on_request_and_saves_its_report() {
@@ -33,7 +22,7 @@ async fn a_run_streams_its_events_stops_on_request_and_saves_its_report() {
     // Bad values are refused before anything runs.
     let refused = api
         .stream_test_start(StreamTestRequest {
-            suite: Some(greenroom_rooms::stream_test::Suite::Stress),
+            suite: Some(Suite::Stress),
             interval_ms: Some(5),
             ..Default::default()
         })
@@ -45,7 +34,7 @@ async fn a_run_streams_its_events_stops_on_request_and_saves_its_report() {
 
     let started = api
         .stream_test_start(StreamTestRequest {
-            suite: Some(greenroom_rooms::stream_test::Suite::Stress),
+            suite: Some(Suite::Stress),
             packets: Some(200),
             interval_ms: Some(100),
             room: Some("api-stream".into()),
@@ -64,22 +53,31 @@ async fn a_run_streams_its_events_stops_on_request_and_saves_its_report() {
     assert!(busy.message.contains("still running"), "{}", busy.message);
 
     // Latencies arrive as events while it runs; the snapshot follows them.
-    until("three latency events", Duration::from_secs(20), || {
-        let latencies = sink
-            .events()
-            .iter()
-            .filter(|e| e.topic == topic)
-            .filter(|e| {
-                matches!(&e.event, ApiEvent::StreamTest { event, .. }
-                    if matches!(event, greenroom_rooms::stream_test::StreamEvent::Latency { .. }))
-            })
-            .count();
-        (latencies >= 3).then_some(())
-    })
+    eventually(
+        "three latency events",
+        Duration::from_secs(20),
+        async || {
+            let latencies = sink
+                .events()
+                .iter()
+                .filter(|e| e.topic == topic)
+                .filter(|e| {
+                    matches!(&e.event, ApiEvent::StreamTest { event, .. }
+                    if matches!(event, StreamEvent::Latency { .. }))
+                })
+                .count();
+            (latencies >= 3).then_some(())
+        },
+    )
     .await;
     let snapshot = api.stream_test_current().await.unwrap().unwrap();
     assert!(snapshot.running);
     assert!(!snapshot.samples.is_empty());
+    assert!(
+        snapshot.figures.data.count >= 1,
+        "figures are computed as latencies arrive: {:?}",
+        snapshot.figures
+    );
     assert!(
         snapshot
             .logs
@@ -90,7 +88,7 @@ async fn a_run_streams_its_events_stops_on_request_and_saves_its_report() {
     );
 
     assert!(api.stream_test_stop().await.unwrap());
-    let outcome = until("the finished event", Duration::from_secs(20), || {
+    let outcome = eventually("the finished event", Duration::from_secs(20), async || {
         sink.events().into_iter().find_map(|e| match e.event {
             ApiEvent::StreamTestFinished { outcome } => Some(*outcome),
             _ => None,
@@ -106,6 +104,19 @@ async fn a_run_streams_its_events_stops_on_request_and_saves_its_report() {
         report.packets_sent
     );
     assert_eq!(report.packets_received, report.packets_sent);
+    let last_figures = sink
+        .events()
+        .into_iter()
+        .rev()
+        .find_map(|e| match e.event {
+            ApiEvent::StreamTest { figures, .. } => figures,
+            _ => None,
+        })
+        .expect("figures were sent");
+    assert_eq!(
+        last_figures.data.count, report.latency_stats.count,
+        "the last figures cover every packet the report counts"
+    );
     assert!(
         !api.stream_test_stop().await.unwrap(),
         "nothing left to stop"
@@ -113,7 +124,7 @@ async fn a_run_streams_its_events_stops_on_request_and_saves_its_report() {
 
     // Saved, listed newest first next to a file that is not a report, and opened by name.
     let file = outcome.file.expect("saved");
-    let dir = home.path().join("reports").join("stream-tests");
+    let dir = home.path().join("reports").join("stream-test");
     std::fs::write(dir.join("stream-test-1-latency.json"), "{ not json").unwrap();
     let listed = api.stream_test_reports(10).await.unwrap();
     assert_eq!(listed.len(), 2);

@@ -2,18 +2,36 @@
 //!
 //! Exit codes: 0 success; 1 a failure (the message says what and what to do); 2 the
 //! command line or a value given on it is invalid (nothing was changed).
+//!
+//! Every command goes through `greenroom_api`: its methods in this process, or, for the
+//! stack's verbs while another Greenroom supervises the stack, a typed request to that
+//! process ([`target::Target`]). One module per command family:
+//!
+//! - `app_commands`: `serve`, `doctor`, `settings`;
+//! - `stack_commands`: `up`, `down`, `restart`, `status`, `preflight`, `check`, `monitor`,
+//!   `logs`, `fix`, `report`, `import`;
+//! - `rooms_commands`: `token`, `rooms …` (including `rooms join`);
+//! - `stream_test_command`: `stream-test`;
+//! - `exercises_commands`: `exercises …`.
 
-mod remote;
+mod app_commands;
+mod exercises_commands;
+mod rooms_commands;
 mod stack_commands;
+mod stream_test_command;
+mod target;
 
+use app_commands::SettingsCommand;
 use clap::{Parser, Subcommand};
-use greenroom_api::settings::{SETTING_NAMES, is_secret};
-use greenroom_api::{Api, ApiError, AppHome, CheckStatus, ErrorCode, NullSink, SettingsPatch};
-use std::io::Read;
-use std::net::{IpAddr, SocketAddr};
+use exercises_commands::ExercisesCommand;
+use greenroom_api::{Api, ApiError, AppHome, ErrorCode, NullSink};
+use rooms_commands::RoomsCommand;
+use stack_commands::ImportCommand;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use stream_test_command::StreamSuite;
 
 /// The port `greenroom serve` listens on unless told otherwise.
 const DEFAULT_PORT: u16 = 7870;
@@ -195,7 +213,7 @@ enum Command {
         block_udp: bool,
         /// ICE candidates to offer: auto (UDP, falling back to TCP), udp or tcp
         #[arg(long, value_name = "auto|udp|tcp")]
-        transport: Option<greenroom_rooms::participant::IceTransport>,
+        transport: Option<greenroom_api::IceTransport>,
         /// A JSON configuration (the team's config.json keys, plus ours)
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
@@ -212,142 +230,6 @@ enum Command {
     /// Write a greenroom.toml manifest from other definitions
     #[command(subcommand)]
     Import(ImportCommand),
-}
-
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum StreamSuite {
-    Basic,
-    Stress,
-    Latency,
-    Load,
-}
-
-#[derive(Subcommand)]
-enum RoomsCommand {
-    /// The server's rooms
-    List {
-        #[arg(long)]
-        json: bool,
-    },
-    /// Create a room
-    Create {
-        name: String,
-        /// Its metadata (Eloquence: the exercise type)
-        #[arg(long, default_value = "")]
-        metadata: String,
-        /// Seconds an empty room lives
-        #[arg(long, default_value_t = 300)]
-        empty_timeout: u32,
-    },
-    /// Delete a room (disconnects its participants)
-    Delete { name: String },
-    /// A room's participants, their tracks, and an agent's state
-    Participants {
-        room: String,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Remove a participant from a room
-    Remove { room: String, identity: String },
-    /// Replace a room's metadata
-    Metadata { room: String, metadata: String },
-    /// Join a room as our own participant (signalling only so far): prints the join time,
-    /// who is there, arrivals and departures, agent states and the round trip, then leaves
-    Join {
-        room: String,
-        #[arg(long, default_value = "greenroom-cli")]
-        identity: String,
-        /// How long to stay, in seconds
-        #[arg(long, default_value_t = 10)]
-        seconds: u64,
-    },
-}
-
-#[derive(clap::Args, Clone)]
-struct ExercisesOptions {
-    /// The repository root (its Flutter app, agent sources and compose files are found
-    /// below it) [default: the workspace setting]
-    #[arg(long, global = true)]
-    project: Option<PathBuf>,
-    /// Print JSON (schema: `exercises`, `orphans`, `drift`, `skipped`, `agent_types`)
-    #[arg(long, global = true)]
-    json: bool,
-    /// Exit with 1 when an exercise is not valid
-    #[arg(long, global = true)]
-    strict: bool,
-}
-
-#[derive(Subcommand)]
-enum ExercisesCommand {
-    /// The exercises the app registers, its orphans and endpoint drift
-    Scan {
-        #[command(flatten)]
-        options: ExercisesOptions,
-    },
-    /// One exercise in detail: every criterion with its evidence, recommendations, fix time
-    Validate {
-        /// Its id (`cosmic_voice_screen`) or class name (`CosmicVoiceScreen`)
-        name: String,
-        #[command(flatten)]
-        options: ExercisesOptions,
-    },
-    /// Every exercise with its score and what to do
-    ValidateAll {
-        #[command(flatten)]
-        options: ExercisesOptions,
-    },
-    /// Revalidate on every save and print what changed (Ctrl+C stops)
-    Watch {
-        #[command(flatten)]
-        options: ExercisesOptions,
-    },
-    /// Scan every few seconds and print a summary line
-    Monitor {
-        /// Seconds between scans
-        #[arg(long, default_value_t = 300.0)]
-        interval: f64,
-        /// Stop after this many scans
-        #[arg(long)]
-        count: Option<u64>,
-        #[command(flatten)]
-        options: ExercisesOptions,
-    },
-}
-
-#[derive(Subcommand)]
-enum ImportCommand {
-    /// From docker compose files (base first, overlays after), read as docker compose does
-    Compose {
-        #[arg(required = true)]
-        files: Vec<PathBuf>,
-        /// Profiles to activate
-        #[arg(long)]
-        profile: Vec<String>,
-        /// Where to write the manifest [default: standard output]
-        #[arg(long, short)]
-        output: Option<PathBuf>,
-    },
-}
-
-#[derive(Subcommand)]
-enum SettingsCommand {
-    /// Show the settings (secrets show only whether they are set)
-    Show {
-        #[arg(long)]
-        json: bool,
-    },
-    /// Set a setting. For a secret, give `-` as the value to read it from standard input
-    /// (it then stays out of your shell history).
-    Set {
-        #[arg(value_parser = clap::builder::PossibleValuesParser::new(SETTING_NAMES))]
-        name: String,
-        value: String,
-    },
-    /// Reset a setting to its default
-    Reset {
-        #[arg(value_parser = clap::builder::PossibleValuesParser::new(SETTING_NAMES))]
-        name: String,
-    },
 }
 
 fn main() -> ExitCode {
@@ -376,7 +258,7 @@ fn main() -> ExitCode {
     runtime.block_on(run(cli.command, home, cli.stack))
 }
 
-fn stack_api(
+pub(crate) fn stack_api(
     home: AppHome,
     stack: Option<PathBuf>,
     sink: Arc<dyn greenroom_api::EventSink<greenroom_api::EventEnvelope>>,
@@ -386,115 +268,35 @@ fn stack_api(
 }
 
 async fn run(command: Command, home: AppHome, stack: Option<PathBuf>) -> ExitCode {
+    let quiet = || Arc::new(stack_api(home.clone(), stack.clone(), Arc::new(NullSink)));
     match command {
         Command::Up { only, force } => {
-            up(
-                Arc::new(stack_api(home, stack, Arc::new(StateLines::default()))),
-                only,
-                force,
-            )
-            .await
+            let lines = Arc::new(stack_commands::StateLines::default());
+            stack_commands::up(Arc::new(stack_api(home, stack, lines)), only, force).await
         }
-        Command::Preflight { json } => {
-            let api = stack_api(home, stack, Arc::new(NullSink));
-            match api.stack_preflight().await {
-                Ok(report) if json => print_json(&report),
-                Ok(report) => {
-                    stack_commands::print_preflight(&report);
-                    if report.ok {
-                        ExitCode::SUCCESS
-                    } else {
-                        ExitCode::FAILURE
-                    }
-                }
-                Err(e) => api_failure(&e),
-            }
+        Command::Preflight { json } => stack_commands::preflight(&quiet(), json).await,
+        Command::Down => stack_commands::down(quiet()).await,
+        Command::Restart { service } => stack_commands::restart(quiet(), service).await,
+        Command::Status { json } => stack_commands::status(quiet(), json).await,
+        Command::Fix { yes } => stack_commands::fix(quiet(), yes).await,
+        Command::Report { output, duration } => {
+            stack_commands::report(quiet(), output, duration).await
         }
-        Command::Down => {
-            let api = stack_api(home, stack, Arc::new(NullSink));
-            let result = match api.remote_supervisor().await {
-                Ok(Some(remote)) => {
-                    println!(
-                        "the stack is supervised by another Greenroom (PID {}); asking it to stop the stack",
-                        remote.pid
-                    );
-                    remote::call::<Vec<String>>(&remote, "stack_down", serde_json::json!({})).await
-                }
-                Ok(None) => api.stack_down().await,
-                Err(e) => Err(e),
-            };
-            match result {
-                Ok(stopped) if stopped.is_empty() => {
-                    println!("nothing was running");
-                    ExitCode::SUCCESS
-                }
-                Ok(stopped) => {
-                    println!("stopped {}", stopped.join(", "));
-                    ExitCode::SUCCESS
-                }
-                Err(e) => api_failure(&e),
-            }
+        Command::Check { json } => stack_commands::check(&quiet(), json).await,
+        Command::Monitor { interval, count } => {
+            stack_commands::monitor(&quiet(), interval, count).await
         }
-        Command::Restart { service } => {
-            let api = stack_api(home, stack, Arc::new(NullSink));
-            let result = match api.remote_supervisor().await {
-                Ok(Some(remote)) => {
-                    remote::call(
-                        &remote,
-                        "service_restart",
-                        serde_json::json!({ "id": service }),
-                    )
-                    .await
-                }
-                Ok(None) => api.service_restart(service).await,
-                Err(e) => Err(e),
-            };
-            match result {
-                Ok(r) => {
-                    stack_commands::print_up_result(&r);
-                    if r.ok {
-                        ExitCode::SUCCESS
-                    } else {
-                        ExitCode::FAILURE
-                    }
-                }
-                Err(e) => api_failure(&e),
-            }
-        }
-        Command::Status { json } => {
-            let api = stack_api(home, stack, Arc::new(NullSink));
-            let result = match api.remote_supervisor().await {
-                Ok(Some(remote)) => remote::call::<greenroom_api::StackView>(
-                    &remote,
-                    "stack_status",
-                    serde_json::json!({}),
-                )
-                .await
-                .map(|mut v| {
-                    v.notes.insert(
-                        0,
-                        format!(
-                            "supervised by Greenroom PID {} ({})",
-                            remote.pid, remote.url
-                        ),
-                    );
-                    v
-                }),
-                Ok(None) => api.stack_status().await,
-                Err(e) => Err(e),
-            };
-            match result {
-                Ok(view) if json => print_json(&view),
-                Ok(view) => {
-                    for note in &view.notes {
-                        println!("note: {note}");
-                    }
-                    stack_commands::print_table(&view);
-                    ExitCode::SUCCESS
-                }
-                Err(e) => api_failure(&e),
-            }
-        }
+        Command::Logs {
+            service,
+            follow,
+            grep,
+            lines,
+        } => stack_commands::logs(&quiet(), service, follow, grep, lines).await,
+        Command::Import(ImportCommand::Compose {
+            files,
+            profile,
+            output,
+        }) => stack_commands::import_compose(files, profile, output),
         Command::Token {
             room,
             identity,
@@ -509,11 +311,12 @@ async fn run(command: Command, home: AppHome, stack: Option<PathBuf>) -> ExitCod
             agents,
             room_metadata,
         } => {
-            let api = Api::new(home, vec![], Arc::new(NullSink));
-            let options = greenroom_rooms::service::TokenOptions {
+            let request = greenroom_api::TokenRequest {
+                room,
+                identity,
                 name,
                 metadata,
-                ttl: ttl.map(std::time::Duration::from_secs),
+                ttl_seconds: ttl.unwrap_or(6 * 3600),
                 can_publish: !no_publish,
                 can_subscribe: !no_subscribe,
                 can_publish_data: !no_data,
@@ -528,21 +331,9 @@ async fn run(command: Command, home: AppHome, stack: Option<PathBuf>) -> ExitCod
                     .collect(),
                 room_metadata,
             };
-            match greenroom_rooms::service::token(&api.livekit_target(), &room, &identity, &options)
-            {
-                Ok(jwt) => {
-                    println!("{jwt}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("error: {}", e.0);
-                    ExitCode::from(2)
-                }
-            }
+            rooms_commands::token(&Api::new(home, vec![], Arc::new(NullSink)), request).await
         }
-        Command::Rooms(command) => {
-            rooms_command(Api::new(home, vec![], Arc::new(NullSink)), command).await
-        }
+        Command::Rooms(command) => rooms_commands::rooms(home, command).await,
         Command::StreamTest {
             suite,
             duration,
@@ -559,400 +350,41 @@ async fn run(command: Command, home: AppHome, stack: Option<PathBuf>) -> ExitCod
             output,
             verbose,
         } => {
-            use greenroom_rooms::stream_test::{StreamTestConfig, Suite};
-            let api = Api::new(home, vec![], Arc::new(NullSink));
-            let mut settings = StreamTestConfig::for_target(
-                &api.livekit_target(),
-                std::env::var("LIVEKIT_ROOM").ok(),
-            );
-            if let Some(path) = &config
-                && let Err(e) = settings.overlay_file(path)
-            {
-                return usage_error(&e.0);
-            }
-            settings.duration_seconds = duration.or(settings.duration_seconds);
-            settings.packets = packets.or(settings.packets);
-            settings.interval_ms = interval.or(settings.interval_ms);
-            settings.publishers = publishers.unwrap_or(settings.publishers);
-            settings.subscribers = subscribers.unwrap_or(settings.subscribers);
-            settings.network.loss = loss.unwrap_or(settings.network.loss);
-            settings.network.latency_ms = latency.unwrap_or(settings.network.latency_ms);
-            settings.network.jitter_ms = jitter.unwrap_or(settings.network.jitter_ms);
-            settings.network.block_udp |= block_udp;
-            settings.transport = transport.unwrap_or(settings.transport);
-            let suite = match suite {
-                StreamSuite::Basic => Suite::Basic,
-                StreamSuite::Stress => Suite::Stress,
-                StreamSuite::Latency => Suite::Latency,
-                StreamSuite::Load => Suite::Load,
+            let request = greenroom_api::StreamTestRequest {
+                suite: Some(suite.into()),
+                duration_seconds: duration,
+                packets,
+                interval_ms: interval,
+                publishers,
+                subscribers,
+                loss,
+                latency_ms: latency,
+                jitter_ms: jitter,
+                block_udp,
+                transport,
+                room: None,
+                config_file: config.map(|p| p.display().to_string()),
             };
-            if let Err(e) = settings.validate(suite) {
-                return usage_error(&e.0);
-            }
-            stream_test_command(suite, settings, output, verbose).await
+            stream_test_command::run(home, request, output, verbose).await
         }
         Command::Exercises(command) => {
-            exercises_command(
+            exercises_commands::run(
                 Api::new(home, greenroom_api::default_tool_dirs(), Arc::new(NullSink)),
                 command,
             )
             .await
         }
-        Command::Fix { yes } => {
-            stack_commands::fix(&stack_api(home, stack, Arc::new(NullSink)), yes).await
+        Command::Serve { port, host } => {
+            app_commands::serve(home, std::net::SocketAddr::new(host, port)).await
         }
-        Command::Report { output, duration } => {
-            let api = stack_api(home, stack, Arc::new(NullSink));
-            let report = match api.remote_supervisor().await {
-                Ok(Some(remote)) => {
-                    remote::call::<serde_json::Value>(
-                        &remote,
-                        "stack_report",
-                        serde_json::json!({}),
-                    )
-                    .await
-                }
-                Ok(None) => {
-                    // This process re-attaches and probes what runs, for `duration`.
-                    let _ = api.stack_status().await;
-                    tokio::time::sleep(std::time::Duration::from_secs_f64(duration.max(0.0))).await;
-                    api.stack_report().await
-                }
-                Err(e) => Err(e),
-            };
-            match report {
-                Ok(value) => {
-                    let text = serde_json::to_vec_pretty(&value).unwrap_or_default();
-                    match greenroom_api::write_file_atomically(&output, &text) {
-                        Ok(()) => {
-                            println!(
-                                "wrote {} (health score {}, {} recommendation(s))",
-                                output.display(),
-                                value["current_status"]["global_health_score"],
-                                value["recommendations"].as_array().map_or(0, Vec::len)
-                            );
-                            ExitCode::SUCCESS
-                        }
-                        Err(e) => fail(&format!("cannot write {}: {e}", output.display())),
-                    }
-                }
-                Err(e) => api_failure(&e),
-            }
-        }
-        Command::Check { json } => {
-            stack_commands::check(&stack_api(home, stack, Arc::new(NullSink)), json).await
-        }
-        Command::Monitor { interval, count } => {
-            stack_commands::monitor(&stack_api(home, stack, Arc::new(NullSink)), interval, count)
-                .await
-        }
-        Command::Logs {
-            service,
-            follow,
-            grep,
-            lines,
-        } => {
-            stack_commands::logs(
-                &stack_api(home, stack, Arc::new(NullSink)),
-                service,
-                follow,
-                grep,
-                lines,
-            )
-            .await
-        }
-        Command::Import(ImportCommand::Compose {
-            files,
-            profile,
-            output,
-        }) => stack_commands::import_compose(files, profile, output),
-        Command::Serve { port, host } => serve(home, SocketAddr::new(host, port)).await,
-        Command::Doctor { json } => {
-            let api = Api::new(home, greenroom_api::default_tool_dirs(), Arc::new(NullSink));
-            match api.run_doctor().await {
-                Ok(report) if json => print_json(&report),
-                Ok(report) => {
-                    print_doctor(&report);
-                    ExitCode::SUCCESS
-                }
-                Err(e) => api_failure(&e),
-            }
-        }
+        Command::Doctor { json } => app_commands::doctor(home, json).await,
         Command::Settings(command) => {
-            let api = Api::new(home, vec![], Arc::new(NullSink));
-            settings(&api, command).await
+            app_commands::settings(&Api::new(home, vec![], Arc::new(NullSink)), command).await
         }
     }
 }
 
-async fn serve(home: AppHome, addr: SocketAddr) -> ExitCode {
-    let events = greenroom_server::BroadcastSink::default();
-    let api = Arc::new(Api::new(
-        home,
-        greenroom_api::default_tool_dirs(),
-        Arc::new(events.clone()),
-    ));
-    let server = match greenroom_server::bind(api.clone(), events, addr).await {
-        Ok(s) => s,
-        Err(e) => return fail(&e.0),
-    };
-    let bound = server.local_addr();
-    // Other `greenroom` commands on the same stack drive this process (no token: this
-    // server already answers any local client that the host/origin guard lets through).
-    api.set_control_endpoint(
-        format!(
-            "http://{}",
-            SocketAddr::new(IpAddr::from([127, 0, 0, 1]), bound.port())
-        ),
-        String::new(),
-    );
-    if !bound.ip().is_loopback() {
-        eprintln!(
-            "warning: listening on {bound}: other machines that reach this address can use Greenroom and change its settings"
-        );
-    }
-    let shown = if bound.ip().is_unspecified() {
-        SocketAddr::new(IpAddr::from([127, 0, 0, 1]), bound.port())
-    } else {
-        bound
-    };
-    println!("Greenroom is serving the UI at http://{shown}/ (Ctrl+C to stop)");
-    let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    match server.serve(shutdown).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(&format!("the server stopped: {e}")),
-    }
-}
-
-/// Prints each service's state changes as lines, while `up` supervises.
-#[derive(Default)]
-struct StateLines {
-    last: std::sync::Mutex<std::collections::HashMap<String, greenroom_api::ServiceState>>,
-    quiet: std::sync::atomic::AtomicBool,
-}
-
-impl greenroom_api::EventSink<greenroom_api::EventEnvelope> for StateLines {
-    fn emit(&self, envelope: greenroom_api::EventEnvelope) {
-        if self.quiet.load(std::sync::atomic::Ordering::Relaxed) {
-            return;
-        }
-        if let greenroom_api::ApiEvent::StackService { status } = envelope.event {
-            let mut last = greenroom_core::lock_unpoisoned(&self.last);
-            if last.insert(status.id.clone(), status.state) != Some(status.state) {
-                println!(
-                    "  · {:<20} {:<12} {}",
-                    status.id,
-                    stack_commands::state_name(status.state),
-                    status.message
-                );
-            }
-        }
-    }
-}
-
-async fn up(api: Arc<Api>, only: Vec<String>, force: bool) -> ExitCode {
-    match api.remote_supervisor().await {
-        Err(e) => return api_failure(&e),
-        Ok(Some(remote)) => {
-            println!(
-                "the stack is already supervised by another Greenroom (PID {}); asking it to start what is not running",
-                remote.pid
-            );
-            return match remote::call::<greenroom_api::UpReport>(
-                &remote,
-                "stack_up",
-                serde_json::json!({ "only": only }),
-            )
-            .await
-            {
-                Ok(report) => {
-                    report
-                        .services
-                        .iter()
-                        .for_each(stack_commands::print_up_result);
-                    if report.ok {
-                        ExitCode::SUCCESS
-                    } else {
-                        ExitCode::FAILURE
-                    }
-                }
-                Err(e) => api_failure(&e),
-            };
-        }
-        Ok(None) => {}
-    }
-    // While this command supervises, other `greenroom` commands drive it through a
-    // loopback control endpoint (see greenroom_api::control).
-    let events = greenroom_server::BroadcastSink::default();
-    let token = greenroom_api::control::new_token();
-    match greenroom_server::bind_with_token(
-        api.clone(),
-        events,
-        "127.0.0.1:0".parse().expect("an address"),
-        Some(token.clone()),
-    )
-    .await
-    {
-        Ok(server) => {
-            api.set_control_endpoint(format!("http://{}", server.local_addr()), token);
-            tokio::spawn(server.serve(std::future::pending()));
-        }
-        Err(e) => eprintln!(
-            "warning: no control endpoint ({e}); other greenroom commands will act on their own"
-        ),
-    }
-    match api.stack_preflight().await {
-        Err(e) => return api_failure(&e),
-        Ok(pre) if !pre.findings.is_empty() => {
-            stack_commands::print_preflight(&pre);
-            if !pre.ok && !force {
-                eprintln!(
-                    "\nnothing was started: fix the blockers above, or run `greenroom up --force`"
-                );
-                return ExitCode::from(2);
-            }
-        }
-        Ok(_) => {}
-    }
-    println!("starting the stack…");
-    let report = match api
-        .stack_up_with(&only, stack_commands::print_up_result)
-        .await
-    {
-        Ok(r) => r,
-        Err(e) => return api_failure(&e),
-    };
-    let view = match api.stack_status().await {
-        Ok(v) => v,
-        Err(e) => return api_failure(&e),
-    };
-    stack_commands::print_up_report(&report, &view);
-    if !report.ok {
-        println!("stopping what was started…");
-        let _ = api.stack_down().await;
-        return ExitCode::FAILURE;
-    }
-    println!("\nsupervising: restarts, health and logs are watched. Ctrl+C stops the stack.");
-    loop {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => break,
-            _ = tokio::time::sleep(std::time::Duration::from_millis(300)) => {
-                let all_stopped = api.stack_status().await.is_ok_and(|v| {
-                    v.status.services.iter().all(|s| matches!(s.state, greenroom_api::ServiceState::Stopped | greenroom_api::ServiceState::Disabled))
-                });
-                if all_stopped {
-                    println!("\nthe stack was stopped (greenroom down); done");
-                    return ExitCode::SUCCESS;
-                }
-            }
-        }
-    }
-    println!("\nstopping the stack…");
-    match api.stack_down().await {
-        Ok(stopped) => {
-            println!(
-                "stopped {}",
-                if stopped.is_empty() {
-                    "nothing".into()
-                } else {
-                    stopped.join(", ")
-                }
-            );
-            ExitCode::SUCCESS
-        }
-        Err(e) => api_failure(&e),
-    }
-}
-
-fn print_doctor(report: &greenroom_api::DoctorReport) {
-    let windows = report.platform == "windows";
-    for check in &report.checks {
-        let mark = match check.status {
-            CheckStatus::Ok => "[ok]  ",
-            CheckStatus::Warn => "[warn]",
-            CheckStatus::Fail => "[FAIL]",
-        };
-        println!("{mark} {:<16} {}", check.name, check.detail);
-        if let Some(hint) = &check.install {
-            println!("       for: {}", check.purpose);
-            let (here, other) = if windows {
-                (("Windows 11", &hint.windows), ("Debian", &hint.debian))
-            } else {
-                (("Debian", &hint.debian), ("Windows 11", &hint.windows))
-            };
-            println!("       fix on {}: {}", here.0, here.1);
-            println!("       fix on {}: {}", other.0, other.1);
-        }
-    }
-    let s = &report.summary;
-    println!(
-        "\n{} ok, {} warnings, {} missing or broken",
-        s.ok, s.warn, s.fail
-    );
-}
-
-async fn settings(api: &Api, command: SettingsCommand) -> ExitCode {
-    match command {
-        SettingsCommand::Show { json } => match api.get_settings().await {
-            Ok(view) if json => print_json(&view),
-            Ok(view) => {
-                let secret = |s: greenroom_api::SecretState| {
-                    if s.is_set { "set (hidden)" } else { "not set" }
-                };
-                println!("file                {}", view.file);
-                if let Some(err) = &view.load_error {
-                    println!("warning             {err}");
-                }
-                println!(
-                    "workspace           {}",
-                    view.workspace.as_deref().unwrap_or("(not set)")
-                );
-                println!("livekit_url         {}", view.livekit_url);
-                println!("livekit_api_key     {}", secret(view.livekit_api_key));
-                println!("livekit_api_secret  {}", secret(view.livekit_api_secret));
-                println!("mistral_api_key     {}", secret(view.mistral_api_key));
-                ExitCode::SUCCESS
-            }
-            Err(e) => api_failure(&e),
-        },
-        SettingsCommand::Set { name, value } => {
-            let value = if value == "-" && is_secret(&name) {
-                let mut buf = String::new();
-                if let Err(e) = std::io::stdin().read_to_string(&mut buf) {
-                    return fail(&format!("cannot read {name} from standard input: {e}"));
-                }
-                buf.trim_end_matches(['\r', '\n']).to_owned()
-            } else {
-                value
-            };
-            apply(api, &name, value).await
-        }
-        SettingsCommand::Reset { name } => apply(api, &name, String::new()).await,
-    }
-}
-
-async fn apply(api: &Api, name: &str, value: String) -> ExitCode {
-    let Some(patch) = SettingsPatch::single(name, value) else {
-        return fail(&format!(
-            "unknown setting {name}; known: {}",
-            SETTING_NAMES.join(", ")
-        ));
-    };
-    match api.update_settings(patch).await {
-        Ok(view) => {
-            if let Some(note) = &view.load_error {
-                eprintln!("note: {note}");
-            }
-            println!("saved {name} in {}", view.file);
-            ExitCode::SUCCESS
-        }
-        Err(e) => api_failure(&e),
-    }
-}
-
-fn print_json<T: serde::Serialize>(value: &T) -> ExitCode {
+pub(crate) fn print_json<T: serde::Serialize>(value: &T) -> ExitCode {
     match serde_json::to_string_pretty(value) {
         Ok(text) => {
             println!("{text}");
@@ -972,7 +404,7 @@ pub(crate) fn api_failure(error: &ApiError) -> ExitCode {
 }
 
 /// A bad value on the command line or in a file it names: exit 2, nothing happened.
-fn usage_error(message: &str) -> ExitCode {
+pub(crate) fn usage_error(message: &str) -> ExitCode {
     eprintln!("error: {message}");
     ExitCode::from(2)
 }
@@ -980,623 +412,4 @@ fn usage_error(message: &str) -> ExitCode {
 pub(crate) fn fail(message: &str) -> ExitCode {
     eprintln!("error: {message}");
     ExitCode::FAILURE
-}
-
-async fn exercises_command(api: Api, command: ExercisesCommand) -> ExitCode {
-    let api = Arc::new(api);
-    let (options, name, view) = match command {
-        ExercisesCommand::Watch { options } => return exercises_watch(api, options).await,
-        ExercisesCommand::Monitor {
-            interval,
-            count,
-            options,
-        } => return exercises_monitor(&api, options, interval, count).await,
-        ExercisesCommand::Scan { options } => (options, None, "scan"),
-        ExercisesCommand::Validate { name, options } => (options, Some(name), "validate"),
-        ExercisesCommand::ValidateAll { options } => (options, None, "all"),
-    };
-    let analysis = match api
-        .exercises_scan(options.project.map(|p| p.display().to_string()))
-        .await
-    {
-        Ok(a) => a,
-        Err(e) => return api_failure(&e),
-    };
-    let selected: Vec<&greenroom_exercises::analysis::Exercise> = match &name {
-        Some(n) => {
-            let wanted = n.trim();
-            let found: Vec<_> = analysis
-                .exercises
-                .iter()
-                .filter(|e| e.id == wanted || e.class_name == wanted)
-                .collect();
-            if found.is_empty() {
-                eprintln!(
-                    "error: no exercise `{wanted}`; the app registers: {}",
-                    analysis
-                        .exercises
-                        .iter()
-                        .map(|e| e.id.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                );
-                return ExitCode::from(2);
-            }
-            found
-        }
-        None => analysis.exercises.iter().collect(),
-    };
-    if options.json {
-        let value = if name.is_some() {
-            serde_json::json!(selected)
-        } else {
-            serde_json::json!(analysis)
-        };
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&value).unwrap_or_default()
-        );
-    } else {
-        exercises_text(&analysis, &selected, view);
-    }
-    if options.strict && selected.iter().any(|e| !e.valid) {
-        return ExitCode::FAILURE;
-    }
-    ExitCode::SUCCESS
-}
-
-fn exercises_text(
-    analysis: &greenroom_exercises::analysis::Analysis,
-    selected: &[&greenroom_exercises::analysis::Exercise],
-    view: &str,
-) {
-    let rel = |f: &str| {
-        f.strip_prefix(&format!("{}/", analysis.project))
-            .unwrap_or(f)
-            .to_owned()
-    };
-    match view {
-        "scan" => {
-            println!(
-                "{} exercises in {} ({} Dart files read)\n",
-                analysis.exercises.len(),
-                analysis.packages.join(", "),
-                analysis.files_read
-            );
-            for e in selected {
-                println!("{}  {}", if e.valid { "✔" } else { "✘" }, e.id);
-                println!(
-                    "    type: {}   route: {}",
-                    e.exercise_type.as_deref().unwrap_or("—"),
-                    e.route
-                );
-                println!("    file: {}:{}", rel(&e.file), e.line);
-                println!(
-                    "    needs: {}",
-                    if e.required_services.is_empty() {
-                        "—".into()
-                    } else {
-                        e.required_services.join(", ")
-                    }
-                );
-            }
-        }
-        "validate" => {
-            for e in selected {
-                println!(
-                    "{} {} — score {} / 100, {}",
-                    if e.valid { "✔" } else { "✘" },
-                    e.id,
-                    e.score,
-                    if e.valid { "valid" } else { "not valid" }
-                );
-                println!(
-                    "  {} at {}:{}, route {}",
-                    e.class_name,
-                    rel(&e.file),
-                    e.line,
-                    e.route
-                );
-                for c in &e.criteria {
-                    let mark = match c.passed {
-                        Some(true) => "✔",
-                        Some(false) if c.blocking => "✘ (blocking)",
-                        Some(false) => "✘",
-                        None => "–",
-                    };
-                    println!("  {mark} {} [{}]", c.title, c.weight);
-                    for f in &c.findings {
-                        println!("      {} ({}:{})", f.message, rel(&f.file), f.line);
-                    }
-                }
-                if !e.recommendations.is_empty() {
-                    println!("  estimated fix time: {} min", e.fix_minutes);
-                }
-            }
-        }
-        _ => {
-            let valid = selected.iter().filter(|e| e.valid).count();
-            let average = if selected.is_empty() {
-                0.0
-            } else {
-                selected.iter().map(|e| f64::from(e.score)).sum::<f64>() / selected.len() as f64
-            };
-            println!(
-                "valid exercises: {valid}/{}   average score: {average:.1}\n",
-                selected.len()
-            );
-            for e in selected {
-                println!("{} {} ({})", if e.valid { "✔" } else { "✘" }, e.id, e.score);
-                for r in e.recommendations.iter().take(3) {
-                    println!("  └─ {r}");
-                }
-            }
-        }
-    }
-    if !analysis.orphans.is_empty() {
-        println!("\norphans (exercise-like screens nothing registers):");
-        for o in &analysis.orphans {
-            println!(
-                "  {} at {}:{} — {}",
-                o.class_name,
-                rel(&o.file),
-                o.line,
-                o.reason
-            );
-        }
-    }
-    if view != "validate" && !analysis.drift.is_empty() {
-        println!("\nendpoint drift:");
-        for d in &analysis.drift {
-            println!("  {}:{} {}", rel(&d.file), d.line, d.message);
-        }
-    }
-    for s in &analysis.skipped {
-        println!("skipped {}: {}", rel(&s.file), s.reason);
-    }
-}
-
-async fn exercises_watch(api: Arc<Api>, options: ExercisesOptions) -> ExitCode {
-    let (root, rules, context) = match api
-        .exercises_context(options.project.map(|p| p.display().to_string()))
-        .await
-    {
-        Ok(x) => x,
-        Err(e) => return api_failure(&e),
-    };
-    let recorder = api.clone();
-    let previous: std::sync::Mutex<std::collections::BTreeMap<String, u32>> = Default::default();
-    let started = greenroom_exercises::watch::ExerciseWatcher::start(
-        &root,
-        rules,
-        context,
-        std::time::Duration::from_millis(50),
-        move |u| {
-            recorder.record_history(&u.analysis);
-            let mut before = greenroom_core::lock_unpoisoned(&previous);
-            let names: Vec<String> = u
-                .changed
-                .iter()
-                .map(|c| c.rsplit(['/', '\\']).next().unwrap_or(c).to_owned())
-                .collect();
-            let scores: Vec<String> = u
-                .analysis
-                .exercises
-                .iter()
-                .filter(|e| u.revalidated.contains(&e.id))
-                .map(|e| match before.insert(e.id.clone(), e.score) {
-                    Some(old) if old != e.score => format!("{} {old} → {}", e.id, e.score),
-                    _ => format!("{} {}", e.id, e.score),
-                })
-                .collect();
-            println!(
-                "saved {} — revalidated in {:.0} ms: {}",
-                names.join(", "),
-                u.elapsed_ms,
-                if scores.is_empty() {
-                    "no exercise affected".into()
-                } else {
-                    scores.join(", ")
-                }
-            );
-            let _ = std::io::Write::flush(&mut std::io::stdout());
-        },
-    );
-    let (watcher, analysis) = match started {
-        Ok(x) => x,
-        Err(e) => return fail(&e.to_string()),
-    };
-    api.record_history(&analysis);
-    let valid = analysis.exercises.iter().filter(|e| e.valid).count();
-    println!(
-        "watching {} folders of {} — {} exercises, {valid} valid. Save a file to see its exercises revalidated; Ctrl+C stops.",
-        watcher.watched_folders(),
-        root.display(),
-        analysis.exercises.len()
-    );
-    let _ = tokio::signal::ctrl_c().await;
-    drop(watcher);
-    ExitCode::SUCCESS
-}
-
-async fn exercises_monitor(
-    api: &Api,
-    options: ExercisesOptions,
-    interval: f64,
-    count: Option<u64>,
-) -> ExitCode {
-    let project = options.project.map(|p| p.display().to_string());
-    let mut round = 0;
-    loop {
-        let clock = greenroom_core::clock::utc_time_of_day();
-        match api.exercises_scan(project.clone()).await {
-            Ok(a) => {
-                let valid = a.exercises.iter().filter(|e| e.valid).count();
-                println!(
-                    "[{clock}] {} exercises: {valid}/{} valid",
-                    if valid == a.exercises.len() {
-                        "✔"
-                    } else {
-                        "!"
-                    },
-                    a.exercises.len()
-                );
-                for e in a.exercises.iter().filter(|e| !e.valid) {
-                    println!(
-                        "  └─ {}: {}",
-                        e.id,
-                        e.recommendations
-                            .first()
-                            .map_or("see greenroom exercises validate", String::as_str)
-                    );
-                }
-            }
-            Err(e) => println!("[{clock}] ✘ {}", e.message),
-        }
-        round += 1;
-        if count.is_some_and(|c| round >= c) {
-            return ExitCode::SUCCESS;
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(std::time::Duration::from_secs_f64(interval.max(1.0))) => {}
-            _ = tokio::signal::ctrl_c() => return ExitCode::SUCCESS,
-        }
-    }
-}
-
-async fn rooms_command(api: Api, command: RoomsCommand) -> ExitCode {
-    use greenroom_rooms::service;
-    let target = api.livekit_target();
-    let fail_with = |e: service::RoomsError| {
-        eprintln!("error: {} ({})", e.0, target.origin);
-        ExitCode::FAILURE
-    };
-    let done = |message: String| {
-        println!("{message}");
-        ExitCode::SUCCESS
-    };
-    match command {
-        RoomsCommand::List { json } => match service::list_rooms(&target).await {
-            Ok(rooms) if json => print_json(&rooms),
-            Ok(rooms) if rooms.is_empty() => done(format!("no room on {}", target.url)),
-            Ok(rooms) => {
-                println!(
-                    "{:<28} {:>12}  {:>10}  METADATA",
-                    "ROOM", "PARTICIPANTS", "PUBLISHERS"
-                );
-                for r in rooms {
-                    println!(
-                        "{:<28} {:>12}  {:>10}  {}",
-                        r.name, r.num_participants, r.num_publishers, r.metadata
-                    );
-                }
-                ExitCode::SUCCESS
-            }
-            Err(e) => fail_with(e),
-        },
-        RoomsCommand::Create {
-            name,
-            metadata,
-            empty_timeout,
-        } => match service::create_room(&target, &name, &metadata, empty_timeout).await {
-            Ok(r) => done(format!("created {} ({})", r.name, r.sid)),
-            Err(e) => fail_with(e),
-        },
-        RoomsCommand::Delete { name } => match service::delete_room(&target, &name).await {
-            Ok(()) => done(format!("deleted {name}")),
-            Err(e) => fail_with(e),
-        },
-        RoomsCommand::Participants { room, json } => {
-            match service::list_participants(&target, &room).await {
-                Ok(list) if json => print_json(&list),
-                Ok(list) if list.is_empty() => done(format!("nobody in {room}")),
-                Ok(list) => {
-                    for p in &list {
-                        let agent = p
-                            .agent_state
-                            .as_deref()
-                            .map(|s| format!(" agent:{s}"))
-                            .unwrap_or_default();
-                        println!("{} ({}, {}){agent}", p.identity, p.kind, p.state);
-                        for t in &p.tracks {
-                            println!(
-                                "    {} {} {}{}",
-                                t.kind,
-                                t.sid,
-                                t.name,
-                                if t.muted { " (muted)" } else { "" }
-                            );
-                        }
-                    }
-                    ExitCode::SUCCESS
-                }
-                Err(e) => fail_with(e),
-            }
-        }
-        RoomsCommand::Remove { room, identity } => {
-            match service::remove_participant(&target, &room, &identity).await {
-                Ok(()) => done(format!("removed {identity} from {room}")),
-                Err(e) => fail_with(e),
-            }
-        }
-        RoomsCommand::Join {
-            room,
-            identity,
-            seconds,
-        } => match join_room(
-            &target,
-            &room,
-            &identity,
-            std::time::Duration::from_secs(seconds),
-        )
-        .await
-        {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("error: {e} ({})", target.origin);
-                ExitCode::FAILURE
-            }
-        },
-        RoomsCommand::Metadata { room, metadata } => {
-            match service::update_room_metadata(&target, &room, &metadata).await {
-                Ok(()) => done(format!("{room}: metadata set")),
-                Err(e) => fail_with(e),
-            }
-        }
-    }
-}
-
-/// `greenroom rooms join`: our participant's signalling, narrated.
-async fn join_room(
-    target: &greenroom_rooms::service::Target,
-    room: &str,
-    identity: &str,
-    stay: std::time::Duration,
-) -> Result<(), String> {
-    use greenroom_rooms::protocol::signal_response::Message;
-    use greenroom_rooms::signal::{self, SignalEvent, SignalSession};
-    let options = greenroom_rooms::service::TokenOptions {
-        ttl: Some(stay + std::time::Duration::from_secs(600)),
-        ..greenroom_rooms::service::TokenOptions::participant()
-    };
-    let jwt = greenroom_rooms::service::token(target, room, identity, &options).map_err(|e| e.0)?;
-    let mut session = SignalSession::connect(&target.url, &jwt, &Default::default())
-        .await
-        .map_err(|e| e.0)?;
-    let (me, sid) = session.participant();
-    let version = session
-        .join
-        .server_info
-        .as_ref()
-        .map(|i| i.version.clone())
-        .unwrap_or_default();
-    println!(
-        "joined {room} as {me} ({sid}) in {:.1} ms · livekit-server {version}",
-        session.join_time.as_secs_f64() * 1000.0
-    );
-    for other in &session.join.other_participants {
-        println!(
-            "  already there: {} ({} tracks)",
-            other.identity,
-            other.tracks.len()
-        );
-    }
-    let until = tokio::time::Instant::now() + stay;
-    loop {
-        let left = until.saturating_duration_since(tokio::time::Instant::now());
-        if left.is_zero() {
-            break;
-        }
-        match session.next_event(left).await {
-            Some(SignalEvent::Message(message)) => match *message {
-                Message::Update(update) => {
-                    for (who, state) in signal::agent_states(&update) {
-                        println!("  agent {who}: {state}");
-                    }
-                    for p in update
-                        .participants
-                        .iter()
-                        .filter(|p| p.identity != identity)
-                    {
-                        let gone = p.state
-                            == greenroom_rooms::protocol::participant_info::State::Disconnected
-                                as i32;
-                        println!("  {} {}", if gone { "left:" } else { "here:" }, p.identity);
-                    }
-                }
-                Message::RoomUpdate(update) => {
-                    if let Some(room) = update.room {
-                        println!("  room metadata: {}", room.metadata);
-                    }
-                }
-                _ => {}
-            },
-            Some(SignalEvent::Reconnecting(reason)) => {
-                println!("  connection lost ({reason}); resuming…");
-            }
-            Some(SignalEvent::Resumed { took, attempts }) => {
-                println!(
-                    "  resumed in {:.1} ms ({attempts} attempt{})",
-                    took.as_secs_f64() * 1000.0,
-                    if attempts == 1 { "" } else { "s" }
-                );
-            }
-            Some(SignalEvent::Closed(closed)) => {
-                return Err(format!("the session ended: {closed:?}"));
-            }
-            None => break,
-        }
-    }
-    if let Some(rtt) = session.rtt() {
-        println!(
-            "signalling round trip: {:.2} ms",
-            rtt.as_secs_f64() * 1000.0
-        );
-    }
-    session.leave().await;
-    println!("left {room}");
-    Ok(())
-}
-
-/// `greenroom stream-test`: the run narrated in the team's categories, coloured by their
-/// thresholds, then the summary and (with --output) the JSON report.
-async fn stream_test_command(
-    suite: greenroom_rooms::stream_test::Suite,
-    config: greenroom_rooms::stream_test::StreamTestConfig,
-    output: Option<PathBuf>,
-    verbose: bool,
-) -> ExitCode {
-    use greenroom_rooms::stream_test::{self, Category, LatencyPath, Rating, StreamEvent};
-    use std::io::IsTerminal;
-    let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let paint = move |rating: Option<Rating>, text: &str| -> String {
-        let code = match rating {
-            _ if !colour => return text.to_string(),
-            Some(Rating::Excellent) => "32",
-            Some(Rating::Good) => "33",
-            Some(Rating::Acceptable) => "38;5;208",
-            Some(Rating::Problem) => "31",
-            None => "36",
-        };
-        format!("\x1b[{code}m{text}\x1b[0m")
-    };
-    let category_name = |c: Category| match c {
-        Category::Connection => "CONNECTION",
-        Category::Audio => "AUDIO",
-        Category::Latency => "LATENCY",
-        Category::Network => "NETWORK",
-    };
-    println!(
-        "stream-test {} against {} (room {}){}{}",
-        suite.name(),
-        config.livekit_url,
-        config.room_name,
-        if config.network.is_none() {
-            String::new()
-        } else {
-            format!(
-                ", simulating {:.1} % loss, +{} ms ± {} ms",
-                config.network.loss * 100.0,
-                config.network.latency_ms,
-                config.network.jitter_ms
-            )
-        },
-        match (config.network.block_udp, config.transport) {
-            (true, _) => ", UDP blocked (ICE over TCP)",
-            (false, greenroom_rooms::participant::IceTransport::Tcp) => ", over TCP only",
-            (false, greenroom_rooms::participant::IceTransport::Udp) => ", over UDP only",
-            (false, greenroom_rooms::participant::IceTransport::Auto) => "",
-        }
-    );
-    // Ctrl-C once: stop sending and report what was measured; twice: quit at once.
-    let stop = stream_test::StopSignal::default();
-    let stopper = stop.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("stopping: waiting for the packets in flight (Ctrl-C again quits at once)");
-            stopper.stop();
-            if tokio::signal::ctrl_c().await.is_ok() {
-                std::process::exit(130);
-            }
-        }
-    });
-    let result = stream_test::run_until_stopped(suite, &config, &stop, move |event| match event {
-        StreamEvent::Log {
-            category,
-            rating,
-            message,
-        } => println!(
-            "{} {:<10} | {}",
-            greenroom_core::clock::utc_time_of_day(),
-            category_name(category),
-            paint(rating, &message)
-        ),
-        StreamEvent::Latency {
-            path,
-            seq,
-            latency_ms,
-            ..
-        } if verbose => {
-            let what = match path {
-                LatencyPath::Data => "packet",
-                LatencyPath::Audio => "audio marker",
-            };
-            let rating = stream_test::rate_latency(latency_ms);
-            println!(
-                "{} {:<10} | {what} #{seq}: {}",
-                greenroom_core::clock::utc_time_of_day(),
-                "LATENCY",
-                paint(Some(rating), &format!("{latency_ms:.1} ms"))
-            );
-        }
-        _ => {}
-    })
-    .await;
-    let report = match result {
-        Ok(report) => report,
-        Err(e) => return fail(&e.0),
-    };
-    println!(
-        "{}: {} of {} packets in {:.1} s ({:.1} packets/s), loss {}, latency p50 {:.1} / p95 {:.1} / p99 {:.1} ms, {} error(s)",
-        report.test_name,
-        report.packets_received,
-        report.packets_sent * u64::from(report.subscribers),
-        report.duration_seconds,
-        report.throughput_pps,
-        paint(
-            Some(report.loss_rating),
-            &format!("{:.2} %", report.packet_loss_rate * 100.0)
-        ),
-        report.latency_stats.p50_ms,
-        report.latency_stats.p95_ms,
-        report.latency_stats.p99_ms,
-        report.errors_count
-    );
-    for e in &report.errors {
-        println!("  error: {e}");
-    }
-    if report.stopped_early {
-        println!("  stopped early: the figures cover the packets sent before the stop");
-    }
-    for ms in &report.reconnections_ms {
-        println!("  a lost signalling connection resumed in {ms:.1} ms");
-    }
-    if let Some(path) = output {
-        let text = match serde_json::to_string_pretty(&report) {
-            Ok(t) => t,
-            Err(e) => return fail(&format!("cannot encode the report: {e}")),
-        };
-        if let Err(e) = greenroom_core::write_atomic(&path, text.as_bytes()) {
-            return fail(&format!(
-                "cannot write the report to {}: {e}",
-                path.display()
-            ));
-        }
-        println!("report: {}", path.display());
-    }
-    if report.errors_count > 0 || report.packets_received == 0 {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    }
 }

@@ -1,10 +1,16 @@
-//! `greenroom up | down | restart | status | check | logs | monitor | import compose`.
+//! `greenroom up | down | restart | status | preflight | check | monitor | logs | fix |
+//! report | import compose`. The verbs that change or read the running stack go to its
+//! [`Target`]: the Greenroom that supervises it when there is one, else this process.
 
-use greenroom_api::{Api, ApiError, ServiceState, StackView, UpReport, UpResult};
+use crate::target::Target;
+use crate::{api_failure, print_json};
+use clap::Subcommand;
+use greenroom_api::{Api, ApiError, Request, ServiceState, StackView, UpReport, UpResult};
 use greenroom_stack::probe;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub fn print_up_result(r: &UpResult) {
@@ -374,7 +380,7 @@ pub fn import_compose(
     }
     let text = match greenroom_stack::compose::to_toml(&imported, &files) {
         Ok(t) => t,
-        Err(e) => return crate::fail(&e),
+        Err(e) => return crate::fail(&e.to_string()),
     };
     match output {
         None => {
@@ -433,16 +439,15 @@ pub fn print_preflight(report: &greenroom_stack::preflight::Preflight) {
 /// `greenroom fix`: for each unwell service, say what is wrong and run the best repair;
 /// a repair that needs confirmation is asked for (or taken with --yes), and declined ones
 /// fall back to the next repair that needs none.
-pub async fn fix(api: &Api, yes: bool) -> ExitCode {
-    let remote = match api.remote_supervisor().await {
-        Ok(r) => r,
+pub async fn fix(api: Arc<Api>, yes: bool) -> ExitCode {
+    let target = match Target::for_stack(api).await {
+        Ok(t) => t,
         Err(e) => return crate::api_failure(&e),
     };
-    let diagnoses: Vec<greenroom_stack::repair::Diagnosis> = match &remote {
-        Some(r) => crate::remote::call(r, "stack_diagnose", serde_json::json!({})).await,
-        None => api.stack_diagnose().await,
-    }
-    .unwrap_or_default();
+    let diagnoses: Vec<greenroom_stack::repair::Diagnosis> = target
+        .call(Request::StackDiagnose {})
+        .await
+        .unwrap_or_default();
     if diagnoses.is_empty() {
         println!("nothing to repair: every service is healthy or stopped on purpose");
         return ExitCode::SUCCESS;
@@ -475,15 +480,13 @@ pub async fn fix(api: &Api, yes: bool) -> ExitCode {
                 }
             }
             println!("  → {}", action.title);
-            let outcome: Result<greenroom_stack::repair::RepairOutcome, ApiError> = match &remote {
-                Some(r) => crate::remote::call(
-                    r,
-                    "stack_repair",
-                    serde_json::json!({"id": d.service, "kind": action.kind, "confirmed": true}),
-                )
-                .await,
-                None => api.stack_repair(d.service.clone(), action.kind, true).await,
-            };
+            let outcome: Result<greenroom_stack::repair::RepairOutcome, ApiError> = target
+                .call(Request::StackRepair {
+                    id: d.service.clone(),
+                    kind: action.kind,
+                    confirmed: true,
+                })
+                .await;
             match outcome {
                 Ok(o) if o.ok => {
                     println!("  ✔ {}", o.message);
@@ -508,4 +511,280 @@ fn ask(question: &str) -> bool {
     let _ = std::io::stdout().flush();
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer).is_ok() && matches!(answer.trim(), "y" | "Y" | "yes")
+}
+
+#[derive(Subcommand)]
+pub enum ImportCommand {
+    /// From docker compose files (base first, overlays after), read as docker compose does
+    Compose {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Profiles to activate
+        #[arg(long)]
+        profile: Vec<String>,
+        /// Where to write the manifest [default: standard output]
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+}
+
+/// Prints each service's state changes as lines, while `up` supervises.
+#[derive(Default)]
+pub struct StateLines {
+    last: std::sync::Mutex<std::collections::HashMap<String, greenroom_api::ServiceState>>,
+}
+
+impl greenroom_api::EventSink<greenroom_api::EventEnvelope> for StateLines {
+    fn emit(&self, envelope: greenroom_api::EventEnvelope) {
+        if let greenroom_api::ApiEvent::StackService { status } = envelope.event {
+            let mut last = greenroom_core::lock_unpoisoned(&self.last);
+            if last.insert(status.id.clone(), status.state) != Some(status.state) {
+                println!(
+                    "  · {:<20} {:<12} {}",
+                    status.id,
+                    state_name(status.state),
+                    status.message
+                );
+            }
+        }
+    }
+}
+
+pub async fn up(api: Arc<Api>, only: Vec<String>, force: bool) -> ExitCode {
+    let target = match Target::for_stack(api.clone()).await {
+        Ok(t) => t,
+        Err(e) => return api_failure(&e),
+    };
+    if let Some(remote) = target.remote() {
+        println!(
+            "the stack is already supervised by another Greenroom (PID {}); asking it to start what is not running",
+            remote.pid
+        );
+        return match target
+            .call::<greenroom_api::UpReport>(Request::StackUp { only })
+            .await
+        {
+            Ok(report) => {
+                report.services.iter().for_each(print_up_result);
+                if report.ok {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                }
+            }
+            Err(e) => api_failure(&e),
+        };
+    }
+    // While this command supervises, other `greenroom` commands drive it through a
+    // loopback control endpoint (see greenroom_api::control).
+    let events = greenroom_server::BroadcastSink::default();
+    let token = greenroom_api::control::new_token();
+    match greenroom_server::bind_with_token(
+        api.clone(),
+        events,
+        "127.0.0.1:0".parse().expect("an address"),
+        Some(token.clone()),
+    )
+    .await
+    {
+        Ok(server) => {
+            api.set_control_endpoint(format!("http://{}", server.local_addr()), token);
+            tokio::spawn(server.serve(std::future::pending()));
+        }
+        Err(e) => eprintln!(
+            "warning: no control endpoint ({e}); other greenroom commands will act on their own"
+        ),
+    }
+    match api.stack_preflight().await {
+        Err(e) => return api_failure(&e),
+        Ok(pre) if !pre.findings.is_empty() => {
+            print_preflight(&pre);
+            if !pre.ok && !force {
+                eprintln!(
+                    "\nnothing was started: fix the blockers above, or run `greenroom up --force`"
+                );
+                return ExitCode::from(2);
+            }
+        }
+        Ok(_) => {}
+    }
+    println!("starting the stack…");
+    let report = match api.stack_up_with(&only, print_up_result).await {
+        Ok(r) => r,
+        Err(e) => return api_failure(&e),
+    };
+    let view = match api.stack_status().await {
+        Ok(v) => v,
+        Err(e) => return api_failure(&e),
+    };
+    print_up_report(&report, &view);
+    if !report.ok {
+        println!("stopping what was started…");
+        let _ = api.stack_down().await;
+        return ExitCode::FAILURE;
+    }
+    println!("\nsupervising: restarts, health and logs are watched. Ctrl+C stops the stack.");
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = tokio::time::sleep(std::time::Duration::from_millis(300)) => {
+                let all_stopped = api.stack_status().await.is_ok_and(|v| {
+                    v.status.services.iter().all(|s| matches!(s.state, greenroom_api::ServiceState::Stopped | greenroom_api::ServiceState::Disabled))
+                });
+                if all_stopped {
+                    println!("\nthe stack was stopped (greenroom down); done");
+                    return ExitCode::SUCCESS;
+                }
+            }
+        }
+    }
+    println!("\nstopping the stack…");
+    match api.stack_down().await {
+        Ok(stopped) => {
+            println!(
+                "stopped {}",
+                if stopped.is_empty() {
+                    "nothing".into()
+                } else {
+                    stopped.join(", ")
+                }
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => api_failure(&e),
+    }
+}
+
+pub async fn preflight(api: &Api, json: bool) -> ExitCode {
+    match api.stack_preflight().await {
+        Ok(report) if json => print_json(&report),
+        Ok(report) => {
+            print_preflight(&report);
+            if report.ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => api_failure(&e),
+    }
+}
+
+/// The stack's target: this process, or the Greenroom that supervises the stack (said).
+async fn target_said(api: Arc<Api>, what: &str) -> Result<Target, ApiError> {
+    let target = Target::for_stack(api).await?;
+    if let Some(remote) = target.remote() {
+        println!(
+            "the stack is supervised by another Greenroom (PID {}); asking it to {what}",
+            remote.pid
+        );
+    }
+    Ok(target)
+}
+
+pub async fn down(api: Arc<Api>) -> ExitCode {
+    let result = match target_said(api, "stop the stack").await {
+        Ok(target) => target.call::<Vec<String>>(Request::StackDown {}).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(stopped) if stopped.is_empty() => {
+            println!("nothing was running");
+            ExitCode::SUCCESS
+        }
+        Ok(stopped) => {
+            println!("stopped {}", stopped.join(", "));
+            ExitCode::SUCCESS
+        }
+        Err(e) => api_failure(&e),
+    }
+}
+
+pub async fn restart(api: Arc<Api>, service: String) -> ExitCode {
+    let result = match Target::for_stack(api).await {
+        Ok(target) => {
+            target
+                .call::<UpResult>(Request::ServiceRestart { id: service })
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(r) => {
+            print_up_result(&r);
+            if r.ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => api_failure(&e),
+    }
+}
+
+pub async fn status(api: Arc<Api>, json: bool) -> ExitCode {
+    let result = match Target::for_stack(api).await {
+        Ok(target) => target
+            .call::<StackView>(Request::StackStatus {})
+            .await
+            .map(|mut view| {
+                if let Some(remote) = target.remote() {
+                    view.notes.insert(
+                        0,
+                        format!(
+                            "supervised by Greenroom PID {} ({})",
+                            remote.pid, remote.url
+                        ),
+                    );
+                }
+                view
+            }),
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(view) if json => print_json(&view),
+        Ok(view) => {
+            for note in &view.notes {
+                println!("note: {note}");
+            }
+            print_table(&view);
+            ExitCode::SUCCESS
+        }
+        Err(e) => api_failure(&e),
+    }
+}
+
+pub async fn report(api: Arc<Api>, output: PathBuf, duration: f64) -> ExitCode {
+    let report = match Target::for_stack(api.clone()).await {
+        Ok(target @ Target::Remote(_)) => {
+            target
+                .call::<serde_json::Value>(Request::StackReport {})
+                .await
+        }
+        Ok(Target::Local(_)) => {
+            // This process re-attaches and probes what runs, for `duration`.
+            let _ = api.stack_status().await;
+            tokio::time::sleep(std::time::Duration::from_secs_f64(duration.max(0.0))).await;
+            api.stack_report().await
+        }
+        Err(e) => Err(e),
+    };
+    match report {
+        Ok(value) => {
+            let text = serde_json::to_vec_pretty(&value).unwrap_or_default();
+            match greenroom_api::write_file_atomically(&output, &text) {
+                Ok(()) => {
+                    println!(
+                        "wrote {} (health score {}, {} recommendation(s))",
+                        output.display(),
+                        value["current_status"]["global_health_score"],
+                        value["recommendations"].as_array().map_or(0, Vec::len)
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => crate::fail(&format!("cannot write {}: {e}", output.display())),
+            }
+        }
+        Err(e) => api_failure(&e),
+    }
 }

@@ -10,7 +10,7 @@ fn greenroom() -> Command {
 }
 
 fn fixture() -> String {
-    greenroom_fixture_service::workspace()
+    greenroom_test_support::workspace()
         .join("tests/fixtures/flutter/eloquence")
         .display()
         .to_string()

@@ -1,6 +1,6 @@
 //! `greenroom token` and `greenroom rooms` against the real livekit-server.
 
-use greenroom_fixture_service::LiveKitServer;
+use greenroom_test_support::LiveKitServer;
 use std::process::Command;
 
 fn greenroom(server: &LiveKitServer, secret: &str) -> Command {
@@ -54,7 +54,7 @@ fn rooms_and_tokens_from_the_command_line() {
         "--room-metadata",
         "breathing",
     ]));
-    let claims = greenroom_rooms::token::verify(jwt.trim(), "secret").unwrap();
+    let claims = greenroom_livekit::token::verify(jwt.trim(), "secret").unwrap();
     assert_eq!(claims.sub, "coach");
     assert!(
         ok(greenroom(&server, "secret").args(["rooms", "participants", "marie-breathing"]))

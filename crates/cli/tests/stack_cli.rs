@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use greenroom_fixture_service::{binary as fixture, free_port, workspace};
+use greenroom_test_support::{binary as fixture, free_port, workspace};
 
 struct Project {
     _dir: tempfile::TempDir,
@@ -453,7 +453,7 @@ interval_ms = 100
 
 #[test]
 fn an_expired_livekit_token_in_an_env_file_is_found_and_regenerated_after_confirmation() {
-    use greenroom_rooms::token::{TokenRequest, VideoGrants, mint, verify};
+    use greenroom_livekit::token::{TokenRequest, VideoGrants, mint, verify};
     let port = free_port();
     let p = project(&format!(
         r#"
@@ -476,6 +476,7 @@ port = {port}
         metadata: None,
         grants: VideoGrants::participant("marie"),
         ttl_seconds: 0,
+        room_config: None,
     })
     .unwrap();
     std::fs::write(

@@ -8,17 +8,23 @@
 //! - [`redact_tokens`]: credentials out of error messages and log views.
 //! - [`write_atomic`]: the only way Greenroom writes a file it must not lose.
 //! - [`lock_unpoisoned`]: a mutex lock that survives a panicked holder.
+//! - [`percentile`]: the one percentile (nearest rank) of every report, bench and figure.
+//! - [`ErrorKind`] / [`Classified`]: the kind of a failure, decided where it happens.
 
 mod atomic;
 pub mod clock;
+mod error;
 mod home;
+mod percentile;
 mod secrets;
 mod sink;
 mod sync;
 
 pub use atomic::write_atomic;
 pub use clock::{unix_micros, unix_millis, unix_seconds};
+pub use error::{Classified, ErrorKind};
 pub use home::AppHome;
+pub use percentile::{percentile, sorted};
 pub use secrets::redact_tokens;
 pub use sink::{EventSink, NullSink, RecordingSink};
 pub use sync::lock_unpoisoned;

@@ -223,7 +223,7 @@ fn main() {
         watcher.flush(std::time::Duration::from_secs(10));
     }
     delays.sort_by(f64::total_cmp);
-    let p = |q: f64| greenroom_fixture_service::percentile(&delays, q);
+    let p = |q: f64| greenroom_test_support::percentile(&delays, q);
     println!(
         "\nsave → updated score (atomic save of one screen, 50 ms debounce included), 30 saves:"
     );

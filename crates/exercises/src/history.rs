@@ -6,8 +6,13 @@
 //! (project, exercise, at_ms). [`History::record`] writes a row for an exercise only when its
 //! score, validity or content hash differs from its latest row, so an idle watcher does not
 //! flood the table. Writes are transactions: a crash leaves the table as it was.
+//!
+//! Errors ([`HistoryError`]) name the database file: one that cannot be opened, or was
+//! written by a newer Greenroom, is [`ErrorKind::Unavailable`] (the history is missing, the
+//! rest works); a failed read or write of an open one is [`ErrorKind::Internal`].
 
 use crate::analysis::Analysis;
+use greenroom_core::{Classified, ErrorKind, lock_unpoisoned};
 use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -27,20 +32,45 @@ pub struct HistoryPoint {
 
 pub struct History {
     conn: Mutex<Connection>,
+    /// The database file, for messages.
+    path: String,
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("the exercise history ({path}): {message}")]
-pub struct HistoryError {
-    pub path: String,
-    pub message: String,
+pub enum HistoryError {
+    #[error("the exercise history ({path}): {source}")]
+    Open {
+        path: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error(
+        "the exercise history ({path}): it was written by a newer Greenroom (schema {version}); update Greenroom"
+    )]
+    NewerSchema { path: String, version: i64 },
+    #[error("the exercise history ({path}): {source}")]
+    Query {
+        path: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+}
+
+impl Classified for HistoryError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Open { .. } | Self::NewerSchema { .. } => ErrorKind::Unavailable,
+            Self::Query { .. } => ErrorKind::Internal,
+        }
+    }
 }
 
 impl History {
     pub fn open(path: &Path) -> Result<Self, HistoryError> {
-        let err = |e: rusqlite::Error| HistoryError {
-            path: path.display().to_string(),
-            message: e.to_string(),
+        let shown = path.display().to_string();
+        let err = |source: rusqlite::Error| HistoryError::Open {
+            path: shown.clone(),
+            source,
         };
         if let Some(dir) = path.parent() {
             let _ = std::fs::create_dir_all(dir);
@@ -50,11 +80,9 @@ impl History {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(err)?;
         if version > SCHEMA_VERSION {
-            return Err(HistoryError {
-                path: path.display().to_string(),
-                message: format!(
-                    "it was written by a newer Greenroom (schema {version}); update Greenroom"
-                ),
+            return Err(HistoryError::NewerSchema {
+                path: shown,
+                version,
             });
         }
         conn.execute_batch(
@@ -68,13 +96,21 @@ impl History {
         .map_err(err)?;
         Ok(Self {
             conn: Mutex::new(conn),
+            path: shown,
         })
     }
 
+    fn query_error(&self, source: rusqlite::Error) -> HistoryError {
+        HistoryError::Query {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
     /// Stores what changed since the latest rows; returns how many rows were written.
-    pub fn record(&self, analysis: &Analysis, at_ms: u64) -> Result<usize, rusqlite::Error> {
-        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        let tx = conn.transaction()?;
+    pub fn record(&self, analysis: &Analysis, at_ms: u64) -> Result<usize, HistoryError> {
+        let mut conn = lock_unpoisoned(&self.conn);
+        let tx = conn.transaction().map_err(|e| self.query_error(e))?;
         let mut written = 0;
         for e in &analysis.exercises {
             let last: Option<(u32, bool, String)> = tx
@@ -98,10 +134,11 @@ impl History {
                     serde_json::to_string(&e.criteria).unwrap_or_default(),
                     e.content_hash
                 ],
-            )?;
+            )
+            .map_err(|e| self.query_error(e))?;
             written += 1;
         }
-        tx.commit()?;
+        tx.commit().map_err(|e| self.query_error(e))?;
         Ok(written)
     }
 
@@ -111,8 +148,18 @@ impl History {
         project: &str,
         exercise: &str,
         limit: u32,
+    ) -> Result<Vec<HistoryPoint>, HistoryError> {
+        let conn = lock_unpoisoned(&self.conn);
+        let points = Self::query_series(&conn, project, exercise, limit);
+        points.map_err(|e| self.query_error(e))
+    }
+
+    fn query_series(
+        conn: &Connection,
+        project: &str,
+        exercise: &str,
+        limit: u32,
     ) -> Result<Vec<HistoryPoint>, rusqlite::Error> {
-        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let mut stmt = conn.prepare(
             "SELECT at_ms, score, valid, content_hash FROM validations WHERE project = ?1 AND exercise = ?2 ORDER BY at_ms DESC, id DESC LIMIT ?3",
         )?;
@@ -198,5 +245,7 @@ mod tests {
             .unwrap();
         let err = History::open(&path).err().unwrap();
         assert!(err.to_string().contains("newer Greenroom"), "{err}");
+        assert!(matches!(err, HistoryError::NewerSchema { version: 9, .. }));
+        assert_eq!(err.kind(), ErrorKind::Unavailable);
     }
 }

@@ -7,6 +7,7 @@
 //! UTF-8 text.
 
 use crate::dart::{self, DartFile};
+use greenroom_core::{Classified, ErrorKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -64,27 +65,43 @@ pub fn hash(bytes: &[u8]) -> u64 {
     })
 }
 
-/// Reads one Dart file, or says why not.
-pub fn read_file(path: &Path) -> Result<(String, u64, u64), String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?;
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(format!(
-            "larger than {} MiB ({} bytes)",
-            MAX_FILE_BYTES / 1024 / 1024,
-            meta.len()
-        ));
+/// Why a file was not read (its `Display` is the [`Skipped::reason`]).
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("cannot read: {0}")]
+    Io(#[source] std::io::Error),
+    #[error("larger than {} MiB ({bytes} bytes)", MAX_FILE_BYTES / 1024 / 1024)]
+    TooLarge { bytes: u64 },
+    #[error("binary (holds a NUL byte)")]
+    Binary,
+    #[error("not UTF-8 text (invalid byte at offset {offset})")]
+    NotUtf8 { offset: usize },
+}
+
+impl Classified for ReadError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Io(e) if e.kind() == std::io::ErrorKind::NotFound => ErrorKind::NotFound,
+            Self::Io(_) => ErrorKind::Internal,
+            Self::TooLarge { .. } | Self::Binary | Self::NotUtf8 { .. } => ErrorKind::InvalidInput,
+        }
     }
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+}
+
+/// Reads one file as text: (text, content hash, size in bytes), or says why not.
+pub fn read_file(path: &Path) -> Result<(String, u64, u64), ReadError> {
+    let meta = std::fs::metadata(path).map_err(ReadError::Io)?;
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(ReadError::TooLarge { bytes: meta.len() });
+    }
+    let bytes = std::fs::read(path).map_err(ReadError::Io)?;
     if bytes[..bytes.len().min(8192)].contains(&0) {
-        return Err("binary (holds a NUL byte)".into());
+        return Err(ReadError::Binary);
     }
     let h = hash(&bytes);
     let len = bytes.len() as u64;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        format!(
-            "not UTF-8 text (invalid byte at offset {})",
-            e.utf8_error().valid_up_to()
-        )
+    let text = String::from_utf8(bytes).map_err(|e| ReadError::NotUtf8 {
+        offset: e.utf8_error().valid_up_to(),
     })?;
     Ok((text, h, len))
 }
@@ -160,9 +177,9 @@ pub fn read_project(root: &Path, agent_paths: &[String]) -> Project {
                             },
                         );
                     }
-                    Err(reason) => project.skipped.push(Skipped {
+                    Err(e) => project.skipped.push(Skipped {
                         file: path.display().to_string(),
-                        reason,
+                        reason: e.to_string(),
                     }),
                 }
             }
@@ -234,6 +251,28 @@ mod tests {
             reasons.iter().any(|r| r.contains("binary"))
                 && reasons.iter().any(|r| r.contains("UTF-8")),
             "{reasons:?}"
+        );
+    }
+
+    #[test]
+    fn read_errors_say_why_with_their_kind() {
+        let dir = tempfile::tempdir().unwrap();
+        let latin1 = dir.path().join("latin1.dart");
+        std::fs::write(&latin1, b"// caf\xe9\n").unwrap();
+        let err = read_file(&latin1).unwrap_err();
+        assert_eq!(err.to_string(), "not UTF-8 text (invalid byte at offset 6)");
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        let err = read_file(&dir.path().join("gone.dart")).unwrap_err();
+        assert!(err.to_string().starts_with("cannot read: "), "{err}");
+        assert_eq!(err.kind(), ErrorKind::NotFound);
+        let big = dir.path().join("big.dart");
+        std::fs::File::create(&big)
+            .unwrap()
+            .set_len(MAX_FILE_BYTES + 1)
+            .unwrap();
+        assert_eq!(
+            read_file(&big).unwrap_err().to_string(),
+            format!("larger than 2 MiB ({} bytes)", MAX_FILE_BYTES + 1)
         );
     }
 

@@ -14,12 +14,15 @@
 //! file, `.env` or the rule pack, or a Dart file that is in no closure (a router, a new
 //! file), scores everything again. Each round is an [`Update`] given to the callback.
 //!
-//! **Limits**: when the OS refuses more watches (Linux inotify), the error says how to raise
-//! the limit.
+//! **Errors** ([`WatchError`]): when the OS refuses more watches (Linux inotify), the error
+//! says how to raise the limit ([`ErrorKind::Unavailable`]); a folder that is gone is
+//! [`ErrorKind::NotFound`]; any other failure to watch, or to start the worker thread, is
+//! [`ErrorKind::Internal`]. A rule pack that fails to load on change keeps the previous one.
 
 use crate::analysis::{Analysis, StackContext, analyse, analyse_incremental};
 use crate::project::{self, Project};
 use crate::rules::Compiled;
+use greenroom_core::{Classified, ErrorKind, lock_unpoisoned};
 use notify::RecursiveMode;
 use notify_debouncer_full::{DebounceEventResult, new_debouncer};
 use std::collections::BTreeSet;
@@ -46,8 +49,26 @@ pub enum WatchError {
         "the system's limit on watched folders is reached ({0}); on Linux raise it: echo fs.inotify.max_user_watches=524288 | sudo tee -a /etc/sysctl.conf && sudo sysctl -p"
     )]
     Limit(String),
+    #[error("cannot watch {path}: it does not exist")]
+    NotFound { path: String },
     #[error("cannot watch {path}: {message}")]
     Other { path: String, message: String },
+    #[error("cannot start the watcher of {path}: {source}")]
+    Thread {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Classified for WatchError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Limit(_) => ErrorKind::Unavailable,
+            Self::NotFound { .. } => ErrorKind::NotFound,
+            Self::Other { .. } | Self::Thread { .. } => ErrorKind::Internal,
+        }
+    }
 }
 
 /// The folders to watch, each non-recursively (see the module docs).
@@ -106,15 +127,17 @@ pub struct ExerciseWatcher {
     _debouncer: Arc<Mutex<Debouncer>>,
 }
 
-fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
-    state.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 fn map_error(path: &Path, e: notify::Error) -> WatchError {
     match e.kind {
         notify::ErrorKind::MaxFilesWatch => WatchError::Limit(e.to_string()),
         notify::ErrorKind::Io(ref io) if io.raw_os_error() == Some(28) => {
             WatchError::Limit(e.to_string())
+        }
+        // Asked of the path, not of the error: each OS backend words a missing one differently.
+        _ if matches!(e.kind, notify::ErrorKind::PathNotFound) || !path.exists() => {
+            WatchError::NotFound {
+                path: path.display().to_string(),
+            }
         }
         _ => WatchError::Other {
             path: path.display().to_string(),
@@ -172,7 +195,7 @@ impl ExerciseWatcher {
                         continue;
                     }
                     let received = Instant::now();
-                    lock(&worker_state).busy = true;
+                    lock_unpoisoned(&worker_state).busy = true;
                     let mut paths: BTreeSet<PathBuf> = events
                         .iter()
                         .flat_map(|e| e.paths.iter().cloned())
@@ -196,11 +219,10 @@ impl ExerciseWatcher {
                         for entry in walker.flatten() {
                             let p = entry.into_path();
                             if p.is_dir() {
-                                let mut d =
-                                    worker_debouncer.lock().unwrap_or_else(|x| x.into_inner());
+                                let mut d = lock_unpoisoned(&worker_debouncer);
                                 if d.watch(&p, RecursiveMode::NonRecursive).is_ok() {
                                     known.insert(p);
-                                    lock(&worker_state).watched += 1;
+                                    lock_unpoisoned(&worker_state).watched += 1;
                                 }
                             } else {
                                 paths.insert(p);
@@ -209,7 +231,7 @@ impl ExerciseWatcher {
                     }
                     let update = process(&worker_state, &paths, received);
                     {
-                        let mut s = lock(&worker_state);
+                        let mut s = lock_unpoisoned(&worker_state);
                         s.busy = false;
                         let seen = paths
                             .iter()
@@ -230,9 +252,9 @@ impl ExerciseWatcher {
                     }
                 }
             })
-            .map_err(|e| WatchError::Other {
+            .map_err(|source| WatchError::Thread {
                 path: root.display().to_string(),
-                message: e.to_string(),
+                source,
             })?;
         Ok((
             Self {
@@ -244,11 +266,11 @@ impl ExerciseWatcher {
     }
 
     pub fn analysis(&self) -> Analysis {
-        lock(&self.state).analysis.clone()
+        lock_unpoisoned(&self.state).analysis.clone()
     }
 
     pub fn watched_folders(&self) -> usize {
-        lock(&self.state).watched
+        lock_unpoisoned(&self.state).watched
     }
 
     /// Waits until every change made before the call has been processed, or `timeout`;
@@ -257,7 +279,7 @@ impl ExerciseWatcher {
     /// been processed by then (no guessing with sleeps).
     pub fn flush(&self, timeout: Duration) -> u64 {
         let (root, n) = {
-            let s = lock(&self.state);
+            let s = lock_unpoisoned(&self.state);
             (s.project.root.clone(), s.flushed + 1)
         };
         let sentinel = root.join(format!("{SENTINEL}{n}"));
@@ -265,13 +287,13 @@ impl ExerciseWatcher {
         let deadline = Instant::now() + timeout;
         let revision = loop {
             {
-                let s = lock(&self.state);
+                let s = lock_unpoisoned(&self.state);
                 if (s.flushed >= n || !wrote) && !s.busy {
                     break s.revision;
                 }
             }
             if Instant::now() > deadline {
-                break lock(&self.state).revision;
+                break lock_unpoisoned(&self.state).revision;
             }
             std::thread::sleep(Duration::from_millis(2));
         };
@@ -282,7 +304,7 @@ impl ExerciseWatcher {
 
 /// Applies one debounced batch; `None` when no content changed.
 fn process(state: &Mutex<State>, paths: &BTreeSet<PathBuf>, received: Instant) -> Option<Update> {
-    let mut s = lock(state);
+    let mut s = lock_unpoisoned(state);
     let mut changed: Vec<String> = Vec::new();
     let mut global = false;
     let agent_dirs: Vec<PathBuf> = s
@@ -452,5 +474,25 @@ mod tests {
             })
             .collect();
         assert_eq!(planned, ["", "lib", "lib/a", "lib/a/b"]);
+    }
+
+    #[test]
+    fn watching_a_folder_that_is_gone_is_not_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let gone = dir.path().join("gone");
+        let err = ExerciseWatcher::start(
+            &gone,
+            Compiled::default_rules(),
+            StackContext::default(),
+            Duration::from_millis(10),
+            |_| {},
+        )
+        .err()
+        .unwrap();
+        assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+        assert_eq!(
+            err.to_string(),
+            format!("cannot watch {}: it does not exist", gone.display())
+        );
     }
 }

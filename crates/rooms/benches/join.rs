@@ -9,9 +9,9 @@
 //!
 //! Figures are printed; nothing is asserted (benchmarks measure, tests check).
 
-use greenroom_fixture_service::{LiveKitServer, percentile};
-use greenroom_rooms::service::{self, Target, TokenOptions};
+use greenroom_livekit::room_service::{self as service, Target, TokenOptions};
 use greenroom_rooms::signal::{SignalOptions, SignalSession, rtc_url};
+use greenroom_test_support::{LiveKitServer, percentile};
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 

@@ -20,12 +20,12 @@
 //!
 //! Figures are printed; nothing is asserted (benchmarks measure, tests check).
 
-use greenroom_fixture_service::{LiveKitServer, percentile};
+use greenroom_livekit::room_service::{self as service, Target, TokenOptions};
 use greenroom_rooms::audio::Tone;
 use greenroom_rooms::participant::{
     DataOptions, NetworkConditions, Participant, ParticipantEvent, ParticipantOptions,
 };
-use greenroom_rooms::service::{self, Target, TokenOptions};
+use greenroom_test_support::{LiveKitServer, percentile};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -145,7 +145,7 @@ async fn round_trips(sender: &mut Participant, echo: &str) -> Vec<f64> {
 }
 
 fn python_echo(url: &str, token: &str) -> Option<Child> {
-    let root = greenroom_fixture_service::workspace();
+    let root = greenroom_test_support::workspace();
     let python = root.join(".venv-interop/bin/python");
     if !python.exists() {
         println!("  (no .venv-interop: run scripts/setup --test for the Python SDK comparison)");

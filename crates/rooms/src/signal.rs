@@ -2,11 +2,13 @@
 //!
 //! Why our own: the official `livekit` Rust crate needs a prebuilt libwebrtc and a recent
 //! clang, which neither our machines nor most CI have. The participant is built from
-//! LiveKit's protobuf messages (`livekit-protocol`), a plain WebSocket and (next) `str0m`
-//! for the media. This module is the WebSocket part, and it is complete on its own: a
-//! participant that joins, is listed by the room service, sees the others come and go
-//! with their attributes (Marie's `lk.agent.state`), keeps the session alive with pings,
-//! measures the round trip, and leaves cleanly.
+//! LiveKit's protobuf messages (`livekit-protocol`), a plain WebSocket (this module) and
+//! `str0m` for the media ([`crate::participant`], which drives a [`SignalSession`]). This
+//! module is complete on its own too: a session joins, is listed by the room service, sees
+//! the others come and go with their attributes (Marie's `lk.agent.state`), keeps itself
+//! alive with pings, measures the round trip, resumes after a dropped connection, and
+//! leaves cleanly. Tokens are minted elsewhere (`greenroom-livekit`); this module only reads
+//! a token's expiry, to refuse an expired one before any traffic.
 //!
 //! Exact semantics:
 //! - [`SignalSession::connect`] opens `<url>/rtc?protocol=15&auto_subscribe=…` with the
@@ -31,6 +33,10 @@
 //!   server then restarts ICE on the subscriber with a new offer. Requests sent meanwhile
 //!   wait and go out after the resume. A server that refuses (it restarted and forgot us,
 //!   or removed us) or a window that runs out ends the session with the reason.
+//! - Every failure is a [`SignalError`]: its variant says what failed, its
+//!   [`greenroom_core::Classified::kind`] which kind of failure that is (a refused or
+//!   expired token is `InvalidInput`; no server, a timeout or an ended session
+//!   `Unavailable`), and its message what to do next, without the token.
 
 use futures_util::{SinkExt, StreamExt};
 use greenroom_core::redact_tokens;
@@ -41,6 +47,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, protocol::Message};
+
+mod error;
+pub use error::{SignalError, Step};
 
 /// The LiveKit signalling protocol version we speak.
 pub const PROTOCOL_VERSION: u32 = 15;
@@ -68,11 +77,6 @@ impl Default for SignalOptions {
         }
     }
 }
-
-/// Why joining failed, said for a person: what happened and what to do.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct SignalError(pub String);
 
 /// Why a session ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,15 +157,14 @@ fn rtc_url_for(
     } else if base.starts_with("ws://") || base.starts_with("wss://") {
         base.to_owned()
     } else {
-        return Err(SignalError(format!(
-            "{url:?} is not a LiveKit URL: it should look like ws://127.0.0.1:7880"
-        )));
+        return Err(SignalError::NotALiveKitUrl {
+            url: url.to_owned(),
+        });
     };
     if base.starts_with("wss://") {
-        return Err(SignalError(format!(
-            "{url}: this build of Greenroom's participant speaks ws:// only (TLS is not built in yet); \
-             use the local server's ws:// URL"
-        )));
+        return Err(SignalError::TlsUnsupported {
+            url: url.to_owned(),
+        });
     }
     let resume = resume_sid
         .map(|sid| {
@@ -213,24 +216,26 @@ async fn open(
     let mut request = rtc
         .as_str()
         .into_client_request()
-        .map_err(|e| SignalError(format!("{url}: {e}")))?;
+        .map_err(|e| SignalError::BadUrl {
+            url: url.to_owned(),
+            reason: e.to_string(),
+        })?;
     request.headers_mut().insert(
         "Authorization",
-        format!("Bearer {token}").parse().map_err(|_| {
-            SignalError("the token contains characters a header cannot hold".into())
-        })?,
+        format!("Bearer {token}")
+            .parse()
+            .map_err(|_| SignalError::TokenNotAHeader)?,
     );
     let deadline = tokio::time::Instant::now() + timeout;
-    let what = if resume_sid.is_some() {
-        "resume the session"
+    let step = if resume_sid.is_some() {
+        Step::Resume
     } else {
-        "let us join"
+        Step::Join
     };
-    let timeout_error = || {
-        SignalError(format!(
-            "{url} did not {what} within {} s: is the server overloaded or the URL wrong?",
-            timeout.as_secs_f32()
-        ))
+    let timeout_error = || SignalError::Timeout {
+        url: url.to_owned(),
+        step,
+        within: timeout,
     };
     let (mut socket, _) =
         tokio::time::timeout_at(deadline, tokio_tungstenite::connect_async(request))
@@ -253,18 +258,21 @@ async fn open(
         let bytes = match frame {
             Some(Ok(Message::Binary(bytes))) => bytes,
             Some(Ok(Message::Close(close))) => {
-                return Err(SignalError(format!(
-                    "{url} closed the connection before it would {what}{}",
-                    close.map(|c| format!(": {}", c.reason)).unwrap_or_default()
-                ))
+                return Err(SignalError::ClosedEarly {
+                    url: url.to_owned(),
+                    step,
+                    reason: close.map(|c| c.reason.to_string()),
+                }
                 .into());
             }
             Some(Ok(_)) => continue,
             Some(Err(e)) => return Err(explain_connect(url, e).into()),
             None => {
-                return Err(SignalError(format!(
-                    "{url} closed the connection before it would {what}"
-                ))
+                return Err(SignalError::ClosedEarly {
+                    url: url.to_owned(),
+                    step,
+                    reason: None,
+                }
                 .into());
             }
         };
@@ -276,10 +284,11 @@ async fn open(
                 return Ok((socket, first));
             }
             Some(signal_response::Message::Leave(leave)) => {
-                return Err(OpenFailure::Refused(SignalError(format!(
-                    "{url} would not {what}: {}",
-                    disconnect_reason(leave.reason)
-                ))));
+                return Err(OpenFailure::Refused(SignalError::SentAway {
+                    url: url.to_owned(),
+                    step,
+                    reason: disconnect_reason(leave.reason),
+                }));
             }
             _ => continue,
         }
@@ -289,7 +298,8 @@ async fn open(
 /// Turns a failed WebSocket upgrade into a sentence with a next step.
 fn explain_connect(url: &str, e: tungstenite::Error) -> SignalError {
     use tungstenite::Error as E;
-    SignalError(match e {
+    let url = url.to_owned();
+    match e {
         E::Http(response) => {
             let status = response.status().as_u16();
             let body = response
@@ -298,32 +308,38 @@ fn explain_connect(url: &str, e: tungstenite::Error) -> SignalError {
                 .map(|b| String::from_utf8_lossy(b).trim().to_owned())
                 .unwrap_or_default();
             match status {
-                401 => format!(
-                    "{url} refused the token ({}): check LIVEKIT_API_KEY / LIVEKIT_API_SECRET, \
-                     or mint a fresh token",
-                    if body.is_empty() {
+                401 => SignalError::TokenRefused {
+                    url,
+                    detail: if body.is_empty() {
                         "401".into()
                     } else {
                         redact_tokens(&body)
-                    }
-                ),
-                403 => format!(
-                    "{url} does not allow this participant to join: {}",
-                    redact_tokens(&body)
-                ),
-                404 => format!("{url} is not a LiveKit server (no /rtc endpoint there)"),
-                _ => format!(
-                    "{url} answered HTTP {status} to the join: {}",
-                    redact_tokens(&body)
-                ),
+                    },
+                },
+                403 => SignalError::NotAllowed {
+                    url,
+                    detail: redact_tokens(&body),
+                },
+                404 => SignalError::NotLiveKit { url },
+                _ => SignalError::HttpStatus {
+                    url,
+                    status,
+                    detail: redact_tokens(&body),
+                },
             }
         }
-        E::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => format!(
-            "no LiveKit server answers at {url}: start the stack (greenroom up) or check LIVEKIT_URL"
-        ),
-        E::Url(u) => format!("{url}: {u}"),
-        other => format!("joining through {url} failed: {other}"),
-    })
+        E::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            SignalError::NoServer { url }
+        }
+        E::Url(u) => SignalError::BadUrl {
+            url,
+            reason: u.to_string(),
+        },
+        other => SignalError::ConnectFailed {
+            url,
+            reason: other.to_string(),
+        },
+    }
 }
 
 impl SignalSession {
@@ -335,20 +351,19 @@ impl SignalSession {
     ) -> Result<SignalSession, SignalError> {
         // A token we cannot read ourselves still goes to the server, which has the last word.
         let now = greenroom_core::unix_seconds();
-        if let Ok(claims) = crate::token::decode_unverified(token)
+        if let Ok(claims) = greenroom_livekit::token::decode_unverified(token)
             && claims.exp <= now
         {
-            return Err(SignalError(format!(
-                "the token expired {} s ago: mint a fresh one (greenroom token --room … --identity …)",
-                now - claims.exp
-            )));
+            return Err(SignalError::TokenExpired {
+                ago_seconds: now - claims.exp,
+            });
         }
         let started = Instant::now();
         let (socket, first) = open(url, token, options, None, options.connect_timeout).await?;
         let signal_response::Message::Join(join) = first else {
-            return Err(SignalError(format!(
-                "{url} answered the join with something else"
-            )));
+            return Err(SignalError::UnexpectedAnswer {
+                url: url.to_owned(),
+            });
         };
         let join_time = started.elapsed();
         let (outgoing, outgoing_rx) = mpsc::unbounded_channel();
@@ -398,7 +413,7 @@ impl SignalSession {
     pub fn send(&self, message: signal_request::Message) -> Result<(), SignalError> {
         self.outgoing
             .send(Outgoing::Request(Box::new(message)))
-            .map_err(|_| SignalError("the signalling session has ended".into()))
+            .map_err(|_| SignalError::SessionEnded)
     }
 
     /// The next event, or `None` if nothing came within `wait` (the session goes on).
@@ -440,11 +455,7 @@ impl Drop for SignalSession {
 fn decode_response(bytes: &[u8]) -> Result<Option<signal_response::Message>, SignalError> {
     proto::SignalResponse::decode(bytes)
         .map(|r| r.message)
-        .map_err(|e| {
-            SignalError(format!(
-                "the server sent a signalling message we cannot read ({e}): is it LiveKit?"
-            ))
-        })
+        .map_err(|e| SignalError::Unreadable(e.to_string()))
 }
 
 fn encode_request(message: signal_request::Message) -> Message {
@@ -563,7 +574,7 @@ async fn resume_session(
     let lost_at = Instant::now();
     let deadline = lost_at + resume.options.resume_window;
     let mut attempts = 0u32;
-    let mut last_error = SignalError("no attempt was made".into());
+    let mut last_error: Option<Box<SignalError>> = None;
     loop {
         let pause = match attempts {
             0 => Duration::ZERO,
@@ -571,10 +582,11 @@ async fn resume_session(
         };
         let now = Instant::now();
         if now + pause >= deadline {
-            return Err(SignalError(format!(
-                "{attempts} attempt(s) in {:.1} s, the last: {last_error}",
-                resume.options.resume_window.as_secs_f32()
-            )));
+            return Err(SignalError::ResumeFailed {
+                attempts,
+                window: resume.options.resume_window,
+                last: last_error,
+            });
         }
         let attempt = async {
             tokio::time::sleep(pause).await;
@@ -607,7 +619,7 @@ async fn resume_session(
             }
             // The server answered and said no: it forgot us (restarted) or sent us away.
             Err(OpenFailure::Refused(e)) => return Err(e),
-            Err(OpenFailure::Failed(e)) => last_error = e,
+            Err(OpenFailure::Failed(e)) => last_error = Some(Box::new(e)),
         }
     }
 }
@@ -743,13 +755,13 @@ mod tests {
         assert!(
             rtc_url("localhost:7880", &o)
                 .unwrap_err()
-                .0
+                .to_string()
                 .contains("should look like ws://")
         );
         assert!(
             rtc_url("wss://x.livekit.cloud", &o)
                 .unwrap_err()
-                .0
+                .to_string()
                 .contains("ws:// only")
         );
     }

@@ -80,15 +80,28 @@ pub struct BoundServer {
 }
 
 /// Why the server could not start.
-#[derive(Debug)]
-pub struct BindError(pub String);
+#[derive(Debug, thiserror::Error)]
+pub enum BindError {
+    #[error(
+        "{0} is already in use by another program; choose another port with --port (or --port 0 for any free one)"
+    )]
+    InUse(SocketAddr),
+    #[error("cannot listen on {addr}: {reason}")]
+    Listen { addr: SocketAddr, reason: String },
+    #[error("cannot read the bound address: {0}")]
+    Address(String),
+}
 
-impl std::fmt::Display for BindError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+impl greenroom_core::Classified for BindError {
+    fn kind(&self) -> greenroom_core::ErrorKind {
+        match self {
+            BindError::InUse(_) | BindError::Listen { .. } => {
+                greenroom_core::ErrorKind::Unavailable
+            }
+            BindError::Address(_) => greenroom_core::ErrorKind::Internal,
+        }
     }
 }
-impl std::error::Error for BindError {}
 
 pub async fn bind(
     api: Arc<Api>,
@@ -109,16 +122,17 @@ pub async fn bind_with_token(
 ) -> Result<BoundServer, BindError> {
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
         if e.kind() == std::io::ErrorKind::AddrInUse {
-            BindError(format!(
-                "{addr} is already in use by another program; choose another port with --port (or --port 0 for any free one)"
-            ))
+            BindError::InUse(addr)
         } else {
-            BindError(format!("cannot listen on {addr}: {e}"))
+            BindError::Listen {
+                addr,
+                reason: e.to_string(),
+            }
         }
     })?;
     let local_addr = listener
         .local_addr()
-        .map_err(|e| BindError(format!("cannot read the bound address: {e}")))?;
+        .map_err(|e| BindError::Address(e.to_string()))?;
     let state = AppState {
         api,
         events,

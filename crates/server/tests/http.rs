@@ -111,8 +111,12 @@ async fn a_taken_port_is_a_clear_error() {
         .err()
         .expect("the port is taken");
     assert!(
-        err.0.contains("already in use") && err.0.contains("--port"),
-        "{}",
-        err.0
+        matches!(err, greenroom_server::BindError::InUse(_)),
+        "{err}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("already in use") && text.contains("--port"),
+        "{text}"
     );
 }

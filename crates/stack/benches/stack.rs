@@ -18,7 +18,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use greenroom_fixture_service::{free_port, percentile, release_binary};
+use greenroom_test_support::{free_port, percentile, release_binary};
 
 fn now_ms() -> f64 {
     std::time::SystemTime::now()

@@ -20,6 +20,13 @@ pub struct DotenvError {
     pub message: String,
 }
 
+/// A malformed env file: the person edits it (`InvalidInput`).
+impl greenroom_core::Classified for DotenvError {
+    fn kind(&self) -> greenroom_core::ErrorKind {
+        greenroom_core::ErrorKind::InvalidInput
+    }
+}
+
 pub fn parse(
     text: &str,
     outer: &dyn Fn(&str) -> Option<String>,

@@ -24,6 +24,14 @@ pub struct InterpolationError {
     pub message: String,
 }
 
+/// A malformed `${…}` (or a required variable that is unset): fixed by editing the text
+/// or setting the variable (`InvalidInput`).
+impl greenroom_core::Classified for InterpolationError {
+    fn kind(&self) -> greenroom_core::ErrorKind {
+        greenroom_core::ErrorKind::InvalidInput
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Interpolated {
     pub value: String,

@@ -59,11 +59,19 @@
 //! Every field not listed is an error (a typo must not be silently ignored).
 //! `provenance` (written by `greenroom import compose`) maps a field to the `file:line` it
 //! came from, so that errors point at the compose file a person edits.
+//!
+//! Errors: [`parse`] fails with a [`SyntaxError`] (line and column when TOML says),
+//! [`load`] with [`DefinitionError`]s (file, line, what, and a hint), a port text with a
+//! [`PortError`] (parsed in the `port` submodule); all are of kind `InvalidInput`.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use ts_rs::TS;
+
+mod port;
+
+pub use port::{PortError, PortSpec, Protocol};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -420,122 +428,6 @@ pub mod defaults {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, TS)]
-#[serde(rename_all = "lowercase")]
-pub enum Protocol {
-    Tcp,
-    Udp,
-}
-
-/// Published host ports: `[host_ip:]port[-end][/tcp|/udp]` (`6379`, `7882/udp`,
-/// `50000-50100/udp`, `127.0.0.1:8080`).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct PortSpec {
-    pub host_ip: Option<String>,
-    pub start: u16,
-    pub end: u16,
-    pub protocol: Protocol,
-}
-
-impl PortSpec {
-    pub fn tcp(port: u16) -> Self {
-        Self {
-            host_ip: None,
-            start: port,
-            end: port,
-            protocol: Protocol::Tcp,
-        }
-    }
-    pub fn ports(&self) -> impl Iterator<Item = u16> {
-        self.start..=self.end
-    }
-    pub fn overlaps(&self, other: &PortSpec) -> bool {
-        self.protocol == other.protocol && self.start <= other.end && other.start <= self.end
-    }
-}
-
-impl TryFrom<String> for PortSpec {
-    type Error = String;
-    fn try_from(text: String) -> Result<Self, String> {
-        text.parse()
-    }
-}
-
-impl From<PortSpec> for String {
-    fn from(p: PortSpec) -> String {
-        p.to_string()
-    }
-}
-
-impl std::fmt::Display for PortSpec {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if let Some(ip) = &self.host_ip {
-            if ip.contains(':') {
-                write!(f, "[{ip}]:")?;
-            } else {
-                write!(f, "{ip}:")?;
-            }
-        }
-        write!(f, "{}", self.start)?;
-        if self.end != self.start {
-            write!(f, "-{}", self.end)?;
-        }
-        if self.protocol == Protocol::Udp {
-            f.write_str("/udp")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::str::FromStr for PortSpec {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
-        let text = text.trim();
-        let (body, protocol) = match text.rsplit_once('/') {
-            Some((b, "tcp")) => (b, Protocol::Tcp),
-            Some((b, "udp")) => (b, Protocol::Udp),
-            Some((_, other)) => {
-                return Err(format!("`{text}`: unknown protocol `{other}` (tcp or udp)"));
-            }
-            None => (text, Protocol::Tcp),
-        };
-        let (host_ip, range) = if let Some(rest) = body.strip_prefix('[') {
-            let (ip, after) = rest
-                .split_once("]:")
-                .ok_or_else(|| format!("`{text}`: expected [ipv6]:port"))?;
-            (Some(ip.to_owned()), after)
-        } else {
-            match body.rsplit_once(':') {
-                Some((ip, port)) => (Some(ip.to_owned()), port),
-                None => (None, body),
-            }
-        };
-        let number = |s: &str| -> Result<u16, String> {
-            match s.parse::<u32>() {
-                Ok(n) if (1..=65535).contains(&n) => Ok(n as u16),
-                _ => Err(format!("`{text}`: `{s}` is not a port (1-65535)")),
-            }
-        };
-        let (start, end) = match range.split_once('-') {
-            Some((a, b)) => (number(a)?, number(b)?),
-            None => {
-                let n = number(range)?;
-                (n, n)
-            }
-        };
-        if end < start {
-            return Err(format!("`{text}`: the range ends before it starts"));
-        }
-        Ok(PortSpec {
-            host_ip,
-            start,
-            end,
-            protocol,
-        })
-    }
-}
-
 /// Where something in a manifest or compose file is, for error messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
@@ -566,6 +458,34 @@ pub struct DefinitionError {
     pub hint: Option<String>,
 }
 
+/// Every definition error is fixed by editing the definition (`InvalidInput`) — even
+/// "cannot read the manifest", which names the path the person gave.
+impl greenroom_core::Classified for DefinitionError {
+    fn kind(&self) -> greenroom_core::ErrorKind {
+        greenroom_core::ErrorKind::InvalidInput
+    }
+}
+
+/// Manifest text that is not valid TOML for a manifest: where (1-based, when TOML says)
+/// and what.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{message}", match (line, column) {
+    (Some(l), Some(c)) => format!("{l}:{c}: "),
+    (Some(l), None) => format!("{l}: "),
+    _ => String::new(),
+})]
+pub struct SyntaxError {
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub message: String,
+}
+
+impl greenroom_core::Classified for SyntaxError {
+    fn kind(&self) -> greenroom_core::ErrorKind {
+        greenroom_core::ErrorKind::InvalidInput
+    }
+}
+
 /// Reads and validates a manifest file.
 pub fn load(path: &Path) -> Result<Manifest, Vec<DefinitionError>> {
     let at = |line: Option<usize>, column: Option<usize>| Location {
@@ -580,10 +500,10 @@ pub fn load(path: &Path) -> Result<Manifest, Vec<DefinitionError>> {
             hint: Some("check the path given to --stack".into()),
         }]
     })?;
-    let manifest = parse(&text).map_err(|(line, column, message)| {
+    let manifest = parse(&text).map_err(|e| {
         vec![DefinitionError {
-            location: at(line, column),
-            message,
+            location: at(e.line, e.column),
+            message: e.message,
             hint: Some("see the manifest format in the README (Stack manifest)".into()),
         }]
     })?;
@@ -615,8 +535,8 @@ pub fn load(path: &Path) -> Result<Manifest, Vec<DefinitionError>> {
         .collect())
 }
 
-/// Parses manifest text; an error is `(line, column, message)`.
-pub fn parse(text: &str) -> Result<Manifest, (Option<usize>, Option<usize>, String)> {
+/// Parses manifest text (no validation: see [`validate`]).
+pub fn parse(text: &str) -> Result<Manifest, SyntaxError> {
     toml::from_str::<Manifest>(text).map_err(|e| {
         let (line, column) = match e.span() {
             Some(span) => {
@@ -627,7 +547,11 @@ pub fn parse(text: &str) -> Result<Manifest, (Option<usize>, Option<usize>, Stri
             }
             None => (None, None),
         };
-        (line, column, e.message().trim().to_owned())
+        SyntaxError {
+            line,
+            column,
+            message: e.message().trim().to_owned(),
+        }
     })
 }
 
@@ -860,24 +784,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ports_round_trip() {
-        for text in [
-            "6379",
-            "7882/udp",
-            "50000-50100/udp",
-            "127.0.0.1:8080",
-            "[::1]:7880",
-        ] {
-            let p: PortSpec = text.parse().unwrap();
-            assert_eq!(p.to_string(), text);
-        }
-        assert_eq!("8080/tcp".parse::<PortSpec>().unwrap().to_string(), "8080");
-        for bad in ["0", "70000", "a", "10-5", "80/sctp", ""] {
-            assert!(bad.parse::<PortSpec>().is_err(), "{bad}");
-        }
-    }
-
-    #[test]
     fn a_full_manifest_parses_with_defaults() {
         let m = parse(
             r#"
@@ -915,10 +821,9 @@ interval_ms = 500
 
     #[test]
     fn typos_are_errors_with_a_line() {
-        let (line, _, message) =
-            parse("[services.a]\ncommand = \"x\"\ncomand = \"y\"\n").unwrap_err();
-        assert_eq!(line, Some(3));
-        assert!(message.contains("comand"), "{message}");
+        let error = parse("[services.a]\ncommand = \"x\"\ncomand = \"y\"\n").unwrap_err();
+        assert_eq!(error.line, Some(3));
+        assert!(error.message.contains("comand"), "{}", error.message);
     }
 
     #[test]
@@ -960,11 +865,6 @@ depends_on = ["nope"]
         #[test]
         fn parsing_never_panics(text in "\\PC{0,300}") {
             let _ = parse(&text).map(|m| validate(&m));
-        }
-
-        #[test]
-        fn port_parsing_never_panics(text in "[0-9a-z:/\\[\\]\\-.]{0,30}") {
-            let _ = text.parse::<PortSpec>();
         }
     }
 }

@@ -5,13 +5,19 @@
 //! | a published port is held by a process that is not part of this stack (name and PID) | blocker | stop that program, or give the service another port |
 //! | a program a process service runs is not installed | blocker | install it (`greenroom doctor`) or fix `command` |
 //! | docker is missing, or its engine does not answer, while the stack has compose services | blocker | start Docker Desktop / the docker service |
+//! | a process service's `venv` has no `bin` (`Scripts`) folder | blocker | re-create it |
 //! | a `${VARIABLE}` the stack uses is not set | warning (secret-looking names: blocker) | set it in `.env` or the environment |
+//! | a LiveKit token in an env file of the stack has expired | warning | regenerate it (`greenroom fix`, which asks first) |
 //!
 //! Ports of services that are already running under Greenroom are not checked (they are
-//! ours). Variables whose names look secret (`KEY`, `SECRET`, `TOKEN`, `PASSWORD`) are
-//! reported as set or not, never with their value.
+//! ours), nor ports held by this process or by a process descended from it or from a
+//! service's process; a port range is checked up to its first 16 ports. Variables whose
+//! names look secret (`KEY`, `SECRET`, `TOKEN`, `PASSWORD`) are reported as set or not,
+//! never with their value. [`of_stack`] gathers this input from a stack as it is now;
+//! [`run`] checks it.
 
-use crate::manifest::{Manifest, PortSpec, Protocol, ServiceKind};
+use crate::manifest::{Manifest, PortSpec, Protocol, ServiceKind, ServiceSpec};
+use crate::status::{ServiceState, ServiceStatus};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -348,6 +354,89 @@ pub async fn run(input: PreflightInput<'_>) -> Preflight {
         variables,
         ok,
     }
+}
+
+/// Pre-flight of a stack as it is now: gathers what [`run`] needs — which services run
+/// (from `statuses`), the PIDs of their process trees and of this process (a port they
+/// hold is no conflict), the environment (the process's, then every env file of the
+/// stack and its services, later files winning), and the env files to check for expired
+/// tokens (the stack's, each credited to its first enabled service; each service's own;
+/// and the compose project's `.env` when there are compose services) — then runs it.
+pub async fn of_stack(
+    manifest: &Manifest,
+    root: &Path,
+    tool_dirs: &[PathBuf],
+    statuses: &[ServiceStatus],
+) -> Preflight {
+    let running: BTreeSet<String> = statuses
+        .iter()
+        .filter(|s| {
+            !matches!(
+                s.state,
+                ServiceState::Stopped
+                    | ServiceState::Failed
+                    | ServiceState::Disabled
+                    | ServiceState::Completed
+            )
+        })
+        .map(|s| s.id.clone())
+        .collect();
+    let roots: Vec<u32> = statuses
+        .iter()
+        .filter_map(|s| s.pid)
+        .chain([std::process::id()])
+        .collect();
+    let our_pids = crate::process::descendants(&roots);
+    let mut env: BTreeMap<String, String> = std::env::vars().collect();
+    let process_env = env.clone();
+    let outer = |name: &str| process_env.get(name).cloned();
+    let mut files: Vec<&String> = manifest.env_files.iter().collect();
+    for spec in manifest.services.values() {
+        files.extend(spec.env_files.iter());
+    }
+    for file in files {
+        if let Ok(text) = std::fs::read_to_string(root.join(file))
+            && let Ok(vars) = crate::dotenv::parse(&text, &outer)
+        {
+            env.extend(vars);
+        }
+    }
+    let mut env_files: Vec<(PathBuf, Option<String>)> = Vec::new();
+    let first_of = |pred: &dyn Fn(&ServiceSpec) -> bool| {
+        manifest
+            .services
+            .iter()
+            .find(|(_, s)| s.enabled && pred(s))
+            .map(|(id, _)| id.clone())
+    };
+    for file in &manifest.env_files {
+        env_files.push((root.join(file), first_of(&|_| true)));
+    }
+    for (id, spec) in &manifest.services {
+        for file in &spec.env_files {
+            env_files.push((root.join(file), Some(id.clone())));
+        }
+    }
+    if manifest
+        .services
+        .values()
+        .any(|s| s.kind == ServiceKind::Compose)
+    {
+        env_files.push((
+            root.join(".env"),
+            first_of(&|s| s.kind == ServiceKind::Compose),
+        ));
+    }
+    run(PreflightInput {
+        manifest,
+        root,
+        tool_dirs,
+        running: &running,
+        our_pids: &our_pids,
+        env: &env,
+        env_files: &env_files,
+    })
+    .await
 }
 
 /// The names a text refers to with `$NAME` or `${NAME…}` (not `$$`).

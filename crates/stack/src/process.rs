@@ -11,9 +11,13 @@
 //! kill-on-close): a restarted Greenroom re-attaches to them through the state file. A
 //! re-attached process is identified by its PID *and* its start time, so a PID reused by
 //! another program is never mistaken for ours — and never signalled.
+//!
+//! This module holds the primitives; the sequence (signal, grace, kill) is the runner's
+//! (`crate::runner`), applied through the child seam (`crate::child`).
 
 use crate::manifest::StopSignal;
 use process_wrap::tokio::{ChildWrapper, CommandWrap};
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
@@ -116,28 +120,54 @@ pub fn is_ours(pid: u32, started: Option<u64>) -> bool {
     }
 }
 
-/// `roots` and every process descended from them.
-pub fn descendants(roots: &[u32]) -> std::collections::BTreeSet<u32> {
-    use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System};
-    let mut found: std::collections::BTreeSet<u32> = roots.iter().copied().collect();
-    let Ok(mut system) = System::new() else {
-        return found;
-    };
-    system.refresh_processes_specifics(ProcessesToUpdate::All, true, ProcessRefreshKind::nothing());
-    let parents: Vec<(u32, u32)> = system
-        .processes()
-        .iter()
-        .filter_map(|(pid, p)| p.parent().map(|parent| (pid.as_u32(), parent.as_u32())))
-        .collect();
-    loop {
-        let before = found.len();
-        for (child, parent) in &parents {
-            if found.contains(parent) {
-                found.insert(*child);
-            }
+/// `roots` and every process descended from them, from a fresh read of the process table.
+pub fn descendants(roots: &[u32]) -> BTreeSet<u32> {
+    ProcessTable::read().descendants(roots)
+}
+
+/// Who is whose parent, read once from the OS, so that several trees (one per service,
+/// for the resource monitor) cost one read of the process table.
+#[derive(Debug, Clone, Default)]
+pub struct ProcessTable {
+    /// `(child, parent)` of every process that has a parent.
+    parents: Vec<(u32, u32)>,
+}
+
+impl ProcessTable {
+    /// Reads the table now (empty when the OS will not say).
+    pub fn read() -> Self {
+        use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System};
+        let Ok(mut system) = System::new() else {
+            return Self::default();
+        };
+        system.refresh_processes_specifics(
+            ProcessesToUpdate::All,
+            true,
+            ProcessRefreshKind::nothing(),
+        );
+        Self {
+            parents: system
+                .processes()
+                .iter()
+                .filter_map(|(pid, p)| p.parent().map(|parent| (pid.as_u32(), parent.as_u32())))
+                .collect(),
         }
-        if found.len() == before {
-            return found;
+    }
+
+    /// `roots` and every process descended from them (the roots are included even when
+    /// they are not in the table).
+    pub fn descendants(&self, roots: &[u32]) -> BTreeSet<u32> {
+        let mut found: BTreeSet<u32> = roots.iter().copied().collect();
+        loop {
+            let before = found.len();
+            for (child, parent) in &self.parents {
+                if found.contains(parent) {
+                    found.insert(*child);
+                }
+            }
+            if found.len() == before {
+                return found;
+            }
         }
     }
 }
@@ -169,16 +199,42 @@ pub fn request_stop(pid: u32, signal: StopSignal) {
     }
 }
 
+/// Why a process Greenroom did not start could not be stopped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StopError {
+    /// It had already gone (or never was): nothing to stop.
+    #[error("PID {pid} is not running any more")]
+    Gone { pid: u32 },
+    /// The OS refused the signal (typically: another user's process).
+    #[error("cannot signal PID {pid}: {reason}")]
+    Signal { pid: u32, reason: String },
+    /// Still running after the kill.
+    #[error("PID {pid} did not stop")]
+    DidNotStop { pid: u32 },
+}
+
+impl greenroom_core::Classified for StopError {
+    fn kind(&self) -> greenroom_core::ErrorKind {
+        use greenroom_core::ErrorKind;
+        match self {
+            StopError::Gone { .. } => ErrorKind::NotFound,
+            StopError::Signal { .. } | StopError::DidNotStop { .. } => ErrorKind::Unavailable,
+        }
+    }
+}
+
 /// Stops a process Greenroom did not start (a repair the person confirmed): that process
 /// only, never its group — SIGTERM, `grace`, then SIGKILL (Windows: `taskkill`, then `/F`).
-pub async fn stop_foreign(pid: u32, grace: Duration) -> Result<(), String> {
-    let started = start_time(pid).ok_or_else(|| format!("PID {pid} is not running any more"))?;
+pub async fn stop_foreign(pid: u32, grace: Duration) -> Result<(), StopError> {
+    let started = start_time(pid).ok_or(StopError::Gone { pid })?;
     #[cfg(unix)]
     {
         use nix::sys::signal::{Signal, kill};
         use nix::unistd::Pid;
-        kill(Pid::from_raw(pid as i32), Signal::SIGTERM)
-            .map_err(|e| format!("cannot signal PID {pid}: {e}"))?;
+        kill(Pid::from_raw(pid as i32), Signal::SIGTERM).map_err(|e| StopError::Signal {
+            pid,
+            reason: e.to_string(),
+        })?;
     }
     #[cfg(windows)]
     {
@@ -206,7 +262,7 @@ pub async fn stop_foreign(pid: u32, grace: Duration) -> Result<(), String> {
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
     if is_ours(pid, Some(started)) {
-        Err(format!("PID {pid} did not stop"))
+        Err(StopError::DidNotStop { pid })
     } else {
         Ok(())
     }
@@ -231,50 +287,6 @@ pub fn kill_tree(pid: u32) {
     }
 }
 
-/// Stops a child we hold: signal, wait up to `grace`, then kill the group / job.
-/// Returns whether it had to be killed.
-pub async fn stop_child(spawned: &mut Spawned, signal: StopSignal, grace: Duration) -> bool {
-    if signal != StopSignal::Kill {
-        request_stop(spawned.pid, signal);
-        if tokio::time::timeout(grace, spawned.child.wait())
-            .await
-            .is_ok()
-        {
-            // The leader is gone; make sure nothing it started lingers.
-            #[cfg(unix)]
-            kill_tree(spawned.pid);
-            return false;
-        }
-    }
-    let _ = spawned.child.start_kill();
-    let _ = tokio::time::timeout(Duration::from_secs(5), spawned.child.wait()).await;
-    true
-}
-
-/// Stops a re-attached process: signal, poll until gone or `grace`, then kill the tree.
-pub async fn stop_adopted(
-    pid: u32,
-    started: Option<u64>,
-    signal: StopSignal,
-    grace: Duration,
-) -> bool {
-    if !is_ours(pid, started) {
-        return false;
-    }
-    request_stop(pid, signal);
-    let deadline = tokio::time::Instant::now() + grace;
-    while tokio::time::Instant::now() < deadline {
-        if !is_ours(pid, started) {
-            #[cfg(unix)]
-            kill_tree(pid);
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    kill_tree(pid);
-    true
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -295,6 +307,24 @@ mod tests {
             std::thread::sleep(Duration::from_millis(20));
         }
         assert!(!is_ours(pid, None));
+    }
+
+    #[test]
+    fn descendants_are_found_at_any_depth_and_only_below_the_roots() {
+        let table = ProcessTable {
+            parents: vec![(2, 1), (3, 2), (4, 3), (6, 5), (7, 1)],
+        };
+        assert_eq!(table.descendants(&[1]), BTreeSet::from([1, 2, 3, 4, 7]));
+        assert_eq!(table.descendants(&[3, 5]), BTreeSet::from([3, 4, 5, 6]));
+        assert_eq!(
+            table.descendants(&[9]),
+            BTreeSet::from([9]),
+            "a root is kept"
+        );
+        assert!(
+            descendants(&[std::process::id()]).contains(&std::process::id()),
+            "the real table"
+        );
     }
 
     #[test]

@@ -15,11 +15,21 @@
 //!
 //! Nothing here flushes a cache, removes a volume or deletes data. Every action is appended
 //! to `repairs.log` (JSON lines: time, service, action, outcome) beside the stack's state.
+//!
+//! Running a repair ([`crate::supervisor::Supervisor::repair`], executed here) refuses,
+//! with a [`SupervisorError`], an action that [`diagnose`] does not propose for the service
+//! now (`InvalidInput`), or one that needs confirmation without it (`InvalidInput`);
+//! otherwise it runs the action and returns its outcome, `ok` or not, with a message that
+//! says what was done or why it failed. Every action that restarts the service waits for
+//! it to be up (or to fail) before it reports.
 
 use crate::manifest::{ProbeCheck, ServiceKind, ServiceSpec};
 use crate::preflight::Finding;
 use crate::status::{ServiceState, ServiceStatus};
+use crate::supervisor::{Supervisor, SupervisorError};
 use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::time::Duration;
 use ts_rs::TS;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -254,6 +264,215 @@ pub fn log_outcome(stack_dir: &std::path::Path, outcome: &RepairOutcome) {
         .open(stack_dir.join("repairs.log"))
     {
         let _ = writeln!(f, "{line}");
+    }
+}
+
+/// Runs one proposed repair of `id` (the body of [`Supervisor::repair`], which has
+/// checked that `id` exists): it must be among the actions [`diagnose`] proposes now, and
+/// confirmed when it needs to be. The outcome — done or failed, with why — is appended to
+/// `repairs.log` and returned; only a refusal (not proposed, not confirmed) is an error.
+pub(crate) async fn execute(
+    supervisor: &Supervisor,
+    id: &str,
+    kind: RepairKind,
+    confirmed: bool,
+) -> Result<RepairOutcome, SupervisorError> {
+    let diagnoses = supervisor.diagnoses().await;
+    let action = diagnoses
+        .iter()
+        .find(|d| d.service == id)
+        .and_then(|d| d.actions.iter().find(|a| a.kind == kind))
+        .cloned()
+        .ok_or_else(|| SupervisorError::NotProposed {
+            id: id.to_owned(),
+            kind,
+        })?;
+    if action.needs_confirmation && !confirmed {
+        return Err(SupervisorError::NeedsConfirmation {
+            id: id.to_owned(),
+            detail: action.detail,
+        });
+    }
+    let spec = &supervisor.manifest().services[id];
+    let result: Result<String, String> = match kind {
+        RepairKind::Restart => supervisor
+            .restart(id)
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| {
+                if r.ok {
+                    Ok("restarted; it is up".into())
+                } else {
+                    Err(r.error.unwrap_or_default())
+                }
+            }),
+        RepairKind::RaiseTimeout => {
+            let ms = action.new_timeout_ms.unwrap_or(1000);
+            let _ = supervisor.set_probe_timeout(id, ms).await;
+            supervisor
+                .restart(id)
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| {
+                    if r.ok {
+                        Ok(format!("probe timeout raised to {ms} ms; it is up"))
+                    } else {
+                        Err(r.error.unwrap_or_default())
+                    }
+                })
+        }
+        RepairKind::RecreateCompose => {
+            let (base, service) =
+                crate::child::compose_invocation(spec, supervisor.root(), supervisor.name(), id);
+            let mut c = tokio::process::Command::new("docker");
+            c.args(&base)
+                .args(["up", "-d", "--force-recreate", "--no-deps", &service])
+                .kill_on_drop(true);
+            match c.output().await {
+                Ok(out) if out.status.success() => supervisor
+                    .restart(id)
+                    .await
+                    .map_err(|e| e.to_string())
+                    .map(|_| "container re-created".into()),
+                Ok(out) => Err(String::from_utf8_lossy(&out.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or("docker compose failed")
+                    .to_owned()),
+                Err(e) => Err(format!("cannot run docker compose: {e}")),
+            }
+        }
+        RepairKind::RecreateVenv => recreate_venv(supervisor, id).await,
+        RepairKind::RegenerateToken => regenerate_token(supervisor, id).await,
+        RepairKind::FreePort => match action.target_pid {
+            Some(pid) => match crate::process::stop_foreign(pid, Duration::from_secs(5)).await {
+                Ok(()) => supervisor
+                    .start(id)
+                    .await
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| {
+                        if r.ok {
+                            Ok(format!("stopped PID {pid}; {id} is up"))
+                        } else {
+                            Err(r.error.unwrap_or_default())
+                        }
+                    }),
+                Err(e) => Err(e.to_string()),
+            },
+            None => Err("no process to stop".into()),
+        },
+    };
+    let outcome = RepairOutcome {
+        service: id.to_owned(),
+        kind,
+        ok: result.is_ok(),
+        message: result.unwrap_or_else(|e| e),
+    };
+    log_outcome(&supervisor.dir(), &outcome);
+    Ok(outcome)
+}
+
+async fn regenerate_token(supervisor: &Supervisor, id: &str) -> Result<String, String> {
+    let pre = supervisor.preflight().await;
+    let token = pre
+        .findings
+        .iter()
+        .filter(|f| f.service.as_deref() == Some(id))
+        .find_map(|f| f.token.clone())
+        .ok_or("no expired token any more")?;
+    // The key and secret the stack uses: the process environment, then the env file.
+    let mut env: std::collections::BTreeMap<String, String> = std::env::vars().collect();
+    if let Ok(text) = std::fs::read_to_string(&token.file)
+        && let Ok(vars) = crate::dotenv::parse(&text, &|n: &str| std::env::var(n).ok())
+    {
+        for (k, v) in vars {
+            env.entry(k).or_insert(v);
+        }
+    }
+    let key = env
+        .get("LIVEKIT_API_KEY")
+        .filter(|v| !v.is_empty())
+        .ok_or("LIVEKIT_API_KEY is not set: Greenroom needs it to sign the new token")?;
+    let secret = env
+        .get("LIVEKIT_API_SECRET")
+        .filter(|v| !v.is_empty())
+        .ok_or("LIVEKIT_API_SECRET is not set: Greenroom needs it to sign the new token")?;
+    let expired = crate::tokens::ExpiredToken {
+        file: PathBuf::from(&token.file),
+        line: token.line as usize,
+        variable: token.variable.clone(),
+        expired_at: 0,
+    };
+    let message = crate::tokens::regenerate(&expired, key, secret)?;
+    let restarted = supervisor.restart(id).await.map_err(|e| e.to_string())?;
+    if restarted.ok {
+        Ok(format!("{message}; {id} restarted"))
+    } else {
+        Err(format!(
+            "{message}, but {id} did not come back: {}",
+            restarted.error.unwrap_or_default()
+        ))
+    }
+}
+
+async fn recreate_venv(supervisor: &Supervisor, id: &str) -> Result<String, String> {
+    let spec = &supervisor.manifest().services[id];
+    let venv = supervisor
+        .root()
+        .join(spec.venv.as_deref().ok_or("it has no virtualenv")?);
+    let python = if cfg!(windows) { "python" } else { "python3" };
+    let out = tokio::process::Command::new(python)
+        .args(["-m", "venv", "--clear"])
+        .arg(&venv)
+        .output()
+        .await
+        .map_err(|e| format!("cannot run {python}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{python} -m venv failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    let requirements = venv
+        .parent()
+        .map(|p| p.join("requirements.txt"))
+        .filter(|r| r.is_file());
+    if let Some(req) = &requirements {
+        let pip = venv.join(if cfg!(windows) {
+            "Scripts/pip.exe"
+        } else {
+            "bin/pip"
+        });
+        let out = tokio::process::Command::new(pip)
+            .arg("install")
+            .arg("-r")
+            .arg(req)
+            .output()
+            .await
+            .map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(format!(
+                "pip install -r {} failed: {}",
+                req.display(),
+                String::from_utf8_lossy(&out.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+            ));
+        }
+    }
+    let r = supervisor.restart(id).await.map_err(|e| e.to_string())?;
+    if r.ok {
+        Ok(format!(
+            "virtualenv re-created{}; it is up",
+            if requirements.is_some() {
+                " and requirements installed"
+            } else {
+                ""
+            }
+        ))
+    } else {
+        Err(r.error.unwrap_or_default())
     }
 }
 

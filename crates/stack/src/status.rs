@@ -11,9 +11,12 @@ use ts_rs::TS;
 ///
 /// `stopped` → `starting` (spawned, probing until ready) → `running` (ready; liveness
 /// probes pass) ⇄ `unhealthy` (liveness failed `failure_threshold` times in a row) →
-/// restarted by policy (`backing_off`, then `starting`) or `failed` (given up: start
-/// timeout, restart cap, breaker open, spawn error). A one-shot job that exits 0 is
-/// `completed`. `stopping` while a stop is under way; `disabled` when the manifest says so.
+/// restarted by policy (`backing_off` — for the backoff, or longer while the breaker is
+/// open — then `starting`) or `failed` (a failed run the policy does not restart: policy
+/// `no`, the restart cap; or a start refused or impossible: a held port, a missing
+/// program…). A run that exits 0 and is not restarted is `completed`. `stopping` while a
+/// stop is under way; `disabled` when the manifest says so. The exact rules are the
+/// runner's (`crate::runner`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum ServiceState {

@@ -1,46 +1,49 @@
 //! The supervisor: brings a stack up in dependency order, keeps it running, brings it down.
 //!
-//! **Theory of operation.** Each service has one runner task that owns its process (or,
-//! for compose and external services, its probing) and is driven through a channel with
-//! systemctl-like verbs: start, stop, restart. A runner publishes its [`ServiceStatus`]
-//! on a watch channel and as events; nothing else touches the process.
+//! [`Supervisor`] is a cheap, clonable handle on a running stack. Each service has one
+//! runner task (`crate::runner`, where the exact semantics of start, liveness, restart,
+//! breaker and stop are stated) that owns its run; the handle only sends it verbs and
+//! reads the status it publishes. Around the runners:
 //!
-//! - *Start*: spawn (its own process group / Job Object; output appended to its log file),
-//!   then probe every `startup_interval_ms` until the first success → `running`. Not ready
-//!   within `start_timeout_ms` → stopped and reported with the probe's last answer and the
-//!   last log lines. A service without a probe is ready once spawned.
-//! - *Liveness*: once ready, probe every `interval_ms`; `failure_threshold` failures in a
-//!   row → `unhealthy`, and (with `restart.on_unhealthy`) restarted — what compose never does.
-//! - *Exit*: the restart policy decides ([`crate::restart`]): backoff with jitter, a cap on
-//!   restarts in a row, reset after a stable run. The circuit breaker ([`crate::breaker`])
-//!   stops attempts for `open_ms` after `threshold` failed runs, then lets one through.
-//!   Before any automatic restart the runner re-reads the state file: a service that a
-//!   person (or another Greenroom) stopped meanwhile is not restarted.
-//! - *Stop*: the stop signal to the whole group, `grace_ms`, then kill.
-//!
-//! `up` starts the selected services and their dependencies: a service starts as soon as
-//! each of its dependencies meets its condition (`started`, `healthy`,
-//! `completed_successfully`), so independent services start in parallel and the total is
-//! the critical path. `down` stops in reverse dependency order, each level in parallel.
+//! - `up` starts the selected services and their dependencies: a service starts as soon
+//!   as each of its dependencies meets its condition (`started`: it was spawned;
+//!   `healthy`: it became ready; `completed_successfully`: it exited with code 0 and was
+//!   not restarted), so independent services start in parallel and the total is the
+//!   critical path. A service whose dependency fails is not started, and says which
+//!   dependency failed. `up` returns once every selected service is ready or has failed.
+//! - `down` stops every service in reverse dependency order, each level in parallel, and
+//!   returns those that were not already stopped. `stop` marks a service as not wanted in
+//!   the state file first, so that no runner (of this or another Greenroom) restarts it.
+//! - `start` and `restart` act on one service (not its dependencies) and wait for the
+//!   outcome of that run.
+//! - Resources: CPU and memory of each process tree, once a second (`crate::resources`).
+//! - Repairs ([`crate::repair`]) and pre-flight checks ([`crate::preflight`]) use this
+//!   handle's view of the stack.
 //!
 //! **Re-attach.** The state file records each process's PID and start time. A new
 //! supervisor on the same stack adopts those still alive (and still the same process): it
 //! probes them, watches for their exit, and can stop them; it never starts duplicates.
+//! Dropping every handle lets go of the stack without stopping it.
+//!
+//! **Errors.** [`SupervisorError`] says what failed; its [`greenroom_core::Classified`]
+//! kind is what fronts branch on (an unknown service is `NotFound`, a repair that needs
+//! confirmation `InvalidInput`, a program that cannot start `Unavailable`).
 
-use crate::breaker::{Breaker, BreakerState};
-use crate::logs::{LogBook, LogLine, now_ms};
-use crate::manifest::{Condition, Manifest, ProbeCheck, ServiceKind, ServiceSpec};
-use crate::process::{self, Launch, Spawned};
-use crate::restart::{Decision, RestartCounter, RunEnd, clock_jitter};
+use crate::breaker::BreakerState;
+use crate::child::{Launcher, RealLauncher};
+use crate::logs::{LogBook, LogLine};
+use crate::manifest::{Condition, Manifest, ServiceKind, ServiceSpec};
+use crate::process;
+use crate::runner::{Control, Runner, StartAck};
 use crate::state::{self, ServiceRecord, StackState};
 use crate::status::{ServiceState, ServiceStatus, StackStatus, StackSummary};
-use greenroom_core::EventSink;
+use greenroom_core::{Classified, ErrorKind, EventSink};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::sync::{mpsc, oneshot, watch};
 use ts_rs::TS;
 
@@ -89,54 +92,181 @@ pub struct UpReport {
     pub ok: bool,
 }
 
+/// What the supervisor could not do, and why. The texts are the messages people read
+/// (and tests match); [`Classified::kind`] is what fronts branch on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct SupervisorError(pub String);
-
-enum Control {
-    Start(oneshot::Sender<StartAck>),
-    Stop(oneshot::Sender<()>),
-    Restart(oneshot::Sender<StartAck>),
-    /// Sets the probe timeout for the coming runs (a repair of a slow service).
-    SetProbeTimeout(u64, oneshot::Sender<()>),
+pub enum SupervisorError {
+    /// No service of that name in this stack.
+    #[error("no service `{id}` in this stack; its services are: {}", known.join(", "))]
+    UnknownService { id: String, known: Vec<String> },
+    /// The service exists but is disabled (by the manifest or an inactive profile).
+    #[error("`{id}` is disabled in the manifest (enabled = false or an inactive profile)")]
+    Disabled { id: String },
+    /// The stack's log folder could not be created.
+    #[error("cannot create the log folder in {}: {reason}", dir.display())]
+    LogFolder { dir: PathBuf, reason: String },
+    /// The task that runs the service is gone (a bug).
+    #[error("the runner of `{id}` stopped unexpectedly")]
+    RunnerStopped { id: String },
+    /// A repair that the diagnosis of `id` does not propose now.
+    #[error(
+        "{kind:?} is not a repair Greenroom proposes for `{id}` now; `greenroom fix` lists what it proposes"
+    )]
+    NotProposed {
+        id: String,
+        kind: crate::repair::RepairKind,
+    },
+    /// A repair that may lose data or touch a program Greenroom did not start, asked for
+    /// without confirmation; nothing was done.
+    #[error("this repair needs your confirmation: {detail}")]
+    NeedsConfirmation { id: String, detail: String },
+    /// Not started: another program (named by the OS) holds one of its published ports.
+    #[error("not started: port {port}{} is held by `{name}` (PID {pid}); stop it or give {id} another port (Repair… can stop it, after asking)", if *udp { "/udp" } else { "" })]
+    PortHeld {
+        id: String,
+        port: u16,
+        udp: bool,
+        pid: u32,
+        name: String,
+    },
+    /// Not started: one of its published ports is taken, and the OS does not say by whom.
+    #[error("not started: port {port}{} is in use by another program; free it or give {id} another port", if *udp { "/udp" } else { "" })]
+    PortInUse { id: String, port: u16, udp: bool },
+    /// An env file of the stack or the service cannot be read.
+    #[error("cannot read env file {}: {reason}", path.display())]
+    EnvFile { path: PathBuf, reason: String },
+    /// An env file line is not `KEY=VALUE`.
+    #[error("{}:{line}: {message}", path.display())]
+    EnvFileSyntax {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    /// A `${…}` in its command, args or env is malformed, or required and unset.
+    #[error("service `{id}`: {source}")]
+    Interpolation {
+        id: String,
+        source: crate::interpolate::InterpolationError,
+    },
+    /// Its `venv` has no `bin` (`Scripts`) folder.
+    #[error("the virtualenv {} has no {} folder; re-create it (python3 -m venv {})", venv.display(), bin.display(), venv.display())]
+    VenvBroken { venv: PathBuf, bin: PathBuf },
+    /// Its `PATH` cannot be joined (an entry contains the separator).
+    #[error("{reason}")]
+    BadPath { reason: String },
+    /// Its command is a path that does not exist.
+    #[error("command {} does not exist", path.display())]
+    CommandMissing { path: PathBuf },
+    /// Its command is not on `PATH` nor in Greenroom's tool folders.
+    #[error("command `{command}` is not on PATH (nor in {}); install it — `greenroom doctor` says how", tool_dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "))]
+    NotOnPath {
+        command: String,
+        tool_dirs: Vec<PathBuf>,
+    },
+    /// The OS refused to start its program.
+    #[error("cannot start {}: {reason}", program.display())]
+    Spawn { program: PathBuf, reason: String },
+    /// `docker` cannot be run.
+    #[error("cannot run docker compose ({reason}); install Docker (greenroom doctor says how)")]
+    DockerMissing { reason: String },
+    /// `docker compose up` failed (its last line of error output).
+    #[error("docker compose up {service} failed: {reason}")]
+    ComposeUp { service: String, reason: String },
+    /// The manifest names a built-in service this Greenroom does not have.
+    #[error("this Greenroom has no built-in service named `{name}`; known: {}", known.join(", "))]
+    UnknownBuiltin { name: String, known: Vec<String> },
+    /// A built-in service refused to start (its own reason, e.g. its port is taken).
+    #[error("{reason}")]
+    Builtin { id: String, reason: String },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum StartAck {
-    /// A new run began; its status will carry this run number.
-    Started(u64),
-    /// It was already up (or starting); nothing was done.
-    AlreadyActive,
+impl Classified for SupervisorError {
+    fn kind(&self) -> ErrorKind {
+        use SupervisorError::*;
+        match self {
+            UnknownService { .. } => ErrorKind::NotFound,
+            Disabled { .. }
+            | NotProposed { .. }
+            | NeedsConfirmation { .. }
+            | EnvFileSyntax { .. }
+            | Interpolation { .. }
+            | BadPath { .. }
+            | UnknownBuiltin { .. } => ErrorKind::InvalidInput,
+            PortHeld { .. }
+            | PortInUse { .. }
+            | EnvFile { .. }
+            | VenvBroken { .. }
+            | CommandMissing { .. }
+            | NotOnPath { .. }
+            | Spawn { .. }
+            | DockerMissing { .. }
+            | ComposeUp { .. }
+            | Builtin { .. } => ErrorKind::Unavailable,
+            LogFolder { .. } | RunnerStopped { .. } => ErrorKind::Internal,
+        }
+    }
 }
 
-struct Slot {
-    status: watch::Sender<ServiceStatus>,
+/// A service's end of the handle: its status, its runner's channel, its run counter.
+pub(crate) struct Slot {
+    pub(crate) status: watch::Sender<ServiceStatus>,
     control: mpsc::UnboundedSender<Control>,
     /// Bumped at every spawn; `up` waits for the outcome of its own run.
-    run: Arc<std::sync::atomic::AtomicU64>,
+    run: Arc<AtomicU64>,
 }
 
-struct Shared {
-    name: String,
-    root: PathBuf,
-    manifest: Manifest,
-    sink: Arc<dyn EventSink<StackEvent>>,
-    logs: LogBook,
+/// What the handle, the runners and the resource monitor share.
+pub(crate) struct Shared {
+    pub(crate) name: String,
+    pub(crate) root: PathBuf,
+    pub(crate) manifest: Manifest,
+    pub(crate) sink: Arc<dyn EventSink<StackEvent>>,
+    pub(crate) logs: LogBook,
     state_path: PathBuf,
     state: Mutex<StackState>,
-    tool_dirs: Vec<PathBuf>,
-    builtins: crate::builtin::Builtins,
+    pub(crate) tool_dirs: Vec<PathBuf>,
+    pub(crate) builtins: crate::builtin::Builtins,
     /// Every service's latest status, for the summary each change may move.
     statuses: Mutex<BTreeMap<String, ServiceStatus>>,
     /// Probe statistics per service since this supervisor started (for reports).
-    stats: Mutex<BTreeMap<String, crate::report::ProbeStats>>,
+    pub(crate) stats: Mutex<BTreeMap<String, crate::report::ProbeStats>>,
     last_summary: Mutex<Option<StackSummary>>,
-    machine: Mutex<Option<crate::status::MachineMetrics>>,
+    pub(crate) machine: Mutex<Option<crate::status::MachineMetrics>>,
 }
 
 impl Shared {
+    /// `state` is what `state_path` held when the stack was opened.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        name: String,
+        root: PathBuf,
+        manifest: Manifest,
+        sink: Arc<dyn EventSink<StackEvent>>,
+        logs: LogBook,
+        state_path: PathBuf,
+        state: StackState,
+        tool_dirs: Vec<PathBuf>,
+        builtins: crate::builtin::Builtins,
+    ) -> Self {
+        Self {
+            name,
+            root,
+            manifest,
+            sink,
+            logs,
+            state_path,
+            state: Mutex::new(state),
+            tool_dirs,
+            builtins,
+            statuses: Mutex::new(BTreeMap::new()),
+            stats: Mutex::new(BTreeMap::new()),
+            last_summary: Mutex::new(None),
+            machine: Mutex::new(None),
+        }
+    }
+
     /// Records a service's new status and emits the summary when it changed.
-    fn note_status(&self, status: &ServiceStatus) {
+    pub(crate) fn note_status(&self, status: &ServiceStatus) {
         let summary = {
             let mut all = greenroom_core::lock_unpoisoned(&self.statuses);
             all.insert(status.id.clone(), status.clone());
@@ -149,10 +279,9 @@ impl Shared {
             self.sink.emit(StackEvent::Summary { summary });
         }
     }
-}
 
-impl Shared {
-    fn record(&self, id: &str, f: impl FnOnce(&mut ServiceRecord)) {
+    /// Changes a service's record in the state file (and saves it).
+    pub(crate) fn record(&self, id: &str, f: impl FnOnce(&mut ServiceRecord)) {
         let mut state = greenroom_core::lock_unpoisoned(&self.state);
         f(state.services.entry(id.to_owned()).or_default());
         if let Err(e) = state::save(&self.state_path, &state) {
@@ -164,9 +293,17 @@ impl Shared {
     }
 
     /// Whether a person still wants `id` running, as the state file says now.
-    fn still_wanted(&self, id: &str) -> bool {
+    pub(crate) fn still_wanted(&self, id: &str) -> bool {
         let (on_disk, _) = state::load(&self.state_path, &self.name);
         on_disk.services.get(id).is_none_or(|r| r.wanted)
+    }
+
+    /// The folder of the state file: the stack's own folder.
+    fn dir(&self) -> PathBuf {
+        self.state_path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
     }
 }
 
@@ -175,41 +312,6 @@ impl Shared {
 pub struct Supervisor {
     shared: Arc<Shared>,
     slots: Arc<BTreeMap<String, Slot>>,
-}
-
-/// `compose -p PROJECT -f FILE…` for a compose service (files relative to `root`), and
-/// its service name in the compose files.
-fn compose_invocation(
-    spec: &ServiceSpec,
-    root: &Path,
-    stack: &str,
-    id: &str,
-) -> (Vec<std::ffi::OsString>, String) {
-    let mut args: Vec<std::ffi::OsString> = vec!["compose".into(), "-p".into()];
-    args.push(
-        spec.compose_project
-            .clone()
-            .unwrap_or_else(|| stack.to_owned())
-            .into(),
-    );
-    for file in &spec.compose_files {
-        args.push("-f".into());
-        args.push(root.join(file).into_os_string());
-    }
-    (
-        args,
-        spec.compose_service
-            .clone()
-            .unwrap_or_else(|| id.to_owned()),
-    )
-}
-
-fn stack_dir_of(shared: &Shared) -> PathBuf {
-    shared
-        .state_path
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default()
 }
 
 /// Where a stack keeps its state and logs: `<home>/stacks/<name>-<hash of its manifest path>`.
@@ -249,36 +351,31 @@ impl Supervisor {
     ) -> Result<(Self, Vec<String>), SupervisorError> {
         let name = manifest.name.clone().unwrap_or_else(|| "stack".into());
         let dir = stack_dir(home, &name, &root);
-        let logs = LogBook::new(dir.join("logs")).map_err(|e| {
-            SupervisorError(format!(
-                "cannot create the log folder in {}: {e}",
-                dir.display()
-            ))
+        let logs = LogBook::new(dir.join("logs")).map_err(|e| SupervisorError::LogFolder {
+            dir: dir.clone(),
+            reason: e.to_string(),
         })?;
         let state_path = dir.join("state.json");
         let (state, note) = state::load(&state_path, &name);
         let mut notes: Vec<String> = note.into_iter().collect();
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(Shared::new(
             name,
             root,
             manifest,
             sink,
             logs,
             state_path,
-            state: Mutex::new(state.clone()),
+            state.clone(),
             tool_dirs,
             builtins,
-            statuses: Mutex::new(BTreeMap::new()),
-            stats: Mutex::new(BTreeMap::new()),
-            last_summary: Mutex::new(None),
-            machine: Mutex::new(None),
-        });
+        ));
+        let launcher: Arc<dyn Launcher> = Arc::new(RealLauncher::new(shared.clone()));
         let mut slots = BTreeMap::new();
         for (id, spec) in &shared.manifest.services {
             let initial = initial_status(id, spec);
             let (status_tx, _) = watch::channel(initial);
             let (control_tx, control_rx) = mpsc::unbounded_channel();
-            let run = Arc::new(std::sync::atomic::AtomicU64::new(0));
+            let run = Arc::new(AtomicU64::new(0));
             let adopted = state
                 .services
                 .get(id)
@@ -305,18 +402,15 @@ impl Supervisor {
                     s.message = "running (re-attached)".into();
                 });
             }
-            let runner = Runner {
-                id: id.clone(),
-                spec: spec.clone(),
-                shared: shared.clone(),
-                status: status_tx.clone(),
-                run: run.clone(),
-                breaker: Breaker::new(&spec.breaker),
-                counter: RestartCounter {
-                    total: adopted.map_or(0, |a| a.2),
-                    ..Default::default()
-                },
-            };
+            let runner = Runner::new(
+                id.clone(),
+                spec.clone(),
+                shared.clone(),
+                status_tx.clone(),
+                run.clone(),
+                adopted.map_or(0, |a| a.2),
+                launcher.clone(),
+            );
             tokio::spawn(runner.serve(control_rx, adopted.map(|(pid, start, _)| (pid, start))));
             slots.insert(
                 id.clone(),
@@ -327,12 +421,9 @@ impl Supervisor {
                 },
             );
         }
-        let supervisor = Self {
-            shared,
-            slots: Arc::new(slots),
-        };
-        supervisor.spawn_resource_monitor();
-        Ok((supervisor, notes))
+        let slots = Arc::new(slots);
+        crate::resources::spawn_monitor(Arc::downgrade(&slots), Arc::downgrade(&shared));
+        Ok((Self { shared, slots }, notes))
     }
 
     pub fn name(&self) -> &str {
@@ -370,13 +461,15 @@ impl Supervisor {
         &self.shared.logs
     }
 
+    fn unknown(&self, id: &str) -> SupervisorError {
+        SupervisorError::UnknownService {
+            id: id.to_owned(),
+            known: self.slots.keys().cloned().collect(),
+        }
+    }
+
     fn slot(&self, id: &str) -> Result<&Slot, SupervisorError> {
-        self.slots.get(id).ok_or_else(|| {
-            SupervisorError(format!(
-                "no service `{id}` in this stack; its services are: {}",
-                self.slots.keys().cloned().collect::<Vec<_>>().join(", ")
-            ))
-        })
+        self.slots.get(id).ok_or_else(|| self.unknown(id))
     }
 
     /// `only` and everything they depend on (all enabled services when `only` is empty).
@@ -390,15 +483,9 @@ impl Supervisor {
                 .collect()
         } else {
             for id in only {
-                let spec = services.get(id).ok_or_else(|| {
-                    self.slot(id)
-                        .err()
-                        .unwrap_or(SupervisorError(String::new()))
-                })?;
+                let spec = services.get(id).ok_or_else(|| self.unknown(id))?;
                 if !spec.enabled {
-                    return Err(SupervisorError(format!(
-                        "`{id}` is disabled in the manifest (enabled = false or an inactive profile)"
-                    )));
+                    return Err(SupervisorError::Disabled { id: id.clone() });
                 }
             }
             only.to_vec()
@@ -574,7 +661,7 @@ impl Supervisor {
         let (tx, rx) = oneshot::channel();
         let _ = slot.control.send(Control::Stop(tx));
         rx.await
-            .map_err(|_| SupervisorError(format!("the runner of `{id}` stopped unexpectedly")))
+            .map_err(|_| SupervisorError::RunnerStopped { id: id.to_owned() })
     }
 
     /// Starts one service (not its dependencies) and returns once it is ready or failed.
@@ -595,7 +682,7 @@ impl Supervisor {
 
     /// Where this stack keeps its state, logs and repair log.
     pub fn dir(&self) -> PathBuf {
-        stack_dir_of(&self.shared)
+        self.shared.dir()
     }
 
     /// Probe statistics since this supervisor started.
@@ -629,201 +716,26 @@ impl Supervisor {
             .collect()
     }
 
-    /// Runs one proposed repair of `id`. Actions that need confirmation are refused unless
-    /// `confirmed`; every attempt is logged in `repairs.log`.
+    /// Runs one proposed repair of `id` (see [`crate::repair`] for what each does).
+    /// Actions that need confirmation are refused unless `confirmed`; every attempt is
+    /// logged in `repairs.log`. A repair that was tried returns its outcome, failed or not.
     pub async fn repair(
         &self,
         id: &str,
         kind: crate::repair::RepairKind,
         confirmed: bool,
     ) -> Result<crate::repair::RepairOutcome, SupervisorError> {
-        use crate::repair::{RepairKind, RepairOutcome};
+        self.slot(id)?;
+        crate::repair::execute(self, id, kind, confirmed).await
+    }
+
+    /// Sets the probe timeout of `id` for its coming runs (a repair of a slow service).
+    pub(crate) async fn set_probe_timeout(&self, id: &str, ms: u64) -> Result<(), SupervisorError> {
         let slot = self.slot(id)?;
-        let diagnoses = self.diagnoses().await;
-        let action = diagnoses
-            .iter()
-            .find(|d| d.service == id)
-            .and_then(|d| d.actions.iter().find(|a| a.kind == kind))
-            .cloned()
-            .ok_or_else(|| SupervisorError(format!("{kind:?} is not a repair Greenroom proposes for `{id}` now; `greenroom fix` lists what it proposes")))?;
-        if action.needs_confirmation && !confirmed {
-            return Err(SupervisorError(format!(
-                "this repair needs your confirmation: {}",
-                action.detail
-            )));
-        }
-        let spec = &self.shared.manifest.services[id];
-        let result: Result<String, String> = match kind {
-            RepairKind::Restart => self.restart(id).await.map_err(|e| e.0).and_then(|r| {
-                if r.ok {
-                    Ok("restarted; it is up".into())
-                } else {
-                    Err(r.error.unwrap_or_default())
-                }
-            }),
-            RepairKind::RaiseTimeout => {
-                let ms = action.new_timeout_ms.unwrap_or(1000);
-                let (tx, rx) = oneshot::channel();
-                let _ = slot.control.send(Control::SetProbeTimeout(ms, tx));
-                let _ = rx.await;
-                self.restart(id).await.map_err(|e| e.0).and_then(|r| {
-                    if r.ok {
-                        Ok(format!("probe timeout raised to {ms} ms; it is up"))
-                    } else {
-                        Err(r.error.unwrap_or_default())
-                    }
-                })
-            }
-            RepairKind::RecreateCompose => {
-                let (base, service) =
-                    compose_invocation(spec, &self.shared.root, &self.shared.name, id);
-                let mut c = tokio::process::Command::new("docker");
-                c.args(&base)
-                    .args(["up", "-d", "--force-recreate", "--no-deps", &service])
-                    .kill_on_drop(true);
-                match c.output().await {
-                    Ok(out) if out.status.success() => self
-                        .restart(id)
-                        .await
-                        .map_err(|e| e.0)
-                        .map(|_| "container re-created".into()),
-                    Ok(out) => Err(String::from_utf8_lossy(&out.stderr)
-                        .lines()
-                        .last()
-                        .unwrap_or("docker compose failed")
-                        .to_owned()),
-                    Err(e) => Err(format!("cannot run docker compose: {e}")),
-                }
-            }
-            RepairKind::RecreateVenv => self.recreate_venv(id).await,
-            RepairKind::RegenerateToken => self.regenerate_token(id).await,
-            RepairKind::FreePort => match action.target_pid {
-                Some(pid) => match process::stop_foreign(pid, Duration::from_secs(5)).await {
-                    Ok(()) => self.start(id).await.map_err(|e| e.0).and_then(|r| {
-                        if r.ok {
-                            Ok(format!("stopped PID {pid}; {id} is up"))
-                        } else {
-                            Err(r.error.unwrap_or_default())
-                        }
-                    }),
-                    Err(e) => Err(e),
-                },
-                None => Err("no process to stop".into()),
-            },
-        };
-        let outcome = RepairOutcome {
-            service: id.to_owned(),
-            kind,
-            ok: result.is_ok(),
-            message: result.unwrap_or_else(|e| e),
-        };
-        crate::repair::log_outcome(&self.dir(), &outcome);
-        Ok(outcome)
-    }
-
-    async fn regenerate_token(&self, id: &str) -> Result<String, String> {
-        let pre = self.preflight().await;
-        let token = pre
-            .findings
-            .iter()
-            .filter(|f| f.service.as_deref() == Some(id))
-            .find_map(|f| f.token.clone())
-            .ok_or("no expired token any more")?;
-        // The key and secret the stack uses: the process environment, then the env file.
-        let mut env: BTreeMap<String, String> = std::env::vars().collect();
-        if let Ok(text) = std::fs::read_to_string(&token.file)
-            && let Ok(vars) = crate::dotenv::parse(&text, &|n: &str| std::env::var(n).ok())
-        {
-            for (k, v) in vars {
-                env.entry(k).or_insert(v);
-            }
-        }
-        let key = env
-            .get("LIVEKIT_API_KEY")
-            .filter(|v| !v.is_empty())
-            .ok_or("LIVEKIT_API_KEY is not set: Greenroom needs it to sign the new token")?;
-        let secret = env
-            .get("LIVEKIT_API_SECRET")
-            .filter(|v| !v.is_empty())
-            .ok_or("LIVEKIT_API_SECRET is not set: Greenroom needs it to sign the new token")?;
-        let expired = crate::tokens::ExpiredToken {
-            file: PathBuf::from(&token.file),
-            line: token.line as usize,
-            variable: token.variable.clone(),
-            expired_at: 0,
-        };
-        let message = crate::tokens::regenerate(&expired, key, secret)?;
-        let restarted = self.restart(id).await.map_err(|e| e.0)?;
-        if restarted.ok {
-            Ok(format!("{message}; {id} restarted"))
-        } else {
-            Err(format!(
-                "{message}, but {id} did not come back: {}",
-                restarted.error.unwrap_or_default()
-            ))
-        }
-    }
-
-    async fn recreate_venv(&self, id: &str) -> Result<String, String> {
-        let spec = &self.shared.manifest.services[id];
-        let venv = self
-            .shared
-            .root
-            .join(spec.venv.as_deref().ok_or("it has no virtualenv")?);
-        let python = if cfg!(windows) { "python" } else { "python3" };
-        let out = tokio::process::Command::new(python)
-            .args(["-m", "venv", "--clear"])
-            .arg(&venv)
-            .output()
-            .await
-            .map_err(|e| format!("cannot run {python}: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "{python} -m venv failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
-        }
-        let requirements = venv
-            .parent()
-            .map(|p| p.join("requirements.txt"))
-            .filter(|r| r.is_file());
-        if let Some(req) = &requirements {
-            let pip = venv.join(if cfg!(windows) {
-                "Scripts/pip.exe"
-            } else {
-                "bin/pip"
-            });
-            let out = tokio::process::Command::new(pip)
-                .arg("install")
-                .arg("-r")
-                .arg(req)
-                .output()
-                .await
-                .map_err(|e| e.to_string())?;
-            if !out.status.success() {
-                return Err(format!(
-                    "pip install -r {} failed: {}",
-                    req.display(),
-                    String::from_utf8_lossy(&out.stderr)
-                        .lines()
-                        .last()
-                        .unwrap_or("")
-                ));
-            }
-        }
-        let r = self.restart(id).await.map_err(|e| e.0)?;
-        if r.ok {
-            Ok(format!(
-                "virtualenv re-created{}; it is up",
-                if requirements.is_some() {
-                    " and requirements installed"
-                } else {
-                    ""
-                }
-            ))
-        } else {
-            Err(r.error.unwrap_or_default())
-        }
+        let (tx, rx) = oneshot::channel();
+        let _ = slot.control.send(Control::SetProbeTimeout(ms, tx));
+        rx.await
+            .map_err(|_| SupervisorError::RunnerStopped { id: id.to_owned() })
     }
 
     /// What would make `up` fail, checked now (see [`crate::preflight`]).
@@ -833,171 +745,13 @@ impl Supervisor {
             .values()
             .map(|s| s.status.borrow().clone())
             .collect();
-        let running: BTreeSet<String> = statuses
-            .iter()
-            .filter(|s| {
-                !matches!(
-                    s.state,
-                    ServiceState::Stopped
-                        | ServiceState::Failed
-                        | ServiceState::Disabled
-                        | ServiceState::Completed
-                )
-            })
-            .map(|s| s.id.clone())
-            .collect();
-        let roots: Vec<u32> = statuses
-            .iter()
-            .filter_map(|s| s.pid)
-            .chain([std::process::id()])
-            .collect();
-        let our_pids = process::descendants(&roots);
-        let mut env: BTreeMap<String, String> = std::env::vars().collect();
-        let process_env = env.clone();
-        let outer = |name: &str| process_env.get(name).cloned();
-        let mut files: Vec<&String> = self.shared.manifest.env_files.iter().collect();
-        for spec in self.shared.manifest.services.values() {
-            files.extend(spec.env_files.iter());
-        }
-        for file in files {
-            if let Ok(text) = std::fs::read_to_string(self.shared.root.join(file))
-                && let Ok(vars) = crate::dotenv::parse(&text, &outer)
-            {
-                env.extend(vars);
-            }
-        }
-        let mut env_files: Vec<(PathBuf, Option<String>)> = Vec::new();
-        let first_of = |pred: &dyn Fn(&ServiceSpec) -> bool| {
-            self.shared
-                .manifest
-                .services
-                .iter()
-                .find(|(_, s)| s.enabled && pred(s))
-                .map(|(id, _)| id.clone())
-        };
-        for file in &self.shared.manifest.env_files {
-            env_files.push((self.shared.root.join(file), first_of(&|_| true)));
-        }
-        for (id, spec) in &self.shared.manifest.services {
-            for file in &spec.env_files {
-                env_files.push((self.shared.root.join(file), Some(id.clone())));
-            }
-        }
-        if self
-            .shared
-            .manifest
-            .services
-            .values()
-            .any(|s| s.kind == ServiceKind::Compose)
-        {
-            env_files.push((
-                self.shared.root.join(".env"),
-                first_of(&|s| s.kind == ServiceKind::Compose),
-            ));
-        }
-        crate::preflight::run(crate::preflight::PreflightInput {
-            manifest: &self.shared.manifest,
-            root: &self.shared.root,
-            tool_dirs: &self.shared.tool_dirs,
-            running: &running,
-            our_pids: &our_pids,
-            env: &env,
-            env_files: &env_files,
-        })
+        crate::preflight::of_stack(
+            &self.shared.manifest,
+            &self.shared.root,
+            &self.shared.tool_dirs,
+            &statuses,
+        )
         .await
-    }
-
-    /// CPU and memory of every service's process tree, once a second. The whole process
-    /// table (needed to find children) is read every 5 s; in between only the known PIDs.
-    fn spawn_resource_monitor(&self) {
-        let weak = Arc::downgrade(&self.slots);
-        let shared = Arc::downgrade(&self.shared);
-        tokio::spawn(async move {
-            use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
-            let Ok(mut system) = System::new() else {
-                return;
-            };
-            let kind = ProcessRefreshKind::nothing()
-                .with_cpu()
-                .with_memory()
-                .with_exe(UpdateKind::Never);
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
-            let mut trees: BTreeMap<String, BTreeSet<u32>> = BTreeMap::new();
-            let mut round = 0u64;
-            loop {
-                tick.tick().await;
-                let Some(slots) = weak.upgrade() else { return };
-                let roots: Vec<(String, u32)> = slots
-                    .iter()
-                    .filter_map(|(id, s)| s.status.borrow().pid.map(|p| (id.clone(), p)))
-                    .collect();
-                if roots.is_empty() {
-                    trees.clear();
-                    continue;
-                }
-                system.refresh_cpu_usage();
-                system.refresh_memory();
-                if let Some(shared) = shared.upgrade() {
-                    *greenroom_core::lock_unpoisoned(&shared.machine) =
-                        Some(crate::status::MachineMetrics {
-                            cpu_percent: (system.global_cpu_usage() * 10.0).round() / 10.0,
-                            memory_used_bytes: system.used_memory(),
-                            memory_total_bytes: system.total_memory(),
-                        });
-                }
-                let stale = roots
-                    .iter()
-                    .any(|(id, pid)| !trees.get(id).is_some_and(|t| t.contains(pid)));
-                if round.is_multiple_of(5) || stale {
-                    system.refresh_processes_specifics(ProcessesToUpdate::All, true, kind);
-                    trees = roots
-                        .iter()
-                        .map(|(id, pid)| {
-                            let mut tree = BTreeSet::from([*pid]);
-                            loop {
-                                let before = tree.len();
-                                for (child, p) in system.processes() {
-                                    if p.parent()
-                                        .is_some_and(|parent| tree.contains(&parent.as_u32()))
-                                    {
-                                        tree.insert(child.as_u32());
-                                    }
-                                }
-                                if tree.len() == before {
-                                    break;
-                                }
-                            }
-                            (id.clone(), tree)
-                        })
-                        .collect();
-                } else {
-                    let pids: Vec<Pid> = trees
-                        .values()
-                        .flatten()
-                        .map(|p| Pid::from_u32(*p))
-                        .collect();
-                    system.refresh_processes_specifics(ProcessesToUpdate::Some(&pids), true, kind);
-                }
-                round += 1;
-                for (id, _) in roots {
-                    let Some(tree) = trees.get(&id) else { continue };
-                    let (mut cpu, mut memory) = (0f32, 0u64);
-                    for pid in tree {
-                        if let Some(p) = system.process(Pid::from_u32(*pid)) {
-                            cpu += p.cpu_usage();
-                            memory += p.memory();
-                        }
-                    }
-                    let cpu = Some((cpu * 10.0).round() / 10.0);
-                    slots[&id].status.send_if_modified(|s| {
-                        let changed = s.cpu_percent != cpu || s.memory_bytes != Some(memory);
-                        s.cpu_percent = cpu;
-                        s.memory_bytes = Some(memory);
-                        changed
-                    });
-                }
-            }
-        });
     }
 }
 
@@ -1030,7 +784,7 @@ async fn wait_for_phase(
     }
 }
 
-fn initial_status(id: &str, spec: &ServiceSpec) -> ServiceStatus {
+pub(crate) fn initial_status(id: &str, spec: &ServiceSpec) -> ServiceStatus {
     ServiceStatus {
         id: id.to_owned(),
         kind: spec.kind,
@@ -1061,794 +815,51 @@ fn initial_status(id: &str, spec: &ServiceSpec) -> ServiceStatus {
     }
 }
 
-/// What is running for a service during one run.
-enum Running {
-    Child(Spawned),
-    Builtin(Option<crate::builtin::BuiltinRun>),
-    Adopted {
-        pid: u32,
-        start_time: Option<u64>,
-    },
-    /// Compose and external services: nothing of ours to watch but the probe.
-    Probed,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl Running {
-    fn pid(&self) -> Option<u32> {
-        match self {
-            Running::Child(s) => Some(s.pid),
-            Running::Adopted { pid, .. } => Some(*pid),
-            Running::Builtin(_) | Running::Probed => None,
-        }
-    }
-
-    /// Resolves when the process ends (never for probed services).
-    async fn exited(&mut self) -> Option<i32> {
-        match self {
-            Running::Child(s) => s.child.wait().await.ok().and_then(|st| st.code()),
-            Running::Adopted { pid, start_time } => {
-                while process::is_ours(*pid, *start_time) {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                None
-            }
-            Running::Builtin(Some(run)) => match (&mut run.finished).await {
-                Ok(Ok(())) => Some(0),
-                _ => Some(1),
-            },
-            Running::Builtin(None) | Running::Probed => std::future::pending().await,
-        }
-    }
-}
-
-/// How a run ended.
-enum RunOutcome {
-    /// The supervisor went away (its process is exiting): leave the service running, as
-    /// it is; the next Greenroom re-attaches to it.
-    Detached,
-    /// A person asked it to stop.
-    Stopped(Option<oneshot::Sender<()>>),
-    /// A person asked for a restart.
-    RestartRequested(oneshot::Sender<StartAck>),
-    /// It ended by itself, or was stopped for being unhealthy / not ready.
-    Ended {
-        end: RunEnd,
-        ran_for: Duration,
-        why: String,
-    },
-}
-
-struct Runner {
-    id: String,
-    spec: ServiceSpec,
-    shared: Arc<Shared>,
-    status: watch::Sender<ServiceStatus>,
-    run: Arc<std::sync::atomic::AtomicU64>,
-    breaker: Breaker,
-    counter: RestartCounter,
-}
-
-impl Runner {
-    fn set(&self, f: impl FnOnce(&mut ServiceStatus)) {
-        let breaker = self.breaker.state(Instant::now());
-        self.status.send_modify(|s| {
-            f(s);
-            s.breaker = breaker;
-        });
-        let status = self.status.borrow().clone();
-        self.shared.sink.emit(StackEvent::Service {
-            status: status.clone(),
-        });
-        self.shared.note_status(&status);
-    }
-
-    async fn serve(
-        mut self,
-        mut control: mpsc::UnboundedReceiver<Control>,
-        adopted: Option<(u32, Option<u64>)>,
-    ) {
-        if let Some((pid, start_time)) = adopted {
-            self.shared.logs.follow_from_end(&self.id);
-            let running = Running::Adopted { pid, start_time };
-            self.set(|s| {
-                s.attached = true;
-                s.pid = Some(pid);
-                s.restarts = self.counter.total;
-            });
-            if !self.supervise(running, &mut control).await {
-                return;
-            }
-        }
-        while let Some(message) = control.recv().await {
-            match message {
-                Control::Start(reply) | Control::Restart(reply) => {
-                    if !self.spec.enabled {
-                        let _ = reply.send(StartAck::AlreadyActive);
-                        continue;
-                    }
-                    self.breaker.reset();
-                    self.counter = RestartCounter::default();
-                    self.shared.record(&self.id, |r| {
-                        r.wanted = true;
-                        r.restarts = 0;
-                    });
-                    match self.launch() {
-                        Ok(running) => {
-                            let _ = reply.send(StartAck::Started(self.run.load(Ordering::SeqCst)));
-                            if !self.supervise(running, &mut control).await {
-                                return;
-                            }
-                        }
-                        Err(why) => {
-                            self.run.fetch_add(1, Ordering::SeqCst);
-                            let _ = reply.send(StartAck::Started(self.run.load(Ordering::SeqCst)));
-                            self.set(|s| {
-                                s.state = ServiceState::Failed;
-                                s.message = why;
-                            });
-                        }
-                    }
-                }
-                Control::Stop(reply) => {
-                    let _ = reply.send(());
-                }
-                Control::SetProbeTimeout(ms, reply) => {
-                    self.set_probe_timeout(ms);
-                    let _ = reply.send(());
-                }
-            }
-        }
-    }
-
-    fn set_probe_timeout(&mut self, ms: u64) {
-        if let Some(probe) = self.spec.probe.as_mut() {
-            probe.timeout_ms = ms;
-        }
-    }
-
-    /// Keeps a launched service going (restarts included) until a person stops it or it
-    /// is given up on. Returns false when the control channel closed (shut down).
-    async fn supervise(
-        &mut self,
-        mut running: Running,
-        control: &mut mpsc::UnboundedReceiver<Control>,
-    ) -> bool {
-        loop {
-            match self.watch_run(&mut running, control).await {
-                RunOutcome::Detached => return false,
-                RunOutcome::Stopped(reply) => {
-                    self.stop_running(&mut running).await;
-                    self.shared.record(&self.id, |r| {
-                        r.pid = None;
-                        r.start_time = None;
-                    });
-                    self.set(|s| {
-                        s.state = ServiceState::Stopped;
-                        s.pid = None;
-                        s.attached = false;
-                        s.message = "stopped".into();
-                    });
-                    if let Some(reply) = reply {
-                        let _ = reply.send(());
-                    }
-                    return true;
-                }
-                RunOutcome::RestartRequested(reply) => {
-                    self.stop_running(&mut running).await;
-                    self.breaker.reset();
-                    self.counter = RestartCounter::default();
-                    match self.launch() {
-                        Ok(next) => {
-                            let _ = reply.send(StartAck::Started(self.run.load(Ordering::SeqCst)));
-                            running = next;
-                        }
-                        Err(why) => {
-                            let _ = reply.send(StartAck::Started(self.run.load(Ordering::SeqCst)));
-                            self.set(|s| {
-                                s.state = ServiceState::Failed;
-                                s.pid = None;
-                                s.message = why;
-                            });
-                            return true;
-                        }
-                    }
-                }
-                RunOutcome::Ended { end, ran_for, why } => {
-                    self.stop_running(&mut running).await;
-                    self.shared.record(&self.id, |r| {
-                        r.pid = None;
-                        r.start_time = None;
-                    });
-                    let now = Instant::now();
-                    if end.is_failure() {
-                        self.breaker.record_failure(now);
-                    }
-                    let exit_code = match end {
-                        RunEnd::Exited(code) => code,
-                        RunEnd::Unhealthy => None,
-                    };
-                    if !self.shared.still_wanted(&self.id) {
-                        self.set(|s| {
-                            s.state = ServiceState::Stopped;
-                            s.pid = None;
-                            s.last_exit_code = exit_code;
-                            s.message = format!("{why}; not restarted: it was stopped meanwhile");
-                        });
-                        return true;
-                    }
-                    match self
-                        .counter
-                        .decide(&self.spec.restart, end, ran_for, clock_jitter())
-                    {
-                        Decision::Stay(reason) => {
-                            let completed = end == RunEnd::Exited(Some(0));
-                            self.set(|s| {
-                                s.state = if completed {
-                                    ServiceState::Completed
-                                } else {
-                                    ServiceState::Failed
-                                };
-                                s.pid = None;
-                                s.attached = false;
-                                s.last_exit_code = exit_code;
-                                s.message = if completed {
-                                    format!("{why}; done")
-                                } else {
-                                    format!("{why}; not restarted: {reason}")
-                                };
-                            });
-                            return true;
-                        }
-                        Decision::Restart { after, attempt } => {
-                            let wait_until = match self
-                                .breaker
-                                .retry_at()
-                                .filter(|_| !self.breaker.allow(now))
-                            {
-                                Some(at) => at.max(now + after),
-                                None => now + after,
-                            };
-                            let total = self.counter.total;
-                            let breaker_note = if self.breaker.state(now) == BreakerState::Open {
-                                format!(
-                                    " (circuit open after {} failures)",
-                                    self.breaker.failures()
-                                )
-                            } else {
-                                String::new()
-                            };
-                            let max = self.spec.restart.max_restarts;
-                            self.shared.record(&self.id, |r| r.restarts = total);
-                            self.set(|s| {
-                                s.state = ServiceState::BackingOff;
-                                s.pid = None;
-                                s.attached = false;
-                                s.restarts = total;
-                                s.last_exit_code = exit_code;
-                                s.message = format!(
-                                    "{why}; restarting in {:.1} s (attempt {attempt} of {max}){breaker_note}",
-                                    wait_until.saturating_duration_since(now).as_secs_f64()
-                                );
-                            });
-                            tokio::select! {
-                                _ = tokio::time::sleep_until(wait_until.into()) => {}
-                                message = control.recv() => match message {
-                                    None => return false,
-                                    Some(Control::Stop(reply)) => {
-                                        self.set(|s| { s.state = ServiceState::Stopped; s.message = "stopped".into(); });
-                                        let _ = reply.send(());
-                                        return true;
-                                    }
-                                    // A repair tuned it: try again now, with the new timeout.
-                                    Some(Control::SetProbeTimeout(ms, reply)) => {
-                                        self.set_probe_timeout(ms);
-                                        let _ = reply.send(());
-                                    }
-                                    Some(Control::Start(reply)) | Some(Control::Restart(reply)) => {
-                                        self.breaker.reset();
-                                        self.counter = RestartCounter::default();
-                                        self.shared.record(&self.id, |r| r.wanted = true);
-                                        match self.launch() {
-                                            Ok(next) => {
-                                                let _ = reply.send(StartAck::Started(self.run.load(Ordering::SeqCst)));
-                                                running = next;
-                                                continue;
-                                            }
-                                            Err(why) => {
-                                                let _ = reply.send(StartAck::Started(self.run.load(Ordering::SeqCst)));
-                                                self.set(|s| { s.state = ServiceState::Failed; s.message = why; });
-                                                return true;
-                                            }
-                                        }
-                                    }
-                                }
-                            }
-                            self.breaker.allow(Instant::now());
-                            match self.launch() {
-                                Ok(next) => running = next,
-                                Err(why) => {
-                                    self.breaker.record_failure(Instant::now());
-                                    self.set(|s| {
-                                        s.state = ServiceState::Failed;
-                                        s.message = why;
-                                    });
-                                    return true;
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    async fn stop_running(&mut self, running: &mut Running) {
-        let grace = Duration::from_millis(self.spec.stop.grace_ms);
-        let signal = self.spec.stop.signal;
-        match running {
-            Running::Child(spawned) => {
-                if spawned.child.try_wait().ok().flatten().is_none() {
-                    self.set(|s| {
-                        s.state = ServiceState::Stopping;
-                        s.message = format!(
-                            "stopping (signal {signal:?}, then killed after {} s)",
-                            grace.as_secs_f64()
-                        );
-                    });
-                }
-                let killed = process::stop_child(spawned, signal, grace).await;
-                if killed {
-                    self.shared.logs.note(
-                        &self.id,
-                        &format!(
-                            "[greenroom] it did not stop within {} s of {signal:?}: killed",
-                            grace.as_secs_f64()
-                        ),
-                    );
-                }
-            }
-            Running::Adopted { pid, start_time } => {
-                process::stop_adopted(*pid, *start_time, signal, grace).await;
-            }
-            Running::Builtin(run) => {
-                if let Some(run) = run.take() {
-                    let _ = run.stop.send(());
-                    let mut finished = run.finished;
-                    if tokio::time::timeout(grace, &mut finished).await.is_err() {
-                        finished.abort();
-                    }
-                }
-            }
-            Running::Probed => {
-                if self.spec.kind == ServiceKind::Compose {
-                    let _ = self.compose(&["stop"]).await;
-                }
-            }
-        }
-        self.shared.logs.poll(&self.id);
-    }
-
-    /// Spawns the process (or starts the compose service); a new run begins.
-    fn launch(&mut self) -> Result<Running, String> {
-        let run = self.run.fetch_add(1, Ordering::SeqCst) + 1;
-        let started_at = now_ms();
-        let running = match self.spec.kind {
-            ServiceKind::Process => {
-                self.ports_are_free()?;
-                let launch = self.process_launch()?;
-                let log = self.shared.logs.path(&self.id);
-                if std::fs::metadata(&log).is_ok_and(|m| m.len() > crate::logs::MAX_LOG_BYTES) {
-                    let _ = crate::logs::rotate(&log);
-                }
-                self.shared.logs.follow_from_end(&self.id);
-                let spawned = process::spawn(&Launch {
-                    program: &launch.0,
-                    args: &launch.1,
-                    cwd: &launch.2,
-                    env: &launch.3,
-                    log: &log,
-                })
-                .map_err(|e| format!("cannot start {}: {e}", launch.0.display()))?;
-                let (pid, start_time) = (spawned.pid, spawned.start_time);
-                self.shared.record(&self.id, |r| {
-                    r.pid = Some(pid);
-                    r.start_time = start_time;
-                    r.started_at_ms = Some(started_at);
-                    r.ports = self.spec.ports.iter().map(|p| p.to_string()).collect();
-                });
-                Running::Child(spawned)
-            }
-            ServiceKind::Compose => {
-                // Started synchronously from the runner's point of view; the probe says when it is ready.
-                let (base, service) =
-                    compose_invocation(&self.spec, &self.shared.root, &self.shared.name, &self.id);
-                let mut c = std::process::Command::new("docker");
-                c.args(&base);
-                c.args(["up", "-d", "--no-deps", &service])
-                    .current_dir(&self.shared.root);
-                let out = c.output().map_err(|e| {
-                    format!("cannot run docker compose ({e}); install Docker (greenroom doctor says how)")
-                })?;
-                if !out.status.success() {
-                    return Err(format!(
-                        "docker compose up {service} failed: {}",
-                        String::from_utf8_lossy(&out.stderr)
-                            .lines()
-                            .last()
-                            .unwrap_or("")
-                            .trim()
-                    ));
-                }
-                Running::Probed
-            }
-            ServiceKind::External => Running::Probed,
-            ServiceKind::Builtin => {
-                let name = self.spec.builtin.clone().unwrap_or_default();
-                let builtin = self.shared.builtins.get(&name).cloned().ok_or_else(|| {
-                    format!(
-                        "this Greenroom has no built-in service named `{name}`; known: {}",
-                        self.shared
-                            .builtins
-                            .keys()
-                            .cloned()
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                })?;
-                let logs = self.shared.clone();
-                let id = self.id.clone();
-                let log: Arc<dyn Fn(&str) + Send + Sync> =
-                    Arc::new(move |line: &str| logs.logs.note(&id, line));
-                self.shared.logs.follow_from_end(&self.id);
-                let port = self
-                    .spec
-                    .ports
-                    .iter()
-                    .find(|p| p.protocol == crate::manifest::Protocol::Tcp)
-                    .map(|p| p.start);
-                let run = builtin.start(crate::builtin::BuiltinContext {
-                    env: self.spec.env.clone(),
-                    port,
-                    log,
-                })?;
-                Running::Builtin(Some(run))
-            }
+    #[test]
+    fn errors_say_what_failed_and_carry_the_kind_fronts_branch_on() {
+        let unknown = SupervisorError::UnknownService {
+            id: "nope".into(),
+            known: vec!["api".into(), "redis".into()],
         };
-        let pid = running.pid();
-        self.set(|s| {
-            s.state = ServiceState::Starting;
-            s.pid = pid;
-            s.started_at_ms = Some(started_at);
-            s.ready_after_ms = None;
-            s.attached = false;
-            s.message = format!("starting (run {run})");
-        });
-        Ok(running)
-    }
-
-    /// Refuses to start a service whose published port another program holds: it would
-    /// fail to bind, and that program could even answer its probe.
-    fn ports_are_free(&self) -> Result<(), String> {
-        for spec in &self.spec.ports {
-            for port in spec.ports().take(16) {
-                if !crate::preflight::port_free(spec, port) {
-                    let proto = if spec.protocol == crate::manifest::Protocol::Udp {
-                        "/udp"
-                    } else {
-                        ""
-                    };
-                    return Err(match crate::preflight::port_holder(port, spec.protocol) {
-                        Some((pid, name)) => format!(
-                            "not started: port {port}{proto} is held by `{name}` (PID {pid}); stop it or give {} another port (Repair… can stop it, after asking)",
-                            self.id
-                        ),
-                        None => format!(
-                            "not started: port {port}{proto} is in use by another program; free it or give {} another port",
-                            self.id
-                        ),
-                    });
-                }
-            }
-        }
-        Ok(())
-    }
-
-    async fn compose(&self, verb: &[&str]) -> Result<(), String> {
-        let (base, service) =
-            compose_invocation(&self.spec, &self.shared.root, &self.shared.name, &self.id);
-        let mut c = tokio::process::Command::new("docker");
-        c.args(&base);
-        c.args(verb).arg(&service).kill_on_drop(true);
-        let out = c.output().await.map_err(|e| e.to_string())?;
-        out.status
-            .success()
-            .then_some(())
-            .ok_or_else(|| String::from_utf8_lossy(&out.stderr).into_owned())
-    }
-
-    /// Program, args, cwd and environment of a process service.
-    #[allow(clippy::type_complexity)]
-    fn process_launch(
-        &self,
-    ) -> Result<(PathBuf, Vec<String>, PathBuf, Vec<(String, String)>), String> {
-        let root = &self.shared.root;
-        let mut vars: BTreeMap<String, String> = std::env::vars().collect();
-        let process_env = vars.clone();
-        let outer = |name: &str| process_env.get(name).cloned();
-        for file in self
-            .shared
-            .manifest
-            .env_files
-            .iter()
-            .chain(&self.spec.env_files)
-        {
-            let path = root.join(file);
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| format!("cannot read env file {}: {e}", path.display()))?;
-            let parsed = crate::dotenv::parse(&text, &outer)
-                .map_err(|e| format!("{}:{}: {}", path.display(), e.line, e.message))?;
-            vars.extend(parsed);
-        }
-        let snapshot = vars.clone();
-        let lookup = |name: &str| snapshot.get(name).cloned();
-        let expand = |text: &str| {
-            crate::interpolate::interpolate(text, &lookup)
-                .map(|i| i.value)
-                .map_err(|e| format!("service `{}`: {e}", self.id))
+        assert_eq!(
+            unknown.to_string(),
+            "no service `nope` in this stack; its services are: api, redis"
+        );
+        assert_eq!(unknown.kind(), ErrorKind::NotFound);
+        let confirm = SupervisorError::NeedsConfirmation {
+            id: "api".into(),
+            detail: "it edits your file".into(),
         };
-        for (k, v) in &self.spec.env {
-            vars.insert(k.clone(), expand(v)?);
-        }
-        let mut search: Vec<PathBuf> = Vec::new();
-        if let Some(venv) = &self.spec.venv {
-            let venv = root.join(venv);
-            let bin = venv.join(if cfg!(windows) { "Scripts" } else { "bin" });
-            if !bin.is_dir() {
-                return Err(format!(
-                    "the virtualenv {} has no {} folder; re-create it (python3 -m venv {})",
-                    venv.display(),
-                    bin.display(),
-                    venv.display()
-                ));
-            }
-            vars.insert("VIRTUAL_ENV".into(), venv.display().to_string());
-            vars.remove("PYTHONHOME");
-            search.push(bin);
-        }
-        if let Some(path) = vars.get("PATH") {
-            search.extend(std::env::split_paths(path));
-        }
-        search.extend(self.shared.tool_dirs.iter().cloned());
-        let joined = std::env::join_paths(&search).map_err(|e| e.to_string())?;
-        vars.insert("PATH".into(), joined.to_string_lossy().into_owned());
-        let command = expand(self.spec.command.as_deref().unwrap_or_default())?;
-        let program = if command.contains('/') || command.contains('\\') {
-            let p = root.join(&command);
-            if !p.exists() {
-                return Err(format!("command {} does not exist", p.display()));
-            }
-            p
-        } else {
-            which::which_in(&command, Some(&joined), root).map_err(|_| {
-                format!("command `{command}` is not on PATH (nor in {}); install it — `greenroom doctor` says how", self.shared.tool_dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "))
-            })?
+        assert_eq!(
+            confirm.to_string(),
+            "this repair needs your confirmation: it edits your file"
+        );
+        assert_eq!(confirm.kind(), ErrorKind::InvalidInput);
+        let held = SupervisorError::PortHeld {
+            id: "api".into(),
+            port: 8000,
+            udp: true,
+            pid: 77,
+            name: "nginx".into(),
         };
-        let args = self
-            .spec
-            .args
-            .iter()
-            .map(|a| expand(a))
-            .collect::<Result<Vec<_>, _>>()?;
-        let cwd = root.join(self.spec.cwd.as_deref().unwrap_or("."));
-        Ok((program, args, cwd, vars.into_iter().collect()))
-    }
-
-    /// Watches one run until it ends or a person intervenes.
-    async fn watch_run(
-        &mut self,
-        running: &mut Running,
-        control: &mut mpsc::UnboundedReceiver<Control>,
-    ) -> RunOutcome {
-        let spawned_at = Instant::now();
-        let probe = self.spec.probe.clone();
-        let attached = matches!(running, Running::Adopted { .. });
-        let mut ready = probe.is_none() || attached;
-        if ready {
-            self.mark_ready(spawned_at, attached);
-        }
-        let log_pattern = match probe.as_ref().map(|p| &p.check) {
-            Some(ProbeCheck::Log { pattern }) => regex::Regex::new(pattern).ok(),
-            _ => None,
+        assert_eq!(
+            held.to_string(),
+            "not started: port 8000/udp is held by `nginx` (PID 77); stop it or give api another port (Repair… can stop it, after asking)"
+        );
+        assert_eq!(held.kind(), ErrorKind::Unavailable);
+        let spawn = SupervisorError::Spawn {
+            program: PathBuf::from("/bin/x"),
+            reason: "permission denied".into(),
         };
-        let log_matched = Arc::new(AtomicBool::new(false));
-        let is_ready = Arc::new(AtomicBool::new(ready));
-        let (sample_tx, mut samples) = mpsc::channel(16);
-        let probe_task = probe.clone().map(|p| {
-            let ctx = self.probe_context(log_matched.clone());
-            let is_ready = is_ready.clone();
-            tokio::spawn(async move {
-                loop {
-                    let mut ctx = ctx.clone();
-                    ctx.probe.log_matched = ctx.log_matched.load(Ordering::Relaxed);
-                    let sample = crate::probe::run(
-                        &p.check,
-                        Duration::from_millis(p.timeout_ms),
-                        &ctx.probe,
-                    )
-                    .await;
-                    if sample_tx.send(sample).await.is_err() {
-                        return;
-                    }
-                    let interval = if is_ready.load(Ordering::Relaxed) {
-                        p.interval_ms
-                    } else {
-                        p.startup_interval_ms
-                    };
-                    tokio::time::sleep(Duration::from_millis(interval)).await;
-                }
-            })
-        });
-        let _abort = AbortOnDrop(probe_task);
-        let start_deadline = spawned_at
-            + Duration::from_millis(probe.as_ref().map_or(u64::MAX / 4, |p| p.start_timeout_ms));
-        let threshold = probe.as_ref().map_or(1, |p| p.failure_threshold);
-        let mut failures_in_a_row = 0u32;
-        let mut last_detail = String::from("no probe answer yet");
-        let mut log_tick = tokio::time::interval(Duration::from_millis(25));
-        log_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        loop {
-            tokio::select! {
-                code = running.exited() => {
-                    let lines = self.shared.logs.poll(&self.id);
-                    self.emit_lines(lines);
-                    let why = match code {
-                        Some(c) => format!("exited with code {c}"),
-                        None if matches!(running, Running::Adopted { .. }) => "exited (re-attached: its exit code is unknown)".into(),
-                        None => "was killed by a signal".into(),
-                    };
-                    let end = if !ready && code == Some(0) && self.spec.probe.is_some() {
-                        RunEnd::Exited(Some(1))
-                    } else {
-                        RunEnd::Exited(code.or(if attached { Some(1) } else { None }))
-                    };
-                    let why = if ready { why } else { format!("{why} before it was ready") };
-                    return RunOutcome::Ended { end, ran_for: spawned_at.elapsed(), why };
-                }
-                message = control.recv() => match message {
-                    None => return RunOutcome::Detached,
-                    Some(Control::Stop(reply)) => return RunOutcome::Stopped(Some(reply)),
-                    Some(Control::Restart(reply)) => return RunOutcome::RestartRequested(reply),
-                    Some(Control::Start(reply)) => { let _ = reply.send(StartAck::AlreadyActive); }
-                    Some(Control::SetProbeTimeout(ms, reply)) => { self.set_probe_timeout(ms); let _ = reply.send(()); }
-                },
-                Some(sample) = samples.recv() => {
-                    greenroom_core::lock_unpoisoned(&self.shared.stats).entry(self.id.clone()).or_default().add(&sample);
-                    last_detail = sample.detail.clone();
-                    let ok = sample.ok;
-                    if ok {
-                        failures_in_a_row = 0;
-                    } else {
-                        failures_in_a_row += 1;
-                    }
-                    let was_ready = ready;
-                    if ok && !ready {
-                        ready = true;
-                        is_ready.store(true, Ordering::Relaxed);
-                    }
-                    let state_now = self.status.borrow().state;
-                    self.set(|s| {
-                        s.latencies_ms.push(sample.latency_ms);
-                        if s.latencies_ms.len() > LATENCY_HISTORY {
-                            s.latencies_ms.remove(0);
-                        }
-                        s.last_probe = Some(sample);
-                    });
-                    if ready && !was_ready {
-                        self.mark_ready(spawned_at, false);
-                    } else if ready && ok && state_now == ServiceState::Unhealthy {
-                        self.set(|s| { s.state = ServiceState::Running; s.message = "healthy again".into(); });
-                    } else if ready && !ok && failures_in_a_row >= threshold && state_now != ServiceState::Unhealthy {
-                        let restart = self.spec.restart.on_unhealthy && self.spec.restart.policy != crate::manifest::RestartPolicy::No;
-                        self.set(|s| {
-                            s.state = ServiceState::Unhealthy;
-                            s.message = format!("unhealthy: {failures_in_a_row} failed probes in a row ({last_detail})");
-                        });
-                        if restart {
-                            return RunOutcome::Ended {
-                                end: RunEnd::Unhealthy,
-                                ran_for: spawned_at.elapsed(),
-                                why: format!("unhealthy after {failures_in_a_row} failed probes ({last_detail})"),
-                            };
-                        }
-                    }
-                }
-                _ = tokio::time::sleep_until(start_deadline.into()), if !ready => {
-                    let timeout = probe.as_ref().map_or(0, |p| p.start_timeout_ms);
-                    return RunOutcome::Ended {
-                        end: RunEnd::Exited(None),
-                        ran_for: spawned_at.elapsed(),
-                        why: format!("not ready after {:.1} s (last probe: {last_detail})", timeout as f64 / 1000.0),
-                    };
-                }
-                _ = log_tick.tick(), if matches!(running, Running::Child(_) | Running::Adopted { .. } | Running::Builtin(_)) => {
-                    let lines = self.shared.logs.poll(&self.id);
-                    if let Some(re) = &log_pattern
-                        && lines.iter().any(|l| re.is_match(&l.text))
-                    {
-                        log_matched.store(true, Ordering::Relaxed);
-                    }
-                    self.emit_lines(lines);
-                    if ready {
-                        log_tick.reset_after(Duration::from_millis(200));
-                    }
-                }
-            }
-        }
-    }
-
-    fn mark_ready(&mut self, spawned_at: Instant, attached: bool) {
-        self.breaker.record_success();
-        let after = spawned_at.elapsed().as_secs_f64() * 1000.0;
-        self.set(|s| {
-            s.state = ServiceState::Running;
-            if !attached {
-                s.ready_after_ms = Some((after * 10.0).round() / 10.0);
-            }
-            s.message = if attached {
-                "running (re-attached)".into()
-            } else {
-                format!("ready after {:.0} ms", after)
-            };
-        });
-    }
-
-    fn emit_lines(&self, lines: Vec<LogLine>) {
-        for line in lines {
-            self.shared.sink.emit(StackEvent::Log { line });
-        }
-    }
-
-    fn probe_context(&self, log_matched: Arc<AtomicBool>) -> ProbeCtx {
-        let compose = (self.spec.kind == ServiceKind::Compose).then(|| {
-            (
-                self.spec
-                    .compose_files
-                    .iter()
-                    .map(|f| self.shared.root.join(f))
-                    .collect(),
-                self.spec
-                    .compose_project
-                    .clone()
-                    .unwrap_or_else(|| self.shared.name.clone()),
-                self.spec
-                    .compose_service
-                    .clone()
-                    .unwrap_or_else(|| self.id.clone()),
-            )
-        });
-        ProbeCtx {
-            probe: crate::probe::ProbeContext {
-                log_matched: false,
-                compose,
-                cwd: Some(self.shared.root.clone()),
-            },
-            log_matched,
-        }
-    }
-}
-
-#[derive(Clone)]
-struct ProbeCtx {
-    probe: crate::probe::ProbeContext,
-    log_matched: Arc<AtomicBool>,
-}
-
-struct AbortOnDrop(Option<tokio::task::JoinHandle<()>>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        if let Some(task) = &self.0 {
-            task.abort();
-        }
+        assert_eq!(spawn.to_string(), "cannot start /bin/x: permission denied");
+        assert_eq!(spawn.kind(), ErrorKind::Unavailable);
+        assert_eq!(
+            SupervisorError::RunnerStopped { id: "api".into() }.kind(),
+            ErrorKind::Internal
+        );
     }
 }

@@ -2,10 +2,10 @@
 //!
 //! A value is a LiveKit token when it is a JWT whose claims have `iss`, `sub`, `exp` and
 //! `video`. [`find_expired`] lists those whose `exp` has passed, with file and line.
-//! [`regenerate`] mints a replacement with the same identity, name, metadata, grants and
-//! lifetime, signed with the API key and secret the stack uses, then rewrites that one line
-//! of the file atomically after keeping the old file as `<file>.bak-<unix seconds>`. The
-//! secret never appears in a message.
+//! [`regenerate`] mints a replacement with the same identity, name, metadata, grants, room
+//! configuration and lifetime, signed with the API key and secret the stack uses, then
+//! rewrites that one line of the file atomically after keeping the old file as
+//! `<file>.bak-<unix seconds>`. The secret never appears in a message.
 
 use std::path::{Path, PathBuf};
 
@@ -40,7 +40,7 @@ pub fn find_expired(files: &[PathBuf]) -> Vec<ExpiredToken> {
             continue;
         };
         for (line, variable, value) in jwt_lines(&text) {
-            if let Ok(claims) = greenroom_rooms::token::decode_unverified(&value)
+            if let Ok(claims) = greenroom_livekit::token::decode_unverified(&value)
                 && claims.exp <= now
             {
                 found.push(ExpiredToken {
@@ -74,9 +74,9 @@ pub fn regenerate(
                 expired.variable
             )
         })?;
-    let claims = greenroom_rooms::token::decode_unverified(&old).map_err(|e| e.to_string())?;
+    let claims = greenroom_livekit::token::decode_unverified(&old).map_err(|e| e.to_string())?;
     let ttl = claims.exp.saturating_sub(claims.nbf).max(3600);
-    let fresh = greenroom_rooms::token::mint(&greenroom_rooms::token::TokenRequest {
+    let fresh = greenroom_livekit::token::mint(&greenroom_livekit::token::TokenRequest {
         api_key,
         api_secret,
         identity: &claims.sub,
@@ -84,6 +84,7 @@ pub fn regenerate(
         metadata: claims.metadata.as_deref(),
         grants: claims.video.clone(),
         ttl_seconds: ttl,
+        room_config: claims.room_config.clone(),
     })
     .map_err(|e| e.to_string())?;
     let backup = PathBuf::from(format!(
@@ -130,7 +131,7 @@ fn display_name(p: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use greenroom_rooms::token::{TokenRequest, VideoGrants, decode_unverified, mint, verify};
+    use greenroom_livekit::token::{TokenRequest, VideoGrants, decode_unverified, mint, verify};
 
     #[test]
     fn finds_and_regenerates_an_expired_token_keeping_a_backup() {
@@ -145,6 +146,7 @@ mod tests {
             metadata: None,
             grants: VideoGrants::participant("marie"),
             ttl_seconds: 0,
+            room_config: None,
         })
         .unwrap();
         std::fs::write(

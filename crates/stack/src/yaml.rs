@@ -50,6 +50,13 @@ pub struct YamlError {
     pub message: String,
 }
 
+/// Malformed YAML: the person edits the file (`InvalidInput`).
+impl greenroom_core::Classified for YamlError {
+    fn kind(&self) -> greenroom_core::ErrorKind {
+        greenroom_core::ErrorKind::InvalidInput
+    }
+}
+
 impl YamlNode {
     pub fn as_str(&self) -> Option<&str> {
         match &self.value {

@@ -1,5 +1,7 @@
 //! The supervisor with real child processes (the fixture service, redis-server,
-//! livekit-server). Every wait polls for a condition with a deadline; nothing sleeps blind.
+//! livekit-server). Every wait is for a condition or an event, with a deadline (the
+//! shared `eventually`); nothing sleeps blind. The runner's decisions themselves are
+//! unit-tested with a scripted fake child, in paused time (`src/runner/tests.rs`).
 
 use greenroom_core::RecordingSink;
 use greenroom_stack::manifest::{self, Manifest};
@@ -9,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use greenroom_fixture_service::{binary as fixture, free_port, tool_dirs};
+use greenroom_test_support::{binary as fixture, eventually, find_tool, free_port, tool_dirs};
 
 struct Stack {
     _dirs: tempfile::TempDir,
@@ -50,20 +52,6 @@ fn stack(toml_text: &str) -> Stack {
         root,
         supervisor,
         events,
-    }
-}
-
-async fn wait_until<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = probe() {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -158,10 +146,10 @@ depends_on = ["middle"]
 
     let stopped = s.supervisor.down().await;
     assert_eq!(stopped.len(), 3);
-    wait_until(
+    eventually(
         "every process of the stack to be gone",
         Duration::from_secs(10),
-        || pids.iter().all(|p| !alive(*p)).then_some(()),
+        async || pids.iter().all(|p| !alive(*p)).then_some(()),
     )
     .await;
     assert!(
@@ -206,7 +194,7 @@ backoff_initial_ms = 300
         nix::sys::signal::Signal::SIGKILL,
     )
     .unwrap();
-    let backing_off = wait_until("backing off", Duration::from_secs(5), || {
+    let backing_off = eventually("backing off", Duration::from_secs(5), async || {
         let st = status_of(&s, "api");
         (st.state == ServiceState::BackingOff).then_some(st)
     })
@@ -216,10 +204,10 @@ backoff_initial_ms = 300
         "{}",
         backing_off.message
     );
-    let again = wait_until(
+    let again = eventually(
         "running again with a new PID",
         Duration::from_secs(10),
-        || {
+        async || {
             let st = status_of(&s, "api");
             (st.state == ServiceState::Running && st.pid != Some(first)).then_some(st)
         },
@@ -303,10 +291,10 @@ backoff_initial_ms = 100
     ));
     assert!(s.supervisor.up(&[], |_| {}).await.unwrap().ok);
     let first = status_of(&s, "sick").pid.unwrap();
-    wait_until(
+    eventually(
         "a restart after it turned unhealthy",
         Duration::from_secs(15),
-        || {
+        async || {
             let st = status_of(&s, "sick");
             (st.restarts >= 1 && st.pid.is_some_and(|p| p != first)).then_some(())
         },
@@ -348,7 +336,7 @@ backoff_initial_ms = 50
 "#,
     );
     s.supervisor.up(&[], |_| {}).await.unwrap();
-    let failed = wait_until("the restart cap", Duration::from_secs(10), || {
+    let failed = eventually("the restart cap", Duration::from_secs(10), async || {
         let st = status_of(&s, "crashy");
         (st.state == ServiceState::Failed).then_some(st)
     })
@@ -404,10 +392,10 @@ port = {port}
                 notes.iter().any(|n| n.contains("re-attached to `api`")),
                 "{notes:?}"
             );
-            let st = wait_until(
+            let st = eventually(
                 "the adopted service to be running",
                 Duration::from_secs(5),
-                || {
+                async || {
                     let st = again.status().services[0].clone();
                     (st.state == ServiceState::Running).then_some(st)
                 },
@@ -425,8 +413,6 @@ port = {port}
     };
     assert!(!alive(pid));
 }
-
-use greenroom_fixture_service::find_tool;
 
 #[tokio::test]
 async fn real_redis_and_livekit_server_as_members_of_a_stack() {
@@ -474,9 +460,11 @@ start_timeout_ms = 20000
     );
     let pids: Vec<u32> = st.services.iter().filter_map(|x| x.pid).collect();
     s.supervisor.down().await;
-    wait_until("redis and livekit to exit", Duration::from_secs(10), || {
-        pids.iter().all(|p| !alive(*p)).then_some(())
-    })
+    eventually(
+        "redis and livekit to exit",
+        Duration::from_secs(10),
+        async || pids.iter().all(|p| !alive(*p)).then_some(()),
+    )
     .await;
 }
 
@@ -497,6 +485,7 @@ port = {port}
     let s = stack(&text);
     assert!(s.supervisor.up(&[], |_| {}).await.unwrap().ok);
     let pid = status_of(&s, "api").pid.unwrap();
+    let let_go;
     {
         // Another Greenroom (`greenroom status`) re-attaches, looks, and goes away.
         let manifest =
@@ -510,6 +499,7 @@ port = {port}
             Arc::new(greenroom_core::NullSink),
         )
         .unwrap();
+        let_go = onlooker.watch("api").unwrap();
         let seen = onlooker.status().services[0].clone();
         assert_eq!(
             (seen.state, seen.pid, seen.attached),
@@ -517,11 +507,15 @@ port = {port}
             "the status is known at once"
         );
     }
-    // Give its runners every chance to (wrongly) stop the service.
-    for _ in 0..20 {
-        tokio::task::yield_now().await;
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    // The onlooker is gone: its runner of `api` lets go of the service and ends, which
+    // closes its status channel. Had it stopped the service on its way out, the stop
+    // would be over by then.
+    eventually(
+        "the onlooker's runner of `api` to end",
+        Duration::from_secs(10),
+        async || let_go.has_changed().is_err().then_some(()),
+    )
+    .await;
     assert!(alive(pid), "an onlooker must never stop the stack");
     assert_eq!(status_of(&s, "api").state, ServiceState::Running);
     s.supervisor.down().await;

@@ -227,7 +227,13 @@ export type Skipped = { file: string, reason: string, };
 
 export type Evidence = { message: string, file: string, line: number, };
 
-export type Criterion = { id: string, title: string, weight: number, 
+export type CriterionId = "registered" | "mixin_callbacks" | "audio_init" | "dispose" | "agent_routing" | "endpoint_drift" | "services_healthy" | "error_handling" | "template_changed";
+
+export type Criterion = { 
+/**
+ * On the wire, the criterion's snake_case name (`"dispose"`).
+ */
+id: CriterionId, title: string, weight: number, 
 /**
  * `None`: does not apply to this exercise (left out of the score).
  */
@@ -310,6 +316,20 @@ export type Category = "CONNECTION" | "AUDIO" | "LATENCY" | "NETWORK";
 
 export type Rating = "excellent" | "good" | "acceptable" | "problem";
 
+export type MetricId = "latency" | "packet_loss" | "jitter" | "join_time" | "first_audio" | "throughput";
+
+export type Unit = "milliseconds" | "share" | "per_second";
+
+export type Direction = "lower_is_better" | "higher_is_better";
+
+export type Band = { up_to: number, inclusive: boolean, rating: Rating, };
+
+export type Metric = { id: MetricId, label: string, unit: Unit, direction: Direction, 
+/**
+ * Best first; empty: reported, never rated.
+ */
+bands: Array<Band>, };
+
 export type LatencyPath = "data" | "audio";
 
 export type StreamEvent = { "kind": "log", category: Category, rating: Rating | null, message: string, } | { "kind": "latency", path: LatencyPath, seq: number, at_ms: number, latency_ms: number, } | { "kind": "progress", done: number, total: number, };
@@ -364,7 +384,7 @@ export type StreamTestRequest = { suite: Suite | null, duration_seconds: number 
 /**
  * Share of our outgoing packets dropped, 0 ..= 1.
  */
-loss: number, latency_ms: number, jitter_ms: number, 
+loss: number | null, latency_ms: number | null, jitter_ms: number | null, 
 /**
  * Drop all UDP both ways (a firewall), so the run goes over ICE-TCP.
  */
@@ -376,7 +396,12 @@ transport: IceTransport | null,
 /**
  * The room; `LIVEKIT_ROOM`, then `greenroom-stream-test`, when absent.
  */
-room: string | null, };
+room: string | null, 
+/**
+ * A JSON config file in the team's format, applied under the values above (see
+ * [`super::config`] for the precedence).
+ */
+config_file: string | null, };
 
 export type StreamTestStarted = { run: number, suite: Suite, server: string, room: string, };
 
@@ -384,7 +409,7 @@ export type StreamLogLine = { at_ms: number, category: Category, rating: Rating 
 
 export type StreamTestOutcome = { run: number, report: StreamReport | null, 
 /**
- * The report's file name in the reports folder (for [`Api::stream_test_report`]).
+ * The report's file name in the reports folder (for [`StreamTestRuns::report`]).
  */
 file: string | null, 
 /**
@@ -392,7 +417,13 @@ file: string | null,
  */
 saved_to: string | null, error: string | null, };
 
-export type StreamTestSnapshot = { started: StreamTestStarted, running: boolean, done: number, total: number, logs: Array<StreamLogLine>, samples: Array<LatencySample>, outcome: StreamTestOutcome | null, };
+export type LiveFigures = { data: LatencyStats, audio: LatencyStats, };
+
+export type StreamTestSnapshot = { started: StreamTestStarted, running: boolean, done: number, total: number, logs: Array<StreamLogLine>, samples: Array<LatencySample>, 
+/**
+ * The figures so far, computed here (the fronts draw them, never recompute them).
+ */
+figures: LiveFigures, outcome: StreamTestOutcome | null, };
 
 export type StreamReportEntry = { file: string, suite: Suite | null, started_at_unix_ms: number, p50_ms: number | null, p95_ms: number | null, packet_loss_rate: number | null, latency_rating: Rating | null, loss_rating: Rating | null, errors_count: number | null, stopped_early: boolean, 
 /**
@@ -400,11 +431,34 @@ export type StreamReportEntry = { file: string, suite: Suite | null, started_at_
  */
 problem: string | null, };
 
-export type ApiEvent = { "kind": "settings_changed", settings: SettingsView, } | { "kind": "doctor_check", check: CheckResult, done: number, total: number, } | { "kind": "doctor_finished", summary: DoctorSummary, } | { "kind": "stack_service", status: ServiceStatus, } | { "kind": "stack_log", line: LogLine, } | { "kind": "stack_summary", summary: StackSummary, } | { "kind": "exercises_updated", update: ExercisesUpdate, } | { "kind": "stream_test", run: number, event: StreamEvent, } | { "kind": "stream_test_finished", outcome: StreamTestOutcome, };
+export type TokenRequest = { room: string, identity: string, name: string | null, metadata: string | null, ttl_seconds: number, can_publish: boolean, can_subscribe: boolean, can_publish_data: boolean, room_admin: boolean, hidden: boolean, 
+/**
+ * Agents dispatched to the room when this participant's join creates it:
+ * (agent name, dispatch metadata).
+ */
+agents: Array<[string, string]>, 
+/**
+ * The room's metadata if this participant's join creates it.
+ */
+room_metadata: string | null, };
+
+export type RoomVisitEvent = { "kind": "joined", identity: string, sid: string, join_ms: number, server_version: string, 
+/**
+ * (identity, number of tracks) of those already there.
+ */
+already_there: Array<[string, number]>, } | { "kind": "agent_state", identity: string, state: string, } | { "kind": "participant", identity: string, here: boolean, } | { "kind": "metadata", metadata: string, } | { "kind": "reconnecting", reason: string, } | { "kind": "resumed", took_ms: number, attempts: number, } | { "kind": "left" };
+
+export type RoomVisit = { room: string, identity: string, 
+/**
+ * The signalling round trip, when a ping was answered.
+ */
+rtt_ms: number | null, };
+
+export type ApiEvent = { "kind": "settings_changed", settings: SettingsView, } | { "kind": "doctor_check", check: CheckResult, done: number, total: number, } | { "kind": "doctor_finished", summary: DoctorSummary, } | { "kind": "stack_service", status: ServiceStatus, } | { "kind": "stack_log", line: LogLine, } | { "kind": "stack_summary", summary: StackSummary, } | { "kind": "exercises_updated", update: ExercisesUpdate, } | { "kind": "stream_test", run: number, event: StreamEvent, figures: LiveFigures | null, } | { "kind": "stream_test_finished", outcome: StreamTestOutcome, } | { "kind": "room_visit", room: string, event: RoomVisitEvent, };
 
 export type EventEnvelope = { topic: string, seq: number, at_ms: number, event: ApiEvent, };
 
-export type Request = { "command": "app_info", "args": Record<symbol, never> } | { "command": "get_settings", "args": Record<symbol, never> } | { "command": "update_settings", "args": { patch: SettingsPatch, } } | { "command": "run_doctor", "args": Record<symbol, never> } | { "command": "stack_status", "args": Record<symbol, never> } | { "command": "stack_preflight", "args": Record<symbol, never> } | { "command": "stack_up", "args": { only: Array<string>, } } | { "command": "exercises_scan", "args": { project: string | null, } } | { "command": "exercises_watch", "args": { project: string | null, } } | { "command": "exercises_history", "args": { project: string | null, id: string, limit: number, } } | { "command": "livekit_info", "args": Record<symbol, never> } | { "command": "rooms_list", "args": Record<symbol, never> } | { "command": "room_create", "args": { name: string, metadata: string, } } | { "command": "room_delete", "args": { name: string, } } | { "command": "room_participants", "args": { room: string, } } | { "command": "participant_remove", "args": { room: string, identity: string, } } | { "command": "stack_diagnose", "args": Record<symbol, never> } | { "command": "stack_repair", "args": { id: string, kind: RepairKind, confirmed: boolean, } } | { "command": "stack_report", "args": Record<symbol, never> } | { "command": "stack_down", "args": Record<symbol, never> } | { "command": "service_start", "args": { id: string, } } | { "command": "service_stop", "args": { id: string, } } | { "command": "service_restart", "args": { id: string, } } | { "command": "stack_logs", "args": { service: string | null, limit: number, } } | { "command": "stream_test_start", "args": { request: StreamTestRequest, } } | { "command": "stream_test_current", "args": Record<symbol, never> } | { "command": "stream_test_stop", "args": Record<symbol, never> } | { "command": "stream_test_reports", "args": { limit: number, } } | { "command": "stream_test_report", "args": { file: string, } };
+export type Request = { "command": "app_info", "args": Record<symbol, never> } | { "command": "get_settings", "args": Record<symbol, never> } | { "command": "update_settings", "args": { patch: SettingsPatch, } } | { "command": "run_doctor", "args": Record<symbol, never> } | { "command": "stack_status", "args": Record<symbol, never> } | { "command": "stack_preflight", "args": Record<symbol, never> } | { "command": "stack_up", "args": { only: Array<string>, } } | { "command": "exercises_scan", "args": { project: string | null, } } | { "command": "exercises_watch", "args": { project: string | null, } } | { "command": "exercises_history", "args": { project: string | null, id: string, limit: number, } } | { "command": "livekit_info", "args": Record<symbol, never> } | { "command": "rooms_list", "args": Record<symbol, never> } | { "command": "room_create", "args": { name: string, metadata: string, } } | { "command": "room_delete", "args": { name: string, } } | { "command": "room_participants", "args": { room: string, } } | { "command": "participant_remove", "args": { room: string, identity: string, } } | { "command": "stack_diagnose", "args": Record<symbol, never> } | { "command": "stack_repair", "args": { id: string, kind: RepairKind, confirmed: boolean, } } | { "command": "stack_report", "args": Record<symbol, never> } | { "command": "stack_down", "args": Record<symbol, never> } | { "command": "service_start", "args": { id: string, } } | { "command": "service_stop", "args": { id: string, } } | { "command": "service_restart", "args": { id: string, } } | { "command": "stack_logs", "args": { service: string | null, limit: number, } } | { "command": "stream_test_start", "args": { request: StreamTestRequest, } } | { "command": "stream_test_current", "args": Record<symbol, never> } | { "command": "stream_test_stop", "args": Record<symbol, never> } | { "command": "stream_test_reports", "args": { limit: number, } } | { "command": "stream_test_report", "args": { file: string, } } | { "command": "metric_catalogue", "args": Record<symbol, never> } | { "command": "token_mint", "args": { request: TokenRequest, } } | { "command": "room_metadata", "args": { room: string, metadata: string, } };
 
 export type CommandArgs = {
   app_info: {  };
@@ -436,6 +490,9 @@ export type CommandArgs = {
   stream_test_stop: {  };
   stream_test_reports: { limit: number };
   stream_test_report: { file: string };
+  metric_catalogue: {  };
+  token_mint: { request: TokenRequest };
+  room_metadata: { room: string, metadata: string };
 };
 
 export type CommandResults = {
@@ -468,6 +525,9 @@ export type CommandResults = {
   stream_test_stop: boolean;
   stream_test_reports: Array<StreamReportEntry>;
   stream_test_report: StreamReport;
+  metric_catalogue: Array<Metric>;
+  token_mint: string;
+  room_metadata: null;
 };
 
 export type CommandName = keyof CommandResults;

@@ -15,8 +15,8 @@ export const SECTIONS: readonly Section[] = [
   { id: 'stack', title: 'Stack', purpose: 'Launch, watch and repair the whole Eloquence stack.', ready: true },
   { id: 'talk', title: 'Talk', purpose: 'Talk to Marie with your microphone and see each turn’s latency.', ready: false },
   { id: 'exercises', title: 'Exercises', purpose: 'How complete every exercise of the Flutter app is, live as the code changes.', ready: true },
-  { id: 'tests', title: 'Tests', purpose: 'Streaming suites through the real LiveKit server: live latency, reports and trends.', ready: true },
-  { id: 'rooms', title: 'Rooms', purpose: 'LiveKit rooms, participants and their tracks; streaming tests.', ready: true },
+  { id: 'tests', title: 'Tests', purpose: 'Stream test suites through the real LiveKit server: live latency, reports and trends.', ready: true },
+  { id: 'rooms', title: 'Rooms', purpose: 'LiveKit rooms, participants and their tracks; stream tests.', ready: true },
   { id: 'settings', title: 'Settings', purpose: 'Where Greenroom works, how it reaches LiveKit, your API keys, and this machine.', ready: true },
 ];
 

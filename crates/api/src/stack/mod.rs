@@ -1,0 +1,341 @@
+//! The stack as the fronts drive it: which stack (see [`source`] for the precedence), its
+//! one supervisor per process (created and re-attached on first use), and every verb.
+//!
+//! State: [`StackState`] on [`Api`] holds the loaded supervisor, the `--stack FILE` and
+//! directory a front gave, and this process's control endpoint (see [`crate::control`]).
+
+mod source;
+
+pub use source::*;
+
+use crate::{Api, ApiError, ErrorCode, UpReport, UpResult, control, settings};
+use greenroom_stack::logs::LogLine;
+use greenroom_stack::status::StackStatus;
+use greenroom_stack::supervisor::Supervisor;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use ts_rs::TS;
+
+/// Everything about the stack in one answer: where it comes from and how it is.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, TS)]
+pub struct StackView {
+    pub source: StackSourceView,
+    pub status: StackStatus,
+    /// Things worth knowing about how it was loaded (re-attached services, import notes).
+    pub notes: Vec<String>,
+}
+
+pub(crate) struct LoadedStack {
+    pub(crate) source: StackSource,
+    pub(crate) supervisor: Supervisor,
+    notes: Vec<String>,
+    unset_variables: Vec<greenroom_stack::compose::UnsetVariable>,
+}
+
+/// A stack's definition, read from its source.
+pub(crate) struct Definition {
+    pub(crate) manifest: greenroom_stack::manifest::Manifest,
+    /// The folder relative paths are resolved against.
+    pub(crate) root: PathBuf,
+    /// What the importer wants a person to know.
+    pub(crate) notes: Vec<String>,
+    pub(crate) unset_variables: Vec<greenroom_stack::compose::UnsetVariable>,
+}
+
+/// The stack capability's state on [`Api`].
+#[derive(Default)]
+pub(crate) struct StackState {
+    /// `--stack FILE`, when the front was given one.
+    pub(crate) explicit: Option<PathBuf>,
+    /// Where `greenroom.toml` is looked for (the CLI's current directory).
+    pub(crate) cwd: Option<PathBuf>,
+    pub(crate) loaded: tokio::sync::Mutex<Option<LoadedStack>>,
+    /// Where this process can be driven from another `greenroom` (see [`control`]).
+    control: std::sync::Mutex<Option<control::ControlEndpoint>>,
+    /// When the stack was first loaded (the report's sampling window starts there).
+    started: std::sync::OnceLock<std::time::Instant>,
+}
+
+impl Api {
+    /// The stack source the precedence rule picks now.
+    pub async fn stack_source(&self) -> StackSource {
+        let workspace = settings::load(&self.home.settings_file())
+            .settings
+            .workspace;
+        source::resolve(
+            self.stack.explicit.as_deref(),
+            self.stack.cwd.as_deref(),
+            workspace.as_deref(),
+        )
+    }
+
+    /// The supervisor of the current stack, created (and re-attached) on first use, and
+    /// replaced when the source changed while nothing of the old one runs.
+    async fn supervisor(&self) -> Result<(Supervisor, StackSource, Vec<String>), ApiError> {
+        let source = self.stack_source().await;
+        let mut loaded = self.stack.loaded.lock().await;
+        if let Some(current) = loaded.as_ref() {
+            let idle = current
+                .supervisor
+                .status()
+                .services
+                .iter()
+                .all(|s| s.pid.is_none() && !s.state.is_healthy());
+            if current.source == source || !idle {
+                return Ok((
+                    current.supervisor.clone(),
+                    current.source.clone(),
+                    current.notes.clone(),
+                ));
+            }
+        }
+        let Definition {
+            manifest,
+            root,
+            mut notes,
+            unset_variables,
+        } = self.load_manifest(&source)?;
+        let (supervisor, attach_notes) = Supervisor::new(
+            manifest,
+            root,
+            self.home.root(),
+            self.tool_dirs.clone(),
+            source::builtins(),
+            self.emitter.clone(),
+        )
+        .map_err(ApiError::of)?;
+        notes.extend(attach_notes);
+        let _ = self.stack.started.set(std::time::Instant::now());
+        if let Some(endpoint) = greenroom_core::lock_unpoisoned(&self.stack.control).clone() {
+            let dir = greenroom_stack::supervisor::stack_dir(
+                self.home.root(),
+                supervisor.name(),
+                supervisor.root(),
+            );
+            if let Err(e) = control::register(&dir, &endpoint) {
+                notes.push(format!(
+                    "cannot register this process as the stack's supervisor: {e}"
+                ));
+            }
+        }
+        *loaded = Some(LoadedStack {
+            source: source.clone(),
+            supervisor: supervisor.clone(),
+            notes: notes.clone(),
+            unset_variables,
+        });
+        Ok((supervisor, source, notes))
+    }
+
+    /// The stack's definition as `source` gives it (a compose file is imported).
+    pub(crate) fn load_manifest(&self, source: &StackSource) -> Result<Definition, ApiError> {
+        let joined = |errors: Vec<greenroom_stack::manifest::DefinitionError>| {
+            ApiError::invalid_input(
+                errors
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            )
+        };
+        match source {
+            StackSource::Sandbox => Ok(Definition {
+                manifest: source::sandbox_manifest(&self.tool_dirs),
+                root: self.home.root().to_path_buf(),
+                notes: Vec::new(),
+                unset_variables: Vec::new(),
+            }),
+            StackSource::Manifest(path) => Ok(Definition {
+                manifest: greenroom_stack::manifest::load(path).map_err(joined)?,
+                root: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+                notes: Vec::new(),
+                unset_variables: Vec::new(),
+            }),
+            StackSource::Compose(files) => {
+                let imported =
+                    greenroom_stack::compose::import(&greenroom_stack::compose::ComposeOptions {
+                        files: files.clone(),
+                        profiles: Vec::new(),
+                        env: std::env::vars().collect(),
+                    })
+                    .map_err(joined)?;
+                let root = files
+                    .first()
+                    .and_then(|f| f.parent())
+                    .map(Path::to_path_buf)
+                    .unwrap_or_default();
+                Ok(Definition {
+                    manifest: imported.manifest,
+                    root,
+                    notes: imported.notes,
+                    unset_variables: imported.unset_variables,
+                })
+            }
+        }
+    }
+
+    /// Makes this process the one other `greenroom` commands drive: `url` and `token` of
+    /// its control server are recorded beside the stack's state when the stack is loaded.
+    pub fn set_control_endpoint(&self, url: String, token: String) {
+        *greenroom_core::lock_unpoisoned(&self.stack.control) = Some(control::ControlEndpoint {
+            pid: std::process::id(),
+            start_time: greenroom_stack::process::start_time(std::process::id()),
+            url,
+            token,
+        });
+    }
+
+    /// Another live Greenroom process that supervises the current stack, if any.
+    pub async fn remote_supervisor(&self) -> Result<Option<control::ControlEndpoint>, ApiError> {
+        let source = self.stack_source().await;
+        let definition = self.load_manifest(&source)?;
+        let name = definition
+            .manifest
+            .name
+            .clone()
+            .unwrap_or_else(|| "stack".into());
+        let dir = greenroom_stack::supervisor::stack_dir(self.home.root(), &name, &definition.root);
+        Ok(control::find(&dir))
+    }
+
+    /// The supervisor itself, for fronts that need more than the commands (the CLI's
+    /// `logs --follow` and `check`).
+    pub async fn supervisor_handle(&self) -> Result<Supervisor, ApiError> {
+        Ok(self.supervisor().await?.0)
+    }
+
+    pub async fn stack_status(&self) -> Result<StackView, ApiError> {
+        let (supervisor, source, notes) = self.supervisor().await?;
+        Ok(StackView {
+            source: source.view(),
+            status: supervisor.status(),
+            notes,
+        })
+    }
+
+    /// Starts the stack (or `only` these services and their dependencies).
+    pub async fn stack_up(&self, only: Vec<String>) -> Result<UpReport, ApiError> {
+        let (supervisor, _, _) = self.supervisor().await?;
+        supervisor.up(&only, |_| {}).await.map_err(ApiError::of)
+    }
+
+    /// Like [`Api::stack_up`], reporting each service as it comes up (or fails).
+    pub async fn stack_up_with(
+        &self,
+        only: &[String],
+        on_result: impl Fn(&UpResult) + Send + Sync,
+    ) -> Result<UpReport, ApiError> {
+        let (supervisor, _, _) = self.supervisor().await?;
+        supervisor.up(only, on_result).await.map_err(ApiError::of)
+    }
+
+    /// What would make `up` fail, found before anything starts; the variables the compose
+    /// importer found unset join as warnings.
+    pub async fn stack_preflight(&self) -> Result<greenroom_stack::preflight::Preflight, ApiError> {
+        let (supervisor, _, _) = self.supervisor().await?;
+        let mut report = supervisor.preflight().await;
+        let unset = self
+            .stack
+            .loaded
+            .lock()
+            .await
+            .as_ref()
+            .map(|l| l.unset_variables.clone())
+            .unwrap_or_default();
+        for variable in unset {
+            report.findings.push(greenroom_stack::preflight::Finding {
+                severity: greenroom_stack::preflight::Severity::Warning,
+                service: None,
+                title: "a compose variable is not set".into(),
+                detail: variable.to_string(),
+                next_step: "set it in the .env file beside the compose file, or in the environment"
+                    .into(),
+                holder_pid: None,
+                token: None,
+            });
+        }
+        Ok(report)
+    }
+
+    /// A diagnosis, with ranked repairs, for every service that is unwell.
+    pub async fn stack_diagnose(
+        &self,
+    ) -> Result<Vec<greenroom_stack::repair::Diagnosis>, ApiError> {
+        let (supervisor, _, _) = self.supervisor().await?;
+        Ok(supervisor.diagnoses().await)
+    }
+
+    /// Runs one proposed repair; those that could lose data or touch a process Greenroom
+    /// did not start need `confirmed`.
+    pub async fn stack_repair(
+        &self,
+        id: String,
+        kind: greenroom_stack::repair::RepairKind,
+        confirmed: bool,
+    ) -> Result<greenroom_stack::repair::RepairOutcome, ApiError> {
+        let (supervisor, _, _) = self.supervisor().await?;
+        supervisor
+            .repair(&id, kind, confirmed)
+            .await
+            .map_err(ApiError::of)
+    }
+
+    /// The stack report (schema in `greenroom_stack::report`), from the probes this
+    /// supervisor made since it started.
+    pub async fn stack_report(&self) -> Result<serde_json::Value, ApiError> {
+        let (supervisor, source, _) = self.supervisor().await?;
+        let diagnoses = supervisor.diagnoses().await;
+        let started = *self.stack.started.get_or_init(std::time::Instant::now);
+        Ok(greenroom_stack::report::build(
+            &greenroom_stack::report::ReportInput {
+                status: &supervisor.status(),
+                stats: &supervisor.stats(),
+                diagnoses: &diagnoses,
+                source: &source.view().description,
+                sampling_seconds: started.elapsed().as_secs_f64(),
+                version: env!("CARGO_PKG_VERSION"),
+            },
+        ))
+    }
+
+    /// Stops every service of the stack; returns those that were running.
+    pub async fn stack_down(&self) -> Result<Vec<String>, ApiError> {
+        let (supervisor, _, _) = self.supervisor().await?;
+        Ok(supervisor.down().await)
+    }
+
+    pub async fn service_start(&self, id: String) -> Result<UpResult, ApiError> {
+        let (supervisor, _, _) = self.supervisor().await?;
+        supervisor.start(&id).await.map_err(ApiError::of)
+    }
+
+    pub async fn service_stop(&self, id: String) -> Result<(), ApiError> {
+        let (supervisor, _, _) = self.supervisor().await?;
+        supervisor.stop(&id).await.map_err(ApiError::of)
+    }
+
+    pub async fn service_restart(&self, id: String) -> Result<UpResult, ApiError> {
+        let (supervisor, _, _) = self.supervisor().await?;
+        supervisor.restart(&id).await.map_err(ApiError::of)
+    }
+
+    /// The last `limit` log lines of one service, or of all of them merged.
+    pub async fn stack_logs(
+        &self,
+        service: Option<String>,
+        limit: u32,
+    ) -> Result<Vec<LogLine>, ApiError> {
+        let (supervisor, _, _) = self.supervisor().await?;
+        if let Some(id) = &service
+            && !supervisor.manifest().services.contains_key(id)
+        {
+            return Err(ApiError::new(
+                ErrorCode::NotFound,
+                format!("no service `{id}` in this stack"),
+            ));
+        }
+        Ok(supervisor
+            .logs()
+            .recent(service.as_deref(), limit.clamp(1, 5000) as usize))
+    }
+}

@@ -1,0 +1,325 @@
+//! Which stack Greenroom runs, and the sandbox it runs when there is none.
+//!
+//! **Precedence** (first match wins):
+//! 1. the stack the front names explicitly (`--stack FILE`): a `.toml` file is a
+//!    manifest, anything else a compose file;
+//! 2. `greenroom.toml` in the current directory (CLI only; the app has no meaningful one);
+//! 3. the `workspace` setting: its `greenroom.toml`, else its compose file
+//!    (`compose.yaml`, `compose.yml`, `docker-compose.yaml`, `docker-compose.yml`, with
+//!    its `.override` file when present, as `docker compose` does by default);
+//! 4. the **sandbox**: the real `livekit-server --dev` (bound to 127.0.0.1) and
+//!    `redis-server` when they are installed, and the built-in token service on 8004.
+
+use greenroom_livekit::token_service::TokenServiceConfig;
+use greenroom_stack::builtin::{Builtin, BuiltinContext, BuiltinRun, Builtins};
+use greenroom_stack::manifest::{
+    Manifest, PortSpec, ProbeCheck, ProbeSpec, ServiceKind, ServiceSpec,
+};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use ts_rs::TS;
+
+/// The sandbox's LiveKit keys: `livekit-server --dev`'s own public development keys.
+pub const SANDBOX_API_KEY: &str = "devkey";
+pub const SANDBOX_API_SECRET: &str = "secret";
+pub const SANDBOX_TOKEN_PORT: u16 = 8004;
+pub const SANDBOX_LIVEKIT_PORT: u16 = 7880;
+pub const SANDBOX_REDIS_PORT: u16 = 6379;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StackSource {
+    Sandbox,
+    Manifest(PathBuf),
+    Compose(Vec<PathBuf>),
+}
+
+/// What the UI shows about where the stack comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, TS)]
+pub struct StackSourceView {
+    /// `sandbox`, `manifest` or `compose`.
+    pub kind: String,
+    pub files: Vec<String>,
+    /// One line for people: "the sandbox (no Eloquence workspace set)".
+    pub description: String,
+}
+
+impl StackSource {
+    pub fn view(&self) -> StackSourceView {
+        let files = |f: &[PathBuf]| f.iter().map(|p| p.display().to_string()).collect();
+        match self {
+            StackSource::Sandbox => StackSourceView {
+                kind: "sandbox".into(),
+                files: Vec::new(),
+                description: "the sandbox stack: livekit-server --dev, redis-server and the built-in token service".into(),
+            },
+            StackSource::Manifest(p) => StackSourceView {
+                kind: "manifest".into(),
+                files: files(std::slice::from_ref(p)),
+                description: format!("the manifest {}", p.display()),
+            },
+            StackSource::Compose(f) => StackSourceView {
+                kind: "compose".into(),
+                files: files(f),
+                description: format!("the compose files {}", f.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")),
+            },
+        }
+    }
+}
+
+/// The compose files `docker compose` would read in `dir` with no `-f`.
+pub fn default_compose_files(dir: &Path) -> Option<Vec<PathBuf>> {
+    for base in [
+        "compose.yaml",
+        "compose.yml",
+        "docker-compose.yaml",
+        "docker-compose.yml",
+    ] {
+        let file = dir.join(base);
+        if file.is_file() {
+            let (stem, ext) = base.rsplit_once('.').unwrap_or((base, "yml"));
+            let overlay = dir.join(format!("{stem}.override.{ext}"));
+            let mut files = vec![file];
+            if overlay.is_file() {
+                files.push(overlay);
+            }
+            return Some(files);
+        }
+    }
+    None
+}
+
+pub fn resolve(
+    explicit: Option<&Path>,
+    cwd: Option<&Path>,
+    workspace: Option<&Path>,
+) -> StackSource {
+    if let Some(file) = explicit {
+        return if file.extension().is_some_and(|e| e == "toml") {
+            StackSource::Manifest(file.to_path_buf())
+        } else {
+            StackSource::Compose(vec![file.to_path_buf()])
+        };
+    }
+    if let Some(cwd) = cwd {
+        let manifest = cwd.join("greenroom.toml");
+        if manifest.is_file() {
+            return StackSource::Manifest(manifest);
+        }
+    }
+    if let Some(ws) = workspace {
+        let manifest = ws.join("greenroom.toml");
+        if manifest.is_file() {
+            return StackSource::Manifest(manifest);
+        }
+        if let Some(files) = default_compose_files(ws) {
+            return StackSource::Compose(files);
+        }
+    }
+    StackSource::Sandbox
+}
+
+/// The sandbox manifest; services whose program is not installed are disabled, with why.
+pub fn sandbox_manifest(tool_dirs: &[PathBuf]) -> Manifest {
+    let found = |name: &str| greenroom_doctor::locate_tool(&[name], None, tool_dirs);
+    let mut manifest = Manifest {
+        name: Some("sandbox".into()),
+        ..Default::default()
+    };
+    let redis = found("redis-server");
+    manifest.services.insert(
+        "redis".into(),
+        ServiceSpec {
+            description: Some(match &redis {
+                Some(p) => format!("Redis ({}), without persistence", p.display()),
+                None => {
+                    "disabled: redis-server is not installed (greenroom doctor says how)".into()
+                }
+            }),
+            enabled: redis.is_some(),
+            command: Some("redis-server".into()),
+            args: [
+                "--port",
+                &SANDBOX_REDIS_PORT.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+            ports: vec![PortSpec::tcp(SANDBOX_REDIS_PORT)],
+            critical: true,
+            probe: Some(ProbeSpec::new(ProbeCheck::Redis {
+                port: SANDBOX_REDIS_PORT,
+                host: "127.0.0.1".into(),
+            })),
+            ..Default::default()
+        },
+    );
+    let livekit = found("livekit-server");
+    let mut lk_probe = ProbeSpec::new(ProbeCheck::Websocket {
+        url: format!("ws://127.0.0.1:{SANDBOX_LIVEKIT_PORT}/rtc"),
+    });
+    lk_probe.start_timeout_ms = 30_000;
+    manifest.services.insert(
+        "livekit".into(),
+        ServiceSpec {
+            description: Some(match &livekit {
+                Some(p) => format!("LiveKit server in dev mode ({})", p.display()),
+                None => "disabled: livekit-server is not installed (scripts/setup builds it; greenroom doctor says how)".into(),
+            }),
+            enabled: livekit.is_some(),
+            command: Some("livekit-server".into()),
+            args: ["--dev", "--bind", "127.0.0.1"].map(str::to_owned).to_vec(),
+            ports: vec![
+                PortSpec::tcp(SANDBOX_LIVEKIT_PORT),
+                PortSpec::tcp(SANDBOX_LIVEKIT_PORT + 1),
+                "7882/udp".parse().expect("a valid port"),
+            ],
+            critical: true,
+            probe: Some(lk_probe),
+            ..Default::default()
+        },
+    );
+    manifest.services.insert(
+        "token-service".into(),
+        ServiceSpec {
+            kind: ServiceKind::Builtin,
+            builtin: Some("token-service".into()),
+            description: Some("the built-in LiveKit token service (Eloquence's token API)".into()),
+            env: [
+                ("LIVEKIT_API_KEY", SANDBOX_API_KEY),
+                ("LIVEKIT_API_SECRET", SANDBOX_API_SECRET),
+                (
+                    "LIVEKIT_URL",
+                    &format!("ws://127.0.0.1:{SANDBOX_LIVEKIT_PORT}"),
+                ),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+            ports: vec![PortSpec::tcp(SANDBOX_TOKEN_PORT)],
+            probe: Some(ProbeSpec::new(ProbeCheck::Http {
+                url: format!("http://127.0.0.1:{SANDBOX_TOKEN_PORT}/health"),
+                expect_status: Some(200),
+                body_contains: None,
+                json_field: Some("status".into()),
+                json_equals: Some("healthy".into()),
+            })),
+            ..Default::default()
+        },
+    );
+    manifest
+}
+
+/// The built-in services this Greenroom provides.
+pub fn builtins() -> Builtins {
+    let mut map: Builtins = Builtins::new();
+    map.insert("token-service".into(), Arc::new(TokenServiceBuiltin));
+    map
+}
+
+struct TokenServiceBuiltin;
+
+impl Builtin for TokenServiceBuiltin {
+    fn start(&self, context: BuiltinContext) -> Result<BuiltinRun, String> {
+        let port = context.port.unwrap_or(SANDBOX_TOKEN_PORT);
+        let get = |k: &str, default: &str| {
+            context
+                .env
+                .get(k)
+                .cloned()
+                .unwrap_or_else(|| default.to_owned())
+        };
+        let config = TokenServiceConfig {
+            api_key: get("LIVEKIT_API_KEY", SANDBOX_API_KEY),
+            api_secret: get("LIVEKIT_API_SECRET", SANDBOX_API_SECRET),
+            livekit_url: get(
+                "LIVEKIT_URL",
+                &format!("ws://127.0.0.1:{SANDBOX_LIVEKIT_PORT}"),
+            ),
+            default_ttl_seconds: 6 * 3600,
+        };
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port))
+            .map_err(|e| format!("the token service cannot listen on 127.0.0.1:{port}: {e}"))?;
+        listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+        let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| e.to_string())?;
+        (context.log)(&format!(
+            "token service listening on http://127.0.0.1:{port} (LiveKit at {})",
+            config.livekit_url
+        ));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let finished = tokio::spawn(async move {
+            greenroom_livekit::token_service::serve(listener, config, async {
+                let _ = stopped.await;
+            })
+            .await
+            .map_err(|e| e.to_string())
+        });
+        Ok(BuiltinRun { stop, finished })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn precedence() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = dir.path().join("ws");
+        std::fs::create_dir(&ws).unwrap();
+        assert_eq!(resolve(None, None, Some(&ws)), StackSource::Sandbox);
+        std::fs::write(ws.join("docker-compose.yml"), "services: {}\n").unwrap();
+        std::fs::write(ws.join("docker-compose.override.yml"), "services: {}\n").unwrap();
+        assert_eq!(
+            resolve(None, None, Some(&ws)),
+            StackSource::Compose(vec![
+                ws.join("docker-compose.yml"),
+                ws.join("docker-compose.override.yml")
+            ])
+        );
+        std::fs::write(ws.join("greenroom.toml"), "").unwrap();
+        assert_eq!(
+            resolve(None, None, Some(&ws)),
+            StackSource::Manifest(ws.join("greenroom.toml"))
+        );
+        let cwd = dir.path().join("cwd");
+        std::fs::create_dir(&cwd).unwrap();
+        std::fs::write(cwd.join("greenroom.toml"), "").unwrap();
+        assert_eq!(
+            resolve(None, Some(&cwd), Some(&ws)),
+            StackSource::Manifest(cwd.join("greenroom.toml"))
+        );
+        let explicit = dir.path().join("x.yml");
+        assert_eq!(
+            resolve(Some(&explicit), Some(&cwd), Some(&ws)),
+            StackSource::Compose(vec![explicit.clone()])
+        );
+    }
+
+    #[test]
+    fn the_sandbox_disables_what_is_not_installed() {
+        // No tool dirs and an empty PATH would be needed to hide tools; here we only check
+        // that the sandbox validates and names its built-in.
+        let m = sandbox_manifest(&[]);
+        assert!(greenroom_stack::manifest::validate(&m).is_empty());
+        assert_eq!(
+            m.services["token-service"].builtin.as_deref(),
+            Some("token-service")
+        );
+        for spec in m.services.values() {
+            if !spec.enabled {
+                assert!(
+                    spec.description
+                        .as_deref()
+                        .unwrap_or("")
+                        .contains("not installed")
+                );
+            }
+        }
+    }
+}

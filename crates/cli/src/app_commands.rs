@@ -1,0 +1,170 @@
+//! `serve`, `doctor` and `settings`: the UI for a browser, the machine check, settings.
+
+use crate::{api_failure, fail, print_json};
+use clap::Subcommand;
+use greenroom_api::settings::{SETTING_NAMES, is_secret};
+use greenroom_api::{Api, AppHome, CheckStatus, NullSink, SettingsPatch};
+use std::io::Read;
+use std::net::{IpAddr, SocketAddr};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Subcommand)]
+pub(crate) enum SettingsCommand {
+    /// Show the settings (secrets show only whether they are set)
+    Show {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a setting. For a secret, give `-` as the value to read it from standard input
+    /// (it then stays out of your shell history).
+    Set {
+        #[arg(value_parser = clap::builder::PossibleValuesParser::new(SETTING_NAMES))]
+        name: String,
+        value: String,
+    },
+    /// Reset a setting to its default
+    Reset {
+        #[arg(value_parser = clap::builder::PossibleValuesParser::new(SETTING_NAMES))]
+        name: String,
+    },
+}
+
+pub(crate) async fn serve(home: AppHome, addr: SocketAddr) -> ExitCode {
+    let events = greenroom_server::BroadcastSink::default();
+    let api = Arc::new(Api::new(
+        home,
+        greenroom_api::default_tool_dirs(),
+        Arc::new(events.clone()),
+    ));
+    let server = match greenroom_server::bind(api.clone(), events, addr).await {
+        Ok(s) => s,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let bound = server.local_addr();
+    // Other `greenroom` commands on the same stack drive this process (no token: this
+    // server already answers any local client that the host/origin guard lets through).
+    api.set_control_endpoint(
+        format!(
+            "http://{}",
+            SocketAddr::new(IpAddr::from([127, 0, 0, 1]), bound.port())
+        ),
+        String::new(),
+    );
+    if !bound.ip().is_loopback() {
+        eprintln!(
+            "warning: listening on {bound}: other machines that reach this address can use Greenroom and change its settings"
+        );
+    }
+    let shown = if bound.ip().is_unspecified() {
+        SocketAddr::new(IpAddr::from([127, 0, 0, 1]), bound.port())
+    } else {
+        bound
+    };
+    println!("Greenroom is serving the UI at http://{shown}/ (Ctrl+C to stop)");
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    match server.serve(shutdown).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&format!("the server stopped: {e}")),
+    }
+}
+
+pub(crate) async fn doctor(home: AppHome, json: bool) -> ExitCode {
+    let api = Api::new(home, greenroom_api::default_tool_dirs(), Arc::new(NullSink));
+    match api.run_doctor().await {
+        Ok(report) if json => print_json(&report),
+        Ok(report) => {
+            print_doctor(&report);
+            ExitCode::SUCCESS
+        }
+        Err(e) => api_failure(&e),
+    }
+}
+
+fn print_doctor(report: &greenroom_api::DoctorReport) {
+    let windows = report.platform == "windows";
+    for check in &report.checks {
+        let mark = match check.status {
+            CheckStatus::Ok => "[ok]  ",
+            CheckStatus::Warn => "[warn]",
+            CheckStatus::Fail => "[FAIL]",
+        };
+        println!("{mark} {:<16} {}", check.name, check.detail);
+        if let Some(hint) = &check.install {
+            println!("       for: {}", check.purpose);
+            let (here, other) = if windows {
+                (("Windows 11", &hint.windows), ("Debian", &hint.debian))
+            } else {
+                (("Debian", &hint.debian), ("Windows 11", &hint.windows))
+            };
+            println!("       fix on {}: {}", here.0, here.1);
+            println!("       fix on {}: {}", other.0, other.1);
+        }
+    }
+    let s = &report.summary;
+    println!(
+        "\n{} ok, {} warnings, {} missing or broken",
+        s.ok, s.warn, s.fail
+    );
+}
+
+pub(crate) async fn settings(api: &Api, command: SettingsCommand) -> ExitCode {
+    match command {
+        SettingsCommand::Show { json } => match api.get_settings().await {
+            Ok(view) if json => print_json(&view),
+            Ok(view) => {
+                let secret = |s: greenroom_api::SecretState| {
+                    if s.is_set { "set (hidden)" } else { "not set" }
+                };
+                println!("file                {}", view.file);
+                if let Some(err) = &view.load_error {
+                    println!("warning             {err}");
+                }
+                println!(
+                    "workspace           {}",
+                    view.workspace.as_deref().unwrap_or("(not set)")
+                );
+                println!("livekit_url         {}", view.livekit_url);
+                println!("livekit_api_key     {}", secret(view.livekit_api_key));
+                println!("livekit_api_secret  {}", secret(view.livekit_api_secret));
+                println!("mistral_api_key     {}", secret(view.mistral_api_key));
+                ExitCode::SUCCESS
+            }
+            Err(e) => api_failure(&e),
+        },
+        SettingsCommand::Set { name, value } => {
+            let value = if value == "-" && is_secret(&name) {
+                let mut buf = String::new();
+                if let Err(e) = std::io::stdin().read_to_string(&mut buf) {
+                    return fail(&format!("cannot read {name} from standard input: {e}"));
+                }
+                buf.trim_end_matches(['\r', '\n']).to_owned()
+            } else {
+                value
+            };
+            apply(api, &name, value).await
+        }
+        SettingsCommand::Reset { name } => apply(api, &name, String::new()).await,
+    }
+}
+
+async fn apply(api: &Api, name: &str, value: String) -> ExitCode {
+    let Some(patch) = SettingsPatch::single(name, value) else {
+        return fail(&format!(
+            "unknown setting {name}; known: {}",
+            SETTING_NAMES.join(", ")
+        ));
+    };
+    match api.update_settings(patch).await {
+        Ok(view) => {
+            if let Some(note) = &view.load_error {
+                eprintln!("note: {note}");
+            }
+            println!("saved {name} in {}", view.file);
+            ExitCode::SUCCESS
+        }
+        Err(e) => api_failure(&e),
+    }
+}

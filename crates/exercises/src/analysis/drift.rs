@@ -1,0 +1,132 @@
+//! Endpoint drift: the app's config files calling loopback ports the stack does not publish.
+
+use super::{Drift, StackContext};
+use crate::dart::lexer::HOLE;
+use crate::project::Project;
+use crate::rules::Compiled;
+
+/// URLs on loopback in string literals: (url, port).
+fn loopback_urls(text: &str) -> Vec<(String, u16)> {
+    let re = regex::Regex::new(
+        r"(?i)\b(https?|wss?)://(localhost|127\.0\.0\.1|10\.0\.2\.2|0\.0\.0\.0)(?::(\d{1,5}))?",
+    )
+    .expect("a valid regex");
+    re.captures_iter(text)
+        .filter_map(|c| {
+            let default = match c[1].to_ascii_lowercase().as_str() {
+                "https" | "wss" => 443,
+                _ => 80,
+            };
+            let port = c
+                .get(3)
+                .map_or(Some(default), |p| p.as_str().parse::<u16>().ok())?;
+            Some((c[0].to_owned(), port))
+        })
+        .collect()
+}
+
+fn glob_matches(pattern: &str, path: &str) -> bool {
+    let mut re = String::from("^");
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '*' if chars.peek() == Some(&'*') => {
+                chars.next();
+                if chars.peek() == Some(&'/') {
+                    chars.next();
+                    re.push_str("(?:.*/)?");
+                } else {
+                    re.push_str(".*");
+                }
+            }
+            '*' => re.push_str("[^/]*"),
+            '?' => re.push_str("[^/]"),
+            c => re.push_str(&regex::escape(&c.to_string())),
+        }
+    }
+    re.push('$');
+    regex::Regex::new(&re).is_ok_and(|r| r.is_match(path))
+}
+
+/// Loopback URLs in the app's config files (`network.config_files`) whose port the stack does
+/// not publish; none when the published ports are unknown.
+pub(super) fn drift(project: &Project, rules: &Compiled, stack: &StackContext) -> Vec<Drift> {
+    let Some(published) = &stack.published_ports else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for package in &project.packages {
+        for (rel, file) in &package.files {
+            if !rules
+                .rules
+                .network
+                .config_files
+                .iter()
+                .any(|g| glob_matches(g, rel))
+            {
+                continue;
+            }
+            for (text, line, _) in &file.dart.strings {
+                let constant = text.replace(HOLE, "");
+                // The field or getter declared on that line, if any.
+                let entry = file.dart.classes.iter().find_map(|c| {
+                    c.fields
+                        .iter()
+                        .find(|f| f.line == *line)
+                        .map(|f| f.name.clone())
+                        .or_else(|| {
+                            c.methods
+                                .iter()
+                                .find(|m| m.line == *line)
+                                .map(|m| m.name.clone())
+                        })
+                });
+                for (url, port) in loopback_urls(&constant) {
+                    if !published.contains(&port) {
+                        out.push(Drift {
+                            entry: entry.clone(),
+                            file: file.path.display().to_string(),
+                            line: *line,
+                            message: format!(
+                                "the app calls port {port} ({url}) but the stack publishes no port {port}; it publishes {}",
+                                published.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")
+                            ),
+                            url,
+                            port,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_and_loopback_urls() {
+        assert!(glob_matches(
+            "lib/**/app_config.dart",
+            "lib/core/app_config.dart"
+        ));
+        assert!(glob_matches(
+            "lib/**/app_config.dart",
+            "lib/app_config.dart"
+        ));
+        assert!(!glob_matches(
+            "lib/**/app_config.dart",
+            "lib/core/other.dart"
+        ));
+        assert_eq!(
+            loopback_urls("ws://localhost:7880 and http://127.0.0.1/x https://10.0.2.2:8005"),
+            vec![
+                ("ws://localhost:7880".to_owned(), 7880),
+                ("http://127.0.0.1".to_owned(), 80),
+                ("https://10.0.2.2:8005".to_owned(), 8005)
+            ]
+        );
+    }
+}
