@@ -248,15 +248,15 @@ commands! {
     ServiceRestart => service_restart { id: String } -> UpResult;
     /// Recent log lines.
     StackLogs => stack_logs { service: Option<String>, limit: u32 } -> Vec<LogLine>;
-    /// Start a streaming suite in the background; `stream-test://…` events follow.
+    /// Start a stream-test suite in the background; `stream-test://…` events follow.
     StreamTestStart => stream_test_start { request: StreamTestRequest } -> StreamTestStarted;
-    /// The streaming test in progress, or the last one.
+    /// The stream test in progress, or the last one.
     StreamTestCurrent => stream_test_current {} -> Option<StreamTestSnapshot>;
-    /// Ask the streaming test in progress to stop (its report covers what was sent).
+    /// Ask the stream test in progress to stop (its report covers what was sent).
     StreamTestStop => stream_test_stop {} -> bool;
-    /// Saved streaming reports, newest first.
+    /// Saved stream-test reports, newest first.
     StreamTestReports => stream_test_reports { limit: u32 } -> Vec<StreamReportEntry>;
-    /// One saved streaming report, by file name.
+    /// One saved stream-test report, by file name.
     StreamTestReport => stream_test_report { file: String } -> greenroom_engine::stream_test::StreamReport;
     /// Every metric the engine reports, with the team's rating bands.
     MetricCatalogue => metric_catalogue {} -> Vec<greenroom_engine::metrics::Metric>;

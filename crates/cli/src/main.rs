@@ -175,7 +175,7 @@ enum Command {
     /// LiveKit rooms: list, create, delete, participants
     #[command(subcommand)]
     Rooms(RoomsCommand),
-    /// Streaming tests through a LiveKit server: our participants send audio and packets,
+    /// Stream tests through a LiveKit server: our participants send audio and packets,
     /// we measure latency (data and audio), jitter, loss and throughput. The server and
     /// keys: LIVEKIT_URL / LIVEKIT_API_KEY / LIVEKIT_API_SECRET, else Settings, else the
     /// sandbox; the room: LIVEKIT_ROOM. A --config JSON file overrides them, flags override it.

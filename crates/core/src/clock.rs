@@ -18,7 +18,7 @@ pub fn unix_millis() -> u64 {
     since_epoch().as_millis() as u64
 }
 
-/// Microseconds since the Unix epoch (packet timestamps of the streaming tests).
+/// Microseconds since the Unix epoch (packet timestamps of the stream tests).
 pub fn unix_micros() -> u64 {
     since_epoch().as_micros() as u64
 }

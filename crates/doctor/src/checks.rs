@@ -47,7 +47,7 @@ pub fn all_checks() -> Vec<Check> {
         Check {
             id: "livekit-server",
             name: "LiveKit server",
-            purpose: "the media server of the sandbox stack; rooms, talking to Marie and streaming tests need it",
+            purpose: "the media server of the sandbox stack; rooms, talking to Marie and stream tests need it",
             debian: "scripts/setup installs v1.13.5 into tools/bin (needs Go >= 1.26: GOBIN=$PWD/tools/bin go install github.com/livekit/livekit-server/cmd/server@v1.13.5, then rename server to livekit-server)",
             windows: "download livekit_1.13.5_windows_amd64.zip from the livekit-server releases and put livekit-server.exe on PATH (or with Go >= 1.26: go install github.com/livekit/livekit-server/cmd/server@v1.13.5, then rename server.exe)",
             kind: Kind::Tool {

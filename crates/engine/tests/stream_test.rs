@@ -1,4 +1,4 @@
-//! The streaming suites against the real livekit-server: packets and audio markers go
+//! The stream-test suites against the real livekit-server: packets and audio markers go
 //! through it and the report accounts for them.
 
 use greenroom_engine::stream_test::{

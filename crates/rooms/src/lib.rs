@@ -11,7 +11,7 @@
 //!   (RMS, Goertzel, dominant frequency).
 //!
 //! Tokens and the room service live in `greenroom-livekit` (no media); the suites that
-//! measure streaming live in `greenroom-engine`.
+//! measure streaming (the stream-test suites) live in `greenroom-engine`.
 
 /// LiveKit's protobuf messages, as our participant speaks them.
 pub use livekit_protocol as protocol;

@@ -266,8 +266,11 @@ export async function runRoomsChecks(t, page, ctx) {
       assert.ok(points >= 10, `${points} points on the plot`);
       assert.equal(await page.text('[data-testid=stream-loss]'), '0.00 %');
       assert.match(await page.text('[data-testid=stream-log]'), /CONNECTION.*connected: greenroom-receiver-0 in room e2e-stream/s);
+      // The figures and the plot's bands come from Rust: computed percentiles, the catalogue's bands.
+      assert.match(await page.text('[data-testid=stream-data-p95]'), /^\d+(\.\d)? \/ \d+(\.\d)? ms$/);
+      assert.match(await page.text('[data-testid=latency-bands]'), /excellent < 100 ms/);
       const saved = await page.text('[data-testid=stream-saved]');
-      const dir = path.join(ctx.home, 'reports', 'stream-tests');
+      const dir = path.join(ctx.home, 'reports', 'stream-test');
       const files = readdirSync(dir).filter((f) => f.endsWith('-latency.json'));
       assert.equal(files.length, 1, `reports in ${dir}: ${files}`);
       assert.ok(saved.includes(files[0]), `${saved} names ${files[0]}`);

@@ -1,4 +1,4 @@
-//! Streaming test suites: our participants talk through a real LiveKit server and we
+//! Stream-test suites: our participants talk through a real LiveKit server and we
 //! measure what arrives, as the Eloquence team's Python streaming test system did, with
 //! real audio and latency measured both on data packets and on the audio itself.
 //!

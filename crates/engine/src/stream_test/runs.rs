@@ -319,19 +319,17 @@ impl StreamTestRuns {
                 }
                 Err(e) => StreamTestOutcome::failed(run, None, e.to_string()),
             };
-            let figures = {
+            // The last figures cover every sample, then the outcome follows.
+            let (figures, done, total) = {
                 let mut s = lock_unpoisoned(&snapshot);
                 s.running = false;
                 s.figures = LiveFigures::of(&s.samples);
                 s.outcome = Some(outcome.clone());
-                s.figures.clone()
+                (s.figures.clone(), s.done, s.total)
             };
             report(RunEvent::Event {
                 run,
-                event: StreamEvent::Progress {
-                    done: lock_unpoisoned(&snapshot).done,
-                    total: lock_unpoisoned(&snapshot).total,
-                },
+                event: StreamEvent::Progress { done, total },
                 figures: Some(figures),
             });
             report(RunEvent::Finished(Box::new(outcome)));

@@ -1,7 +1,7 @@
 //! Network shaping: how [`NetworkConditions`] degrade the packets the participant sends
 //! (and, for a blocked UDP, receives), decided without touching a socket.
 //!
-//! Why it exists: the streaming suites measure how audio and data fare on a bad network,
+//! Why it exists: the stream-test suites measure how audio and data fare on a bad network,
 //! so the participant degrades its own traffic at the socket layer, the way the team's
 //! `simulate_network_conditions` did. Keeping the decisions here, apart from the sockets
 //! and the clock, lets them be tested exactly.
