@@ -116,6 +116,22 @@ pub struct StreamTestSnapshot {
     pub outcome: Option<StreamTestOutcome>,
 }
 
+impl StreamTestSnapshot {
+    /// A run that has just started: running, nothing sent or heard yet.
+    pub fn new(started: StreamTestStarted) -> Self {
+        Self {
+            started,
+            running: true,
+            done: 0,
+            total: 0,
+            logs: Vec::new(),
+            samples: Vec::new(),
+            figures: LiveFigures::default(),
+            outcome: None,
+        }
+    }
+}
+
 /// A run's figures so far, per path: what the Tests screen shows while it runs.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, TS)]
 pub struct LiveFigures {
@@ -254,16 +270,7 @@ impl StreamTestRuns {
             server: config.livekit_url.clone(),
             room: config.room_name.clone(),
         };
-        let snapshot = Arc::new(Mutex::new(StreamTestSnapshot {
-            started: started.clone(),
-            running: true,
-            done: 0,
-            total: 0,
-            logs: Vec::new(),
-            samples: Vec::new(),
-            figures: LiveFigures::default(),
-            outcome: None,
-        }));
+        let snapshot = Arc::new(Mutex::new(StreamTestSnapshot::new(started.clone())));
         let stop = StopSignal::default();
         *latest = Some(RunState {
             snapshot: snapshot.clone(),
@@ -480,21 +487,12 @@ mod tests {
     use super::*;
 
     fn snapshot() -> StreamTestSnapshot {
-        StreamTestSnapshot {
-            started: StreamTestStarted {
-                run: 1,
-                suite: Suite::Latency,
-                server: "ws://127.0.0.1:7880".into(),
-                room: "r".into(),
-            },
-            running: true,
-            done: 0,
-            total: 0,
-            logs: Vec::new(),
-            samples: Vec::new(),
-            figures: LiveFigures::default(),
-            outcome: None,
-        }
+        StreamTestSnapshot::new(StreamTestStarted {
+            run: 1,
+            suite: Suite::Latency,
+            server: "ws://127.0.0.1:7880".into(),
+            room: "r".into(),
+        })
     }
 
     #[test]
