@@ -55,6 +55,11 @@ pub enum ApiEvent {
         room: String,
         event: crate::RoomVisitEvent,
     },
+    /// Something happened in a talk with Marie.
+    Talk {
+        session: String,
+        event: greenroom_talk::TalkEvent,
+    },
 }
 
 impl ApiEvent {
@@ -70,6 +75,7 @@ impl ApiEvent {
             ApiEvent::StreamTest { run, .. } => format!("stream-test://run/{run}"),
             ApiEvent::StreamTestFinished { .. } => "stream-test://finished".into(),
             ApiEvent::RoomVisit { room, .. } => format!("rooms://visit/{room}"),
+            ApiEvent::Talk { session, .. } => format!("talk://{session}"),
         }
     }
 }

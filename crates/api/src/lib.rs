@@ -15,6 +15,8 @@
 //!   endpoint through which other `greenroom` processes drive the one that supervises;
 //! - `exercises`: scan, watch and history of the Flutter app's exercises;
 //! - `rooms`: the LiveKit server, its rooms and participants, tokens, joining a room;
+//! - `talk`: talking to Marie (direct mode): devices, the catalogue, sessions and their
+//!   recordings;
 //! - `stream_test`: the stream-test suites (through `greenroom-engine`) and the metric
 //!   catalogue.
 //!
@@ -30,6 +32,7 @@ mod rooms;
 pub mod settings;
 pub mod stack;
 mod stream_test;
+mod talk;
 
 pub use error::{ApiError, ErrorCode};
 pub use events::{ApiEvent, EventEnvelope, TAURI_EVENT};
@@ -52,6 +55,10 @@ pub use greenroom_stack::supervisor::{StackEvent, Supervisor, UpReport, UpResult
 pub use rooms::{LiveKitInfo, RoomVisit, RoomVisitEvent, TokenRequest};
 pub use settings::{SecretState, SettingsPatch, SettingsView};
 pub use stack::{StackSource, StackSourceView, StackView};
+pub use talk::{
+    TalkAction, TalkCatalogView, TalkInput, TalkOutput, TalkRequest, TalkServiceOverrides,
+    TalkSessionEntry, TalkSnapshot, TalkStarted,
+};
 
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -109,6 +116,7 @@ pub struct Api {
     stack: stack::StackState,
     exercises: exercises::ExercisesState,
     stream_test: greenroom_engine::stream_test::runs::StreamTestRuns,
+    talk: talk::TalkApiState,
 }
 
 impl Api {
@@ -130,6 +138,7 @@ impl Api {
             stack: Default::default(),
             exercises: Default::default(),
             stream_test,
+            talk: Default::default(),
         }
     }
 
@@ -264,6 +273,24 @@ commands! {
     TokenMint => token_mint { request: TokenRequest } -> String;
     /// Set a room's metadata.
     RoomMetadata => room_metadata { room: String, metadata: String } -> ();
+    /// The characters and exercises a coach can talk with.
+    TalkCatalog => talk_catalog {} -> TalkCatalogView;
+    /// The microphones and speakers, with the defaults.
+    TalkDevices => talk_devices {} -> greenroom_voice::device::DeviceList;
+    /// Where the speech-to-text, conversation and text-to-speech services are (keys hidden).
+    TalkEndpoints => talk_endpoints {} -> greenroom_talk::services::EndpointsView;
+    /// Start talking to Marie; `talk://<session>` events follow.
+    TalkStart => talk_start { request: TalkRequest } -> TalkStarted;
+    /// Run a talk to its end (a scripted input) and return its report.
+    TalkRun => talk_run { request: TalkRequest } -> greenroom_talk::TalkReport;
+    /// Push-to-talk, the key, the end-of-speech delay, interrupt, stop.
+    TalkControl => talk_control { action: TalkAction } -> ();
+    /// The talk in progress, or the last one.
+    TalkCurrent => talk_current {} -> Option<TalkSnapshot>;
+    /// Recorded talks, newest first.
+    TalkSessions => talk_sessions { limit: u32 } -> Vec<TalkSessionEntry>;
+    /// Copy a recorded talk's folder into a folder; returns the copy's path.
+    TalkExport => talk_export { session: String, destination: String } -> String;
 }
 
 /// Where Greenroom looks for its tools after `PATH`, in order: `GREENROOM_TOOLS_DIR` when

@@ -12,13 +12,15 @@
 //!   `logs`, `fix`, `report`, `import`;
 //! - `rooms_commands`: `token`, `rooms …` (including `rooms join`);
 //! - `stream_test_command`: `stream-test`;
-//! - `exercises_commands`: `exercises …`.
+//! - `exercises_commands`: `exercises …`;
+//! - `talk_command`: `talk`.
 
 mod app_commands;
 mod exercises_commands;
 mod rooms_commands;
 mod stack_commands;
 mod stream_test_command;
+mod talk_command;
 mod target;
 
 use app_commands::SettingsCommand;
@@ -227,6 +229,58 @@ enum Command {
     /// The exercises of the Flutter app: find them, score them
     #[command(subcommand)]
     Exercises(ExercisesCommand),
+    /// Talk to Marie: your microphone (or --input FILE.wav) → speech-to-text → the
+    /// conversation service → text-to-speech → your speaker, with each turn's timings.
+    /// The services: 127.0.0.1 ports 8002 (STT, Vosk shape), 8001 (chat), 5002 (TTS), as
+    /// the sandbox and Eloquence publish them, unless --stt-url/--llm-url/--tts-url say otherwise
+    Talk {
+        /// Only the direct mode exists yet (STT → LLM → TTS over HTTP)
+        #[arg(long, default_value = "direct", value_parser = ["direct"])]
+        mode: String,
+        /// An exercise id (greenroom talk --list shows them) [default: conversation_libre]
+        #[arg(long)]
+        exercise: Option<String>,
+        /// List the characters and exercises, and exit
+        #[arg(long)]
+        list: bool,
+        /// Play this WAV file as the learner instead of the microphone (utterances
+        /// separated by silence); exits when it is over
+        #[arg(long, value_name = "FILE.wav")]
+        input: Option<PathBuf>,
+        /// Write learner.wav, marie.wav, transcript.json and session.json here
+        #[arg(long, value_name = "DIR")]
+        record: Option<PathBuf>,
+        /// Print the report (schema greenroom.talk/1) as JSON
+        #[arg(long)]
+        json: bool,
+        /// Silence after speech that ends a turn, 200..2000 ms [default: 800]
+        #[arg(long, value_name = "MS")]
+        end_of_speech: Option<u32>,
+        /// Do not play Marie's voice (scripted runs without a speaker)
+        #[arg(long)]
+        silent: bool,
+        /// Marie does not say the exercise's opening line first
+        #[arg(long)]
+        no_opening: bool,
+        /// Speak the reply once it is whole, not from its first sentence (a baseline)
+        #[arg(long)]
+        whole_reply: bool,
+        /// A seed for the conversation service (the offline coach is deterministic with it)
+        #[arg(long)]
+        seed: Option<i64>,
+        /// Speech-to-text URL (…/transcribe: Vosk shape; …/v1/audio/transcriptions: OpenAI)
+        #[arg(long, value_name = "URL")]
+        stt_url: Option<String>,
+        /// The conversation service's OpenAI-compatible base URL (…/v1)
+        #[arg(long, value_name = "URL")]
+        llm_url: Option<String>,
+        /// The conversation model
+        #[arg(long)]
+        llm_model: Option<String>,
+        /// The text-to-speech service's OpenAI-compatible base URL (…/v1)
+        #[arg(long, value_name = "URL")]
+        tts_url: Option<String>,
+    },
     /// Write a greenroom.toml manifest from other definitions
     #[command(subcommand)]
     Import(ImportCommand),
@@ -374,12 +428,90 @@ async fn run(command: Command, home: AppHome, stack: Option<PathBuf>) -> ExitCod
             )
             .await
         }
+        Command::Talk {
+            mode: _,
+            exercise,
+            list,
+            input,
+            record,
+            json,
+            end_of_speech,
+            silent,
+            no_opening,
+            whole_reply,
+            seed,
+            stt_url,
+            llm_url,
+            llm_model,
+            tts_url,
+        } => {
+            if list {
+                return talk_command::list(home, json).await;
+            }
+            let args = talk_command::TalkArgs {
+                exercise,
+                input,
+                record,
+                json,
+                push_to_talk: false,
+                end_of_speech_ms: end_of_speech,
+                silent,
+                no_opening,
+                whole_reply,
+                seed,
+                services: greenroom_api::TalkServiceOverrides {
+                    stt_url,
+                    stt_shape: None,
+                    llm_url,
+                    llm_model,
+                    tts_url,
+                },
+            };
+            talk_command::run(home, args).await
+        }
         Command::Serve { port, host } => {
             app_commands::serve(home, std::net::SocketAddr::new(host, port)).await
         }
         Command::Doctor { json } => app_commands::doctor(home, json).await,
         Command::Settings(command) => {
             app_commands::settings(&Api::new(home, vec![], Arc::new(NullSink)), command).await
+        }
+    }
+}
+
+/// Ctrl-C, or a polite request to end: SIGTERM on Unix; Ctrl-Break or the console window
+/// closing on Windows. Commands that run until told to stop (`up`, `talk`, `logs -f`)
+/// wait on this, so that a service manager's stop ends them as cleanly as Ctrl-C does.
+pub(crate) async fn interrupted() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(windows)]
+    {
+        use tokio::signal::windows::{ctrl_break, ctrl_close};
+        match (ctrl_break(), ctrl_close()) {
+            (Ok(mut brk), Ok(mut close)) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = brk.recv() => {}
+                    _ = close.recv() => {}
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
     }
 }

@@ -254,6 +254,8 @@ pub async fn check(api: &Api, json: bool) -> ExitCode {
 
 pub async fn monitor(api: &Api, interval: f64, count: Option<u64>) -> ExitCode {
     let mut round = 0u64;
+    let stop = crate::interrupted();
+    tokio::pin!(stop);
     loop {
         match check_once(api).await {
             Ok((_, rows)) => {
@@ -278,7 +280,7 @@ pub async fn monitor(api: &Api, interval: f64, count: Option<u64>) -> ExitCode {
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs_f64(interval.max(0.1))) => {}
-            _ = tokio::signal::ctrl_c() => return ExitCode::SUCCESS,
+            _ = &mut stop => return ExitCode::SUCCESS,
         }
     }
 }
@@ -341,6 +343,8 @@ pub async fn logs(
     if !follow {
         return ExitCode::SUCCESS;
     }
+    let stop = crate::interrupted();
+    tokio::pin!(stop);
     loop {
         for svc in &services {
             for line in book.poll(svc) {
@@ -350,7 +354,7 @@ pub async fn logs(
         let _ = std::io::stdout().flush();
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(100)) => {}
-            _ = tokio::signal::ctrl_c() => return ExitCode::SUCCESS,
+            _ = &mut stop => return ExitCode::SUCCESS,
         }
     }
 }
@@ -624,9 +628,11 @@ pub async fn up(api: Arc<Api>, only: Vec<String>, force: bool) -> ExitCode {
         return ExitCode::FAILURE;
     }
     println!("\nsupervising: restarts, health and logs are watched. Ctrl+C stops the stack.");
+    let stop = crate::interrupted();
+    tokio::pin!(stop);
     loop {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => break,
+            _ = &mut stop => break,
             _ = tokio::time::sleep(std::time::Duration::from_millis(300)) => {
                 let all_stopped = api.stack_status().await.is_ok_and(|v| {
                     v.status.services.iter().all(|s| matches!(s.state, greenroom_api::ServiceState::Stopped | greenroom_api::ServiceState::Disabled))

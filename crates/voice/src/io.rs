@@ -14,7 +14,8 @@
 //! - [`AudioOut::play`] queues a clip after whatever is queued and returns at once;
 //!   [`AudioOut::stop`] drops the clip sounding and everything queued, and must silence the
 //!   output within 100 ms (barge-in); [`AudioOut::is_playing`] is true while anything is
-//!   queued or sounding. Its methods take `&self` so one output can be shared (in an `Arc`)
+//!   queued or sounding; [`AudioOut::last_started_at`] tells when the latest clip began to
+//!   sound, where the implementation knows. Its methods take `&self` so one output can be shared (in an `Arc`)
 //!   by the thread that speaks and the thread that hears the learner interrupt.
 //! - [`ScriptedInput`] plays a [`Script`]: lead-in silence, the utterances separated by gaps,
 //!   a tail, then [`Next::Ended`]. Chunk timestamps follow the sample clock from the first
@@ -46,6 +47,22 @@ pub enum AudioError {
     Device { device: String, message: String },
     #[error("the audio stream is closed; open it again")]
     Closed,
+    /// No input device can be opened: none exists, the one there fails to start (a Linux
+    /// machine with no sound server still lists ALSA's `default`), or it vanished.
+    #[error(
+        "No microphone is available: {reason}. Plug one in, or check Windows Settings › Privacy › Microphone; on Linux start PulseAudio or PipeWire."
+    )]
+    NoMicrophone { reason: String },
+    /// The system refuses Greenroom the microphone (Windows privacy settings, a sandbox).
+    #[error(
+        "Greenroom is not allowed to use the microphone: {reason}. Allow desktop apps to use it in Windows Settings › Privacy › Microphone (or your system's privacy settings), then try again."
+    )]
+    MicrophoneBlocked { reason: String },
+    /// No output device can be opened, for the same reasons as [`AudioError::NoMicrophone`].
+    #[error(
+        "No speaker or headphones are available: {reason}. Plug some in or turn them on, or check the sound settings (Windows Settings › System › Sound); on Linux start PulseAudio or PipeWire."
+    )]
+    NoSpeaker { reason: String },
 }
 
 impl Classified for AudioError {
@@ -54,7 +71,11 @@ impl Classified for AudioError {
             AudioError::BadSampleRate { .. } | AudioError::BadScript { .. } => {
                 ErrorKind::InvalidInput
             }
-            AudioError::Device { .. } | AudioError::Closed => ErrorKind::Unavailable,
+            AudioError::Device { .. }
+            | AudioError::Closed
+            | AudioError::NoMicrophone { .. }
+            | AudioError::MicrophoneBlocked { .. }
+            | AudioError::NoSpeaker { .. } => ErrorKind::Unavailable,
         }
     }
 }
@@ -121,6 +142,11 @@ pub trait AudioOut: Send + Sync {
     fn stop(&self);
     /// True while anything is sounding or queued.
     fn is_playing(&self) -> bool;
+    /// When the first sample of the clip that most recently started sounding did, if the
+    /// implementation knows (the barge-in and latency marks use it); `None` before any.
+    fn last_started_at(&self) -> Option<Instant> {
+        None
+    }
 }
 
 /// How a [`ScriptedInput`] hands out its chunks.
@@ -441,6 +467,17 @@ impl AudioOut for RecordingOutput {
             .queue_end
             .is_some_and(|end| end > now)
     }
+
+    /// The start of the latest clip that began sounding by now and was not cut before it did.
+    fn last_started_at(&self) -> Option<Instant> {
+        let now = (self.clock)();
+        lock_unpoisoned(&self.state)
+            .clips
+            .iter()
+            .rev()
+            .find(|c| c.starts_at <= now && c.stopped_at.is_none_or(|at| at > c.starts_at))
+            .map(|c| c.starts_at)
+    }
 }
 
 #[cfg(test)]
@@ -545,10 +582,13 @@ mod tests {
         let (clock, read) = fake_clock();
         let out = RecordingOutput::with_clock(read);
         assert!(!out.is_playing());
+        assert_eq!(out.last_started_at(), None);
         out.play(vec![0.1; 1000], 1000).unwrap(); // 1 s
         out.play(vec![0.2; 500], 1000).unwrap(); // queued after it
         assert!(out.is_playing());
+        assert_eq!(out.last_started_at(), Some(out.clips()[0].starts_at));
         advance(&clock, 1200);
+        assert_eq!(out.last_started_at(), Some(out.clips()[1].starts_at));
         assert!(out.is_playing());
         out.stop();
         assert!(!out.is_playing(), "stop silences at once");
@@ -565,6 +605,7 @@ mod tests {
         advance(&clock, 100);
         out.play(vec![0.3; 100], 1000).unwrap();
         assert_eq!(out.clips()[2].starts_at, out.clips()[2].requested_at);
+        assert_eq!(out.last_started_at(), Some(out.clips()[2].starts_at));
         advance(&clock, 100);
         assert!(!out.is_playing(), "a clip ends on its own");
         assert!(out.play(vec![], 0).is_err());

@@ -1,10 +1,12 @@
-//! Greenroom's voice foundation: what a talk with Marie (STT → LLM → TTS) needs from audio,
-//! with no sound device and no network. Devices (cpal, rodio) come later, behind [`io`]'s
-//! traits; everything here runs the same on a machine without a sound card.
+//! Greenroom's voice foundation: what a talk with Marie (STT → LLM → TTS) needs from audio.
+//! Everything but [`device`] runs the same with no sound device and no network; the real
+//! microphone and speaker sit behind [`io`]'s traits, so the session loop and its tests do
+//! not know which they drive.
 //!
 //! | module       | what it gives                                                              |
 //! |--------------|----------------------------------------------------------------------------|
 //! | [`io`]       | [`AudioIn`] / [`AudioOut`]: PCM in with capture timestamps, PCM out that stops at once (barge-in); [`ScriptedInput`] and [`RecordingOutput`] for tests and the test engine |
+//! | [`device`]   | real devices: [`Microphone`] (cpal) and [`Speaker`] (rodio) behind the traits, [`list_devices`], following the default device when one goes away ([`DeviceNotice`]), "no microphone" errors a coach understands |
 //! | [`resample`] | any rate and channel count to mono at a target rate (16 kHz for STT and VAD, 48 kHz for Opus), whole clips or streamed, on rubato |
 //! | [`vad`]      | [`EndOfSpeech`]: utterances out of a 16 kHz stream (earshot), with an end-of-speech delay and push-to-talk; its timing is pure and tested apart from the model |
 //! | [`meter`]    | RMS and peak in dBFS, and a [`LevelMeter`] that emits at most N levels a second |
@@ -14,6 +16,7 @@
 //! Errors are `thiserror` enums implementing [`greenroom_core::Classified`]; nothing here
 //! panics on what a caller or a file gives it.
 
+pub mod device;
 pub mod io;
 pub mod meter;
 pub mod recorder;
@@ -21,6 +24,10 @@ pub mod resample;
 pub mod vad;
 pub mod wer;
 
+pub use device::{
+    DeviceChoice, DeviceInfo, DeviceList, DeviceNotice, Direction, Microphone, NoticeCallback,
+    OpenOptions, Speaker, list_devices,
+};
 pub use io::{AudioChunk, AudioError, AudioIn, AudioOut, Next, Pacing, RecordingOutput, Script};
 pub use io::{PlayedClip, ScriptedInput};
 pub use meter::{Level, LevelMeter, MeterError};

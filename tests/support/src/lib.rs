@@ -1,6 +1,9 @@
 //! Test support shared by Greenroom's real-process tests and benchmarks: the fixture
 //! service binary (built on first use), free ports, tools that setup installs, a real
-//! livekit-server, waiting for a condition, and the percentile benchmarks print.
+//! livekit-server, waiting for a condition, the percentile benchmarks print, and a fake
+//! microphone and speaker on a private PulseAudio daemon ([`fake_mic`]).
+
+pub mod fake_mic;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

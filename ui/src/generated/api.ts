@@ -454,11 +454,247 @@ export type RoomVisit = { room: string, identity: string,
  */
 rtt_ms: number | null, };
 
-export type ApiEvent = { "kind": "settings_changed", settings: SettingsView, } | { "kind": "doctor_check", check: CheckResult, done: number, total: number, } | { "kind": "doctor_finished", summary: DoctorSummary, } | { "kind": "stack_service", status: ServiceStatus, } | { "kind": "stack_log", line: LogLine, } | { "kind": "stack_summary", summary: StackSummary, } | { "kind": "exercises_updated", update: ExercisesUpdate, } | { "kind": "stream_test", run: number, event: StreamEvent, figures: LiveFigures | null, } | { "kind": "stream_test_finished", outcome: StreamTestOutcome, } | { "kind": "room_visit", room: string, event: RoomVisitEvent, };
+export type DeviceInfo = { 
+/**
+ * Stable `host:device` id, to store and give back in [`DeviceChoice::Id`].
+ */
+id: string, 
+/**
+ * The name the system shows.
+ */
+name: string, };
+
+export type DeviceList = { 
+/**
+ * The sound system in use (`PulseAudio`, `ALSA`, `WASAPI`…); `None` when there is none.
+ */
+host: string | null, inputs: Array<DeviceInfo>, outputs: Array<DeviceInfo>, 
+/**
+ * The id of the default input, when it is one of `inputs`.
+ */
+default_input: string | null, 
+/**
+ * The id of the default output, when it is one of `outputs`.
+ */
+default_output: string | null, };
+
+export type Character = { id: string, name: string, role: string, 
+/**
+ * The TTS voice (an OpenAI voice name; engines that lack it use their default).
+ */
+voice: string, system_prompt: string, };
+
+export type TalkExercise = { id: string, title: string, 
+/**
+ * A [`Character::id`].
+ */
+character: string, description: string, 
+/**
+ * What the character says first.
+ */
+opening: string, 
+/**
+ * Added to the character's system prompt.
+ */
+instructions: string, duration_minutes: number, focus: Array<string>, };
+
+export type Catalog = { characters: Array<Character>, exercises: Array<TalkExercise>, };
+
+export type Service = "stt" | "llm" | "tts";
+
+export type SttShape = "vosk" | "open_ai";
+
+export type EndpointView = { service: Service, url: string, model: string, key_set: boolean, 
+/**
+ * Where the address came from: `sandbox`, `stack`, `settings`, `command line`.
+ */
+origin: string, };
+
+export type EndpointsView = { stt: EndpointView, 
+/**
+ * `vosk` or `open_ai`.
+ */
+stt_shape: SttShape, llm: EndpointView, tts: EndpointView, };
+
+export type SegmentKind = "end_of_utterance" | "stt" | "llm_first_token" | "llm_first_sentence" | "tts_first_byte" | "tts_rest" | "playback_start" | "overhead";
+
+export type Segment = { kind: SegmentKind, ms: number, };
+
+export type MarkAt = { mark: string, at_ms: number, };
+
+export type TurnFigures = { 
+/**
+ * One entry per kind that occurred, in chain order, overhead last (summed).
+ */
+segments: Array<Segment>, 
+/**
+ * End of the learner's speech → first audio; `None` when no audio was heard.
+ */
+time_to_first_audio_ms: number | null, 
+/**
+ * Conversation request → last token.
+ */
+llm_total_ms: number | null, 
+/**
+ * Greenroom's own share (the `overhead` segment), 0 when none.
+ */
+overhead_ms: number, 
+/**
+ * First audio → last audio (or the cut).
+ */
+playback_ms: number | null, };
+
+export type TalkState = "idle" | "listening" | "learner_speaking" | "end_of_speech" | "transcribing" | "thinking" | "speaking" | "ended";
+
+export type Side = "learner" | "marie";
+
+export type NoticeLevel = "info" | "warning" | "error";
+
+export type TurnError = { service: Service, url: string, 
+/**
+ * `down`, `timeout`, `http_500`, `bad_answer`.
+ */
+tag: string, message: string, };
+
+export type TurnReport = { index: number, 
+/**
+ * When the learner started speaking.
+ */
+started_ms: number, learner_text: string, marie_text: string, 
+/**
+ * The learner's utterance, in ms of audio.
+ */
+utterance_ms: number, stt_confidence: number | null, 
+/**
+ * The learner spoke over Marie (or the coach pressed Interrupt) and she was stopped.
+ */
+interrupted: boolean, 
+/**
+ * Speech detected → playback stopped, for an interruption during playback.
+ */
+barge_in_stop_ms: number | null, error: TurnError | null, 
+/**
+ * Every instant the segments were cut at, for whoever wants to look closer.
+ */
+marks: Array<MarkAt>, 
+/**
+ * One entry per kind that occurred, in chain order, overhead last (summed).
+ */
+segments: Array<Segment>, 
+/**
+ * End of the learner's speech → first audio; `None` when no audio was heard.
+ */
+time_to_first_audio_ms: number | null, 
+/**
+ * Conversation request → last token.
+ */
+llm_total_ms: number | null, 
+/**
+ * Greenroom's own share (the `overhead` segment), 0 when none.
+ */
+overhead_ms: number, 
+/**
+ * First audio → last audio (or the cut).
+ */
+playback_ms: number | null, };
+
+export type TalkSummary = { turns: number, 
+/**
+ * Turns whose reply was heard to its end.
+ */
+completed: number, interrupted: number, failed: number, time_to_first_audio_p50_ms: number | null, time_to_first_audio_p95_ms: number | null, overhead_p50_ms: number | null, overhead_max_ms: number | null, };
+
+export type TalkReport = { schema: string, 
+/**
+ * `direct` (this issue) or `livekit`.
+ */
+mode: string, exercise: string, character: string, endpoints: EndpointsView | null, started_unix_ms: number, duration_ms: number, 
+/**
+ * Marie's opening line, when she spoke first.
+ */
+opening: string | null, turns: Array<TurnReport>, summary: TalkSummary, 
+/**
+ * Where the recording is, when one was made.
+ */
+record_dir: string | null, 
+/**
+ * Why it ended: `stopped`, `input ended`, `max turns`, or the failure.
+ */
+ended_because: string, };
+
+export type TalkEvent = { "type": "state", state: TalkState, turn: number | null, at_ms: number, } | { "type": "level", side: Side, rms_dbfs: number, peak_dbfs: number, at_ms: number, } | { "type": "text", turn: number | null, side: Side, text: string, is_final: boolean, } | { "type": "turn", turn: TurnReport, } | { "type": "notice", level: NoticeLevel, message: string, service: Service | null, } | { "type": "ended", because: string, summary: TalkSummary, };
+
+export type TalkInput = { "kind": "device", id: string | null, } | { "kind": "file", path: string, };
+
+export type TalkOutput = { "kind": "device", id: string | null, } | { "kind": "silent" };
+
+export type TalkServiceOverrides = { stt_url?: string, 
+/**
+ * `vosk` or `open_ai`; guessed from the URL when absent (`…/audio/transcriptions` is OpenAI).
+ */
+stt_shape?: SttShape, llm_url?: string, llm_model?: string, tts_url?: string, };
+
+export type TalkRequest = { 
+/**
+ * An exercise id of the catalogue (`None`: Conversation libre).
+ */
+exercise: string | null, input: TalkInput, output: TalkOutput, push_to_talk: boolean, 
+/**
+ * 200 ..= 2,000 ms (default 800).
+ */
+end_of_speech_ms: number | null, 
+/**
+ * Keep the session in `<home>/talk/<session>/`.
+ */
+record: boolean, 
+/**
+ * Record there instead (a new or empty folder).
+ */
+record_dir: string | null, 
+/**
+ * Marie says the exercise's opening line first (default: yes).
+ */
+speak_opening: boolean | null, 
+/**
+ * Speak the reply once it is whole, not sentence by sentence (a benchmark baseline).
+ */
+wait_for_whole_reply: boolean, seed: number | null, max_turns: number | null, services: TalkServiceOverrides, };
+
+export type TalkStarted = { session: string, exercise: TalkExercise, character: Character, endpoints: EndpointsView, record_dir: string | null, };
+
+export type TalkAction = { "action": "push_to_talk", enabled: boolean, } | { "action": "key", held: boolean, } | { "action": "end_of_speech", ms: number, } | { "action": "interrupt" } | { "action": "stop" };
+
+export type TalkCatalogView = { catalog: Catalog, 
+/**
+ * The file in use; `None` for the built-in catalogue.
+ */
+file: string | null, 
+/**
+ * The file the team edits (it may not exist yet).
+ */
+editable_file: string, 
+/**
+ * Why the file was not used (`file:line: …`), when it was not.
+ */
+problem: string | null, 
+/**
+ * Said where a coach picks the local speech-to-text.
+ */
+local_stt_note: string, };
+
+export type TalkSnapshot = { session: string, running: boolean, state: TalkState, exercise: string, 
+/**
+ * The turns so far (a screen that opens mid-talk shows them).
+ */
+turns: Array<TurnReport>, report: TalkReport | null, };
+
+export type TalkSessionEntry = { session: string, dir: string, exercise: string, started_unix_ms: number, turns: number, time_to_first_audio_p50_ms: number | null, };
+
+export type ApiEvent = { "kind": "settings_changed", settings: SettingsView, } | { "kind": "doctor_check", check: CheckResult, done: number, total: number, } | { "kind": "doctor_finished", summary: DoctorSummary, } | { "kind": "stack_service", status: ServiceStatus, } | { "kind": "stack_log", line: LogLine, } | { "kind": "stack_summary", summary: StackSummary, } | { "kind": "exercises_updated", update: ExercisesUpdate, } | { "kind": "stream_test", run: number, event: StreamEvent, figures: LiveFigures | null, } | { "kind": "stream_test_finished", outcome: StreamTestOutcome, } | { "kind": "room_visit", room: string, event: RoomVisitEvent, } | { "kind": "talk", session: string, event: TalkEvent, };
 
 export type EventEnvelope = { topic: string, seq: number, at_ms: number, event: ApiEvent, };
 
-export type Request = { "command": "app_info", "args": Record<symbol, never> } | { "command": "get_settings", "args": Record<symbol, never> } | { "command": "update_settings", "args": { patch: SettingsPatch, } } | { "command": "run_doctor", "args": Record<symbol, never> } | { "command": "stack_status", "args": Record<symbol, never> } | { "command": "stack_preflight", "args": Record<symbol, never> } | { "command": "stack_up", "args": { only: Array<string>, } } | { "command": "exercises_scan", "args": { project: string | null, } } | { "command": "exercises_watch", "args": { project: string | null, } } | { "command": "exercises_history", "args": { project: string | null, id: string, limit: number, } } | { "command": "livekit_info", "args": Record<symbol, never> } | { "command": "rooms_list", "args": Record<symbol, never> } | { "command": "room_create", "args": { name: string, metadata: string, } } | { "command": "room_delete", "args": { name: string, } } | { "command": "room_participants", "args": { room: string, } } | { "command": "participant_remove", "args": { room: string, identity: string, } } | { "command": "stack_diagnose", "args": Record<symbol, never> } | { "command": "stack_repair", "args": { id: string, kind: RepairKind, confirmed: boolean, } } | { "command": "stack_report", "args": Record<symbol, never> } | { "command": "stack_down", "args": Record<symbol, never> } | { "command": "service_start", "args": { id: string, } } | { "command": "service_stop", "args": { id: string, } } | { "command": "service_restart", "args": { id: string, } } | { "command": "stack_logs", "args": { service: string | null, limit: number, } } | { "command": "stream_test_start", "args": { request: StreamTestRequest, } } | { "command": "stream_test_current", "args": Record<symbol, never> } | { "command": "stream_test_stop", "args": Record<symbol, never> } | { "command": "stream_test_reports", "args": { limit: number, } } | { "command": "stream_test_report", "args": { file: string, } } | { "command": "metric_catalogue", "args": Record<symbol, never> } | { "command": "token_mint", "args": { request: TokenRequest, } } | { "command": "room_metadata", "args": { room: string, metadata: string, } };
+export type Request = { "command": "app_info", "args": Record<symbol, never> } | { "command": "get_settings", "args": Record<symbol, never> } | { "command": "update_settings", "args": { patch: SettingsPatch, } } | { "command": "run_doctor", "args": Record<symbol, never> } | { "command": "stack_status", "args": Record<symbol, never> } | { "command": "stack_preflight", "args": Record<symbol, never> } | { "command": "stack_up", "args": { only: Array<string>, } } | { "command": "exercises_scan", "args": { project: string | null, } } | { "command": "exercises_watch", "args": { project: string | null, } } | { "command": "exercises_history", "args": { project: string | null, id: string, limit: number, } } | { "command": "livekit_info", "args": Record<symbol, never> } | { "command": "rooms_list", "args": Record<symbol, never> } | { "command": "room_create", "args": { name: string, metadata: string, } } | { "command": "room_delete", "args": { name: string, } } | { "command": "room_participants", "args": { room: string, } } | { "command": "participant_remove", "args": { room: string, identity: string, } } | { "command": "stack_diagnose", "args": Record<symbol, never> } | { "command": "stack_repair", "args": { id: string, kind: RepairKind, confirmed: boolean, } } | { "command": "stack_report", "args": Record<symbol, never> } | { "command": "stack_down", "args": Record<symbol, never> } | { "command": "service_start", "args": { id: string, } } | { "command": "service_stop", "args": { id: string, } } | { "command": "service_restart", "args": { id: string, } } | { "command": "stack_logs", "args": { service: string | null, limit: number, } } | { "command": "stream_test_start", "args": { request: StreamTestRequest, } } | { "command": "stream_test_current", "args": Record<symbol, never> } | { "command": "stream_test_stop", "args": Record<symbol, never> } | { "command": "stream_test_reports", "args": { limit: number, } } | { "command": "stream_test_report", "args": { file: string, } } | { "command": "metric_catalogue", "args": Record<symbol, never> } | { "command": "token_mint", "args": { request: TokenRequest, } } | { "command": "room_metadata", "args": { room: string, metadata: string, } } | { "command": "talk_catalog", "args": Record<symbol, never> } | { "command": "talk_devices", "args": Record<symbol, never> } | { "command": "talk_endpoints", "args": Record<symbol, never> } | { "command": "talk_start", "args": { request: TalkRequest, } } | { "command": "talk_run", "args": { request: TalkRequest, } } | { "command": "talk_control", "args": { action: TalkAction, } } | { "command": "talk_current", "args": Record<symbol, never> } | { "command": "talk_sessions", "args": { limit: number, } } | { "command": "talk_export", "args": { session: string, destination: string, } };
 
 export type CommandArgs = {
   app_info: {  };
@@ -493,6 +729,15 @@ export type CommandArgs = {
   metric_catalogue: {  };
   token_mint: { request: TokenRequest };
   room_metadata: { room: string, metadata: string };
+  talk_catalog: {  };
+  talk_devices: {  };
+  talk_endpoints: {  };
+  talk_start: { request: TalkRequest };
+  talk_run: { request: TalkRequest };
+  talk_control: { action: TalkAction };
+  talk_current: {  };
+  talk_sessions: { limit: number };
+  talk_export: { session: string, destination: string };
 };
 
 export type CommandResults = {
@@ -528,6 +773,15 @@ export type CommandResults = {
   metric_catalogue: Array<Metric>;
   token_mint: string;
   room_metadata: null;
+  talk_catalog: TalkCatalogView;
+  talk_devices: DeviceList;
+  talk_endpoints: EndpointsView;
+  talk_start: TalkStarted;
+  talk_run: TalkReport;
+  talk_control: null;
+  talk_current: TalkSnapshot | null;
+  talk_sessions: Array<TalkSessionEntry>;
+  talk_export: string;
 };
 
 export type CommandName = keyof CommandResults;

@@ -13,7 +13,7 @@ export interface Section {
 
 export const SECTIONS: readonly Section[] = [
   { id: 'stack', title: 'Stack', purpose: 'Launch, watch and repair the whole Eloquence stack.', ready: true },
-  { id: 'talk', title: 'Talk', purpose: 'Talk to Marie with your microphone and see each turn’s latency.', ready: false },
+  { id: 'talk', title: 'Talk', purpose: 'Talk to Marie with your microphone and see each turn’s latency.', ready: true },
   { id: 'exercises', title: 'Exercises', purpose: 'How complete every exercise of the Flutter app is, live as the code changes.', ready: true },
   { id: 'tests', title: 'Tests', purpose: 'Stream test suites through the real LiveKit server: live latency, reports and trends.', ready: true },
   { id: 'rooms', title: 'Rooms', purpose: 'LiveKit rooms, participants and their tracks; stream tests.', ready: true },

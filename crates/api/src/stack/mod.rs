@@ -140,7 +140,7 @@ impl Api {
         };
         match source {
             StackSource::Sandbox => Ok(Definition {
-                manifest: source::sandbox_manifest(&self.tool_dirs),
+                manifest: source::sandbox_manifest(&self.tool_dirs, self.home.root()),
                 root: self.home.root().to_path_buf(),
                 notes: Vec::new(),
                 unset_variables: Vec::new(),

@@ -8,7 +8,12 @@
 //!    (`compose.yaml`, `compose.yml`, `docker-compose.yaml`, `docker-compose.yml`, with
 //!    its `.override` file when present, as `docker compose` does by default);
 //! 4. the **sandbox**: the real `livekit-server --dev` (bound to 127.0.0.1) and
-//!    `redis-server` when they are installed, and the built-in token service on 8004.
+//!    `redis-server` when they are installed, the built-in token service on 8004, and the
+//!    speech fallbacks on the ports Eloquence's own services use, so that a coach can talk
+//!    to Marie with no key and no Docker: the offline coach (OpenAI chat API) on 8001,
+//!    faster-whisper speech-to-text (Vosk and OpenAI shapes, English only) on 8002, and
+//!    espeak-ng / pico2wave behind the OpenAI speech API on 5002. A fallback whose program
+//!    is missing is disabled, with why and what installs it.
 
 use greenroom_livekit::token_service::TokenServiceConfig;
 use greenroom_stack::builtin::{Builtin, BuiltinContext, BuiltinRun, Builtins};
@@ -26,6 +31,10 @@ pub const SANDBOX_API_SECRET: &str = "secret";
 pub const SANDBOX_TOKEN_PORT: u16 = 8004;
 pub const SANDBOX_LIVEKIT_PORT: u16 = 7880;
 pub const SANDBOX_REDIS_PORT: u16 = 6379;
+/// The sandbox's speech services, on the ports of the Eloquence services they stand in for.
+pub const SANDBOX_COACH_PORT: u16 = crate::talk::LLM_PORT;
+pub const SANDBOX_STT_PORT: u16 = crate::talk::STT_PORT;
+pub const SANDBOX_TTS_PORT: u16 = crate::talk::TTS_PORT;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StackSource {
@@ -51,7 +60,7 @@ impl StackSource {
             StackSource::Sandbox => StackSourceView {
                 kind: "sandbox".into(),
                 files: Vec::new(),
-                description: "the sandbox stack: livekit-server --dev, redis-server and the built-in token service".into(),
+                description: "the sandbox stack: livekit-server --dev, redis-server, the built-in token service and the speech fallbacks (offline coach, Whisper STT, espeak-ng TTS)".into(),
             },
             StackSource::Manifest(p) => StackSourceView {
                 kind: "manifest".into(),
@@ -120,7 +129,8 @@ pub fn resolve(
 }
 
 /// The sandbox manifest; services whose program is not installed are disabled, with why.
-pub fn sandbox_manifest(tool_dirs: &[PathBuf]) -> Manifest {
+/// `home` is where the speech-to-text's script is written (Greenroom's home).
+pub fn sandbox_manifest(tool_dirs: &[PathBuf], home: &Path) -> Manifest {
     let found = |name: &str| greenroom_doctor::locate_tool(&[name], None, tool_dirs);
     let mut manifest = Manifest {
         name: Some("sandbox".into()),
@@ -212,14 +222,177 @@ pub fn sandbox_manifest(tool_dirs: &[PathBuf]) -> Manifest {
             ..Default::default()
         },
     );
+    add_speech_fallbacks(&mut manifest, tool_dirs, home);
     manifest
+}
+
+fn http_probe(port: u16, start_timeout_ms: u64) -> ProbeSpec {
+    let mut probe = ProbeSpec::new(ProbeCheck::Http {
+        url: format!("http://127.0.0.1:{port}/health"),
+        expect_status: Some(200),
+        body_contains: None,
+        json_field: Some("status".into()),
+        json_equals: Some("healthy".into()),
+    });
+    probe.start_timeout_ms = start_timeout_ms;
+    probe
+}
+
+/// The offline coach, the TTS and the STT fallbacks (see the module's documentation).
+fn add_speech_fallbacks(manifest: &mut Manifest, tool_dirs: &[PathBuf], home: &Path) {
+    use greenroom_stack::manifest::Group;
+    manifest.services.insert(
+        "coach".into(),
+        ServiceSpec {
+            kind: ServiceKind::Builtin,
+            builtin: Some("offline-coach".into()),
+            group: Group::Fallback,
+            description: Some(
+                "the offline French coach behind the OpenAI chat API (stands in for mistral-conversation; a Mistral key in Settings uses the real one)".into(),
+            ),
+            ports: vec![PortSpec::tcp(SANDBOX_COACH_PORT)],
+            probe: Some(http_probe(SANDBOX_COACH_PORT, 10_000)),
+            ..Default::default()
+        },
+    );
+    let engine = greenroom_sandbox::tts_server::find_engine(
+        &greenroom_sandbox::tts_server::TtsServerConfig::default(),
+    );
+    manifest.services.insert(
+        "tts".into(),
+        ServiceSpec {
+            kind: ServiceKind::Builtin,
+            builtin: Some("sandbox-tts".into()),
+            group: Group::Fallback,
+            enabled: engine.is_ok(),
+            description: Some(match &engine {
+                Ok(e) => format!(
+                    "French text-to-speech on {} behind the OpenAI speech API",
+                    e.kind.program_name()
+                ),
+                Err(e) => format!("disabled: {e}"),
+            }),
+            ports: vec![PortSpec::tcp(SANDBOX_TTS_PORT)],
+            probe: Some(http_probe(SANDBOX_TTS_PORT, 10_000)),
+            ..Default::default()
+        },
+    );
+    let python = greenroom_sandbox::stt::locate_python(tool_dirs);
+    let script = greenroom_sandbox::stt::install_script(&home.join("sandbox"));
+    let (enabled, description, command, args, venv) = match (&python, &script) {
+        (Some(python), Ok(script)) => {
+            let (program, args) =
+                greenroom_sandbox::stt::command(python, script, SANDBOX_STT_PORT);
+            (
+                true,
+                format!(
+                    "speech-to-text on faster-whisper tiny.en (English only), Vosk and OpenAI shapes ({})",
+                    program.display()
+                ),
+                program.display().to_string(),
+                args,
+                None,
+            )
+        }
+        (None, _) => (
+            false,
+            "disabled: the speech virtualenv is not installed (tools/venv-speech; scripts/setup creates it)".to_string(),
+            "python3".to_string(),
+            Vec::new(),
+            None::<String>,
+        ),
+        (_, Err(e)) => (
+            false,
+            format!("disabled: cannot write its script under {}: {e}", home.display()),
+            "python3".to_string(),
+            Vec::new(),
+            None,
+        ),
+    };
+    manifest.services.insert(
+        "stt".into(),
+        ServiceSpec {
+            group: Group::Fallback,
+            enabled,
+            description: Some(description),
+            command: Some(command),
+            args,
+            venv,
+            env: [("HF_HUB_OFFLINE", "1"), ("PYTHONIOENCODING", "utf-8")]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+            ports: vec![PortSpec::tcp(SANDBOX_STT_PORT)],
+            // The model loads before the server listens: a few seconds, more on a busy box.
+            probe: Some(http_probe(SANDBOX_STT_PORT, 90_000)),
+            ..Default::default()
+        },
+    );
 }
 
 /// The built-in services this Greenroom provides.
 pub fn builtins() -> Builtins {
     let mut map: Builtins = Builtins::new();
     map.insert("token-service".into(), Arc::new(TokenServiceBuiltin));
+    map.insert("offline-coach".into(), Arc::new(CoachBuiltin));
+    map.insert("sandbox-tts".into(), Arc::new(TtsBuiltin));
     map
+}
+
+/// Binds 127.0.0.1:`port` for a built-in, or says who cannot.
+fn bind_builtin(what: &str, port: u16) -> Result<tokio::net::TcpListener, String> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port))
+        .map_err(|e| format!("{what} cannot listen on 127.0.0.1:{port}: {e}"))?;
+    listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+    tokio::net::TcpListener::from_std(listener).map_err(|e| e.to_string())
+}
+
+struct CoachBuiltin;
+
+impl Builtin for CoachBuiltin {
+    fn start(&self, context: BuiltinContext) -> Result<BuiltinRun, String> {
+        let port = context.port.unwrap_or(SANDBOX_COACH_PORT);
+        let listener = bind_builtin("the offline coach", port)?;
+        (context.log)(&format!(
+            "offline coach listening on http://127.0.0.1:{port}/v1/chat/completions (model {})",
+            greenroom_sandbox::chat_server::MODEL_ID
+        ));
+        let config = greenroom_sandbox::chat_server::ChatServerConfig::from_env();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let finished = tokio::spawn(async move {
+            greenroom_sandbox::chat_server::serve(listener, config, async {
+                let _ = stopped.await;
+            })
+            .await
+            .map_err(|e| e.to_string())
+        });
+        Ok(BuiltinRun { stop, finished })
+    }
+}
+
+struct TtsBuiltin;
+
+impl Builtin for TtsBuiltin {
+    fn start(&self, context: BuiltinContext) -> Result<BuiltinRun, String> {
+        let port = context.port.unwrap_or(SANDBOX_TTS_PORT);
+        let config = greenroom_sandbox::tts_server::TtsServerConfig::default();
+        let engine =
+            greenroom_sandbox::tts_server::find_engine(&config).map_err(|e| e.to_string())?;
+        let listener = bind_builtin("the sandbox's text-to-speech", port)?;
+        (context.log)(&format!(
+            "text-to-speech on {} listening on http://127.0.0.1:{port}/v1/audio/speech",
+            engine.program.display()
+        ));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let finished = tokio::spawn(async move {
+            greenroom_sandbox::tts_server::serve(listener, config, async {
+                let _ = stopped.await;
+            })
+            .await
+            .map_err(|e| e.to_string())
+        });
+        Ok(BuiltinRun { stop, finished })
+    }
 }
 
 struct TokenServiceBuiltin;
@@ -305,7 +478,18 @@ mod tests {
     fn the_sandbox_disables_what_is_not_installed() {
         // No tool dirs and an empty PATH would be needed to hide tools; here we only check
         // that the sandbox validates and names its built-in.
-        let m = sandbox_manifest(&[]);
+        let home = tempfile::tempdir().unwrap();
+        let m = sandbox_manifest(&[], home.path());
+        for fallback in ["coach", "tts", "stt"] {
+            assert_eq!(
+                m.services[fallback].group,
+                greenroom_stack::manifest::Group::Fallback
+            );
+        }
+        assert_eq!(
+            m.services["coach"].ports,
+            vec![PortSpec::tcp(SANDBOX_COACH_PORT)]
+        );
         assert!(greenroom_stack::manifest::validate(&m).is_empty());
         assert_eq!(
             m.services["token-service"].builtin.as_deref(),
@@ -313,12 +497,9 @@ mod tests {
         );
         for spec in m.services.values() {
             if !spec.enabled {
-                assert!(
-                    spec.description
-                        .as_deref()
-                        .unwrap_or("")
-                        .contains("not installed")
-                );
+                let why = spec.description.as_deref().unwrap_or("");
+                assert!(why.starts_with("disabled: "), "{why}");
+                assert!(why.contains("install"), "says what installs it: {why}");
             }
         }
     }

@@ -325,6 +325,19 @@ impl<M: SpeechModel> EndOfSpeech<M> {
         self.timing.set_mode(mode);
     }
 
+    /// Changes the end-of-speech delay at once (a coach moving the slider mid-session);
+    /// it must be within [`DELAY_RANGE_MS`].
+    pub fn set_end_of_speech_delay(&mut self, delay: Duration) -> Result<(), VadError> {
+        let config = VadConfig {
+            end_of_speech_delay: delay,
+            ..self.config.clone()
+        };
+        config.validate()?;
+        self.config = config;
+        self.timing.set_delay(delay);
+        Ok(())
+    }
+
     /// The push-to-talk key; frames completed while it is held are speech.
     pub fn set_key_held(&mut self, held: bool) {
         self.key_held = held;

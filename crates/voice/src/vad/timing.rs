@@ -99,6 +99,11 @@ impl Endpointer {
         self.mode = mode;
     }
 
+    /// Changes the end-of-speech delay; silence already counted counts against the new one.
+    pub fn set_delay(&mut self, delay: Duration) {
+        self.delay = delay;
+    }
+
     pub fn phase(&self) -> Phase {
         match self.state {
             State::Silence => Phase::Silence,

@@ -1,0 +1,666 @@
+//! Talking to Marie from any front: the API side of [`greenroom_talk`].
+//!
+//! One talk at a time per Greenroom. [`Api::talk_start`] opens the input (the microphone
+//! Settings or the request names, or a WAV file played as a script), the output (a
+//! speaker, or none: a silent output that keeps what Marie said), resolves the three
+//! services ([`Api::talk_endpoints`]) and starts the session; its events follow on
+//! `talk://<session>` ([`ApiEvent::Talk`]). [`Api::talk_run`] does the same and waits for
+//! the report: the CLI's `greenroom talk --input` and the test engine use it.
+//!
+//! **Where the services are** (first match wins, per service):
+//! 1. the request's own URLs (`--stt-url`, `--llm-url`, `--tts-url`);
+//! 2. for the conversation, a Mistral key in Settings: Mistral's API
+//!    (`https://api.mistral.ai/v1`, model `mistral-small-latest`);
+//! 3. the ports Eloquence and the sandbox share on 127.0.0.1: speech-to-text on 8002
+//!    (`/transcribe`, the Vosk shape: the team's `vosk-stt` or the sandbox's Whisper),
+//!    the conversation on 8001 (`/v1`: the team's `mistral-conversation` or the sandbox's
+//!    offline coach), text-to-speech on 5002 (`/v1/audio/speech`: the sandbox's
+//!    espeak-ng, or any OpenAI-compatible TTS).
+//!
+//! **Recordings.** With `record`, a session is kept in `<home>/talk/<session>/`:
+//! `learner.wav`, `marie.wav`, `transcript.json` (`greenroom.talk-session/1`) and
+//! `session.json` (the report, `greenroom.talk/1`). [`Api::talk_export`] copies one folder
+//! where the user wants it.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use greenroom_core::{EventSink, lock_unpoisoned};
+use greenroom_talk::events::{NoticeLevel, TalkEvent, TalkReport, TalkState};
+use greenroom_talk::services::{
+    ApiKey, ChatEndpoint, Endpoints, EndpointsView, SttEndpoint, SttShape, Timeouts, TtsEndpoint,
+};
+use greenroom_talk::session::{
+    DirectPipeline, ReplyStrategy, TalkConfig, TalkControl, TalkSession,
+};
+use greenroom_talk::{Catalog, Character, Exercise};
+use greenroom_voice::device::{DeviceChoice, DeviceList, OpenOptions};
+use greenroom_voice::vad::{VadConfig, VadMode};
+use greenroom_voice::{AudioIn, AudioOut, RecordingOutput, Script, ScriptedInput};
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::{Api, ApiError, ApiEvent};
+
+/// The ports Eloquence's services and the sandbox's stand-ins share.
+pub const STT_PORT: u16 = 8002;
+pub const LLM_PORT: u16 = 8001;
+pub const TTS_PORT: u16 = 5002;
+pub const MISTRAL_BASE_URL: &str = "https://api.mistral.ai/v1";
+pub const MISTRAL_MODEL: &str = "mistral-small-latest";
+/// The model name Eloquence's `mistral-conversation` expects (the offline coach ignores it).
+pub const ELOQUENCE_MODEL: &str = "mistral-nemo-instruct-2407";
+
+/// Where the learner's voice comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TalkInput {
+    /// A microphone (`None`: the default, followed when it changes).
+    Device { id: Option<String> },
+    /// A WAV file whose utterances are separated by silence, played as if spoken.
+    File { path: String },
+}
+
+/// Where Marie's voice goes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TalkOutput {
+    Device {
+        id: Option<String>,
+    },
+    /// Nowhere: nothing plays (scripted runs on a machine without a speaker).
+    Silent,
+}
+
+/// Service addresses that override the resolved ones.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[serde(default)]
+#[ts(optional_fields)]
+pub struct TalkServiceOverrides {
+    pub stt_url: Option<String>,
+    /// `vosk` or `open_ai`; guessed from the URL when absent (`…/audio/transcriptions` is OpenAI).
+    pub stt_shape: Option<SttShape>,
+    pub llm_url: Option<String>,
+    pub llm_model: Option<String>,
+    pub tts_url: Option<String>,
+}
+
+/// What `talk_start` / `talk_run` are asked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct TalkRequest {
+    /// An exercise id of the catalogue (`None`: Conversation libre).
+    pub exercise: Option<String>,
+    pub input: TalkInput,
+    pub output: TalkOutput,
+    pub push_to_talk: bool,
+    /// 200 ..= 2,000 ms (default 800).
+    pub end_of_speech_ms: Option<u32>,
+    /// Keep the session in `<home>/talk/<session>/`.
+    pub record: bool,
+    /// Record there instead (a new or empty folder).
+    pub record_dir: Option<String>,
+    /// Marie says the exercise's opening line first (default: yes).
+    pub speak_opening: Option<bool>,
+    /// Speak the reply once it is whole, not sentence by sentence (a benchmark baseline).
+    pub wait_for_whole_reply: bool,
+    #[ts(type = "number | null")]
+    pub seed: Option<i64>,
+    pub max_turns: Option<u32>,
+    pub services: TalkServiceOverrides,
+}
+
+impl Default for TalkRequest {
+    fn default() -> Self {
+        Self {
+            exercise: None,
+            input: TalkInput::Device { id: None },
+            output: TalkOutput::Device { id: None },
+            push_to_talk: false,
+            end_of_speech_ms: None,
+            record: true,
+            record_dir: None,
+            speak_opening: None,
+            wait_for_whole_reply: false,
+            seed: None,
+            max_turns: None,
+            services: TalkServiceOverrides::default(),
+        }
+    }
+}
+
+/// A talk that started.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct TalkStarted {
+    pub session: String,
+    pub exercise: Exercise,
+    pub character: Character,
+    pub endpoints: EndpointsView,
+    pub record_dir: Option<String>,
+}
+
+/// What a front can do to a running talk.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum TalkAction {
+    /// Voice detection (`false`) or push-to-talk (`true`), at any time.
+    PushToTalk {
+        enabled: bool,
+    },
+    /// The push-to-talk key went down (`true`) or up.
+    Key {
+        held: bool,
+    },
+    EndOfSpeech {
+        ms: u32,
+    },
+    /// Stop Marie now.
+    Interrupt,
+    Stop,
+}
+
+/// The catalogue and where it came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct TalkCatalogView {
+    pub catalog: Catalog,
+    /// The file in use; `None` for the built-in catalogue.
+    pub file: Option<String>,
+    /// The file the team edits (it may not exist yet).
+    pub editable_file: String,
+    /// Why the file was not used (`file:line: …`), when it was not.
+    pub problem: Option<String>,
+    /// Said where a coach picks the local speech-to-text.
+    pub local_stt_note: String,
+}
+
+/// The talk in progress, or the last one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct TalkSnapshot {
+    pub session: String,
+    pub running: bool,
+    pub state: TalkState,
+    pub exercise: String,
+    /// The turns so far (a screen that opens mid-talk shows them).
+    pub turns: Vec<greenroom_talk::TurnReport>,
+    pub report: Option<TalkReport>,
+}
+
+/// A recorded session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct TalkSessionEntry {
+    pub session: String,
+    pub dir: String,
+    pub exercise: String,
+    #[ts(type = "number")]
+    pub started_unix_ms: u64,
+    pub turns: u32,
+    pub time_to_first_audio_p50_ms: Option<f64>,
+}
+
+struct Current {
+    session: String,
+    exercise: String,
+    control: TalkControl,
+    state: Arc<Mutex<TalkState>>,
+    turns: Arc<Mutex<Vec<greenroom_talk::TurnReport>>>,
+    report: Arc<Mutex<Option<TalkReport>>>,
+}
+
+#[derive(Default)]
+pub(crate) struct TalkApiState {
+    current: Mutex<Option<Current>>,
+}
+
+/// Forwards a session's events to the API's emitter and keeps its state.
+struct Forward {
+    session: String,
+    emitter: Arc<crate::Emitter>,
+    state: Arc<Mutex<TalkState>>,
+    turns: Arc<Mutex<Vec<greenroom_talk::TurnReport>>>,
+}
+
+impl EventSink<TalkEvent> for Forward {
+    fn emit(&self, event: TalkEvent) {
+        match &event {
+            TalkEvent::State { state, .. } => *lock_unpoisoned(&self.state) = *state,
+            TalkEvent::Turn { turn } => lock_unpoisoned(&self.turns).push(turn.clone()),
+            _ => {}
+        }
+        self.emitter.emit(ApiEvent::Talk {
+            session: self.session.clone(),
+            event,
+        });
+    }
+}
+
+fn bad(message: impl Into<String>) -> ApiError {
+    ApiError::invalid_input(message)
+}
+
+/// Reads a WAV file as a script: its utterances are whatever it holds, after a short
+/// lead-in, with a tail long enough for the last turn's end of speech.
+fn scripted_input(
+    path: &Path,
+    end_of_speech: std::time::Duration,
+) -> Result<ScriptedInput, ApiError> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        ApiError::new(
+            crate::ErrorCode::NotFound,
+            format!(
+                "cannot read the input {}: {e}; give a WAV file (mono or stereo, any rate)",
+                path.display()
+            ),
+        )
+    })?;
+    let (samples, rate) = greenroom_talk::clients::decode_wav(&bytes).map_err(|e| {
+        bad(format!(
+            "{} is not a WAV file Greenroom can read ({e}); convert it, e.g. `sox in.mp3 -r 16000 -c 1 out.wav`",
+            path.display()
+        ))
+    })?;
+    let mut script = Script::new(rate, vec![samples]);
+    script.lead_in = std::time::Duration::from_millis(300);
+    script.tail = end_of_speech + std::time::Duration::from_millis(1200);
+    script.pacing = greenroom_voice::Pacing::RealTime;
+    ScriptedInput::new(script).map_err(ApiError::of)
+}
+
+fn session_id() -> String {
+    let ms = greenroom_core::unix_millis();
+    let secs = (ms / 1000) as i64;
+    // YYYYMMDD-HHMMSS-mmm in UTC, sortable and safe in a file name.
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}-{:03}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        ms % 1000
+    )
+}
+
+/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+impl Api {
+    fn talk_dir(&self) -> PathBuf {
+        self.home.root().join("talk")
+    }
+
+    fn talk_catalog_file(&self) -> PathBuf {
+        self.home.root().join("talk-catalog.toml")
+    }
+
+    /// The characters and exercises (the team's file when it is valid, else the built-in).
+    pub async fn talk_catalog(&self) -> Result<TalkCatalogView, ApiError> {
+        let file = self.talk_catalog_file();
+        let loaded = greenroom_talk::load_or_default(Some(&file));
+        Ok(TalkCatalogView {
+            catalog: loaded.catalog,
+            file: loaded.file.map(|f| f.display().to_string()),
+            editable_file: file.display().to_string(),
+            problem: loaded.problem.map(|p| p.to_string()),
+            local_stt_note: greenroom_sandbox::stt::LANGUAGE_NOTE.to_string(),
+        })
+    }
+
+    /// The sound devices, with the defaults.
+    pub async fn talk_devices(&self) -> Result<DeviceList, ApiError> {
+        tokio::task::spawn_blocking(greenroom_voice::device::list_devices)
+            .await
+            .map_err(|e| ApiError::internal(format!("listing the sound devices failed: {e}")))
+    }
+
+    /// Where the three services are (see the module's documentation), keys hidden.
+    pub async fn talk_endpoints(&self) -> Result<EndpointsView, ApiError> {
+        let (endpoints, origin) = self.resolve_talk_endpoints(&TalkServiceOverrides::default());
+        Ok(endpoints.view(&origin))
+    }
+
+    fn resolve_talk_endpoints(&self, overrides: &TalkServiceOverrides) -> (Endpoints, String) {
+        let settings = crate::settings::load(&self.home.settings_file()).settings;
+        let local = |port: u16, path: &str| format!("http://127.0.0.1:{port}{path}");
+        let stt_url = overrides
+            .stt_url
+            .clone()
+            .unwrap_or_else(|| local(STT_PORT, "/transcribe"));
+        let stt_shape =
+            overrides
+                .stt_shape
+                .unwrap_or(if stt_url.contains("/audio/transcriptions") {
+                    SttShape::OpenAi
+                } else {
+                    SttShape::Vosk
+                });
+        let mistral = settings.mistral_api_key.as_deref().and_then(ApiKey::new);
+        let (llm_url, llm_key, llm_model) = match (&overrides.llm_url, mistral) {
+            (Some(url), key) => (url.clone(), key, ELOQUENCE_MODEL.to_string()),
+            (None, Some(key)) => (
+                MISTRAL_BASE_URL.to_string(),
+                Some(key),
+                MISTRAL_MODEL.to_string(),
+            ),
+            (None, None) => (local(LLM_PORT, "/v1"), None, ELOQUENCE_MODEL.to_string()),
+        };
+        let origin = if overrides == &TalkServiceOverrides::default() {
+            "the local ports Eloquence and the sandbox share".to_string()
+        } else {
+            "the request".to_string()
+        };
+        let endpoints = Endpoints {
+            stt: SttEndpoint {
+                shape: stt_shape,
+                url: stt_url,
+                api_key: None,
+                model: "whisper-1".into(),
+                language: None,
+            },
+            chat: ChatEndpoint {
+                base_url: llm_url,
+                api_key: llm_key,
+                model: overrides.llm_model.clone().unwrap_or(llm_model),
+                temperature: 0.7,
+                max_tokens: 150,
+            },
+            tts: TtsEndpoint {
+                base_url: overrides
+                    .tts_url
+                    .clone()
+                    .unwrap_or_else(|| local(TTS_PORT, "/v1")),
+                api_key: None,
+                model: "tts-1".into(),
+            },
+            timeouts: Timeouts::default(),
+        };
+        (endpoints, origin)
+    }
+
+    /// Starts a talk (see the module's documentation); `talk://<session>` events follow.
+    pub async fn talk_start(&self, request: TalkRequest) -> Result<TalkStarted, ApiError> {
+        let (started, session) = self.start_talk(request)?;
+        let report_slot = {
+            let current = lock_unpoisoned(&self.talk.current);
+            current.as_ref().map(|c| c.report.clone())
+        };
+        tokio::spawn(async move {
+            let report = session.finished().await;
+            if let Some(slot) = report_slot {
+                *lock_unpoisoned(&slot) = Some(report);
+            }
+        });
+        Ok(started)
+    }
+
+    /// Runs a talk to its end and returns its report (`greenroom talk --input`).
+    pub async fn talk_run(&self, request: TalkRequest) -> Result<TalkReport, ApiError> {
+        let (_, session) = self.start_talk(request)?;
+        let report = session.finished().await;
+        if let Some(current) = lock_unpoisoned(&self.talk.current).as_ref() {
+            *lock_unpoisoned(&current.report) = Some(report.clone());
+        }
+        Ok(report)
+    }
+
+    fn start_talk(&self, request: TalkRequest) -> Result<(TalkStarted, TalkSession), ApiError> {
+        {
+            let current = lock_unpoisoned(&self.talk.current);
+            if let Some(c) = current.as_ref()
+                && lock_unpoisoned(&c.report).is_none()
+            {
+                return Err(bad(format!(
+                    "a talk is already running (session {}); stop it first",
+                    c.session
+                )));
+            }
+        }
+        let catalog = greenroom_talk::load_or_default(Some(&self.talk_catalog_file())).catalog;
+        let (exercise, character) = catalog
+            .pick(request.exercise.as_deref())
+            .map(|(e, c)| (e.clone(), c.clone()))
+            .map_err(bad)?;
+        let vad = match request.end_of_speech_ms {
+            Some(ms) => VadConfig::with_delay_ms(ms).map_err(ApiError::of)?,
+            None => VadConfig::default(),
+        };
+        let vad = VadConfig {
+            mode: if request.push_to_talk {
+                VadMode::PushToTalk
+            } else {
+                VadMode::Auto
+            },
+            ..vad
+        };
+        let session = session_id();
+        let record_dir = match (&request.record_dir, request.record) {
+            (Some(dir), _) => Some(PathBuf::from(dir)),
+            (None, true) => Some(self.talk_dir().join(&session)),
+            (None, false) => None,
+        };
+        let state = Arc::new(Mutex::new(TalkState::Idle));
+        let turns = Arc::new(Mutex::new(Vec::new()));
+        let forward = Arc::new(Forward {
+            session: session.clone(),
+            emitter: self.emitter.clone(),
+            state: state.clone(),
+            turns: turns.clone(),
+        });
+        let notices = {
+            let forward = forward.clone();
+            OpenOptions {
+                on_notice: Some(Arc::new(
+                    move |n: &greenroom_voice::device::DeviceNotice| {
+                        forward.emit(TalkEvent::Notice {
+                            level: NoticeLevel::Warning,
+                            message: n.message(),
+                            service: None,
+                        })
+                    },
+                )),
+                ..OpenOptions::default()
+            }
+        };
+        let scripted = matches!(request.input, TalkInput::File { .. });
+        let input: Box<dyn AudioIn> = match &request.input {
+            TalkInput::File { path } => {
+                Box::new(scripted_input(Path::new(path), vad.end_of_speech_delay)?)
+            }
+            TalkInput::Device { id } => {
+                let choice = id.clone().map_or(DeviceChoice::Default, DeviceChoice::Id);
+                Box::new(
+                    greenroom_voice::device::Microphone::open_with(choice, notices.clone())
+                        .map_err(ApiError::of)?,
+                )
+            }
+        };
+        let output: Arc<dyn AudioOut> = match &request.output {
+            TalkOutput::Silent => Arc::new(RecordingOutput::new()),
+            TalkOutput::Device { id } => {
+                let choice = id.clone().map_or(DeviceChoice::Default, DeviceChoice::Id);
+                Arc::new(
+                    greenroom_voice::device::Speaker::open_with(choice, notices)
+                        .map_err(ApiError::of)?,
+                )
+            }
+        };
+        let (endpoints, origin) = self.resolve_talk_endpoints(&request.services);
+        let pipeline = DirectPipeline::new(&endpoints, &origin);
+        let mut config = TalkConfig::new(exercise.clone(), character.clone());
+        config.vad = vad;
+        config.reply = if request.wait_for_whole_reply {
+            ReplyStrategy::WholeReply
+        } else {
+            ReplyStrategy::FirstSentence
+        };
+        config.seed = request.seed;
+        config.speak_opening = request.speak_opening.unwrap_or(true);
+        config.hold_input_during_opening = scripted;
+        config.record_dir = record_dir.clone();
+        config.max_turns = request.max_turns;
+        let talk = TalkSession::start(config, pipeline.clone(), input, output, forward)
+            .map_err(ApiError::of)?;
+        *lock_unpoisoned(&self.talk.current) = Some(Current {
+            session: session.clone(),
+            exercise: exercise.id.clone(),
+            control: talk.control(),
+            state,
+            turns,
+            report: Arc::new(Mutex::new(None)),
+        });
+        Ok((
+            TalkStarted {
+                session,
+                exercise,
+                character,
+                endpoints: pipeline.view,
+                record_dir: record_dir.map(|d| d.display().to_string()),
+            },
+            talk,
+        ))
+    }
+
+    /// Steers the talk in progress.
+    pub async fn talk_control(&self, action: TalkAction) -> Result<(), ApiError> {
+        let current = lock_unpoisoned(&self.talk.current);
+        let Some(c) = current
+            .as_ref()
+            .filter(|c| lock_unpoisoned(&c.report).is_none())
+        else {
+            return Err(ApiError::new(
+                crate::ErrorCode::NotFound,
+                "no talk is running; start one first",
+            ));
+        };
+        match action {
+            TalkAction::PushToTalk { enabled } => c.control.set_mode(if enabled {
+                VadMode::PushToTalk
+            } else {
+                VadMode::Auto
+            }),
+            TalkAction::Key { held } => c.control.set_key_held(held),
+            TalkAction::EndOfSpeech { ms } => c
+                .control
+                .set_end_of_speech_delay(ms)
+                .map_err(ApiError::of)?,
+            TalkAction::Interrupt => c.control.interrupt(),
+            TalkAction::Stop => c.control.stop(),
+        }
+        Ok(())
+    }
+
+    /// The talk in progress, or the last one.
+    pub async fn talk_current(&self) -> Result<Option<TalkSnapshot>, ApiError> {
+        let current = lock_unpoisoned(&self.talk.current);
+        Ok(current.as_ref().map(|c| {
+            let report = lock_unpoisoned(&c.report).clone();
+            TalkSnapshot {
+                session: c.session.clone(),
+                running: report.is_none(),
+                state: *lock_unpoisoned(&c.state),
+                exercise: c.exercise.clone(),
+                turns: lock_unpoisoned(&c.turns).clone(),
+                report,
+            }
+        }))
+    }
+
+    /// Recorded sessions, newest first.
+    pub async fn talk_sessions(&self, limit: u32) -> Result<Vec<TalkSessionEntry>, ApiError> {
+        let dir = self.talk_dir();
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for entry in entries.flatten() {
+            let path = entry.path().join(greenroom_talk::session::SESSION_JSON);
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            let Ok(report) = serde_json::from_str::<TalkReport>(&text) else {
+                continue;
+            };
+            out.push(TalkSessionEntry {
+                session: entry.file_name().to_string_lossy().into_owned(),
+                dir: entry.path().display().to_string(),
+                exercise: report.exercise,
+                started_unix_ms: report.started_unix_ms,
+                turns: report.summary.turns,
+                time_to_first_audio_p50_ms: report.summary.time_to_first_audio_p50_ms,
+            });
+        }
+        out.sort_by_key(|e| std::cmp::Reverse(e.started_unix_ms));
+        out.truncate(limit as usize);
+        Ok(out)
+    }
+
+    /// Copies a recorded session's folder into `destination` (a folder; created if
+    /// needed); returns the copy's path.
+    pub async fn talk_export(
+        &self,
+        session: String,
+        destination: String,
+    ) -> Result<String, ApiError> {
+        let bare =
+            !session.is_empty() && !session.contains(['/', '\\', ':']) && !session.starts_with('.');
+        if !bare {
+            return Err(bad(format!("{session:?} is not a session name")));
+        }
+        let name = session.as_str();
+        let from = self.talk_dir().join(name);
+        if !from.join(greenroom_talk::session::SESSION_JSON).is_file() {
+            return Err(ApiError::new(
+                crate::ErrorCode::NotFound,
+                format!(
+                    "there is no finished session {session:?} in {}",
+                    self.talk_dir().display()
+                ),
+            ));
+        }
+        let to = PathBuf::from(destination).join(format!("greenroom-talk-{name}"));
+        if to.exists() {
+            return Err(bad(format!(
+                "{} exists already; pick another folder",
+                to.display()
+            )));
+        }
+        std::fs::create_dir_all(&to)
+            .map_err(|e| ApiError::internal(format!("cannot create {}: {e}", to.display())))?;
+        for entry in std::fs::read_dir(&from)
+            .map_err(|e| ApiError::internal(format!("cannot read {}: {e}", from.display())))?
+            .flatten()
+        {
+            let path = entry.path();
+            if path.is_file() && path.extension().is_none_or(|e| e != "part") {
+                std::fs::copy(&path, to.join(entry.file_name())).map_err(|e| {
+                    ApiError::internal(format!("cannot copy {}: {e}", path.display()))
+                })?;
+            }
+        }
+        Ok(to.display().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_ids_are_utc_and_sortable() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(20_789), (2026, 12, 2));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+        let id = session_id();
+        assert_eq!(id.len(), "20261202-052409-123".len());
+    }
+}

@@ -1,0 +1,172 @@
+//! Talk benchmark: `cargo bench -p greenroom-talk --bench talk` (or `scripts/bench`).
+//!
+//! The sandbox's real services (faster-whisper STT as a child process, the offline coach
+//! and espeak-ng TTS over HTTP on 127.0.0.1) and a learner speaking English in real time
+//! into the session; Marie's voice goes to a recording output. Printed, nothing asserted:
+//!
+//! 1. **Greenroom's own overhead per turn**: the `overhead` segment (every gap between the
+//!    services' and the devices' segments: handing the utterance over, encoding it,
+//!    decoding the reply's audio, queueing it), over 6 turns.
+//! 2. **Time to first audio, streaming against waiting**: the coach paced like a real LLM
+//!    (40 ms a word); the same replies (same seed) spoken from their first sentence
+//!    against once whole. The ratio is streaming / whole, same process, same services.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{Cue, Events, Learner, Sandbox, speak_english};
+use greenroom_talk::Catalog;
+use greenroom_talk::events::TalkReport;
+use greenroom_talk::segments::SegmentKind;
+use greenroom_talk::session::{DirectPipeline, ReplyStrategy, TalkConfig, TalkSession};
+use greenroom_test_support::percentile;
+use greenroom_voice::{AudioOut, RecordingOutput};
+
+const SAID: [&str; 3] = [
+    "Thank you for coming today, I want to talk about our new project.",
+    "Please tell me how I can speak more clearly during the meeting.",
+    "I think the budget is too high for our small team this year.",
+];
+
+async fn run(sandbox: &Sandbox, reply: ReplyStrategy, turns: usize) -> TalkReport {
+    let catalog = Catalog::builtin();
+    let (e, c) = catalog.pick(Some("presentation")).unwrap();
+    let mut config = TalkConfig::new(e.clone(), c.clone());
+    config.seed = Some(11);
+    config.speak_opening = false;
+    config.reply = reply;
+    let events = Arc::new(Events::default());
+    let output = Arc::new(RecordingOutput::new());
+    let utterances = (0..turns)
+        .map(|k| (Cue::AfterTurns(k), speak_english(SAID[k % SAID.len()])))
+        .collect();
+    let learner = Learner::new(
+        utterances,
+        events.turns.clone(),
+        output.clone() as Arc<dyn AudioOut>,
+        turns,
+    );
+    let session = TalkSession::start(
+        config,
+        DirectPipeline::new(&sandbox.endpoints(), "bench"),
+        Box::new(learner),
+        output,
+        events,
+    )
+    .expect("the session starts");
+    session.finished().await
+}
+
+fn stats(label: &str, mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let p50 = percentile(&v, 0.5);
+    println!(
+        "  {label:<44} p50 {p50:8.1} ms   p95 {:8.1} ms   max {:8.1} ms   (n={})",
+        percentile(&v, 0.95),
+        v.last().copied().unwrap_or(0.0),
+        v.len()
+    );
+    p50
+}
+
+fn segment(report: &TalkReport, kind: SegmentKind) -> Vec<f64> {
+    report
+        .turns
+        .iter()
+        .filter(|t| t.figures.time_to_first_audio_ms.is_some())
+        .map(|t| {
+            t.segments()
+                .iter()
+                .filter(|s| s.kind == kind)
+                .map(|s| s.ms)
+                .sum()
+        })
+        .collect()
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    println!("talk: the sandbox's services, a learner in real time, Marie to a recording output");
+    let sandbox = Sandbox::start().await;
+    let report = run(&sandbox, ReplyStrategy::FirstSentence, 6).await;
+    println!(
+        "1. Greenroom's own overhead per turn ({} turns):",
+        report.turns.len()
+    );
+    stats(
+        "overhead (excluding the services)",
+        segment(&report, SegmentKind::Overhead),
+    );
+    stats(
+        "speech-to-text (faster-whisper, for scale)",
+        segment(&report, SegmentKind::Stt),
+    );
+    stats(
+        "time to first audio (for scale)",
+        report
+            .turns
+            .iter()
+            .filter_map(|t| t.figures.time_to_first_audio_ms)
+            .collect(),
+    );
+    drop(sandbox);
+
+    let paced = greenroom_sandbox::chat_server::ChatServerConfig {
+        token_delay: Duration::from_millis(40),
+    };
+    let sandbox = Sandbox::start_with(paced).await;
+    println!("2. Time to first audio, the coach paced at 40 ms a word:");
+    let mut p50s = Vec::new();
+    for (label, strategy) in [
+        (
+            "from the first sentence (streaming)",
+            ReplyStrategy::FirstSentence,
+        ),
+        (
+            "once the reply is whole (baseline)",
+            ReplyStrategy::WholeReply,
+        ),
+    ] {
+        let report = run(&sandbox, strategy, 4).await;
+        // From the transcript to the first audio: what the strategy changes.
+        let after_stt: Vec<f64> = report
+            .turns
+            .iter()
+            .filter_map(|t| {
+                let ttfa = t.figures.time_to_first_audio_ms?;
+                let before: f64 = t
+                    .segments()
+                    .iter()
+                    .filter(|s| matches!(s.kind, SegmentKind::EndOfUtterance | SegmentKind::Stt))
+                    .map(|s| s.ms)
+                    .sum();
+                Some(ttfa - before)
+            })
+            .collect();
+        p50s.push(stats(
+            &format!("{label}: transcript → first audio"),
+            after_stt,
+        ));
+        p50s.push(stats(
+            &format!("{label}: end of speech → first audio"),
+            report
+                .turns
+                .iter()
+                .filter_map(|t| t.figures.time_to_first_audio_ms)
+                .collect(),
+        ));
+    }
+    if let [s_reply, s_total, w_reply, w_total] = p50s[..] {
+        println!(
+            "  ratio streaming / whole, transcript → first audio (p50): {:.2}",
+            s_reply / w_reply
+        );
+        println!(
+            "  ratio streaming / whole, end of speech → first audio (p50): {:.2}",
+            s_total / w_total
+        );
+    }
+}

@@ -1,0 +1,343 @@
+//! What the talk tests share: the sandbox's three speech services for real (the offline
+//! coach and the TTS in this process, faster-whisper as a child process), English speech
+//! from espeak-ng, a learner that takes turns, and a sink that keeps the events.
+
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use greenroom_core::EventSink;
+use greenroom_talk::events::TalkEvent;
+use greenroom_talk::services::{
+    ChatEndpoint, Endpoints, SttEndpoint, SttShape, Timeouts, TtsEndpoint,
+};
+use greenroom_voice::io::samples_in;
+use greenroom_voice::{AudioChunk, AudioError, AudioIn, AudioOut, Next};
+
+/// English speech, 16 kHz mono, from espeak-ng and sox (two processes, no shell).
+pub fn speak_english(text: &str) -> Vec<f32> {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("s.wav");
+    let mut espeak = std::process::Command::new("espeak-ng")
+        .args(["-v", "en", "--stdout", text])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("espeak-ng runs (scripts/setup installs it)");
+    let status = std::process::Command::new("sox")
+        .args(["-t", "wav", "-", "-r", "16000", "-c", "1", "-b", "16"])
+        .arg(&out)
+        .stdin(Stdio::from(espeak.stdout.take().unwrap()))
+        .status()
+        .expect("sox runs (scripts/setup installs it)");
+    assert!(status.success() && espeak.wait().unwrap().success());
+    let (samples, rate) =
+        greenroom_talk::clients::decode_wav(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(rate, 16_000);
+    samples
+}
+
+/// The three services, on free ports of 127.0.0.1 (see `greenroom_sandbox::local`).
+pub struct Sandbox {
+    pub coach_url: String,
+    pub tts_url: String,
+    pub stt_url: String,
+    _services: greenroom_sandbox::local::LocalSpeech,
+    _dir: tempfile::TempDir,
+}
+
+async fn listener() -> (tokio::net::TcpListener, u16) {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    (l, port)
+}
+
+impl Sandbox {
+    pub async fn start() -> Sandbox {
+        Self::start_with(Default::default()).await
+    }
+
+    /// With the coach paced (`token_delay` per word, like a real LLM).
+    pub async fn start_with(chat: greenroom_sandbox::chat_server::ChatServerConfig) -> Sandbox {
+        let dir = tempfile::tempdir().unwrap();
+        let python = greenroom_sandbox::stt::locate_python(&greenroom_test_support::tool_dirs())
+            .expect("the speech virtualenv tools/venv-speech: run scripts/setup");
+        let services = greenroom_sandbox::local::LocalSpeech::start(&python, dir.path(), chat)
+            .await
+            .expect("the speech services start");
+        Sandbox {
+            coach_url: services.coach_url.clone(),
+            tts_url: services.tts_url.clone(),
+            stt_url: services.stt_url.clone(),
+            _services: services,
+            _dir: dir,
+        }
+    }
+
+    pub fn endpoints(&self) -> Endpoints {
+        Endpoints {
+            stt: SttEndpoint {
+                shape: SttShape::Vosk,
+                url: self.stt_url.clone(),
+                api_key: None,
+                model: "whisper-1".into(),
+                language: None,
+            },
+            chat: ChatEndpoint {
+                base_url: self.coach_url.clone(),
+                api_key: None,
+                model: "mistral-nemo-instruct-2407".into(),
+                temperature: 0.7,
+                max_tokens: 150,
+            },
+            tts: TtsEndpoint {
+                base_url: self.tts_url.clone(),
+                api_key: None,
+                model: "tts-1".into(),
+            },
+            timeouts: Timeouts::default(),
+        }
+    }
+}
+
+/// Keeps every event and counts the finished turns.
+#[derive(Default)]
+pub struct Events {
+    pub all: Mutex<Vec<TalkEvent>>,
+    pub turns: Arc<AtomicUsize>,
+}
+
+impl EventSink<TalkEvent> for Events {
+    fn emit(&self, event: TalkEvent) {
+        if matches!(event, TalkEvent::Turn { .. }) {
+            self.turns.fetch_add(1, Ordering::SeqCst);
+        }
+        self.all.lock().unwrap().push(event);
+    }
+}
+
+impl Events {
+    pub fn snapshot(&self) -> Vec<TalkEvent> {
+        self.all.lock().unwrap().clone()
+    }
+}
+
+/// When the learner says the next utterance.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Cue {
+    /// Once `n` turns have ended and nothing plays (a polite learner).
+    AfterTurns(usize),
+    /// `delay` after Marie's voice starts (a learner who cuts in).
+    WhileMarieSpeaks(Duration),
+}
+
+/// A learner at a microphone: 20 ms chunks of silence in real time, and each utterance on
+/// its cue; ends once `end_after_turns` turns have ended.
+pub struct Learner {
+    utterances: Vec<(Cue, Vec<f32>)>,
+    next: usize,
+    speaking: Option<(Vec<f32>, usize)>,
+    turns: Arc<AtomicUsize>,
+    output: Arc<dyn AudioOut>,
+    end_after_turns: usize,
+    clock: Option<(Instant, u64)>,
+    marie_started: Option<Instant>,
+    pub said_at: Arc<Mutex<Vec<Instant>>>,
+}
+
+pub const CHUNK: usize = 320;
+
+impl Learner {
+    pub fn new(
+        utterances: Vec<(Cue, Vec<f32>)>,
+        turns: Arc<AtomicUsize>,
+        output: Arc<dyn AudioOut>,
+        end_after_turns: usize,
+    ) -> Self {
+        Self {
+            utterances,
+            next: 0,
+            speaking: None,
+            turns,
+            output,
+            end_after_turns,
+            clock: None,
+            marie_started: None,
+            said_at: Arc::default(),
+        }
+    }
+}
+
+impl AudioIn for Learner {
+    fn sample_rate(&self) -> u32 {
+        16_000
+    }
+
+    fn next_chunk(&mut self, timeout: Duration) -> Result<Next, AudioError> {
+        let (start, sent) = *self.clock.get_or_insert((Instant::now(), 0));
+        let captured_at = start + greenroom_voice::io::duration_of(sent as usize, 16_000);
+        let ready = captured_at + Duration::from_millis(20);
+        let now = Instant::now();
+        if ready > now {
+            if ready - now > timeout {
+                std::thread::sleep(timeout);
+                return Ok(Next::Waiting);
+            }
+            std::thread::sleep(ready - now);
+        }
+        let turns = self.turns.load(Ordering::SeqCst);
+        if self.speaking.is_none() && turns >= self.end_after_turns {
+            return Ok(Next::Ended);
+        }
+        if self.output.is_playing() {
+            self.marie_started.get_or_insert(Instant::now());
+        } else if self.speaking.is_none() {
+            self.marie_started = None;
+        }
+        if self.speaking.is_none()
+            && let Some((cue, samples)) = self.utterances.get(self.next)
+        {
+            let due = match cue {
+                Cue::AfterTurns(n) => turns >= *n && !self.output.is_playing(),
+                Cue::WhileMarieSpeaks(d) => self.marie_started.is_some_and(|t| t.elapsed() >= *d),
+            };
+            if due {
+                self.speaking = Some((samples.clone(), 0));
+                self.next += 1;
+                self.said_at.lock().unwrap().push(captured_at);
+            }
+        }
+        let mut samples = vec![0.0f32; CHUNK];
+        if let Some((utterance, at)) = self.speaking.as_mut() {
+            let n = (utterance.len() - *at).min(CHUNK);
+            samples[..n].copy_from_slice(&utterance[*at..*at + n]);
+            *at += n;
+            if *at >= utterance.len() {
+                self.speaking = None;
+            }
+        }
+        self.clock = Some((start, sent + CHUNK as u64));
+        Ok(Next::Chunk(AudioChunk {
+            samples,
+            sample_rate: 16_000,
+            captured_at,
+        }))
+    }
+}
+
+/// A WAV file's RIFF header is valid and it holds `min_seconds` or more.
+pub fn wav_seconds(path: &Path) -> f64 {
+    let reader = hound::WavReader::open(path).unwrap();
+    reader.duration() as f64 / reader.spec().sample_rate as f64
+}
+
+/// Samples in `d` at 16 kHz.
+pub fn n16(d: Duration) -> usize {
+    samples_in(d, 16_000)
+}
+
+/// What a [`FaultyService`] does to each request.
+#[derive(Clone, Copy, Debug)]
+pub enum Fault {
+    /// Answers 500 with a JSON error.
+    Http500,
+    /// Never answers (a service stuck past every timeout).
+    Hang,
+    /// Waits, then forwards to the real service.
+    Delay(Duration),
+    /// Answers 500 to the first `n` requests, then forwards.
+    FailFirst(usize),
+}
+
+/// A service in front of a real one that misbehaves on purpose, on a free port.
+pub struct FaultyService {
+    pub base: String,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl FaultyService {
+    /// `upstream` is the real service's origin (`http://127.0.0.1:PORT`).
+    pub async fn start(fault: Fault, upstream: &str) -> FaultyService {
+        use axum::body::Bytes;
+        use axum::http::{HeaderMap, Method, StatusCode, Uri};
+        use axum::response::IntoResponse;
+        let (l, port) = listener().await;
+        let upstream = upstream.trim_end_matches('/').to_string();
+        let count = Arc::new(AtomicUsize::new(0));
+        let http = reqwest::Client::new();
+        let handler = move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+            let (upstream, count, http) = (upstream.clone(), count.clone(), http.clone());
+            async move {
+                let n = count.fetch_add(1, Ordering::SeqCst);
+                let fail = || {
+                    (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        [("content-type", "application/json")],
+                        r#"{"error":{"message":"the model crashed","type":"server_error"}}"#
+                            .to_string(),
+                    )
+                        .into_response()
+                };
+                match fault {
+                    Fault::Http500 => return fail(),
+                    Fault::FailFirst(k) if n < k => return fail(),
+                    Fault::Hang => {
+                        tokio::time::sleep(Duration::from_secs(3600)).await;
+                        return fail();
+                    }
+                    Fault::Delay(d) => tokio::time::sleep(d).await,
+                    Fault::FailFirst(_) => {}
+                }
+                let mut request = http
+                    .request(
+                        reqwest::Method::from_bytes(method.as_str().as_bytes()).unwrap(),
+                        format!("{upstream}{uri}"),
+                    )
+                    .body(body.to_vec());
+                if let Some(t) = headers.get("content-type") {
+                    request = request.header("content-type", t.as_bytes());
+                }
+                let Ok(response) = request.send().await else {
+                    return fail();
+                };
+                let status = StatusCode::from_u16(response.status().as_u16()).unwrap();
+                let content_type = response
+                    .headers()
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("application/octet-stream")
+                    .to_string();
+                let bytes = response.bytes().await.unwrap_or_default();
+                (status, [("content-type", content_type)], bytes.to_vec()).into_response()
+            }
+        };
+        let app = axum::Router::new().fallback(handler);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            axum::serve(l, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        FaultyService {
+            base: format!("http://127.0.0.1:{port}"),
+            _stop: stop,
+        }
+    }
+}
+
+/// The origin (`http://host:port`) of a URL.
+pub fn origin(url: &str) -> String {
+    let after = url.find("://").map_or(0, |i| i + 3);
+    let end = url[after..].find('/').map_or(url.len(), |i| after + i);
+    url[..end].to_string()
+}
+
+/// The path (from the first `/` after the host) of a URL.
+pub fn path(url: &str) -> String {
+    url[origin(url).len()..].to_string()
+}
