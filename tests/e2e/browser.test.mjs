@@ -5,6 +5,7 @@ import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { runExercisesChecks, runFrameChecks, runRoomsChecks, runStackChecks, writeTestStack } from './lib/frame-checks.mjs';
 import { PlaywrightPage } from './lib/pages.mjs';
+import { runTalkChecks, startFakeAudio, startSpeechStack } from './lib/talk.mjs';
 import { FIXTURE, TARGET, freePort, greenroom, start, stop, tempDirs, waitFor } from './lib/processes.mjs';
 
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
@@ -12,8 +13,12 @@ const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 test('the web UI in Chromium against greenroom serve', async (t) => {
   const dirs = tempDirs();
   const manifest = writeTestStack(dirs.workspace, FIXTURE, { web: await freePort(), flaky: await freePort() });
+  // The server captures and plays (the webview needs no microphone permission): it gets a
+  // private PulseAudio daemon as its sound devices.
+  const audio = await startFakeAudio();
+  const speech = await startSpeechStack(path.join(dirs.root, 'speech'));
   const server = start(path.join(TARGET, 'debug', 'greenroom'), ['serve', '--port', '0'], {
-    env: { GREENROOM_HOME: dirs.home },
+    env: { GREENROOM_HOME: dirs.home, ...audio.env },
   });
   let browser;
   try {
@@ -38,11 +43,12 @@ test('the web UI in Chromium against greenroom serve', async (t) => {
       failedResponses.push(`${r.status()} for ${r.request().method()} ${r.url()} ${r.request().postData() ?? ''}: ${body}`);
     });
     await page.goto(url);
-    const ctx = { home: dirs.home, workspace: dirs.workspace, manifest };
+    const ctx = { home: dirs.home, workspace: dirs.workspace, manifest, talk: { audio, speech, home: dirs.home, dir: dirs.root } };
     await runFrameChecks(t, new PlaywrightPage(page, 'browser'), ctx);
     await runStackChecks(t, new PlaywrightPage(page, 'browser'), ctx);
     await runExercisesChecks(t, new PlaywrightPage(page, 'browser'), ctx);
     await runRoomsChecks(t, new PlaywrightPage(page, 'browser'), ctx);
+    await runTalkChecks(t, new PlaywrightPage(page, 'browser'), ctx);
     await t.test('the page logged no errors', () => {
       // The browser logs the 400 answer to the invalid setting that the checks send on purpose,
       // and the 503s of Rooms without a server (each one checked above, by its body).
@@ -57,6 +63,8 @@ test('the web UI in Chromium against greenroom serve', async (t) => {
     try { greenroom(dirs.home, ['--stack', manifest, 'down']); } catch { /* reported by the checks */ }
     await browser?.close();
     await stop(server);
+    await speech.stop();
+    await audio.stop();
     dirs.cleanup();
   }
 });

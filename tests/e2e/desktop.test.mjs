@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { runExercisesChecks, runFrameChecks, runRoomsChecks, runStackChecks, writeTestStack } from './lib/frame-checks.mjs';
 import { WebDriverPage } from './lib/pages.mjs';
+import { runTalkChecks, startFakeAudio, startSpeechStack } from './lib/talk.mjs';
 import { FIXTURE, SCREENSHOTS, TARGET, freePort, greenroom, portAccepts, start, startXvfb, stop, tempDirs, waitFor } from './lib/processes.mjs';
 import { WebDriverSession } from './lib/webdriver.mjs';
 
@@ -14,22 +15,27 @@ test('the desktop app through tauri-driver', async (t) => {
   const dirs = tempDirs();
   const manifest = writeTestStack(dirs.workspace, FIXTURE, { web: await freePort(), flaky: await freePort() });
   const xvfb = await startXvfb();
+  // The app's microphone and speaker: a private PulseAudio daemon (its variables reach the
+  // app through tauri-driver's environment).
+  const audio = await startFakeAudio();
+  const speech = await startSpeechStack(path.join(dirs.root, 'speech'));
   const port = await freePort();
   const nativePort = await freePort();
   const driver = start('tauri-driver', ['--port', String(port), '--native-port', String(nativePort)], {
     // The app inherits its environment from tauri-driver.
-    env: { DISPLAY: xvfb.display, GREENROOM_HOME: dirs.home, XDG_RUNTIME_DIR: dirs.root },
+    env: { DISPLAY: xvfb.display, GREENROOM_HOME: dirs.home, ...audio.env },
   });
   let session;
   try {
     await waitFor('tauri-driver to listen', () => portAccepts(port));
     session = await WebDriverSession.create(`http://127.0.0.1:${port}`, { 'tauri:options': { application: APP } });
     const page = new WebDriverPage(session, 'desktop');
-    const ctx = { home: dirs.home, workspace: dirs.workspace, manifest };
+    const ctx = { home: dirs.home, workspace: dirs.workspace, manifest, talk: { audio, speech, home: dirs.home, dir: dirs.root } };
     await runFrameChecks(t, page, ctx);
     await runStackChecks(t, page, ctx);
     await runExercisesChecks(t, page, ctx);
     await runRoomsChecks(t, page, ctx);
+    await runTalkChecks(t, page, ctx);
     await t.test('the window is titled Greenroom', async () => {
       const title = await waitFor('the window title', () => session.cmd('GET', '/title'));
       if (title !== 'Greenroom') throw new Error(`window title is ${title}`);
@@ -42,6 +48,8 @@ test('the desktop app through tauri-driver', async (t) => {
     try { greenroom(dirs.home, ['--stack', manifest, 'down']); } catch { /* reported by the checks */ }
     await session?.close();
     await stop(driver);
+    await speech.stop();
+    await audio.stop();
     await stop(xvfb.process);
     dirs.cleanup();
   }

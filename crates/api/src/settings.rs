@@ -34,6 +34,10 @@ pub struct StoredSettings {
     pub livekit_api_key: Option<String>,
     pub livekit_api_secret: Option<String>,
     pub mistral_api_key: Option<String>,
+    pub talk_stt_url: Option<String>,
+    pub talk_llm_url: Option<String>,
+    pub talk_llm_model: Option<String>,
+    pub talk_tts_url: Option<String>,
     /// Keys written by another version of Greenroom, kept verbatim.
     #[serde(flatten)]
     pub unknown: toml::Table,
@@ -55,6 +59,16 @@ pub struct SettingsView {
     pub livekit_api_key: SecretState,
     pub livekit_api_secret: SecretState,
     pub mistral_api_key: SecretState,
+    /// Talking to Marie: the speech-to-text URL (`…/transcribe`: the Vosk shape;
+    /// `…/v1/audio/transcriptions`: OpenAI's); `None`: the stack's, else 127.0.0.1:8002.
+    pub talk_stt_url: Option<String>,
+    /// The conversation service's OpenAI-compatible base (`…/v1`); `None`: Mistral's API
+    /// when a Mistral key is set, else the stack's, else 127.0.0.1:8001.
+    pub talk_llm_url: Option<String>,
+    pub talk_llm_model: Option<String>,
+    /// The text-to-speech service's OpenAI-compatible base (`…/v1`); `None`: the stack's,
+    /// else 127.0.0.1:5002.
+    pub talk_tts_url: Option<String>,
     /// The settings file, for the person who wants to look at it.
     pub file: String,
     /// Why the file could not be read, when it could not (Greenroom then runs on defaults).
@@ -71,15 +85,23 @@ pub struct SettingsPatch {
     pub livekit_api_key: Option<String>,
     pub livekit_api_secret: Option<String>,
     pub mistral_api_key: Option<String>,
+    pub talk_stt_url: Option<String>,
+    pub talk_llm_url: Option<String>,
+    pub talk_llm_model: Option<String>,
+    pub talk_tts_url: Option<String>,
 }
 
 /// The names of the settings, as the CLI and the patch spell them.
-pub const SETTING_NAMES: [&str; 5] = [
+pub const SETTING_NAMES: [&str; 9] = [
     "workspace",
     "livekit_url",
     "livekit_api_key",
     "livekit_api_secret",
     "mistral_api_key",
+    "talk_stt_url",
+    "talk_llm_url",
+    "talk_llm_model",
+    "talk_tts_url",
 ];
 
 /// Whether a setting is a secret (never printed).
@@ -100,6 +122,10 @@ impl SettingsPatch {
             "livekit_api_key" => &mut patch.livekit_api_key,
             "livekit_api_secret" => &mut patch.livekit_api_secret,
             "mistral_api_key" => &mut patch.mistral_api_key,
+            "talk_stt_url" => &mut patch.talk_stt_url,
+            "talk_llm_url" => &mut patch.talk_llm_url,
+            "talk_llm_model" => &mut patch.talk_llm_model,
+            "talk_tts_url" => &mut patch.talk_tts_url,
             _ => return None,
         };
         *slot = Some(value);
@@ -184,6 +210,10 @@ pub fn view(settings: &StoredSettings, file: &Path, load_error: Option<String>) 
         livekit_api_key: secret(&settings.livekit_api_key),
         livekit_api_secret: secret(&settings.livekit_api_secret),
         mistral_api_key: secret(&settings.mistral_api_key),
+        talk_stt_url: settings.talk_stt_url.clone(),
+        talk_llm_url: settings.talk_llm_url.clone(),
+        talk_llm_model: settings.talk_llm_model.clone(),
+        talk_tts_url: settings.talk_tts_url.clone(),
         file: file.display().to_string(),
         load_error,
     }
@@ -204,6 +234,26 @@ pub fn apply(current: &StoredSettings, patch: &SettingsPatch) -> Result<StoredSe
         match validate_livekit_url(value) {
             Ok(v) => next.livekit_url = v,
             Err(e) => problems.push(format!("livekit_url: {e}")),
+        }
+    }
+    for (name, value, slot) in [
+        ("talk_stt_url", &patch.talk_stt_url, &mut next.talk_stt_url),
+        ("talk_llm_url", &patch.talk_llm_url, &mut next.talk_llm_url),
+        ("talk_tts_url", &patch.talk_tts_url, &mut next.talk_tts_url),
+    ] {
+        if let Some(value) = value {
+            match validate_http_url(value) {
+                Ok(v) => *slot = v,
+                Err(e) => problems.push(format!("{name}: {e}")),
+            }
+        }
+    }
+    if let Some(value) = &patch.talk_llm_model {
+        let value = value.trim();
+        if value.chars().count() > 200 || value.chars().any(char::is_control) {
+            problems.push("talk_llm_model: give a model name (at most 200 characters, one line)".into());
+        } else {
+            next.talk_llm_model = (!value.is_empty()).then(|| value.to_owned());
         }
     }
     for (name, value, slot) in [
@@ -303,6 +353,34 @@ fn validate_livekit_url(value: &str) -> Result<Option<String>, String> {
         }
     }
     Ok(Some(value.to_owned()))
+}
+
+/// `http://` or `https://`, a host, an optional port in 1..=65535, an optional path.
+fn validate_http_url(value: &str) -> Result<Option<String>, String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    let rest = value
+        .strip_prefix("http://")
+        .or_else(|| value.strip_prefix("https://"))
+        .ok_or_else(|| {
+            format!("\"{value}\" is not an HTTP URL; use http://host:port/path (e.g. http://127.0.0.1:8002/transcribe)")
+        })?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(']') || authority.starts_with('[') => (h, Some(p)),
+        _ => (authority, None),
+    };
+    if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c == '@') {
+        return Err(format!("\"{value}\" has no valid host (and must not hold credentials: keys go in their own settings)"));
+    }
+    if let Some(port) = port
+        && !port.parse::<u32>().is_ok_and(|p| (1..=65535).contains(&p))
+    {
+        return Err(format!("\"{value}\": the port must be a number from 1 to 65535"));
+    }
+    Ok(Some(value.trim_end_matches('/').to_owned()))
 }
 
 /// Secrets: printable, no spaces, at most 1024 characters. Errors never quote the value.
@@ -408,6 +486,35 @@ mod tests {
         let mut p = SettingsPatch::default();
         f(&mut p);
         p
+    }
+
+    #[test]
+    fn talk_service_urls() {
+        for ok in [
+            "http://127.0.0.1:8002/transcribe",
+            "https://api.mistral.ai/v1/",
+            "http://[::1]:5002/v1",
+            "http://stt",
+        ] {
+            assert!(validate_http_url(ok).is_ok(), "{ok}");
+        }
+        assert_eq!(
+            validate_http_url("https://api.mistral.ai/v1/").unwrap().as_deref(),
+            Some("https://api.mistral.ai/v1")
+        );
+        for bad in ["ftp://x", "127.0.0.1:8002", "http://:80", "http://h:99999", "http://user:pw@h"] {
+            assert!(validate_http_url(bad).is_err(), "{bad}");
+        }
+        let next = apply(
+            &StoredSettings::default(),
+            &patch(|p| {
+                p.talk_stt_url = Some("http://127.0.0.1:9/v1/audio/transcriptions".into());
+                p.talk_llm_model = Some(" mistral-small-latest ".into());
+            }),
+        )
+        .unwrap();
+        assert_eq!(next.talk_llm_model.as_deref(), Some("mistral-small-latest"));
+        assert!(apply(&next, &patch(|p| p.talk_tts_url = Some("nope".into()))).is_err());
     }
 
     #[test]

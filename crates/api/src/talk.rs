@@ -9,9 +9,12 @@
 //!
 //! **Where the services are** (first match wins, per service):
 //! 1. the request's own URLs (`--stt-url`, `--llm-url`, `--tts-url`);
-//! 2. for the conversation, a Mistral key in Settings: Mistral's API
-//!    (`https://api.mistral.ai/v1`, model `mistral-small-latest`);
-//! 3. the ports Eloquence and the sandbox share on 127.0.0.1: speech-to-text on 8002
+//! 2. Settings (`talk_stt_url`, `talk_llm_url`, `talk_llm_model`, `talk_tts_url`);
+//! 3. for the conversation, a Mistral key in Settings: Mistral's API
+//!    (`https://api.mistral.ai/v1`, model `mistral-small-latest`), with that key;
+//! 4. the stack's service of a known name (`vosk-stt`/`stt`, `mistral-conversation`/
+//!    `coach`, `tts`/`openai-tts`), at its published port on 127.0.0.1;
+//! 5. the ports Eloquence and the sandbox share on 127.0.0.1: speech-to-text on 8002
 //!    (`/transcribe`, the Vosk shape: the team's `vosk-stt` or the sandbox's Whisper),
 //!    the conversation on 8001 (`/v1`: the team's `mistral-conversation` or the sandbox's
 //!    offline coach), text-to-speech on 5002 (`/v1/audio/speech`: the sandbox's
@@ -208,6 +211,8 @@ struct Current {
 #[derive(Default)]
 pub(crate) struct TalkApiState {
     current: Mutex<Option<Current>>,
+    /// One start at a time: two fronts pressing Start together get one talk and one error.
+    starting: tokio::sync::Mutex<()>,
 }
 
 /// Forwards a session's events to the API's emitter and keeps its state.
@@ -262,6 +267,20 @@ fn scripted_input(
     script.tail = end_of_speech + std::time::Duration::from_millis(1200);
     script.pacing = greenroom_voice::Pacing::RealTime;
     ScriptedInput::new(script).map_err(ApiError::of)
+}
+
+/// True for `http(s)://` URLs whose host is 127.0.0.0/8, `localhost` or `[::1]`.
+fn is_loopback_url(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn session_id() -> String {
@@ -325,40 +344,87 @@ impl Api {
 
     /// Where the three services are (see the module's documentation), keys hidden.
     pub async fn talk_endpoints(&self) -> Result<EndpointsView, ApiError> {
-        let (endpoints, origin) = self.resolve_talk_endpoints(&TalkServiceOverrides::default());
-        Ok(endpoints.view(&origin))
+        Ok(self
+            .resolve_talk_endpoints(&TalkServiceOverrides::default())
+            .await
+            .1)
     }
 
-    fn resolve_talk_endpoints(&self, overrides: &TalkServiceOverrides) -> (Endpoints, String) {
+    /// The published port of the stack's service named like one of `names`, if any.
+    async fn stack_port(&self, names: &[&str]) -> Option<u16> {
+        let view = self.stack_status().await.ok()?;
+        view.status
+            .services
+            .iter()
+            .filter(|s| s.state != crate::ServiceState::Disabled)
+            .find(|s| names.contains(&s.id.as_str()))?
+            .ports
+            .iter()
+            .find_map(|p| {
+                let digits: String = p
+                    .rsplit(':')
+                    .next()?
+                    .chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect();
+                digits.parse().ok()
+            })
+    }
+
+    async fn resolve_talk_endpoints(&self, overrides: &TalkServiceOverrides) -> (Endpoints, EndpointsView) {
         let settings = crate::settings::load(&self.home.settings_file()).settings;
         let local = |port: u16, path: &str| format!("http://127.0.0.1:{port}{path}");
-        let stt_url = overrides
-            .stt_url
-            .clone()
-            .unwrap_or_else(|| local(STT_PORT, "/transcribe"));
-        let stt_shape =
-            overrides
-                .stt_shape
-                .unwrap_or(if stt_url.contains("/audio/transcriptions") {
-                    SttShape::OpenAi
-                } else {
-                    SttShape::Vosk
-                });
-        let mistral = settings.mistral_api_key.as_deref().and_then(ApiKey::new);
-        let (llm_url, llm_key, llm_model) = match (&overrides.llm_url, mistral) {
-            (Some(url), key) => (url.clone(), key, ELOQUENCE_MODEL.to_string()),
-            (None, Some(key)) => (
-                MISTRAL_BASE_URL.to_string(),
-                Some(key),
-                MISTRAL_MODEL.to_string(),
-            ),
-            (None, None) => (local(LLM_PORT, "/v1"), None, ELOQUENCE_MODEL.to_string()),
+        // Each service: the request, Settings, the stack's service of that name, the port
+        // Eloquence and the sandbox share.
+        let pick = async |given: &Option<String>, set: &Option<String>, names: &[&str], port: u16, path: &str| {
+            if let Some(url) = given {
+                return (url.clone(), "the request");
+            }
+            if let Some(url) = set {
+                return (url.clone(), "Settings");
+            }
+            match self.stack_port(names).await {
+                Some(p) => (local(p, path), "the stack"),
+                None => (local(port, path), "the default port"),
+            }
         };
-        let origin = if overrides == &TalkServiceOverrides::default() {
-            "the local ports Eloquence and the sandbox share".to_string()
+        let (stt_url, stt_origin) = pick(
+            &overrides.stt_url,
+            &settings.talk_stt_url,
+            &["vosk-stt", "stt", "whisper", "speech-to-text"],
+            STT_PORT,
+            "/transcribe",
+        )
+        .await;
+        let stt_shape = overrides.stt_shape.unwrap_or(if stt_url.contains("/audio/transcriptions") {
+            SttShape::OpenAi
         } else {
-            "the request".to_string()
+            SttShape::Vosk
+        });
+        let mistral = settings.mistral_api_key.as_deref().and_then(ApiKey::new);
+        let given_llm = overrides.llm_url.clone().or(settings.talk_llm_url.clone());
+        let (llm_url, llm_origin, llm_model) = match (&given_llm, &mistral) {
+            (None, Some(_)) => (MISTRAL_BASE_URL.to_string(), "Mistral (a key is set)", MISTRAL_MODEL),
+            _ => {
+                let (url, origin) = pick(
+                    &overrides.llm_url,
+                    &settings.talk_llm_url,
+                    &["mistral-conversation", "mistral", "coach", "llm"],
+                    LLM_PORT,
+                    "/v1",
+                )
+                .await;
+                (url, origin, ELOQUENCE_MODEL)
+            }
         };
+        let (tts_url, tts_origin) = pick(
+            &overrides.tts_url,
+            &settings.talk_tts_url,
+            &["tts", "openai-tts", "text-to-speech"],
+            TTS_PORT,
+            "/v1",
+        )
+        .await;
         let endpoints = Endpoints {
             stt: SttEndpoint {
                 shape: stt_shape,
@@ -368,28 +434,34 @@ impl Api {
                 language: None,
             },
             chat: ChatEndpoint {
+                // The Mistral key goes to Mistral and to other remote hosts (Scaleway's
+                // endpoint), never to a service on this machine: mistral-conversation and
+                // the offline coach have their own keys, and a key sent where it is not
+                // needed is a key that can leak.
+                api_key: mistral.filter(|_| !is_loopback_url(&llm_url)),
                 base_url: llm_url,
-                api_key: llm_key,
-                model: overrides.llm_model.clone().unwrap_or(llm_model),
+                model: overrides
+                    .llm_model
+                    .clone()
+                    .or(settings.talk_llm_model.clone())
+                    .unwrap_or_else(|| llm_model.to_string()),
                 temperature: 0.7,
                 max_tokens: 150,
             },
             tts: TtsEndpoint {
-                base_url: overrides
-                    .tts_url
-                    .clone()
-                    .unwrap_or_else(|| local(TTS_PORT, "/v1")),
+                base_url: tts_url,
                 api_key: None,
                 model: "tts-1".into(),
             },
             timeouts: Timeouts::default(),
         };
-        (endpoints, origin)
+        let view = endpoints.view_from([stt_origin, llm_origin, tts_origin]);
+        (endpoints, view)
     }
 
     /// Starts a talk (see the module's documentation); `talk://<session>` events follow.
     pub async fn talk_start(&self, request: TalkRequest) -> Result<TalkStarted, ApiError> {
-        let (started, session) = self.start_talk(request)?;
+        let (started, session) = self.start_talk(request).await?;
         let report_slot = {
             let current = lock_unpoisoned(&self.talk.current);
             current.as_ref().map(|c| c.report.clone())
@@ -405,7 +477,7 @@ impl Api {
 
     /// Runs a talk to its end and returns its report (`greenroom talk --input`).
     pub async fn talk_run(&self, request: TalkRequest) -> Result<TalkReport, ApiError> {
-        let (_, session) = self.start_talk(request)?;
+        let (_, session) = self.start_talk(request).await?;
         let report = session.finished().await;
         if let Some(current) = lock_unpoisoned(&self.talk.current).as_ref() {
             *lock_unpoisoned(&current.report) = Some(report.clone());
@@ -413,7 +485,8 @@ impl Api {
         Ok(report)
     }
 
-    fn start_talk(&self, request: TalkRequest) -> Result<(TalkStarted, TalkSession), ApiError> {
+    async fn start_talk(&self, request: TalkRequest) -> Result<(TalkStarted, TalkSession), ApiError> {
+        let _one_at_a_time = self.talk.starting.lock().await;
         {
             let current = lock_unpoisoned(&self.talk.current);
             if let Some(c) = current.as_ref()
@@ -478,24 +551,34 @@ impl Api {
             }
             TalkInput::Device { id } => {
                 let choice = id.clone().map_or(DeviceChoice::Default, DeviceChoice::Id);
-                Box::new(
-                    greenroom_voice::device::Microphone::open_with(choice, notices.clone())
-                        .map_err(ApiError::of)?,
-                )
+                let options = notices.clone();
+                // Opening a device can take seconds (a sound server waking up): not on the
+                // async runtime's threads.
+                let microphone = tokio::task::spawn_blocking(move || {
+                    greenroom_voice::device::Microphone::open_with(choice, options)
+                })
+                .await
+                .map_err(|e| ApiError::internal(format!("opening the microphone failed: {e}")))?
+                .map_err(ApiError::of)?;
+                Box::new(microphone)
             }
         };
         let output: Arc<dyn AudioOut> = match &request.output {
             TalkOutput::Silent => Arc::new(RecordingOutput::new()),
             TalkOutput::Device { id } => {
                 let choice = id.clone().map_or(DeviceChoice::Default, DeviceChoice::Id);
-                Arc::new(
+                let speaker = tokio::task::spawn_blocking(move || {
                     greenroom_voice::device::Speaker::open_with(choice, notices)
-                        .map_err(ApiError::of)?,
-                )
+                })
+                .await
+                .map_err(|e| ApiError::internal(format!("opening the speaker failed: {e}")))?
+                .map_err(ApiError::of)?;
+                Arc::new(speaker)
             }
         };
-        let (endpoints, origin) = self.resolve_talk_endpoints(&request.services);
-        let pipeline = DirectPipeline::new(&endpoints, &origin);
+        let (endpoints, view) = self.resolve_talk_endpoints(&request.services).await;
+        let mut pipeline = DirectPipeline::new(&endpoints, "");
+        pipeline.view = view;
         let mut config = TalkConfig::new(exercise.clone(), character.clone());
         config.vad = vad;
         config.reply = if request.wait_for_whole_reply {
@@ -654,6 +737,16 @@ impl Api {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_mistral_key_never_goes_to_this_machine() {
+        for local in ["http://127.0.0.1:8001/v1", "http://localhost:8001/v1", "http://[::1]:8001/v1", "http://127.1.2.3/v1"] {
+            assert!(is_loopback_url(local), "{local}");
+        }
+        for remote in ["https://api.mistral.ai/v1", "https://api.scaleway.ai/v1", "http://10.0.0.2:8001/v1"] {
+            assert!(!is_loopback_url(remote), "{remote}");
+        }
+    }
 
     #[test]
     fn session_ids_are_utc_and_sortable() {

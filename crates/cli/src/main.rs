@@ -268,6 +268,9 @@ enum Command {
         /// A seed for the conversation service (the offline coach is deterministic with it)
         #[arg(long)]
         seed: Option<i64>,
+        /// End after this many turns (default: when the input ends, or Ctrl-C)
+        #[arg(long, value_name = "N")]
+        turns: Option<u32>,
         /// Speech-to-text URL (…/transcribe: Vosk shape; …/v1/audio/transcriptions: OpenAI)
         #[arg(long, value_name = "URL")]
         stt_url: Option<String>,
@@ -291,7 +294,9 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("GREENROOM_LOG")
-                .unwrap_or_else(|_| "warn".into()),
+                // cpal's PulseAudio client logs a reconnection as an error; the device
+                // notice says it in words.
+                .unwrap_or_else(|_| "warn,pulseaudio=off".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -440,6 +445,7 @@ async fn run(command: Command, home: AppHome, stack: Option<PathBuf>) -> ExitCod
             no_opening,
             whole_reply,
             seed,
+            turns,
             stt_url,
             llm_url,
             llm_model,
@@ -459,6 +465,7 @@ async fn run(command: Command, home: AppHome, stack: Option<PathBuf>) -> ExitCod
                 no_opening,
                 whole_reply,
                 seed,
+                max_turns: turns,
                 services: greenroom_api::TalkServiceOverrides {
                     stt_url,
                     stt_shape: None,

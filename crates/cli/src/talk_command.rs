@@ -32,6 +32,7 @@ pub(crate) struct TalkArgs {
     pub no_opening: bool,
     pub whole_reply: bool,
     pub seed: Option<i64>,
+    pub max_turns: Option<u32>,
     pub services: TalkServiceOverrides,
 }
 
@@ -89,7 +90,7 @@ pub(crate) async fn run(home: AppHome, args: TalkArgs) -> ExitCode {
         speak_opening: Some(!args.no_opening),
         wait_for_whole_reply: args.whole_reply,
         seed: args.seed,
-        max_turns: None,
+        max_turns: args.max_turns,
         services: args.services.clone(),
     };
     let (events, mut received) = mpsc::unbounded_channel();
@@ -105,7 +106,18 @@ pub(crate) async fn run(home: AppHome, args: TalkArgs) -> ExitCode {
             let ApiEvent::Talk { event, .. } = event else {
                 continue;
             };
-            if !narrate {
+            // Progress and notices go to stderr in every mode (a script can wait for
+            // "… listening"); the conversation goes to stdout unless --json.
+            if let TalkEvent::Notice { level, message, .. } = &event {
+                let tag = match level {
+                    NoticeLevel::Info => "note",
+                    NoticeLevel::Warning => "warning",
+                    NoticeLevel::Error => "error",
+                };
+                eprintln!("{tag}: {message}");
+                continue;
+            }
+            if !narrate && !matches!(event, TalkEvent::State { .. }) {
                 continue;
             }
             match event {
@@ -152,14 +164,6 @@ pub(crate) async fn run(home: AppHome, args: TalkArgs) -> ExitCode {
                         },
                         segments_line(&turn)
                     );
-                }
-                TalkEvent::Notice { level, message, .. } => {
-                    let tag = match level {
-                        NoticeLevel::Info => "note",
-                        NoticeLevel::Warning => "warning",
-                        NoticeLevel::Error => "error",
-                    };
-                    eprintln!("{tag}: {message}");
                 }
                 _ => {}
             }

@@ -10,6 +10,11 @@
 //! 2. **Time to first audio, streaming against waiting**: the coach paced like a real LLM
 //!    (40 ms a word); the same replies (same seed) spoken from their first sentence
 //!    against once whole. The ratio is streaming / whole, same process, same services.
+//! 3. **A live microphone, idle** (a private PulseAudio daemon: the fake microphone and
+//!    speaker of the tests, through cpal and rodio): for 10 s of a talk that listens and
+//!    nobody speaks, the capture-to-frame delay (a chunk's last sample captured → the chunk
+//!    in the session) and this process's CPU, against 10 s of the same process with no
+//!    talk (the baseline). The webview's own CPU is not in it.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -87,8 +92,81 @@ fn segment(report: &TalkReport, kind: SegmentKind) -> Vec<f64> {
         .collect()
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() {
+/// This process's CPU time (user + system), from /proc (Linux only).
+fn cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let after = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // USER_HZ is 100 on every Linux we run on.
+    Some(Duration::from_millis(ticks * 10))
+}
+
+async fn cpu_share(over: Duration) -> Option<f64> {
+    let (cpu0, t0) = (cpu_time()?, std::time::Instant::now());
+    tokio::time::sleep(over).await;
+    let (cpu1, t1) = (cpu_time()?, std::time::Instant::now());
+    Some((cpu1 - cpu0).as_secs_f64() / (t1 - t0).as_secs_f64() * 100.0)
+}
+
+async fn live_microphone(sandbox: &Sandbox) {
+    use greenroom_voice::device::{DeviceChoice, Microphone, Speaker};
+    println!("3. A live microphone, nobody speaking (PulseAudio fake microphone and speaker):");
+    let idle = Duration::from_secs(10);
+    let baseline = cpu_share(idle).await;
+    let microphone = Microphone::open(DeviceChoice::Default).expect("the fake microphone opens");
+    let speaker = Speaker::open(DeviceChoice::Default).expect("the fake speaker opens");
+    let catalog = Catalog::builtin();
+    let (e, c) = catalog.pick(None).unwrap();
+    let mut config = TalkConfig::new(e.clone(), c.clone());
+    config.speak_opening = false;
+    let session = TalkSession::start(
+        config,
+        DirectPipeline::new(&sandbox.endpoints(), "bench"),
+        Box::new(microphone),
+        Arc::new(speaker),
+        Arc::new(Events::default()),
+    )
+    .expect("the session starts");
+    // Let it settle (the first chunks, the detector's priming), then measure.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let live = cpu_share(idle).await;
+    let stats = session.capture_stats();
+    session.control().stop();
+    session.finished().await;
+    stats_line("capture → frame in the session", stats.delays_ms);
+    match (baseline, live) {
+        (Some(b), Some(l)) => println!(
+            "  CPU of this process: {l:.2} % of one core with the talk listening, {b:.2} % without (baseline); the talk's share {:.2} %",
+            l - b
+        ),
+        _ => println!("  CPU: not measured on this platform (/proc is Linux's)"),
+    }
+}
+
+fn stats_line(label: &str, v: Vec<f64>) {
+    if v.is_empty() {
+        println!("  {label}: no sample");
+    } else {
+        stats(label, v);
+    }
+}
+
+fn main() {
+    // The fake sound server, before any thread exists: cpal reads its address from the
+    // environment.
+    let audio = greenroom_test_support::fake_mic::FakeAudio::start();
+    audio.install_in_process_env();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(bench());
+    drop(audio);
+}
+
+async fn bench() {
     println!("talk: the sandbox's services, a learner in real time, Marie to a recording output");
     let sandbox = Sandbox::start().await;
     let report = run(&sandbox, ReplyStrategy::FirstSentence, 6).await;
@@ -169,4 +247,5 @@ async fn main() {
             s_total / w_total
         );
     }
+    live_microphone(&sandbox).await;
 }

@@ -157,20 +157,28 @@ pub struct EndpointsView {
 }
 
 impl Endpoints {
+    /// The view, every address from `origin`.
     pub fn view(&self, origin: &str) -> EndpointsView {
-        let view = |service, url: &str, model: &str, key: &Option<ApiKey>| EndpointView {
-            service,
-            url: url.to_string(),
-            model: model.to_string(),
-            key_set: key.is_some(),
-            origin: origin.to_string(),
-        };
+        self.view_from([origin, origin, origin])
+    }
+
+    /// The view; `origins` says where each of STT, LLM and TTS came from.
+    pub fn view_from(&self, origins: [&str; 3]) -> EndpointsView {
+        let view =
+            |service, url: &str, model: &str, key: &Option<ApiKey>, origin: &str| EndpointView {
+                service,
+                url: url.to_string(),
+                model: model.to_string(),
+                key_set: key.is_some(),
+                origin: origin.to_string(),
+            };
         EndpointsView {
             stt: view(
                 Service::Stt,
                 &self.stt.url,
                 &self.stt.model,
                 &self.stt.api_key,
+                origins[0],
             ),
             stt_shape: self.stt.shape,
             llm: view(
@@ -181,12 +189,14 @@ impl Endpoints {
                 ),
                 &self.chat.model,
                 &self.chat.api_key,
+                origins[1],
             ),
             tts: view(
                 Service::Tts,
                 &format!("{}/audio/speech", self.tts.base_url.trim_end_matches('/')),
                 &self.tts.model,
                 &self.tts.api_key,
+                origins[2],
             ),
         }
     }

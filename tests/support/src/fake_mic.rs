@@ -701,3 +701,43 @@ pub fn write_wav(path: &Path, samples: &[f32], rate: u32) {
     }
     std::fs::write(path, bytes).expect("the WAV file is written");
 }
+
+/// How long `samples` (mono at [`RECORD_RATE`]) hold sound in the speech band (300–3,400 Hz) above
+/// -45 dBFS, counted in 20 ms frames.
+pub fn speech_band_seconds(samples: &[f32]) -> f64 {
+    // A band-pass as a high-pass at 300 Hz then a low-pass at 3,400 Hz (RBJ biquads).
+    fn biquad(x: &[f32], b: [f64; 3], a: [f64; 3]) -> Vec<f32> {
+        let (mut x1, mut x2, mut y1, mut y2) = (0.0, 0.0, 0.0, 0.0);
+        x.iter()
+            .map(|&s| {
+                let s = f64::from(s);
+                let y = (b[0] * s + b[1] * x1 + b[2] * x2 - a[1] * y1 - a[2] * y2) / a[0];
+                (x2, x1, y2, y1) = (x1, s, y1, y);
+                y as f32
+            })
+            .collect()
+    }
+    let rate = f64::from(RECORD_RATE);
+    let coefficients = |f0: f64, high: bool| {
+        let w = 2.0 * std::f64::consts::PI * f0 / rate;
+        let alpha = w.sin() / (2.0 * std::f64::consts::FRAC_1_SQRT_2);
+        let c = w.cos();
+        let b = if high {
+            [(1.0 + c) / 2.0, -(1.0 + c), (1.0 + c) / 2.0]
+        } else {
+            [(1.0 - c) / 2.0, 1.0 - c, (1.0 - c) / 2.0]
+        };
+        (b, [1.0 + alpha, -2.0 * c, 1.0 - alpha])
+    };
+    let (hb, ha) = coefficients(300.0, true);
+    let (lb, la) = coefficients(3400.0, false);
+    let band = biquad(&biquad(samples, hb, ha), lb, la);
+    let frame = (rate * 0.02) as usize;
+    let threshold = 10f32.powf(-45.0 / 20.0);
+    let voiced = band
+        .chunks(frame)
+        .filter(|f| (f.iter().map(|s| s * s).sum::<f32>() / f.len() as f32).sqrt() > threshold)
+        .count();
+    voiced as f64 * 0.02
+}
+

@@ -29,6 +29,21 @@ workspace: string | null,
  */
 livekit_url: string, livekit_api_key: SecretState, livekit_api_secret: SecretState, mistral_api_key: SecretState, 
 /**
+ * Talking to Marie: the speech-to-text URL (`…/transcribe`: the Vosk shape;
+ * `…/v1/audio/transcriptions`: OpenAI's); `None`: the stack's, else 127.0.0.1:8002.
+ */
+talk_stt_url: string | null, 
+/**
+ * The conversation service's OpenAI-compatible base (`…/v1`); `None`: Mistral's API
+ * when a Mistral key is set, else the stack's, else 127.0.0.1:8001.
+ */
+talk_llm_url: string | null, talk_llm_model: string | null, 
+/**
+ * The text-to-speech service's OpenAI-compatible base (`…/v1`); `None`: the stack's,
+ * else 127.0.0.1:5002.
+ */
+talk_tts_url: string | null, 
+/**
  * The settings file, for the person who wants to look at it.
  */
 file: string, 
@@ -37,7 +52,7 @@ file: string,
  */
 load_error: string | null, };
 
-export type SettingsPatch = { workspace?: string, livekit_url?: string, livekit_api_key?: string, livekit_api_secret?: string, mistral_api_key?: string, };
+export type SettingsPatch = { workspace?: string, livekit_url?: string, livekit_api_key?: string, livekit_api_secret?: string, mistral_api_key?: string, talk_stt_url?: string, talk_llm_url?: string, talk_llm_model?: string, talk_tts_url?: string, };
 
 export type CheckStatus = "ok" | "warn" | "fail";
 

@@ -8,9 +8,25 @@ const view: SettingsView = {
   livekit_api_key: { is_set: true },
   livekit_api_secret: { is_set: false },
   mistral_api_key: { is_set: true },
+  talk_stt_url: null,
+  talk_llm_url: 'http://127.0.0.1:8001/v1',
+  talk_llm_model: null,
+  talk_tts_url: null,
   file: '/home/me/.config/greenroom/settings.toml',
   load_error: null,
 };
+
+describe('patchFrom, talk services', () => {
+  it('sends a changed address trimmed, and an emptied one as a reset', () => {
+    const form = formFrom(view);
+    form.talk.talk_stt_url = ' http://127.0.0.1:9000/v1/audio/transcriptions ';
+    form.talk.talk_llm_url = '';
+    expect(patchFrom(view, form)).toEqual({
+      talk_stt_url: 'http://127.0.0.1:9000/v1/audio/transcriptions',
+      talk_llm_url: '',
+    });
+  });
+});
 
 describe('patchFrom', () => {
   it('an untouched form changes nothing', () => {
