@@ -13,29 +13,15 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use greenroom_test_support::fake_mic::{FakeAudio, RECORD_RATE, dead_audio_env, speech_band_seconds};
+use greenroom_test_support::fake_mic::{
+    FakeAudio, RECORD_RATE, dead_audio_env, speech_band_seconds,
+};
 use greenroom_voice::wer::word_error_rate;
 
 const SAID: [&str; 2] = [
     "Thank you for coming today, I want to talk about our new project.",
     "Please tell me how I can speak more clearly during the meeting.",
 ];
-
-/// English speech as a 16 kHz mono WAV file, from espeak-ng through sox (no shell).
-fn english_wav(text: &str, out: &Path) {
-    let mut espeak = Command::new("espeak-ng")
-        .args(["-v", "en", "--stdout", text])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("espeak-ng runs (scripts/setup installs it)");
-    let status = Command::new("sox")
-        .args(["-t", "wav", "-", "-r", "16000", "-c", "1", "-b", "16"])
-        .arg(out)
-        .stdin(Stdio::from(espeak.stdout.take().unwrap()))
-        .status()
-        .expect("sox runs");
-    assert!(status.success() && espeak.wait().unwrap().success());
-}
 
 /// The CLI, its stderr lines arriving on a channel.
 struct Talk {
@@ -95,7 +81,10 @@ impl Talk {
             }
             if Instant::now() > deadline {
                 let _ = self.child.kill();
-                panic!("greenroom talk did not end within {within:?}:\n{}", self.seen.join("\n"));
+                panic!(
+                    "greenroom talk did not end within {within:?}:\n{}",
+                    self.seen.join("\n")
+                );
             }
             std::thread::sleep(greenroom_test_support::POLL_EVERY);
         };
@@ -123,11 +112,18 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// The sandbox's speech services on free ports, and the CLI flags that point at them.
-fn services(runtime: &tokio::runtime::Runtime, dir: &Path) -> (greenroom_sandbox::local::LocalSpeech, Vec<String>) {
+fn services(
+    runtime: &tokio::runtime::Runtime,
+    dir: &Path,
+) -> (greenroom_sandbox::local::LocalSpeech, Vec<String>) {
     let python = greenroom_sandbox::stt::locate_python(&greenroom_test_support::tool_dirs())
         .expect("the speech virtualenv tools/venv-speech: run scripts/setup");
     let speech = runtime
-        .block_on(greenroom_sandbox::local::LocalSpeech::start(&python, dir, Default::default()))
+        .block_on(greenroom_sandbox::local::LocalSpeech::start(
+            &python,
+            dir,
+            Default::default(),
+        ))
         .expect("the speech services start");
     let flags = vec![
         "--stt-url".to_string(),
@@ -147,7 +143,7 @@ fn a_sentence_spoken_into_the_microphone_is_answered_aloud() {
     let rt = runtime();
     let (_speech, flags) = services(&rt, dir.path());
     let wav = dir.path().join("said.wav");
-    english_wav(SAID[0], &wav);
+    greenroom_test_support::english_wav(SAID[0], &wav);
     let record = dir.path().join("session");
     let mut args = vec!["--no-opening", "--turns", "1", "--json", "--seed", "3"];
     let record_arg = record.display().to_string();
@@ -160,25 +156,44 @@ fn a_sentence_spoken_into_the_microphone_is_answered_aloud() {
     audio.speak_wav(&wav).wait(Duration::from_secs(30));
     let (status, stdout, stderr) = talk.finish(Duration::from_secs(120));
     let heard = speaker.stop_to_wav(&dir.path().join("speaker.wav"));
-    assert!(status.success(), "greenroom talk failed: {stderr}\n{stdout}");
+    assert!(
+        status.success(),
+        "greenroom talk failed: {stderr}\n{stdout}"
+    );
 
-    let report: serde_json::Value = serde_json::from_str(&stdout).expect("--json prints the report");
+    let report: serde_json::Value =
+        serde_json::from_str(&stdout).expect("--json prints the report");
     assert_eq!(report["schema"], "greenroom.talk/1");
     let turn = &report["turns"][0];
     let learner = turn["learner_text"].as_str().unwrap();
     let wer = word_error_rate(SAID[0], learner);
-    println!("heard through the microphone: {learner:?} (WER {:.3})", wer.rate);
+    println!(
+        "heard through the microphone: {learner:?} (WER {:.3})",
+        wer.rate
+    );
     assert!(wer.rate <= 0.25, "{learner:?}");
     assert!(turn["marie_text"].as_str().unwrap().chars().count() > 10);
     assert!(turn["time_to_first_audio_ms"].as_f64().is_some(), "{turn}");
     assert_eq!(turn["interrupted"], false);
     // Marie was heard on the speaker: sound in the speech band, for a while.
     let seconds = speech_band_seconds(&heard);
-    println!("Marie heard on the speaker for {seconds:.2} s of {:.2} s recorded", heard.len() as f64 / f64::from(RECORD_RATE));
+    println!(
+        "Marie heard on the speaker for {seconds:.2} s of {:.2} s recorded",
+        heard.len() as f64 / f64::from(RECORD_RATE)
+    );
     assert!(seconds >= 1.0, "only {seconds} s of speech on the speaker");
     // The session was recorded, both sides.
-    for file in ["learner.wav", "marie.wav", "transcript.json", "session.json"] {
-        assert!(record.join(file).is_file(), "{file} in {}", record.display());
+    for file in [
+        "learner.wav",
+        "marie.wav",
+        "transcript.json",
+        "session.json",
+    ] {
+        assert!(
+            record.join(file).is_file(),
+            "{file} in {}",
+            record.display()
+        );
     }
 }
 
@@ -203,8 +218,8 @@ fn a_microphone_unplugged_mid_talk_is_said_and_the_talk_goes_on() {
     let rt = runtime();
     let (_speech, flags) = services(&rt, dir.path());
     let (first, second) = (dir.path().join("1.wav"), dir.path().join("2.wav"));
-    english_wav(SAID[0], &first);
-    english_wav(SAID[1], &second);
+    greenroom_test_support::english_wav(SAID[0], &first);
+    greenroom_test_support::english_wav(SAID[1], &second);
     let mut args = vec!["--no-opening", "--turns", "2", "--json", "--silent"];
     let flag_refs: Vec<&str> = flags.iter().map(String::as_str).collect();
     args.extend(flag_refs);
@@ -215,7 +230,11 @@ fn a_microphone_unplugged_mid_talk_is_said_and_the_talk_goes_on() {
     audio.unplug_mic();
     talk.wait_for("is not working any more", 1, Duration::from_secs(30));
     audio.replug_mic();
-    talk.wait_for("Now listening through “Fake-microphone”", 1, Duration::from_secs(30));
+    talk.wait_for(
+        "Now listening through “Fake-microphone”",
+        1,
+        Duration::from_secs(30),
+    );
     audio.speak_wav(&second).wait(Duration::from_secs(30));
     let (status, stdout, stderr) = talk.finish(Duration::from_secs(120));
     assert!(status.success(), "{stderr}\n{stdout}");
@@ -223,5 +242,8 @@ fn a_microphone_unplugged_mid_talk_is_said_and_the_talk_goes_on() {
     let turns = report["turns"].as_array().unwrap();
     assert_eq!(turns.len(), 2, "{report}");
     let learner = turns[1]["learner_text"].as_str().unwrap();
-    assert!(word_error_rate(SAID[1], learner).rate <= 0.25, "after the replug: {learner:?}");
+    assert!(
+        word_error_rate(SAID[1], learner).rate <= 0.25,
+        "after the replug: {learner:?}"
+    );
 }

@@ -21,22 +21,10 @@ const SENTENCES: [&str; 2] = [
 const MAX_WER: f64 = 0.25;
 const BOUNDARY: &str = "greenroom-stt-test-5f1c9e";
 
-/// espeak-ng's WAV (22.05 kHz) piped into sox, which writes `out` at 16 kHz, mono, 16 bits:
-/// two processes, no shell. Returns espeak-ng's own WAV too.
+/// `out` as a 16 kHz mono WAV of `text` (see `greenroom_test_support::english_wav`);
+/// returns espeak-ng's own WAV (22.05 kHz) too.
 fn synthesise(text: &str, out: &Path) -> Vec<u8> {
-    let mut espeak = std::process::Command::new("espeak-ng")
-        .args(["-v", "en", "--stdout", text])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("espeak-ng runs (scripts/setup installs it)");
-    let status = std::process::Command::new("sox")
-        .args(["-t", "wav", "-", "-r", "16000", "-c", "1", "-b", "16"])
-        .arg(out)
-        .stdin(Stdio::from(espeak.stdout.take().unwrap()))
-        .status()
-        .expect("sox runs (scripts/setup installs it)");
-    assert!(status.success(), "sox failed: {status}");
-    assert!(espeak.wait().unwrap().success(), "espeak-ng failed");
+    greenroom_test_support::english_wav(text, out);
     let raw = std::process::Command::new("espeak-ng")
         .args(["-v", "en", "--stdout", text])
         .output()

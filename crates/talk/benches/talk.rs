@@ -22,13 +22,12 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Cue, Events, Learner, Sandbox, speak_english};
+use common::{Cue, Events, Sandbox, speak_english, talk};
 use greenroom_talk::Catalog;
 use greenroom_talk::events::TalkReport;
 use greenroom_talk::segments::SegmentKind;
 use greenroom_talk::session::{DirectPipeline, ReplyStrategy, TalkConfig, TalkSession};
 use greenroom_test_support::percentile;
-use greenroom_voice::{AudioOut, RecordingOutput};
 
 const SAID: [&str; 3] = [
     "Thank you for coming today, I want to talk about our new project.",
@@ -43,26 +42,12 @@ async fn run(sandbox: &Sandbox, reply: ReplyStrategy, turns: usize) -> TalkRepor
     config.seed = Some(11);
     config.speak_opening = false;
     config.reply = reply;
-    let events = Arc::new(Events::default());
-    let output = Arc::new(RecordingOutput::new());
     let utterances = (0..turns)
         .map(|k| (Cue::AfterTurns(k), speak_english(SAID[k % SAID.len()])))
         .collect();
-    let learner = Learner::new(
-        utterances,
-        events.turns.clone(),
-        output.clone() as Arc<dyn AudioOut>,
-        turns,
-    );
-    let session = TalkSession::start(
-        config,
-        DirectPipeline::new(&sandbox.endpoints(), "bench"),
-        Box::new(learner),
-        output,
-        events,
-    )
-    .expect("the session starts");
-    session.finished().await
+    talk(config, &sandbox.endpoints(), utterances, turns)
+        .await
+        .0
 }
 
 fn stats(label: &str, mut v: Vec<f64>) -> f64 {

@@ -5,17 +5,15 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Cue, Events, Fault, FaultyService, Learner, Sandbox, origin, path, speak_english};
+use common::{Cue, Fault, FaultyService, Sandbox, origin, path, speak_english, talk};
 use greenroom_talk::events::{TalkEvent, TalkReport, TalkState};
 use greenroom_talk::segments::SegmentKind;
 use greenroom_talk::services::{Endpoints, Service, Timeouts};
-use greenroom_talk::session::{DirectPipeline, TalkConfig, TalkSession};
+use greenroom_talk::session::TalkConfig;
 use greenroom_talk::{Catalog, TurnReport};
 use greenroom_voice::wer::word_error_rate;
-use greenroom_voice::{AudioOut, RecordingOutput};
 
 // Sentences faster-whisper tiny.en hears right from espeak-ng (its WER on espeak-ng voices
 // is about 11 % over many words; these two come back whole).
@@ -24,9 +22,6 @@ const SAID: [&str; 2] = [
     "Please tell me how I can speak more clearly during the meeting.",
 ];
 
-/// A guard against a hang, not a performance figure: a talk that should take seconds.
-const AT_MOST: Duration = Duration::from_secs(180);
-
 fn config(exercise: &str) -> TalkConfig {
     let catalog = Catalog::builtin();
     let (e, c) = catalog.pick(Some(exercise)).unwrap();
@@ -34,34 +29,6 @@ fn config(exercise: &str) -> TalkConfig {
     config.seed = Some(7);
     config.hold_input_during_opening = true;
     config
-}
-
-async fn talk(
-    config: TalkConfig,
-    endpoints: &Endpoints,
-    utterances: Vec<(Cue, Vec<f32>)>,
-    end_after_turns: usize,
-) -> (TalkReport, Vec<TalkEvent>, Arc<RecordingOutput>) {
-    let events = Arc::new(Events::default());
-    let output = Arc::new(RecordingOutput::new());
-    let learner = Learner::new(
-        utterances,
-        events.turns.clone(),
-        output.clone() as Arc<dyn AudioOut>,
-        end_after_turns,
-    );
-    let session = TalkSession::start(
-        config,
-        DirectPipeline::new(endpoints, "test"),
-        Box::new(learner),
-        output.clone(),
-        events.clone(),
-    )
-    .expect("the session starts");
-    let report = tokio::time::timeout(AT_MOST, session.finished())
-        .await
-        .expect("the talk ends by itself");
-    (report, events.snapshot(), output)
 }
 
 fn segment_sum(turn: &TurnReport) -> f64 {

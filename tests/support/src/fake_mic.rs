@@ -740,4 +740,3 @@ pub fn speech_band_seconds(samples: &[f32]) -> f64 {
         .count();
     voiced as f64 * 0.02
 }
-

@@ -218,3 +218,28 @@ pub async fn eventually<T>(
         tokio::time::sleep(POLL_EVERY).await;
     }
 }
+
+/// English speech synthesised by espeak-ng, written to `out` by sox as a 16 kHz mono 16-bit
+/// WAV (two processes piped together, no shell). Panics naming `scripts/setup` when either
+/// program is missing.
+pub fn english_wav(text: &str, out: &Path) {
+    use std::process::{Command, Stdio};
+    let mut espeak = Command::new("espeak-ng")
+        .args(["-v", "en", "--stdout", text])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("espeak-ng runs (scripts/setup installs it)");
+    let status = Command::new("sox")
+        .args(["-t", "wav", "-", "-r", "16000", "-c", "1", "-b", "16"])
+        .arg(out)
+        .stdin(Stdio::from(
+            espeak.stdout.take().expect("espeak-ng's stdout"),
+        ))
+        .status()
+        .expect("sox runs (scripts/setup installs it)");
+    assert!(status.success(), "sox failed: {status}");
+    assert!(
+        espeak.wait().expect("espeak-ng ends").success(),
+        "espeak-ng failed"
+    );
+}

@@ -5,35 +5,25 @@
 #![allow(dead_code)]
 
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use greenroom_core::EventSink;
 use greenroom_talk::events::TalkEvent;
+use greenroom_talk::events::TalkReport;
 use greenroom_talk::services::{
     ChatEndpoint, Endpoints, SttEndpoint, SttShape, Timeouts, TtsEndpoint,
 };
+use greenroom_talk::session::{DirectPipeline, TalkConfig, TalkSession};
 use greenroom_voice::io::samples_in;
-use greenroom_voice::{AudioChunk, AudioError, AudioIn, AudioOut, Next};
+use greenroom_voice::{AudioChunk, AudioError, AudioIn, AudioOut, Next, RecordingOutput};
 
-/// English speech, 16 kHz mono, from espeak-ng and sox (two processes, no shell).
+/// English speech, 16 kHz mono, from espeak-ng and sox.
 pub fn speak_english(text: &str) -> Vec<f32> {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("s.wav");
-    let mut espeak = std::process::Command::new("espeak-ng")
-        .args(["-v", "en", "--stdout", text])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("espeak-ng runs (scripts/setup installs it)");
-    let status = std::process::Command::new("sox")
-        .args(["-t", "wav", "-", "-r", "16000", "-c", "1", "-b", "16"])
-        .arg(&out)
-        .stdin(Stdio::from(espeak.stdout.take().unwrap()))
-        .status()
-        .expect("sox runs (scripts/setup installs it)");
-    assert!(status.success() && espeak.wait().unwrap().success());
+    greenroom_test_support::english_wav(text, &out);
     let (samples, rate) =
         greenroom_talk::clients::decode_wav(&std::fs::read(&out).unwrap()).unwrap();
     assert_eq!(rate, 16_000);
@@ -123,6 +113,40 @@ impl Events {
     pub fn snapshot(&self) -> Vec<TalkEvent> {
         self.all.lock().unwrap().clone()
     }
+}
+
+/// A guard against a hang, not a performance figure: a talk that should take seconds.
+pub const AT_MOST: Duration = Duration::from_secs(180);
+
+/// A whole talk: `utterances` said on their cues by a [`Learner`], Marie to a recording
+/// output; ends once `end_after_turns` turns have ended. Returns the report, every event
+/// and the output (what Marie said, when, where she was cut).
+pub async fn talk(
+    config: TalkConfig,
+    endpoints: &Endpoints,
+    utterances: Vec<(Cue, Vec<f32>)>,
+    end_after_turns: usize,
+) -> (TalkReport, Vec<TalkEvent>, Arc<RecordingOutput>) {
+    let events = Arc::new(Events::default());
+    let output = Arc::new(RecordingOutput::new());
+    let learner = Learner::new(
+        utterances,
+        events.turns.clone(),
+        output.clone() as Arc<dyn AudioOut>,
+        end_after_turns,
+    );
+    let session = TalkSession::start(
+        config,
+        DirectPipeline::new(endpoints, "test"),
+        Box::new(learner),
+        output.clone(),
+        events.clone(),
+    )
+    .expect("the session starts");
+    let report = tokio::time::timeout(AT_MOST, session.finished())
+        .await
+        .expect("the talk ends by itself");
+    (report, events.snapshot(), output)
 }
 
 /// When the learner says the next utterance.

@@ -41,7 +41,9 @@ fn main() {
         let (command, argument) = line.trim().split_once(' ').unwrap_or((line.trim(), ""));
         match command {
             "speak" => {
-                audio.speak_wav(Path::new(argument)).wait(Duration::from_secs(60));
+                audio
+                    .speak_wav(Path::new(argument))
+                    .wait(Duration::from_secs(60));
                 answer(serde_json::json!({"ok": true}));
             }
             "record" => {
@@ -57,7 +59,9 @@ fn main() {
                         "speech_band_seconds": speech_band_seconds(&samples),
                     }));
                 }
-                None => answer(serde_json::json!({"ok": false, "error": "not recording: send `record` first"})),
+                None => answer(
+                    serde_json::json!({"ok": false, "error": "not recording: send `record` first"}),
+                ),
             },
             "unplug" => {
                 audio.unplug_mic();
@@ -69,7 +73,9 @@ fn main() {
             }
             "quit" => break,
             "" => {}
-            other => answer(serde_json::json!({"ok": false, "error": format!("unknown command {other:?}")})),
+            other => answer(
+                serde_json::json!({"ok": false, "error": format!("unknown command {other:?}")}),
+            ),
         }
     }
     drop(recording);
