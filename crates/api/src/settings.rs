@@ -251,7 +251,9 @@ pub fn apply(current: &StoredSettings, patch: &SettingsPatch) -> Result<StoredSe
     if let Some(value) = &patch.talk_llm_model {
         let value = value.trim();
         if value.chars().count() > 200 || value.chars().any(char::is_control) {
-            problems.push("talk_llm_model: give a model name (at most 200 characters, one line)".into());
+            problems.push(
+                "talk_llm_model: give a model name (at most 200 characters, one line)".into(),
+            );
         } else {
             next.talk_llm_model = (!value.is_empty()).then(|| value.to_owned());
         }
@@ -373,12 +375,16 @@ fn validate_http_url(value: &str) -> Result<Option<String>, String> {
         _ => (authority, None),
     };
     if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c == '@') {
-        return Err(format!("\"{value}\" has no valid host (and must not hold credentials: keys go in their own settings)"));
+        return Err(format!(
+            "\"{value}\" has no valid host (and must not hold credentials: keys go in their own settings)"
+        ));
     }
     if let Some(port) = port
         && !port.parse::<u32>().is_ok_and(|p| (1..=65535).contains(&p))
     {
-        return Err(format!("\"{value}\": the port must be a number from 1 to 65535"));
+        return Err(format!(
+            "\"{value}\": the port must be a number from 1 to 65535"
+        ));
     }
     Ok(Some(value.trim_end_matches('/').to_owned()))
 }
@@ -499,10 +505,18 @@ mod tests {
             assert!(validate_http_url(ok).is_ok(), "{ok}");
         }
         assert_eq!(
-            validate_http_url("https://api.mistral.ai/v1/").unwrap().as_deref(),
+            validate_http_url("https://api.mistral.ai/v1/")
+                .unwrap()
+                .as_deref(),
             Some("https://api.mistral.ai/v1")
         );
-        for bad in ["ftp://x", "127.0.0.1:8002", "http://:80", "http://h:99999", "http://user:pw@h"] {
+        for bad in [
+            "ftp://x",
+            "127.0.0.1:8002",
+            "http://:80",
+            "http://h:99999",
+            "http://user:pw@h",
+        ] {
             assert!(validate_http_url(bad).is_err(), "{bad}");
         }
         let next = apply(

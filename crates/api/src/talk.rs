@@ -371,12 +371,19 @@ impl Api {
             })
     }
 
-    async fn resolve_talk_endpoints(&self, overrides: &TalkServiceOverrides) -> (Endpoints, EndpointsView) {
+    async fn resolve_talk_endpoints(
+        &self,
+        overrides: &TalkServiceOverrides,
+    ) -> (Endpoints, EndpointsView) {
         let settings = crate::settings::load(&self.home.settings_file()).settings;
         let local = |port: u16, path: &str| format!("http://127.0.0.1:{port}{path}");
         // Each service: the request, Settings, the stack's service of that name, the port
         // Eloquence and the sandbox share.
-        let pick = async |given: &Option<String>, set: &Option<String>, names: &[&str], port: u16, path: &str| {
+        let pick = async |given: &Option<String>,
+                          set: &Option<String>,
+                          names: &[&str],
+                          port: u16,
+                          path: &str| {
             if let Some(url) = given {
                 return (url.clone(), "the request");
             }
@@ -396,15 +403,22 @@ impl Api {
             "/transcribe",
         )
         .await;
-        let stt_shape = overrides.stt_shape.unwrap_or(if stt_url.contains("/audio/transcriptions") {
-            SttShape::OpenAi
-        } else {
-            SttShape::Vosk
-        });
+        let stt_shape =
+            overrides
+                .stt_shape
+                .unwrap_or(if stt_url.contains("/audio/transcriptions") {
+                    SttShape::OpenAi
+                } else {
+                    SttShape::Vosk
+                });
         let mistral = settings.mistral_api_key.as_deref().and_then(ApiKey::new);
         let given_llm = overrides.llm_url.clone().or(settings.talk_llm_url.clone());
         let (llm_url, llm_origin, llm_model) = match (&given_llm, &mistral) {
-            (None, Some(_)) => (MISTRAL_BASE_URL.to_string(), "Mistral (a key is set)", MISTRAL_MODEL),
+            (None, Some(_)) => (
+                MISTRAL_BASE_URL.to_string(),
+                "Mistral (a key is set)",
+                MISTRAL_MODEL,
+            ),
             _ => {
                 let (url, origin) = pick(
                     &overrides.llm_url,
@@ -485,7 +499,10 @@ impl Api {
         Ok(report)
     }
 
-    async fn start_talk(&self, request: TalkRequest) -> Result<(TalkStarted, TalkSession), ApiError> {
+    async fn start_talk(
+        &self,
+        request: TalkRequest,
+    ) -> Result<(TalkStarted, TalkSession), ApiError> {
         let _one_at_a_time = self.talk.starting.lock().await;
         {
             let current = lock_unpoisoned(&self.talk.current);
@@ -740,10 +757,19 @@ mod tests {
 
     #[test]
     fn the_mistral_key_never_goes_to_this_machine() {
-        for local in ["http://127.0.0.1:8001/v1", "http://localhost:8001/v1", "http://[::1]:8001/v1", "http://127.1.2.3/v1"] {
+        for local in [
+            "http://127.0.0.1:8001/v1",
+            "http://localhost:8001/v1",
+            "http://[::1]:8001/v1",
+            "http://127.1.2.3/v1",
+        ] {
             assert!(is_loopback_url(local), "{local}");
         }
-        for remote in ["https://api.mistral.ai/v1", "https://api.scaleway.ai/v1", "http://10.0.0.2:8001/v1"] {
+        for remote in [
+            "https://api.mistral.ai/v1",
+            "https://api.scaleway.ai/v1",
+            "http://10.0.0.2:8001/v1",
+        ] {
             assert!(!is_loopback_url(remote), "{remote}");
         }
     }

@@ -129,6 +129,51 @@ async fn live_microphone(sandbox: &Sandbox) {
     }
 }
 
+/// Sound through the devices and back: our speaker plays a 1 kHz burst into the fake
+/// speaker, our microphone listens to that speaker's monitor; from `play()` (and from the
+/// instant the output pulled the burst's first sample) to the chunk holding the burst's
+/// onset in our hands. Both devices' buffers and PulseAudio's routing are in it.
+fn loopback() {
+    use greenroom_voice::device::{DeviceChoice, Microphone, Speaker};
+    use greenroom_voice::{AudioIn, AudioOut, Next};
+    println!(
+        "4. Sound through the devices: our speaker → PulseAudio → our microphone (the speaker's monitor):"
+    );
+    let mut microphone = Microphone::open(DeviceChoice::Id("pulseaudio:speaker.monitor".into()))
+        .expect("the speaker's monitor opens as a microphone");
+    let speaker = Speaker::open(DeviceChoice::Default).expect("the fake speaker opens");
+    let rate = 48_000;
+    let burst: Vec<f32> = (0..rate / 20)
+        .map(|i| 0.5 * (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / rate as f32).sin())
+        .collect();
+    let (mut from_play, mut from_pulled) = (Vec::new(), Vec::new());
+    for _ in 0..20 {
+        // Drain, so the next loud chunk is this burst's.
+        while let Ok(Next::Chunk(_)) = microphone.next_chunk(Duration::from_millis(1)) {}
+        let played = std::time::Instant::now();
+        speaker.play(burst.clone(), rate).expect("the burst plays");
+        let deadline = played + Duration::from_secs(2);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Next::Chunk(c)) = microphone.next_chunk(Duration::from_millis(50))
+                && c.samples.iter().any(|s| s.abs() > 0.1)
+            {
+                let arrived = std::time::Instant::now();
+                from_play.push((arrived - played).as_secs_f64() * 1000.0);
+                if let Some(pulled) = speaker.last_started_at().filter(|t| *t >= played) {
+                    from_pulled.push((arrived - pulled).as_secs_f64() * 1000.0);
+                }
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    stats_line("play() → onset chunk in hand", from_play);
+    stats_line(
+        "first sample pulled by the output → onset chunk",
+        from_pulled,
+    );
+}
+
 fn stats_line(label: &str, v: Vec<f64>) {
     if v.is_empty() {
         println!("  {label}: no sample");
@@ -148,6 +193,7 @@ fn main() {
         .build()
         .expect("a runtime");
     runtime.block_on(bench());
+    loopback();
     drop(audio);
 }
 
