@@ -203,6 +203,21 @@ async fn speaking_over_marie_stops_her_at_once_and_the_turn_says_so() {
     assert!(!next.interrupted && next.error.is_none(), "{next:#?}");
     assert!(word_error_rate(SAID[1], &next.learner_text).rate <= 0.25);
     assert_eq!(report.summary.interrupted, 1);
+
+    // Speaking over Marie's opening line stops it too, and the learner's turn goes on.
+    let mut over_opening = self::config("presentation");
+    over_opening.hold_input_during_opening = false;
+    let utterances = vec![(
+        Cue::WhileMarieSpeaks(Duration::from_millis(500)),
+        speak_english(SAID[0]),
+    )];
+    let (report, _, output) = talk(over_opening, &sandbox.endpoints(), utterances, 1).await;
+    let opening = &output.clips()[0];
+    assert!(opening.stopped_at.is_some(), "the opening was cut");
+    assert!(opening.heard().len() < opening.samples.len());
+    assert_eq!(report.turns.len(), 1, "{report:#?}");
+    assert!(!report.turns[0].interrupted && report.turns[0].error.is_none());
+    assert!(word_error_rate(SAID[0], &report.turns[0].learner_text).rate <= 0.25);
 }
 
 /// Endpoints where `service` goes through `base` (a faulty service or a closed port).

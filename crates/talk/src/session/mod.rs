@@ -37,6 +37,7 @@
 mod capture;
 mod turn;
 
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -434,6 +435,21 @@ impl TalkSession {
     }
 }
 
+/// What the session loop does next.
+enum Step {
+    Command(Option<Command>),
+    Capture(Option<CaptureMsg>),
+    Tick,
+}
+
+/// How the opening ended.
+struct OpeningEnd {
+    /// The coach pressed Stop (or the session's handle went away).
+    stop: bool,
+    /// What capture said meanwhile, in order; a learner who started speaking cut it short.
+    pending: VecDeque<CaptureMsg>,
+}
+
 /// A turn in flight.
 struct Running {
     turn: Arc<TurnState>,
@@ -453,6 +469,8 @@ async fn run_session(
     let mut turns: Vec<TurnReport> = Vec::new();
     let mut opening = None;
     let mut end_reason: Option<String> = None;
+    // What capture said while the opening played, handled first.
+    let mut pending: VecDeque<CaptureMsg> = VecDeque::new();
 
     if config.speak_opening {
         let text = config.exercise.opening.clone();
@@ -463,18 +481,25 @@ async fn run_session(
             text: text.clone(),
             is_final: true,
         });
-        match speak_opening(&shared, &inputs, &text, &mut commands).await {
-            Ok(()) => {}
-            Err(e) => shared.notice(NoticeLevel::Error, e.to_string(), Some(e.service())),
+        let (end, failure) =
+            speak_opening(&shared, &inputs, &text, &mut commands, &mut capture).await;
+        if let Some(e) = failure {
+            shared.notice(NoticeLevel::Error, e.to_string(), Some(e.service()));
         }
         history.push(Line {
             speaker: Speaker::Marie,
             text: text.clone(),
         });
         opening = Some(text);
+        pending = end.pending;
+        if end.stop {
+            end_reason = Some("stopped".into());
+        }
     }
     let _ = control.capture.send(CaptureControl::Go);
-    shared.set_state(TalkState::Listening, None);
+    if end_reason.is_none() {
+        shared.set_state(TalkState::Listening, None);
+    }
 
     let mut running: Option<Running> = None;
     // Audio of a turn dropped because the learner went on speaking.
@@ -485,7 +510,7 @@ async fn run_session(
     let mut tick = tokio::time::interval(Duration::from_millis(1000 / LEVELS_PER_SECOND as u64));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
 
-    loop {
+    while end_reason.is_none() {
         // A finished turn is reported before anything else happens.
         if let Some(r) = running.as_ref()
             && r.task.is_finished()
@@ -504,8 +529,16 @@ async fn run_session(
             end_reason.get_or_insert_with(|| "input ended".into());
             break;
         }
-        tokio::select! {
-            command = commands.recv() => match command {
+        let step = match pending.pop_front() {
+            Some(message) => Step::Capture(Some(message)),
+            None => tokio::select! {
+                command = commands.recv() => Step::Command(command),
+                message = capture.recv(), if !input_ended => Step::Capture(message),
+                _ = tick.tick() => Step::Tick,
+            },
+        };
+        match step {
+            Step::Command(command) => match command {
                 Some(Command::Interrupt) => {
                     if let Some(r) = running.take() {
                         let report = cancel_turn(&shared, &inputs, r, None);
@@ -524,7 +557,7 @@ async fn run_session(
                     break;
                 }
             },
-            message = capture.recv(), if !input_ended => match message {
+            Step::Capture(message) => match message {
                 Some(CaptureMsg::Vad(VadEvent::SpeechStarted { at })) => {
                     speech_started = Some(at);
                     if let Some(r) = running.take() {
@@ -541,6 +574,13 @@ async fn run_session(
                     shared.set_state(TalkState::LearnerSpeaking, None);
                 }
                 Some(CaptureMsg::Vad(VadEvent::SpeechEnded { at, utterance, .. })) => {
+                    // Speech ends only after it started, and a start cancels any turn; a
+                    // turn still running here would be orphaned, so it is stopped.
+                    if let Some(r) = running.take() {
+                        let report = cancel_turn(&shared, &inputs, r, None);
+                        finish_turn(&shared, &report.0, &report.1, &mut history);
+                        turns.push(report.1);
+                    }
                     shared.set_state(TalkState::EndOfSpeech, None);
                     let delay = *lock_unpoisoned(&control.delay);
                     // Voice detection decides `delay` after the last speech; push-to-talk
@@ -588,12 +628,17 @@ async fn run_session(
                     end_reason.get_or_insert_with(|| "the capture thread stopped".into());
                 }
             },
-            _ = tick.tick() => {
+            Step::Tick => {
                 if shared.state() == TalkState::Speaking {
                     emit_marie_level(&shared, &mut marie_meter);
                 }
             }
         }
+    }
+    if let Some(r) = running.take() {
+        let report = cancel_turn(&shared, &inputs, r, None);
+        finish_turn(&shared, &report.0, &report.1, &mut history);
+        turns.push(report.1);
     }
     let ended_because = end_reason.unwrap_or_else(|| "stopped".into());
     let _ = control.capture.send(CaptureControl::Stop);
@@ -768,13 +813,60 @@ fn finish_turn(shared: &Shared, turn: &TurnState, report: &TurnReport, history: 
     });
 }
 
+/// Marie's opening line: synthesised, played and metered until it ends, the coach
+/// interrupts or stops, or the learner starts speaking (a barge-in: she stops at once).
 async fn speak_opening(
     shared: &Shared,
     inputs: &TurnInputs,
     text: &str,
     commands: &mut mpsc::UnboundedReceiver<Command>,
-) -> Result<(), ServiceError> {
-    let clip = inputs.pipeline.tts.synthesize(text, &inputs.voice).await?;
+    capture: &mut mpsc::UnboundedReceiver<CaptureMsg>,
+) -> (OpeningEnd, Option<ServiceError>) {
+    let mut end = OpeningEnd {
+        stop: false,
+        pending: VecDeque::new(),
+    };
+    // Whether to go on after a command or a capture message.
+    fn go_on(
+        end: &mut OpeningEnd,
+        command: Option<Option<Command>>,
+        message: Option<Option<CaptureMsg>>,
+    ) -> bool {
+        match command {
+            Some(Some(Command::Interrupt)) => return false,
+            Some(Some(Command::Stop)) | Some(None) => {
+                end.stop = true;
+                return false;
+            }
+            None => {}
+        }
+        match message {
+            Some(Some(m)) => {
+                let barged = matches!(m, CaptureMsg::Vad(VadEvent::SpeechStarted { .. }));
+                end.pending.push_back(m);
+                !barged
+            }
+            // Capture ended; the main loop finds out.
+            Some(None) | None => true,
+        }
+    }
+    let synthesis = inputs.pipeline.tts.synthesize(text, &inputs.voice);
+    tokio::pin!(synthesis);
+    let mut capture_open = true;
+    let clip = loop {
+        tokio::select! {
+            clip = &mut synthesis => break clip,
+            c = commands.recv() => if !go_on(&mut end, Some(c), None) { return (end, None) },
+            m = capture.recv(), if capture_open => {
+                capture_open = m.is_some();
+                if !go_on(&mut end, None, Some(m)) { return (end, None) }
+            }
+        }
+    };
+    let clip = match clip {
+        Ok(clip) => clip,
+        Err(e) => return (end, Some(e)),
+    };
     let started = Instant::now();
     let samples = Arc::new(clip.samples);
     play(shared, inputs, samples.clone(), clip.sample_rate, started);
@@ -783,23 +875,24 @@ async fn speak_opening(
     let mut tick = tokio::time::interval(Duration::from_millis(1000 / LEVELS_PER_SECOND as u64));
     let mut meter = LevelMeter::new(LEVELS_PER_SECOND).unwrap_or_default();
     loop {
-        tokio::select! {
+        let more = tokio::select! {
             _ = tick.tick() => {
                 emit_marie_level(shared, &mut meter);
-                if !inputs.output.is_playing() || tokio::time::Instant::now() >= deadline {
-                    break;
-                }
+                inputs.output.is_playing() && tokio::time::Instant::now() < deadline
             }
-            c = commands.recv() => {
-                if matches!(c, Some(Command::Interrupt) | Some(Command::Stop) | None) {
-                    inputs.output.stop();
-                    break;
-                }
+            c = commands.recv() => go_on(&mut end, Some(c), None),
+            m = capture.recv(), if capture_open => {
+                capture_open = m.is_some();
+                go_on(&mut end, None, Some(m))
             }
+        };
+        if !more {
+            break;
         }
     }
+    inputs.output.stop();
     lock_unpoisoned(&shared.playing).clear();
-    Ok(())
+    (end, None)
 }
 
 /// Queues a clip and keeps it for Marie's meter and the recording.
