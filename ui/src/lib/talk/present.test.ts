@@ -6,6 +6,7 @@ import {
   SEGMENT_KINDS,
   SEGMENT_LABELS,
   applyReport,
+  applyTurnsSoFar,
   applyTalkEvent,
   catalogExercises,
   characterName,
@@ -406,6 +407,16 @@ describe('the session view built from events', () => {
     expect(view.transcript.map((e) => [e.key, e.marie])).toEqual([['opening', 'Bonjour.'], ['turn-0', 'Bonjour ! Réponse 0.'], ['turn-1', 'Bonjour ! Réponse 1.']]);
     expect(view.running).toBe(false);
     expect(view.summary).toBe(SUMMARY);
+  });
+
+  it('fills in the turns so far for a screen that opens mid-talk, still running', () => {
+    const view = emptyView('s1', 0);
+    view.running = true;
+    applyTurnsSoFar(view, [turn(0), turn(1)]);
+    expect(view.transcript.map((e) => e.key)).toEqual(['turn-0', 'turn-1']);
+    expect(view.running).toBe(true);
+    applyTurnsSoFar(view, [turn(0), turn(1)]);
+    expect(view.transcript).toHaveLength(2);
   });
 
   it('caps the log and filters it by type and text', () => {

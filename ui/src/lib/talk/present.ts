@@ -742,6 +742,11 @@ export function applyReport(view: TalkView, report: TalkReport): void {
   for (const t of report.turns) applyTurn(view, t);
 }
 
+/** Fills in the turns a screen that opened mid-talk missed (the snapshot's `turns`). */
+export function applyTurnsSoFar(view: TalkView, turns: readonly TurnReport[]): void {
+  for (const t of turns) applyTurn(view, t);
+}
+
 /** The turns that have a report, in order (for the latency strip and the history plot). */
 export function reportedTurns(view: Pick<TalkView, 'transcript'>): TurnReport[] {
   return view.transcript.flatMap((e) => (e.report ? [e.report] : []));
