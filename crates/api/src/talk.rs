@@ -39,7 +39,7 @@ use greenroom_talk::session::{
 use greenroom_talk::{Catalog, Character, Exercise};
 use greenroom_voice::device::{DeviceChoice, DeviceList, OpenOptions};
 use greenroom_voice::vad::{VadConfig, VadMode};
-use greenroom_voice::{AudioIn, AudioOut, RecordingOutput, Script, ScriptedInput};
+use greenroom_voice::{AudioIn, AudioOut, RecordingOutput};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -241,12 +241,13 @@ fn bad(message: impl Into<String>) -> ApiError {
     ApiError::invalid_input(message)
 }
 
-/// Reads a WAV file as a script: its utterances are whatever it holds, after a short
-/// lead-in, with a tail long enough for the last turn's end of speech.
+/// Reads a WAV file as a learner who takes turns: its utterances (cut at pauses) are said
+/// one by one, each once the previous turn has ended and Marie is silent.
 fn scripted_input(
     path: &Path,
-    end_of_speech: std::time::Duration,
-) -> Result<ScriptedInput, ApiError> {
+    turns_done: Arc<std::sync::atomic::AtomicUsize>,
+    output: Arc<dyn AudioOut>,
+) -> Result<(greenroom_talk::script::Learner, usize), ApiError> {
     let bytes = std::fs::read(path).map_err(|e| {
         ApiError::new(
             crate::ErrorCode::NotFound,
@@ -262,11 +263,28 @@ fn scripted_input(
             path.display()
         ))
     })?;
-    let mut script = Script::new(rate, vec![samples]);
-    script.lead_in = std::time::Duration::from_millis(300);
-    script.tail = end_of_speech + std::time::Duration::from_millis(1200);
-    script.pacing = greenroom_voice::Pacing::RealTime;
-    ScriptedInput::new(script).map_err(ApiError::of)
+    let utterances = greenroom_talk::script::split_utterances(&samples, rate).map_err(|e| {
+        bad(format!(
+            "{} cannot be cut into utterances: {e}",
+            path.display()
+        ))
+    })?;
+    if utterances.is_empty() {
+        return Err(bad(format!(
+            "{} holds no speech that the end-of-speech detector hears; record the utterances louder",
+            path.display()
+        )));
+    }
+    let count = utterances.len();
+    let cued = utterances
+        .into_iter()
+        .enumerate()
+        .map(|(k, u)| (greenroom_talk::script::Cue::AfterTurns(k), u))
+        .collect();
+    Ok((
+        greenroom_talk::script::Learner::new(cued, turns_done, output, count),
+        count,
+    ))
 }
 
 /// True for `http(s)://` URLs whose host is 127.0.0.0/8, `localhost` or `[::1]`.
@@ -561,10 +579,27 @@ impl Api {
                 ..OpenOptions::default()
             }
         };
+        let turns_done: Arc<std::sync::atomic::AtomicUsize> = Arc::default();
+        let output: Arc<dyn AudioOut> = match &request.output {
+            TalkOutput::Silent => Arc::new(RecordingOutput::new()),
+            TalkOutput::Device { id } => {
+                let choice = id.clone().map_or(DeviceChoice::Default, DeviceChoice::Id);
+                let options = notices.clone();
+                let speaker = tokio::task::spawn_blocking(move || {
+                    greenroom_voice::device::Speaker::open_with(choice, options)
+                })
+                .await
+                .map_err(|e| ApiError::internal(format!("opening the speaker failed: {e}")))?
+                .map_err(ApiError::of)?;
+                Arc::new(speaker)
+            }
+        };
         let scripted = matches!(request.input, TalkInput::File { .. });
         let input: Box<dyn AudioIn> = match &request.input {
             TalkInput::File { path } => {
-                Box::new(scripted_input(Path::new(path), vad.end_of_speech_delay)?)
+                let (learner, _) =
+                    scripted_input(Path::new(path), turns_done.clone(), output.clone())?;
+                Box::new(learner)
             }
             TalkInput::Device { id } => {
                 let choice = id.clone().map_or(DeviceChoice::Default, DeviceChoice::Id);
@@ -578,19 +613,6 @@ impl Api {
                 .map_err(|e| ApiError::internal(format!("opening the microphone failed: {e}")))?
                 .map_err(ApiError::of)?;
                 Box::new(microphone)
-            }
-        };
-        let output: Arc<dyn AudioOut> = match &request.output {
-            TalkOutput::Silent => Arc::new(RecordingOutput::new()),
-            TalkOutput::Device { id } => {
-                let choice = id.clone().map_or(DeviceChoice::Default, DeviceChoice::Id);
-                let speaker = tokio::task::spawn_blocking(move || {
-                    greenroom_voice::device::Speaker::open_with(choice, notices)
-                })
-                .await
-                .map_err(|e| ApiError::internal(format!("opening the speaker failed: {e}")))?
-                .map_err(ApiError::of)?;
-                Arc::new(speaker)
             }
         };
         let (endpoints, view) = self.resolve_talk_endpoints(&request.services).await;
@@ -608,6 +630,7 @@ impl Api {
         config.hold_input_during_opening = scripted;
         config.record_dir = record_dir.clone();
         config.max_turns = request.max_turns;
+        config.turns_done = turns_done;
         let talk = TalkSession::start(config, pipeline.clone(), input, output, forward)
             .map_err(ApiError::of)?;
         *lock_unpoisoned(&self.talk.current) = Some(Current {

@@ -148,9 +148,23 @@ async fn a_scripted_talk_runs_to_its_end_and_its_recording_is_listed_and_exporte
         greenroom_sandbox::local::LocalSpeech::start(&python, home.path(), Default::default())
             .await
             .expect("the speech services start");
+    // Two sentences with a second of silence between them: two turns, the second said once
+    // Marie has answered the first.
+    let sentences = [
+        "Thank you for coming today, I want to talk about our new project.",
+        "Please tell me how I can speak more clearly during the meeting.",
+    ];
+    let mut samples = Vec::new();
+    for (i, sentence) in sentences.iter().enumerate() {
+        let one = home.path().join(format!("{i}.wav"));
+        greenroom_test_support::english_wav(sentence, &one);
+        let (s, rate) = greenroom_talk::clients::decode_wav(&std::fs::read(&one).unwrap()).unwrap();
+        assert_eq!(rate, 16_000);
+        samples.extend(s);
+        samples.extend(std::iter::repeat_n(0.0, 16_000));
+    }
     let said = home.path().join("said.wav");
-    let sentence = "Thank you for coming today, I want to talk about our new project.";
-    greenroom_test_support::english_wav(sentence, &said);
+    greenroom_test_support::fake_mic::write_wav(&said, &samples, 16_000);
     let api = api(&home.path().join("greenroom"));
     let report = api
         .talk_run(TalkRequest {
@@ -173,18 +187,20 @@ async fn a_scripted_talk_runs_to_its_end_and_its_recording_is_listed_and_exporte
         .await
         .unwrap();
     assert_eq!(report.exercise, "entretien");
-    assert_eq!(report.turns.len(), 1, "{report:#?}");
-    let turn = &report.turns[0];
-    assert!(greenroom_voice::wer::word_error_rate(sentence, &turn.learner_text).rate <= 0.25);
-    assert!(turn.figures.time_to_first_audio_ms.is_some());
+    assert_eq!(report.turns.len(), 2, "{report:#?}");
+    for (turn, sentence) in report.turns.iter().zip(sentences) {
+        assert!(greenroom_voice::wer::word_error_rate(sentence, &turn.learner_text).rate <= 0.25);
+        assert!(turn.figures.time_to_first_audio_ms.is_some());
+        assert!(!turn.interrupted, "the learner waited for the answer");
+    }
     // The talk is over: the snapshot says so and carries the turn.
     let snapshot = api.talk_current().await.unwrap().unwrap();
     assert!(!snapshot.running);
-    assert_eq!(snapshot.turns.len(), 1);
+    assert_eq!(snapshot.turns.len(), 2);
     // Listed, then exported as one folder.
     let sessions = api.talk_sessions(10).await.unwrap();
     assert_eq!(sessions.len(), 1);
-    assert_eq!(sessions[0].turns, 1);
+    assert_eq!(sessions[0].turns, 2);
     let out = tempfile::tempdir().unwrap();
     let copy = api
         .talk_export(

@@ -7,6 +7,7 @@
 //! | [`services`]   | where the three services are, their keys (never shown) and their failures |
 //! | [`clients`]    | the direct mode's STT (Vosk / OpenAI shapes), chat (async-openai, streamed) and TTS clients |
 //! | [`sentences`]  | sentences out of a streamed reply, so Marie speaks the first one early   |
+//! | [`script`]     | a learner who takes turns (scripted talks), and a recording cut into utterances |
 //! | [`segments`]   | a turn's time cut into contiguous segments that add up to the time to first audio |
 //! | [`session`]    | the turn state machine, barge-in, recording, events                    |
 //! | [`events`]     | the events (`talk://…`) and the report (`greenroom.talk/1`)             |
@@ -14,6 +15,7 @@
 pub mod catalog;
 pub mod clients;
 pub mod events;
+pub mod script;
 pub mod segments;
 pub mod sentences;
 pub mod services;

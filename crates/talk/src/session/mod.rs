@@ -94,6 +94,9 @@ pub struct TalkConfig {
     pub max_turns: Option<u32>,
     /// `direct` here.
     pub mode: String,
+    /// Counts the turns that ended (a [`crate::script::Learner`] takes its cue from it).
+    /// A cloned config shares it: give each session a fresh one (`Arc::default()`).
+    pub turns_done: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl TalkConfig {
@@ -109,6 +112,7 @@ impl TalkConfig {
             record_dir: None,
             max_turns: None,
             mode: "direct".into(),
+            turns_done: Arc::default(),
         }
     }
 }
@@ -243,6 +247,7 @@ struct Shared {
     state: Mutex<(TalkState, Option<u32>)>,
     /// Marie's clips as they were queued, for her level meter: (start, samples, rate).
     playing: Mutex<Vec<QueuedClip>>,
+    turns_done: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Shared {
@@ -354,6 +359,7 @@ impl TalkSession {
             recorder: Mutex::new(recorder),
             state: Mutex::new((TalkState::Idle, None)),
             playing: Mutex::new(Vec::new()),
+            turns_done: config.turns_done.clone(),
         });
         let (capture_tx, capture_rx) = std::sync::mpsc::channel();
         let (msg_tx, msg_rx) = mpsc::unbounded_channel();
@@ -811,6 +817,9 @@ fn finish_turn(shared: &Shared, turn: &TurnState, report: &TurnReport, history: 
     shared.sink.emit(TalkEvent::Turn {
         turn: report.clone(),
     });
+    shared
+        .turns_done
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
 }
 
 /// Marie's opening line: synthesised, played and metered until it ends, the coach

@@ -7,17 +7,18 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use greenroom_core::EventSink;
 use greenroom_talk::events::TalkEvent;
 use greenroom_talk::events::TalkReport;
+pub use greenroom_talk::script::{Cue, Learner};
 use greenroom_talk::services::{
     ChatEndpoint, Endpoints, SttEndpoint, SttShape, Timeouts, TtsEndpoint,
 };
 use greenroom_talk::session::{DirectPipeline, TalkConfig, TalkSession};
 use greenroom_voice::io::samples_in;
-use greenroom_voice::{AudioChunk, AudioError, AudioIn, AudioOut, Next, RecordingOutput};
+use greenroom_voice::{AudioOut, RecordingOutput};
 
 /// English speech, 16 kHz mono, from espeak-ng and sox.
 pub fn speak_english(text: &str) -> Vec<f32> {
@@ -118,20 +119,22 @@ impl Events {
 /// A guard against a hang, not a performance figure: a talk that should take seconds.
 pub const AT_MOST: Duration = Duration::from_secs(180);
 
-/// A whole talk: `utterances` said on their cues by a [`Learner`], Marie to a recording
+/// A whole talk: `utterances` said on their cues by a `Learner`, Marie to a recording
 /// output; ends once `end_after_turns` turns have ended. Returns the report, every event
 /// and the output (what Marie said, when, where she was cut).
 pub async fn talk(
-    config: TalkConfig,
+    mut config: TalkConfig,
     endpoints: &Endpoints,
     utterances: Vec<(Cue, Vec<f32>)>,
     end_after_turns: usize,
 ) -> (TalkReport, Vec<TalkEvent>, Arc<RecordingOutput>) {
+    // This session's own count (a cloned config shares its counter).
+    config.turns_done = Arc::default();
     let events = Arc::new(Events::default());
     let output = Arc::new(RecordingOutput::new());
     let learner = Learner::new(
         utterances,
-        events.turns.clone(),
+        config.turns_done.clone(),
         output.clone() as Arc<dyn AudioOut>,
         end_after_turns,
     );
@@ -147,109 +150,6 @@ pub async fn talk(
         .await
         .expect("the talk ends by itself");
     (report, events.snapshot(), output)
-}
-
-/// When the learner says the next utterance.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Cue {
-    /// Once `n` turns have ended and nothing plays (a polite learner).
-    AfterTurns(usize),
-    /// `delay` after Marie's voice starts (a learner who cuts in).
-    WhileMarieSpeaks(Duration),
-}
-
-/// A learner at a microphone: 20 ms chunks of silence in real time, and each utterance on
-/// its cue; ends once `end_after_turns` turns have ended.
-pub struct Learner {
-    utterances: Vec<(Cue, Vec<f32>)>,
-    next: usize,
-    speaking: Option<(Vec<f32>, usize)>,
-    turns: Arc<AtomicUsize>,
-    output: Arc<dyn AudioOut>,
-    end_after_turns: usize,
-    clock: Option<(Instant, u64)>,
-    marie_started: Option<Instant>,
-    pub said_at: Arc<Mutex<Vec<Instant>>>,
-}
-
-pub const CHUNK: usize = 320;
-
-impl Learner {
-    pub fn new(
-        utterances: Vec<(Cue, Vec<f32>)>,
-        turns: Arc<AtomicUsize>,
-        output: Arc<dyn AudioOut>,
-        end_after_turns: usize,
-    ) -> Self {
-        Self {
-            utterances,
-            next: 0,
-            speaking: None,
-            turns,
-            output,
-            end_after_turns,
-            clock: None,
-            marie_started: None,
-            said_at: Arc::default(),
-        }
-    }
-}
-
-impl AudioIn for Learner {
-    fn sample_rate(&self) -> u32 {
-        16_000
-    }
-
-    fn next_chunk(&mut self, timeout: Duration) -> Result<Next, AudioError> {
-        let (start, sent) = *self.clock.get_or_insert((Instant::now(), 0));
-        let captured_at = start + greenroom_voice::io::duration_of(sent as usize, 16_000);
-        let ready = captured_at + Duration::from_millis(20);
-        let now = Instant::now();
-        if ready > now {
-            if ready - now > timeout {
-                std::thread::sleep(timeout);
-                return Ok(Next::Waiting);
-            }
-            std::thread::sleep(ready - now);
-        }
-        let turns = self.turns.load(Ordering::SeqCst);
-        if self.speaking.is_none() && turns >= self.end_after_turns {
-            return Ok(Next::Ended);
-        }
-        if self.output.is_playing() {
-            self.marie_started.get_or_insert(Instant::now());
-        } else if self.speaking.is_none() {
-            self.marie_started = None;
-        }
-        if self.speaking.is_none()
-            && let Some((cue, samples)) = self.utterances.get(self.next)
-        {
-            let due = match cue {
-                Cue::AfterTurns(n) => turns >= *n && !self.output.is_playing(),
-                Cue::WhileMarieSpeaks(d) => self.marie_started.is_some_and(|t| t.elapsed() >= *d),
-            };
-            if due {
-                self.speaking = Some((samples.clone(), 0));
-                self.next += 1;
-                self.said_at.lock().unwrap().push(captured_at);
-            }
-        }
-        let mut samples = vec![0.0f32; CHUNK];
-        if let Some((utterance, at)) = self.speaking.as_mut() {
-            let n = (utterance.len() - *at).min(CHUNK);
-            samples[..n].copy_from_slice(&utterance[*at..*at + n]);
-            *at += n;
-            if *at >= utterance.len() {
-                self.speaking = None;
-            }
-        }
-        self.clock = Some((start, sent + CHUNK as u64));
-        Ok(Next::Chunk(AudioChunk {
-            samples,
-            sample_rate: 16_000,
-            captured_at,
-        }))
-    }
 }
 
 /// A WAV file's RIFF header is valid and it holds `min_seconds` or more.
