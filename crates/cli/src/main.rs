@@ -243,8 +243,9 @@ enum Command {
         /// List the characters and exercises, and exit
         #[arg(long)]
         list: bool,
-        /// Play this WAV file as the learner instead of the microphone (utterances
-        /// separated by silence); exits when it is over
+        /// Play this WAV file as the learner instead of the microphone: it is cut into
+        /// utterances at pauses, each said once Marie has answered the one before; exits
+        /// after the last turn
         #[arg(long, value_name = "FILE.wav")]
         input: Option<PathBuf>,
         /// Write learner.wav, marie.wav, transcript.json and session.json here

@@ -1,8 +1,8 @@
 //! `talk`: talk to Marie from a terminal, through the same session as the app.
 //!
-//! With `--input FILE.wav` the file is played as the learner's voice (utterances separated
-//! by silence), each turn is printed with its text and its timings, and the command exits
-//! when the file is over. Without it, the microphone is live until Ctrl-C. `--json` prints
+//! With `--input FILE.wav` the file is the learner's voice: it is cut into utterances at
+//! pauses (`greenroom_talk::script`), each is said once Marie has answered the one before,
+//! each turn is printed with its text and its timings, and the command exits after the last. Without it, the microphone is live until Ctrl-C. `--json` prints
 //! the report (`greenroom.talk/1`, see `greenroom_talk::events`) instead of the narration.
 //! Exit status: 0 when every turn got a reply, 1 when a turn failed or none happened.
 
