@@ -580,6 +580,24 @@ impl Api {
             }
         };
         let turns_done: Arc<std::sync::atomic::AtomicUsize> = Arc::default();
+        // The microphone first: without a sound server, "no microphone" is what a coach
+        // needs to hear (the speaker's error would say the same thing less usefully).
+        let microphone = match &request.input {
+            TalkInput::Device { id } => {
+                let choice = id.clone().map_or(DeviceChoice::Default, DeviceChoice::Id);
+                let options = notices.clone();
+                // Opening a device can take seconds (a sound server waking up): not on the
+                // async runtime's threads.
+                let microphone = tokio::task::spawn_blocking(move || {
+                    greenroom_voice::device::Microphone::open_with(choice, options)
+                })
+                .await
+                .map_err(|e| ApiError::internal(format!("opening the microphone failed: {e}")))?
+                .map_err(ApiError::of)?;
+                Some(microphone)
+            }
+            TalkInput::File { .. } => None,
+        };
         let output: Arc<dyn AudioOut> = match &request.output {
             TalkOutput::Silent => Arc::new(RecordingOutput::new()),
             TalkOutput::Device { id } => {
@@ -594,25 +612,17 @@ impl Api {
                 Arc::new(speaker)
             }
         };
-        let scripted = matches!(request.input, TalkInput::File { .. });
-        let input: Box<dyn AudioIn> = match &request.input {
-            TalkInput::File { path } => {
+        let scripted = microphone.is_none();
+        let input: Box<dyn AudioIn> = match (microphone, &request.input) {
+            (Some(microphone), _) => Box::new(microphone),
+            (None, TalkInput::File { path }) => {
+                // The learner waits for Marie: it watches the output and the turn count.
                 let (learner, _) =
                     scripted_input(Path::new(path), turns_done.clone(), output.clone())?;
                 Box::new(learner)
             }
-            TalkInput::Device { id } => {
-                let choice = id.clone().map_or(DeviceChoice::Default, DeviceChoice::Id);
-                let options = notices.clone();
-                // Opening a device can take seconds (a sound server waking up): not on the
-                // async runtime's threads.
-                let microphone = tokio::task::spawn_blocking(move || {
-                    greenroom_voice::device::Microphone::open_with(choice, options)
-                })
-                .await
-                .map_err(|e| ApiError::internal(format!("opening the microphone failed: {e}")))?
-                .map_err(ApiError::of)?;
-                Box::new(microphone)
+            (None, TalkInput::Device { .. }) => {
+                return Err(ApiError::internal("the microphone was not opened"));
             }
         };
         let (endpoints, view) = self.resolve_talk_endpoints(&request.services).await;
