@@ -30,6 +30,16 @@ struct Talk {
     seen: Vec<String>,
 }
 
+/// A test that fails mid-way must not leave `greenroom talk` running.
+impl Drop for Talk {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 impl Talk {
     fn start(env: &[(String, String)], home: &Path, args: &[&str]) -> Talk {
         let mut child = Command::new(env!("CARGO_BIN_EXE_greenroom"))
