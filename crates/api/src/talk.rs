@@ -302,33 +302,10 @@ fn is_loopback_url(url: &str) -> bool {
 }
 
 fn session_id() -> String {
-    let ms = greenroom_core::unix_millis();
-    let secs = (ms / 1000) as i64;
     // YYYYMMDD-HHMMSS-mmm in UTC, sortable and safe in a file name.
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}-{:03}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        ms % 1000
-    )
-}
-
-/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
+    let ms = greenroom_core::unix_millis();
+    let (y, m, d, h, mi, s) = greenroom_core::clock::utc_civil(ms);
+    format!("{y:04}{m:02}{d:02}-{h:02}{mi:02}{s:02}-{:03}", ms % 1000)
 }
 
 impl Api {
@@ -809,9 +786,6 @@ mod tests {
 
     #[test]
     fn session_ids_are_utc_and_sortable() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(20_789), (2026, 12, 2));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
         let id = session_id();
         assert_eq!(id.len(), "20261202-052409-123".len());
     }

@@ -29,6 +29,7 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use crate::events::Side;
 use crate::services::{
     ChatEndpoint, Service, ServiceError, SttEndpoint, SttShape, Timeouts, TtsEndpoint, excerpt,
     root_cause,
@@ -208,18 +209,10 @@ impl SttClient {
     }
 }
 
-/// Who said a line of the conversation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "snake_case")]
-pub enum Speaker {
-    Learner,
-    Marie,
-}
-
 /// One line of the conversation so far.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct Line {
-    pub speaker: Speaker,
+    pub speaker: Side,
     pub text: String,
 }
 
@@ -337,10 +330,8 @@ impl ChatClient {
             vec![ChatCompletionRequestSystemMessage::from(system_prompt).into()];
         for line in history {
             messages.push(match line.speaker {
-                Speaker::Learner => {
-                    ChatCompletionRequestUserMessage::from(line.text.as_str()).into()
-                }
-                Speaker::Marie => {
+                Side::Learner => ChatCompletionRequestUserMessage::from(line.text.as_str()).into(),
+                Side::Marie => {
                     ChatCompletionRequestAssistantMessage::from(line.text.as_str()).into()
                 }
             });

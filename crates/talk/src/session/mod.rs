@@ -51,7 +51,7 @@ use greenroom_voice::{AudioIn, AudioOut};
 use tokio::sync::mpsc;
 
 use crate::catalog::{Catalog, Character, Exercise};
-use crate::clients::{ChatClient, Line, Speaker, SttClient, TtsClient};
+use crate::clients::{ChatClient, Line, SttClient, TtsClient};
 use crate::events::{
     NoticeLevel, REPORT_SCHEMA, Side, TalkEvent, TalkReport, TalkState, TurnError, TurnReport,
     summarize,
@@ -493,7 +493,7 @@ async fn run_session(
             shared.notice(NoticeLevel::Error, e.to_string(), Some(e.service()));
         }
         history.push(Line {
-            speaker: Speaker::Marie,
+            speaker: Side::Marie,
             text: text.clone(),
         });
         opening = Some(text);
@@ -780,12 +780,12 @@ fn turn_report(
 fn finish_turn(shared: &Shared, turn: &TurnState, report: &TurnReport, history: &mut Vec<Line>) {
     if !report.learner_text.is_empty() {
         history.push(Line {
-            speaker: Speaker::Learner,
+            speaker: Side::Learner,
             text: report.learner_text.clone(),
         });
         if !report.marie_text.is_empty() {
             history.push(Line {
-                speaker: Speaker::Marie,
+                speaker: Side::Marie,
                 text: report.marie_text.clone(),
             });
         }

@@ -9,7 +9,7 @@ use greenroom_voice::resample::STT_RATE;
 use tokio::sync::mpsc;
 
 use super::{ReplyStrategy, Shared, TurnInputs, TurnState, play};
-use crate::clients::{Line, Speaker};
+use crate::clients::Line;
 use crate::events::{NoticeLevel, Side, TalkEvent, TalkState};
 use crate::sentences::SentenceSplitter;
 use crate::services::ServiceError;
@@ -60,7 +60,7 @@ async fn turn_pipeline(
         return Ok(());
     }
     history.push(Line {
-        speaker: Speaker::Learner,
+        speaker: Side::Learner,
         text: heard.text,
     });
 
