@@ -346,9 +346,9 @@ impl Api {
     }
 
     /// The published port of the stack's service named like one of `names`, if any.
-    async fn stack_port(&self, names: &[&str]) -> Option<u16> {
-        let view = self.stack_status().await.ok()?;
-        view.status
+    fn stack_port(stack: Option<&crate::StackView>, names: &[&str]) -> Option<u16> {
+        stack?
+            .status
             .services
             .iter()
             .filter(|s| s.state != crate::ServiceState::Disabled)
@@ -371,21 +371,23 @@ impl Api {
         overrides: &TalkServiceOverrides,
     ) -> (Endpoints, EndpointsView) {
         let settings = crate::settings::load(&self.home.settings_file()).settings;
+        // The stack's services, read once for the three.
+        let stack = self.stack_status().await.ok();
         let local = |port: u16, path: &str| format!("http://127.0.0.1:{port}{path}");
         // Each service: the request, Settings, the stack's service of that name, the port
         // Eloquence and the sandbox share.
-        let pick = async |given: &Option<String>,
-                          set: &Option<String>,
-                          names: &[&str],
-                          port: u16,
-                          path: &str| {
+        let pick = |given: &Option<String>,
+                    set: &Option<String>,
+                    names: &[&str],
+                    port: u16,
+                    path: &str| {
             if let Some(url) = given {
                 return (url.clone(), "the request");
             }
             if let Some(url) = set {
                 return (url.clone(), "Settings");
             }
-            match self.stack_port(names).await {
+            match Self::stack_port(stack.as_ref(), names) {
                 Some(p) => (local(p, path), "the stack"),
                 None => (local(port, path), "the default port"),
             }
@@ -396,8 +398,7 @@ impl Api {
             &["vosk-stt", "stt", "whisper", "speech-to-text"],
             STT_PORT,
             "/transcribe",
-        )
-        .await;
+        );
         let stt_shape =
             overrides
                 .stt_shape
@@ -421,8 +422,7 @@ impl Api {
                     &["mistral-conversation", "mistral", "coach", "llm"],
                     LLM_PORT,
                     "/v1",
-                )
-                .await;
+                );
                 (url, origin, ELOQUENCE_MODEL)
             }
         };
@@ -432,8 +432,7 @@ impl Api {
             &["tts", "openai-tts", "text-to-speech"],
             TTS_PORT,
             "/v1",
-        )
-        .await;
+        );
         let endpoints = Endpoints {
             stt: SttEndpoint {
                 shape: stt_shape,
