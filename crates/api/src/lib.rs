@@ -56,7 +56,7 @@ pub use rooms::{LiveKitInfo, RoomVisit, RoomVisitEvent, TokenRequest};
 pub use settings::{SecretState, SettingsPatch, SettingsView};
 pub use stack::{StackSource, StackSourceView, StackView};
 pub use talk::{
-    TalkAction, TalkCatalogView, TalkInput, TalkOutput, TalkRequest, TalkServiceOverrides,
+    TalkAction, TalkCatalogView, TalkInput, TalkMode, TalkOutput, TalkRequest, TalkServiceOverrides,
     TalkSessionEntry, TalkSnapshot, TalkStarted,
 };
 

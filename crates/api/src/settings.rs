@@ -38,6 +38,7 @@ pub struct StoredSettings {
     pub talk_llm_url: Option<String>,
     pub talk_llm_model: Option<String>,
     pub talk_tts_url: Option<String>,
+    pub talk_token_url: Option<String>,
     /// Keys written by another version of Greenroom, kept verbatim.
     #[serde(flatten)]
     pub unknown: toml::Table,
@@ -69,6 +70,9 @@ pub struct SettingsView {
     /// The text-to-speech service's OpenAI-compatible base (`…/v1`); `None`: the stack's,
     /// else 127.0.0.1:5002.
     pub talk_tts_url: Option<String>,
+    /// Eloquence's token service (`POST …/generate-token`), for LiveKit talks; `None`: the
+    /// stack's, else 127.0.0.1:8004.
+    pub talk_token_url: Option<String>,
     /// The settings file, for the person who wants to look at it.
     pub file: String,
     /// Why the file could not be read, when it could not (Greenroom then runs on defaults).
@@ -89,10 +93,11 @@ pub struct SettingsPatch {
     pub talk_llm_url: Option<String>,
     pub talk_llm_model: Option<String>,
     pub talk_tts_url: Option<String>,
+    pub talk_token_url: Option<String>,
 }
 
 /// The names of the settings, as the CLI and the patch spell them.
-pub const SETTING_NAMES: [&str; 9] = [
+pub const SETTING_NAMES: [&str; 10] = [
     "workspace",
     "livekit_url",
     "livekit_api_key",
@@ -102,6 +107,7 @@ pub const SETTING_NAMES: [&str; 9] = [
     "talk_llm_url",
     "talk_llm_model",
     "talk_tts_url",
+    "talk_token_url",
 ];
 
 /// Whether a setting is a secret (never printed).
@@ -126,6 +132,7 @@ impl SettingsPatch {
             "talk_llm_url" => &mut patch.talk_llm_url,
             "talk_llm_model" => &mut patch.talk_llm_model,
             "talk_tts_url" => &mut patch.talk_tts_url,
+            "talk_token_url" => &mut patch.talk_token_url,
             _ => return None,
         };
         *slot = Some(value);
@@ -214,6 +221,7 @@ pub fn view(settings: &StoredSettings, file: &Path, load_error: Option<String>) 
         talk_llm_url: settings.talk_llm_url.clone(),
         talk_llm_model: settings.talk_llm_model.clone(),
         talk_tts_url: settings.talk_tts_url.clone(),
+        talk_token_url: settings.talk_token_url.clone(),
         file: file.display().to_string(),
         load_error,
     }
@@ -240,6 +248,11 @@ pub fn apply(current: &StoredSettings, patch: &SettingsPatch) -> Result<StoredSe
         ("talk_stt_url", &patch.talk_stt_url, &mut next.talk_stt_url),
         ("talk_llm_url", &patch.talk_llm_url, &mut next.talk_llm_url),
         ("talk_tts_url", &patch.talk_tts_url, &mut next.talk_tts_url),
+        (
+            "talk_token_url",
+            &patch.talk_token_url,
+            &mut next.talk_token_url,
+        ),
     ] {
         if let Some(value) = value {
             match validate_http_url(value) {

@@ -9,7 +9,8 @@
 //!
 //! **Where the services are** (first match wins, per service):
 //! 1. the request's own URLs (`--stt-url`, `--llm-url`, `--tts-url`);
-//! 2. Settings (`talk_stt_url`, `talk_llm_url`, `talk_llm_model`, `talk_tts_url`);
+//! 2. Settings (`talk_stt_url`, `talk_llm_url`, `talk_llm_model`, `talk_tts_url`;
+//!    `talk_token_url` for LiveKit mode's token service);
 //! 3. for the conversation, a Mistral key in Settings: Mistral's API
 //!    (`https://api.mistral.ai/v1`, model `mistral-small-latest`), with that key;
 //! 4. the stack's service of a known name (`vosk-stt`/`stt`, `mistral-conversation`/
@@ -19,6 +20,18 @@
 //!    the conversation on 8001 (`/v1`: the team's `mistral-conversation` or the sandbox's
 //!    offline coach), text-to-speech on 5002 (`/v1/audio/speech`: the sandbox's
 //!    espeak-ng, or any OpenAI-compatible TTS).
+//!
+//! **LiveKit mode** (`mode: livekit`): Marie is the agent in a LiveKit room, as the Flutter
+//! app meets her ([`Api::talk_link`]). The server is [`Api::livekit_target`]. The room
+//! (`request.room`, else a new `greenroom-talk-<session>`) gets the exercise as metadata
+//! ([`greenroom_talk::livekit::room_metadata`]):
+//! - automatic dispatch (no `agent`): the room is created with that metadata (unless it
+//!   exists: "Talk here" joins a room the app opened), and the token comes from the
+//!   stack's token service (`POST /generate-token {room_name, participant_name, metadata}`,
+//!   as the app calls it); when that fails, one is minted with the stack's keys and a
+//!   notice says so;
+//! - explicit dispatch (`agent: NAME`): a minted token whose room configuration carries the
+//!   metadata and the agent to dispatch (the token service cannot carry one).
 //!
 //! **Recordings.** With `record`, a session is kept in `<home>/talk/<session>/`:
 //! `learner.wav`, `marie.wav`, `transcript.json` (`greenroom.talk-session/1`) and
@@ -36,6 +49,7 @@ use greenroom_talk::services::{
 use greenroom_talk::session::{
     DirectPipeline, ReplyStrategy, TalkConfig, TalkControl, TalkSession,
 };
+use greenroom_talk::livekit::{Dispatch, LivekitLink};
 use greenroom_talk::{Catalog, Character, Exercise};
 use greenroom_voice::device::{DeviceChoice, DeviceList, OpenOptions};
 use greenroom_voice::vad::{VadConfig, VadMode};
@@ -53,6 +67,57 @@ pub const MISTRAL_BASE_URL: &str = "https://api.mistral.ai/v1";
 pub const MISTRAL_MODEL: &str = "mistral-small-latest";
 /// The model name Eloquence's `mistral-conversation` expects (the offline coach ignores it).
 pub const ELOQUENCE_MODEL: &str = "mistral-nemo-instruct-2407";
+/// Eloquence's token service port.
+pub const TOKEN_SERVICE_PORT: u16 = 8004;
+/// The stack services that run Marie's agent: the sandbox's, and Eloquence's.
+pub const AGENT_SERVICES: &[&str] = &["marie", "livekit-agent", "eloquence-agent", "agent"];
+
+/// Asks Eloquence's token service for a token, as the Flutter app does.
+async fn request_token(
+    base: &str,
+    room: &str,
+    identity: &str,
+    metadata: &serde_json::Value,
+) -> Result<String, String> {
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(3))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let body = serde_json::json!({
+        "room_name": room,
+        "participant_name": identity,
+        "participant_identity": identity,
+        "metadata": metadata,
+        "grants": {"canPublish": true, "canSubscribe": true, "canPublishData": true},
+    });
+    let response = client
+        .post(format!("{base}/generate-token"))
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| {
+            if e.is_connect() {
+                "nothing answers there".to_string()
+            } else if e.is_timeout() {
+                "no answer within 3 s".to_string()
+            } else {
+                greenroom_core::redact_tokens(&e.to_string())
+            }
+        })?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(format!("HTTP {}", status.as_u16()));
+    }
+    let answer: serde_json::Value = response
+        .json()
+        .await
+        .map_err(|e| format!("an answer that is not JSON ({e})"))?;
+    answer["token"]
+        .as_str()
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .ok_or_else(|| "an answer without a token".to_string())
+}
 
 /// Where the learner's voice comes from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
@@ -86,6 +151,33 @@ pub struct TalkServiceOverrides {
     pub llm_url: Option<String>,
     pub llm_model: Option<String>,
     pub tts_url: Option<String>,
+    /// LiveKit mode: Eloquence's token service (`…` before `/generate-token`).
+    #[ts(optional)]
+    pub token_url: Option<String>,
+}
+
+/// How Greenroom reaches Marie.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum TalkMode {
+    /// Our own STT → LLM → TTS pipeline on the stack's services.
+    #[default]
+    Direct,
+    /// Marie's agent in a LiveKit room, over WebRTC.
+    Livekit,
+}
+
+impl std::str::FromStr for TalkMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "direct" => Ok(TalkMode::Direct),
+            "livekit" => Ok(TalkMode::Livekit),
+            other => Err(format!(
+                "unknown mode {other:?}: say direct (STT → LLM → TTS) or livekit (Marie's agent in a room)"
+            )),
+        }
+    }
 }
 
 /// What `talk_start` / `talk_run` are asked.
@@ -110,6 +202,22 @@ pub struct TalkRequest {
     pub seed: Option<i64>,
     pub max_turns: Option<u32>,
     pub services: TalkServiceOverrides,
+    /// Direct (the default) or through LiveKit.
+    #[serde(default)]
+    #[ts(optional)]
+    pub mode: Option<TalkMode>,
+    /// LiveKit mode: the room to join (`None`: a new one).
+    #[serde(default)]
+    #[ts(optional)]
+    pub room: Option<String>,
+    /// LiveKit mode: dispatch the agent of this name (explicit dispatch); `None`: automatic.
+    #[serde(default)]
+    #[ts(optional)]
+    pub agent: Option<String>,
+    /// LiveKit mode: how long the agent may take to join, in ms (default 10,000).
+    #[serde(default)]
+    #[ts(optional)]
+    pub agent_timeout_ms: Option<u32>,
 }
 
 impl Default for TalkRequest {
@@ -127,6 +235,10 @@ impl Default for TalkRequest {
             seed: None,
             max_turns: None,
             services: TalkServiceOverrides::default(),
+            mode: None,
+            room: None,
+            agent: None,
+            agent_timeout_ms: None,
         }
     }
 }
@@ -139,6 +251,9 @@ pub struct TalkStarted {
     pub character: Character,
     pub endpoints: EndpointsView,
     pub record_dir: Option<String>,
+    pub mode: TalkMode,
+    /// LiveKit mode: the room joined.
+    pub room: Option<String>,
 }
 
 /// What a front can do to a running talk.
@@ -617,8 +732,33 @@ impl Api {
         config.record_dir = record_dir.clone();
         config.max_turns = request.max_turns;
         config.turns_done = turns_done;
-        let talk = TalkSession::start(config, pipeline.clone(), input, output, forward)
-            .map_err(ApiError::of)?;
+        let mode = request.mode.unwrap_or_default();
+        let (talk, room) = match mode {
+            TalkMode::Direct => (
+                TalkSession::start(config, pipeline.clone(), input, output, forward)
+                    .map_err(ApiError::of)?,
+                None,
+            ),
+            TalkMode::Livekit => {
+                config.mode = "livekit".into();
+                let (link, warnings) = self
+                    .talk_link(&request, &exercise, &character, &session)
+                    .await?;
+                for warning in warnings {
+                    forward.emit(TalkEvent::Notice {
+                        level: NoticeLevel::Warning,
+                        message: warning,
+                        service: None,
+                    });
+                }
+                let room = link.room.clone();
+                (
+                    TalkSession::start_livekit(config, link, input, output, forward)
+                        .map_err(ApiError::of)?,
+                    Some(room),
+                )
+            }
+        };
         *lock_unpoisoned(&self.talk.current) = Some(Current {
             session: session.clone(),
             exercise: exercise.id.clone(),
@@ -634,9 +774,150 @@ impl Api {
                 character,
                 endpoints: pipeline.view,
                 record_dir: record_dir.map(|d| d.display().to_string()),
+                mode,
+                room,
             },
             talk,
         ))
+    }
+
+    /// Everything LiveKit mode needs to join (see the module's documentation), with the
+    /// warnings a coach should read (a token service that failed).
+    pub async fn talk_link(
+        &self,
+        request: &TalkRequest,
+        exercise: &Exercise,
+        character: &Character,
+        session: &str,
+    ) -> Result<(LivekitLink, Vec<String>), ApiError> {
+        use greenroom_livekit::room_service;
+        let target = self.livekit_target();
+        let room = match request.room.as_deref().map(str::trim) {
+            Some("") => return Err(bad("the room name is empty; give one, or none for a new room")),
+            Some(r) => r.to_string(),
+            None => format!("greenroom-talk-{session}"),
+        };
+        let identity = format!("coach-{session}");
+        let metadata = greenroom_talk::livekit::room_metadata(character, exercise);
+        let dispatch = match request.agent.as_deref().map(str::trim) {
+            Some(name) if !name.is_empty() => Dispatch::Explicit(name.to_string()),
+            _ => Dispatch::Automatic,
+        };
+        let unreachable = |e: room_service::RoomsError| {
+            ApiError::of(e).with_context(&format!(
+                "LiveKit at {} ({}); start the stack (`greenroom up`) or set the server in Settings",
+                target.url, target.origin
+            ))
+        };
+        let existing = room_service::list_rooms(&target)
+            .await
+            .map_err(unreachable)?
+            .into_iter()
+            .any(|r| r.name == room);
+        let mut warnings = Vec::new();
+        let (token, token_source) = match &dispatch {
+            Dispatch::Explicit(name) => {
+                let options = room_service::TokenOptions {
+                    agents: vec![(name.clone(), metadata.to_string())],
+                    room_metadata: Some(metadata.to_string()),
+                    ttl: Some(std::time::Duration::from_secs(6 * 3600)),
+                    ..room_service::TokenOptions::participant()
+                };
+                let token = room_service::token(&target, &room, &identity, &options)
+                    .map_err(ApiError::of)?;
+                if existing {
+                    warnings.push(format!(
+                        "room {room} exists already: a token's room configuration (which dispatches {name}) applies only when its join creates the room"
+                    ));
+                }
+                (
+                    token,
+                    "minted with the stack's keys (explicit dispatch rides in the token's room configuration, which the token service cannot carry)".to_string(),
+                )
+            }
+            Dispatch::Automatic => {
+                if !existing {
+                    room_service::create_room(&target, &room, &metadata.to_string(), 120)
+                        .await
+                        .map_err(unreachable)?;
+                }
+                let service = self.token_service_url(&request.services).await;
+                match request_token(&service, &room, &identity, &metadata).await {
+                    Ok(token) => (token, format!("token service at {service}")),
+                    Err(why) => {
+                        let options = room_service::TokenOptions {
+                            ttl: Some(std::time::Duration::from_secs(6 * 3600)),
+                            ..room_service::TokenOptions::participant()
+                        };
+                        let token = room_service::token(&target, &room, &identity, &options)
+                            .map_err(ApiError::of)?;
+                        warnings.push(format!(
+                            "the token service at {service} failed ({why}); Greenroom minted a token with the stack's keys instead. The Flutter app would fail here: start the token service (Stack › Up)"
+                        ));
+                        (
+                            token,
+                            format!("minted with the stack's keys (the token service at {service} failed: {why})"),
+                        )
+                    }
+                }
+            }
+        };
+        let mut link = LivekitLink::new(&target.url, &token, &room);
+        link.token_source = token_source;
+        link.dispatch = dispatch;
+        link.room_existed = existing;
+        if let Some(ms) = request.agent_timeout_ms {
+            link.agent_timeout = std::time::Duration::from_millis(u64::from(ms.clamp(500, 600_000)));
+        }
+        link.hints = self.agent_hints().await;
+        Ok((link, warnings))
+    }
+
+    /// The token service: the request's, Settings', the stack's published port, else
+    /// Eloquence's 8004.
+    async fn token_service_url(&self, overrides: &TalkServiceOverrides) -> String {
+        let settings = crate::settings::load(&self.home.settings_file()).settings;
+        if let Some(url) = overrides.token_url.clone().or(settings.talk_token_url) {
+            return url.trim_end_matches('/').to_string();
+        }
+        let stack = self.stack_status().await.ok();
+        let port = Self::stack_port(
+            stack.as_ref(),
+            &["token-service", "livekit-token-service", "token"],
+        )
+        .unwrap_or(TOKEN_SERVICE_PORT);
+        format!("http://127.0.0.1:{port}")
+    }
+
+    /// What the stack says about its agent services, for a missing agent's explanation.
+    async fn agent_hints(&self) -> Vec<String> {
+        let Ok(stack) = self.stack_status().await else {
+            return vec!["Greenroom cannot read the stack's status, so it cannot tell whether an agent runs".into()];
+        };
+        let agents: Vec<_> = stack
+            .status
+            .services
+            .iter()
+            .filter(|s| AGENT_SERVICES.contains(&s.id.as_str()))
+            .collect();
+        if agents.is_empty() {
+            return vec![format!(
+                "the stack has no agent service (looked for {}): run Marie's agent yourself, or use the sandbox stack",
+                AGENT_SERVICES.join(", ")
+            )];
+        }
+        agents
+            .into_iter()
+            .filter(|s| !s.state.is_healthy())
+            .map(|s| {
+                let why = if s.message.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", s.message)
+                };
+                format!("the stack's agent service {} is {:?}{why}", s.id, s.state).to_lowercase()
+            })
+            .collect()
     }
 
     /// Steers the talk in progress.

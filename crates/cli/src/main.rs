@@ -234,9 +234,20 @@ enum Command {
     /// The services: 127.0.0.1 ports 8002 (STT, Vosk shape), 8001 (chat), 5002 (TTS), as
     /// the sandbox and Eloquence publish them, unless --stt-url/--llm-url/--tts-url say otherwise
     Talk {
-        /// Only the direct mode exists yet (STT → LLM → TTS over HTTP)
-        #[arg(long, default_value = "direct", value_parser = ["direct"])]
+        /// direct: Greenroom runs STT → LLM → TTS over HTTP; livekit: Marie's agent in a
+        /// LiveKit room, over WebRTC, as the Flutter app meets her
+        #[arg(long, default_value = "direct", value_parser = ["direct", "livekit"])]
         mode: String,
+        /// LiveKit mode: join this room (default: a new one); a room the app opened works
+        #[arg(long, value_name = "ROOM")]
+        room: Option<String>,
+        /// LiveKit mode: dispatch the agent registered under this name (explicit
+        /// dispatch); without it, the agent joins new rooms on its own
+        #[arg(long, value_name = "NAME")]
+        agent: Option<String>,
+        /// LiveKit mode: how long the agent may take to join, in seconds [default: 10]
+        #[arg(long, value_name = "S")]
+        agent_timeout: Option<f64>,
         /// An exercise id (greenroom talk --list shows them) [default: conversation_libre]
         #[arg(long)]
         exercise: Option<String>,
@@ -284,6 +295,9 @@ enum Command {
         /// The text-to-speech service's OpenAI-compatible base URL (…/v1)
         #[arg(long, value_name = "URL")]
         tts_url: Option<String>,
+        /// LiveKit mode: Eloquence's token service base URL (POST …/generate-token)
+        #[arg(long, value_name = "URL")]
+        token_url: Option<String>,
     },
     /// Write a greenroom.toml manifest from other definitions
     #[command(subcommand)]
@@ -435,7 +449,10 @@ async fn run(command: Command, home: AppHome, stack: Option<PathBuf>) -> ExitCod
             .await
         }
         Command::Talk {
-            mode: _,
+            mode,
+            room,
+            agent,
+            agent_timeout,
             exercise,
             list,
             input,
@@ -451,11 +468,34 @@ async fn run(command: Command, home: AppHome, stack: Option<PathBuf>) -> ExitCod
             llm_url,
             llm_model,
             tts_url,
+            token_url,
         } => {
             if list {
                 return talk_command::list(home, json).await;
             }
+            let mode = match mode.parse::<greenroom_api::TalkMode>() {
+                Ok(m) => m,
+                Err(e) => return usage_error(&e),
+            };
+            if mode == greenroom_api::TalkMode::Direct && (room.is_some() || agent.is_some()) {
+                return usage_error("--room and --agent are for --mode livekit");
+            }
+            let agent_timeout_ms = match agent_timeout {
+                None => None,
+                Some(s) if s.is_finite() && (0.5..=600.0).contains(&s) => {
+                    Some((s * 1000.0).round() as u32)
+                }
+                Some(s) => {
+                    return usage_error(&format!(
+                        "--agent-timeout {s}: give seconds between 0.5 and 600"
+                    ));
+                }
+            };
             let args = talk_command::TalkArgs {
+                mode,
+                room,
+                agent,
+                agent_timeout_ms,
                 exercise,
                 input,
                 record,
@@ -473,6 +513,7 @@ async fn run(command: Command, home: AppHome, stack: Option<PathBuf>) -> ExitCod
                     llm_url,
                     llm_model,
                     tts_url,
+                    token_url,
                 },
             };
             talk_command::run(home, args).await

@@ -4,6 +4,8 @@
 //! pauses (`greenroom_talk::script`), each is said once Marie has answered the one before,
 //! each turn is printed with its text and its timings, and the command exits after the last. Without it, the microphone is live until Ctrl-C. `--json` prints
 //! the report (`greenroom.talk/1`, see `greenroom_talk::events`) instead of the narration.
+//! `--mode livekit` talks with Marie's agent in a LiveKit room instead (see
+//! `greenroom_api::talk`): the join, the agent's arrival and its states go to stderr.
 //! Exit status: 0 when every turn got a reply, 1 when a turn failed or none happened.
 
 use std::path::PathBuf;
@@ -22,6 +24,10 @@ use crate::{fail, print_json, usage_error};
 
 /// What `greenroom talk` was asked.
 pub(crate) struct TalkArgs {
+    pub mode: greenroom_api::TalkMode,
+    pub room: Option<String>,
+    pub agent: Option<String>,
+    pub agent_timeout_ms: Option<u32>,
     pub exercise: Option<String>,
     pub input: Option<PathBuf>,
     pub record: Option<PathBuf>,
@@ -92,6 +98,10 @@ pub(crate) async fn run(home: AppHome, args: TalkArgs) -> ExitCode {
         seed: args.seed,
         max_turns: args.max_turns,
         services: args.services.clone(),
+        mode: Some(args.mode),
+        room: args.room.clone(),
+        agent: args.agent.clone(),
+        agent_timeout_ms: args.agent_timeout_ms,
     };
     let (events, mut received) = mpsc::unbounded_channel();
     let api = Arc::new(Api::new(
@@ -116,6 +126,43 @@ pub(crate) async fn run(home: AppHome, args: TalkArgs) -> ExitCode {
                 };
                 eprintln!("{tag}: {message}");
                 continue;
+            }
+            match &event {
+                TalkEvent::Room {
+                    room,
+                    url,
+                    join_ms,
+                    ..
+                } => {
+                    eprintln!("  joined room {room} at {url} in {join_ms:.0} ms");
+                    continue;
+                }
+                TalkEvent::Agent {
+                    presence,
+                    identity,
+                    state,
+                    detail,
+                    ..
+                } => {
+                    use greenroom_talk::events::AgentPresence;
+                    match (presence, state) {
+                        (AgentPresence::Joined, None) => eprintln!(
+                            "  Marie's agent joined ({}){}",
+                            identity.as_deref().unwrap_or("?"),
+                            detail.as_deref().map_or(String::new(), |d| format!(", {d}"))
+                        ),
+                        (AgentPresence::Joined, Some(state)) => {
+                            eprintln!("  agent state: {state}")
+                        }
+                        (AgentPresence::Waiting, _) => {
+                            eprintln!("  … {}", detail.as_deref().unwrap_or("waiting for the agent"))
+                        }
+                        // Left and missing come with an error notice that says it all.
+                        (AgentPresence::Left | AgentPresence::Missing, _) => {}
+                    }
+                    continue;
+                }
+                _ => {}
             }
             if !narrate && !matches!(event, TalkEvent::State { .. }) {
                 continue;

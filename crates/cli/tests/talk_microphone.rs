@@ -257,3 +257,92 @@ fn a_microphone_unplugged_mid_talk_is_said_and_the_talk_goes_on() {
         "after the replug: {learner:?}"
     );
 }
+
+/// LiveKit mode from the CLI: the sentence goes through our participant into Marie's room
+/// on the real livekit-server, the framework agent hears it, answers, and her voice comes
+/// back through the jitter buffer to the speaker, with her states seen in order.
+#[test]
+fn a_sentence_spoken_into_the_microphone_reaches_marie_in_her_livekit_room() {
+    let audio = FakeAudio::start();
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let (speech, _) = services(&rt, dir.path());
+    let server = greenroom_test_support::LiveKitServer::start();
+    let python = greenroom_sandbox::agent::locate_python(&greenroom_test_support::tool_dirs())
+        .expect("the agent virtualenv tools/venv-agent: run scripts/setup");
+    let marie = rt
+        .block_on(greenroom_sandbox::local::LocalMarie::start(
+            &python,
+            &dir.path().join("agent"),
+            &speech,
+            (&server.url(), "devkey", "secret"),
+            None,
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let wav = dir.path().join("said.wav");
+    greenroom_test_support::english_wav(SAID[0], &wav);
+    let mut env = audio.env();
+    env.extend(
+        [
+            ("LIVEKIT_URL", server.url()),
+            ("LIVEKIT_API_KEY", "devkey".to_string()),
+            ("LIVEKIT_API_SECRET", "secret".to_string()),
+        ]
+        .map(|(k, v)| (k.to_string(), v)),
+    );
+    // No token service runs here: the CLI mints one and says so.
+    let dead = format!("http://127.0.0.1:{}", greenroom_test_support::free_port());
+    let args = [
+        "--mode",
+        "livekit",
+        "--exercise",
+        "entretien",
+        "--turns",
+        "1",
+        "--json",
+        "--token-url",
+        &dead,
+    ];
+    let mut talk = Talk::start(&env, &dir.path().join("home"), &args);
+    talk.wait_for("joined room greenroom-talk-", 1, Duration::from_secs(30));
+    talk.wait_for("Marie's agent joined (agent-", 1, Duration::from_secs(30));
+    // Her opening line, heard to its end.
+    talk.wait_for("agent state: speaking", 1, Duration::from_secs(60));
+    talk.wait_for("agent state: listening", 2, Duration::from_secs(60));
+    let speaker = audio.start_recording_speaker();
+    audio.speak_wav(&wav).wait(Duration::from_secs(30));
+    let (status, stdout, stderr) = talk.finish(Duration::from_secs(120));
+    let heard = speaker.stop_to_wav(&dir.path().join("speaker.wav"));
+    assert!(
+        status.success(),
+        "greenroom talk failed: {stderr}\n{stdout}\nMarie's log:\n{}",
+        marie.log()
+    );
+    assert!(stderr.contains("minted a token"), "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("--json prints the report");
+    assert_eq!(report["mode"], "livekit");
+    let turn = &report["turns"][0];
+    let learner = turn["learner_text"].as_str().unwrap();
+    let wer = word_error_rate(SAID[0], learner);
+    println!("Marie's agent heard: {learner:?} (WER {:.3})", wer.rate);
+    assert!(wer.rate <= 0.35, "{learner:?}");
+    assert!(turn["marie_text"].as_str().unwrap().chars().count() > 10, "{turn}");
+    assert!(turn["time_to_first_audio_ms"].as_f64().is_some(), "{turn}");
+    let states: Vec<&str> = report["livekit"]["agent_states"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["state"].as_str().unwrap())
+        .collect();
+    let wanted = ["listening", "thinking", "speaking", "listening"];
+    let mut at = 0;
+    for s in &states {
+        if at < wanted.len() && *s == wanted[at] {
+            at += 1;
+        }
+    }
+    assert_eq!(at, wanted.len(), "states seen: {states:?}");
+    let seconds = speech_band_seconds(&heard);
+    println!("Marie heard on the speaker for {seconds:.2} s");
+    assert!(seconds >= 1.0, "only {seconds} s of speech on the speaker");
+}

@@ -115,3 +115,115 @@ impl LocalSpeech {
         Ok(services)
     }
 }
+
+/// How long [`LocalMarie::start`] waits for the worker to register (the framework preloads
+/// its plugins first: ~10 s on a quiet machine).
+pub const MARIE_READY_WITHIN: Duration = Duration::from_secs(120);
+
+/// Marie's worker ([`crate::agent`]) as a child process, registered with a LiveKit server
+/// and pointed at `speech`: what the LiveKit-mode tests and benchmarks talk to. Killed when
+/// dropped. Its output is kept ([`LocalMarie::log`]) for a failing test to show.
+pub struct LocalMarie {
+    child: tokio::process::Child,
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl LocalMarie {
+    /// Starts the worker with `python` (the agent virtualenv's, [`crate::agent::locate_python`])
+    /// and waits until it registered with `livekit_url` (at most [`MARIE_READY_WITHIN`]).
+    /// `agent_name`: `None` for automatic dispatch.
+    pub async fn start(
+        python: &Path,
+        script_dir: &Path,
+        speech: &LocalSpeech,
+        livekit: (&str, &str, &str),
+        agent_name: Option<&str>,
+    ) -> Result<LocalMarie, String> {
+        use tokio::io::AsyncBufReadExt;
+        let script = crate::agent::install_script(script_dir).map_err(|e| {
+            format!(
+                "writing the agent's script in {}: {e}",
+                script_dir.display()
+            )
+        })?;
+        let (program, args) = crate::agent::command(python, &script);
+        let stt = speech.stt_url.replace("/transcribe", "/v1");
+        let env = crate::agent::env(&crate::agent::Endpoints {
+            livekit_url: livekit.0,
+            api_key: livekit.1,
+            api_secret: livekit.2,
+            stt_url: &stt,
+            llm_url: &speech.coach_url,
+            llm_model: crate::chat_server::MODEL_ID,
+            tts_url: &speech.tts_url,
+            agent_name,
+        });
+        let mut child = tokio::process::Command::new(&program)
+            .args(args)
+            .envs(env)
+            .env("HF_HUB_OFFLINE", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("starting {}: {e}", program.display()))?;
+        let lines: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+        let out = child.stdout.take().map(|s| {
+            Box::new(tokio::io::BufReader::new(s)) as Box<dyn tokio::io::AsyncBufRead + Send + Unpin>
+        });
+        let err = child.stderr.take().map(|s| {
+            Box::new(tokio::io::BufReader::new(s)) as Box<dyn tokio::io::AsyncBufRead + Send + Unpin>
+        });
+        for reader in [out, err].into_iter().flatten() {
+            let lines = lines.clone();
+            tokio::spawn(async move {
+                let mut reader = reader.lines();
+                while let Ok(Some(line)) = reader.next_line().await {
+                    lines
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(line);
+                }
+            });
+        }
+        let mut marie = LocalMarie { child, lines };
+        let deadline = Instant::now() + MARIE_READY_WITHIN;
+        loop {
+            if marie.log().contains(crate::agent::READY_PATTERN) {
+                return Ok(marie);
+            }
+            if let Ok(Some(status)) = marie.child.try_wait() {
+                return Err(format!(
+                    "Marie's worker exited ({status}) before registering:\n{}",
+                    marie.log()
+                ));
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "Marie's worker did not register within {MARIE_READY_WITHIN:?}:\n{}",
+                    marie.log()
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Everything the worker printed so far.
+    pub fn log(&self) -> String {
+        self.lines
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .join("\n")
+    }
+
+    /// The worker's process id (to kill it from outside, as a crash would).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// Kills the worker now.
+    pub async fn kill(&mut self) {
+        let _ = self.child.kill().await;
+    }
+}

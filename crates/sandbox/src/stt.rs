@@ -55,14 +55,19 @@ multilingual Whisper server.";
 /// temporary file in `dir` which is renamed over the old one, so a concurrent reader sees the
 /// old script or the new one, never half of one.
 pub fn install_script(dir: &Path) -> std::io::Result<PathBuf> {
-    let target = dir.join(SCRIPT_NAME);
-    if std::fs::read(&target).is_ok_and(|old| old == SCRIPT.as_bytes()) {
+    install_file(dir, SCRIPT_NAME, SCRIPT)
+}
+
+/// Writes `content` to `dir/name` as [`install_script`] does (also for [`crate::agent`]).
+pub(crate) fn install_file(dir: &Path, name: &str, content: &str) -> std::io::Result<PathBuf> {
+    let target = dir.join(name);
+    if std::fs::read(&target).is_ok_and(|old| old == content.as_bytes()) {
         return Ok(target);
     }
     std::fs::create_dir_all(dir)?;
-    let (temp, mut file) = create_temp(dir)?;
+    let (temp, mut file) = create_temp(dir, name)?;
     let written = file
-        .write_all(SCRIPT.as_bytes())
+        .write_all(content.as_bytes())
         .and_then(|()| file.sync_all());
     drop(file);
     match written.and_then(|()| std::fs::rename(&temp, &target)) {
@@ -74,14 +79,14 @@ pub fn install_script(dir: &Path) -> std::io::Result<PathBuf> {
     }
 }
 
-/// A new file in `dir` that no other writer (thread or process) has.
-fn create_temp(dir: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
+/// A new file in `dir`, named after `name`, that no other writer (thread or process) has.
+fn create_temp(dir: &Path, name: &str) -> std::io::Result<(PathBuf, std::fs::File)> {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let pid = std::process::id();
     loop {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = dir.join(format!(".{SCRIPT_NAME}.{pid}.{n}.tmp"));
+        let path = dir.join(format!(".{name}.{pid}.{n}.tmp"));
         match std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -106,32 +111,43 @@ pub fn locate_python(tool_dirs: &[PathBuf]) -> Option<PathBuf> {
 }
 
 fn locate(explicit: Option<OsString>, tool_dirs: &[PathBuf]) -> Option<PathBuf> {
+    locate_venv_python(explicit, tool_dirs, VENV_DIR)
+}
+
+/// [`locate_python`]'s rules for the virtualenv `venv_dir` (also for [`crate::agent`]):
+/// `explicit` when set and not empty, else the first `d/../venv_dir`'s interpreter that
+/// exists.
+pub(crate) fn locate_venv_python(
+    explicit: Option<OsString>,
+    tool_dirs: &[PathBuf],
+    venv_dir: &str,
+) -> Option<PathBuf> {
     if let Some(path) = explicit.filter(|p| !p.is_empty()) {
         return Some(PathBuf::from(path));
     }
     tool_dirs
         .iter()
-        .map(|d| venv_python(&sibling_venv(d)))
+        .map(|d| venv_python(&sibling_venv(d, venv_dir)))
         .find(|p| p.is_file())
 }
 
-/// `d/../venv-speech`, with `..` resolved lexically when `d` ends in a normal component.
-fn sibling_venv(tool_dir: &Path) -> PathBuf {
+/// `d/../venv_dir`, with `..` resolved lexically when `d` ends in a normal component.
+fn sibling_venv(tool_dir: &Path, venv_dir: &str) -> PathBuf {
     match (tool_dir.file_name(), tool_dir.parent()) {
-        (Some(_), Some(parent)) => parent.join(VENV_DIR),
-        _ => tool_dir.join("..").join(VENV_DIR),
+        (Some(_), Some(parent)) => parent.join(venv_dir),
+        _ => tool_dir.join("..").join(venv_dir),
     }
 }
 
 /// The interpreter inside a virtualenv.
 #[cfg(not(windows))]
-fn venv_python(venv: &Path) -> PathBuf {
+pub(crate) fn venv_python(venv: &Path) -> PathBuf {
     venv.join("bin").join("python3")
 }
 
 /// The interpreter inside a virtualenv.
 #[cfg(windows)]
-fn venv_python(venv: &Path) -> PathBuf {
+pub(crate) fn venv_python(venv: &Path) -> PathBuf {
     venv.join("Scripts").join("python.exe")
 }
 

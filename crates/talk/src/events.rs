@@ -10,6 +10,8 @@
 //! | `text`    | the learner's transcript (final), Marie's reply as it streams (partial) and whole (final) |
 //! | `turn`    | a turn ended: its texts, segments, interruption, error             |
 //! | `notice`  | something a coach should know: a device change, a service failure, the headphones hint |
+//! | `room`    | LiveKit mode: we joined the room (where, how the token was had, how long it took) |
+//! | `agent`   | LiveKit mode: Marie's agent is awaited, joined, changed state, left, or never came |
 //! | `ended`   | the session is over; the [`TalkReport`] follows from `finished()`  |
 //!
 //! The report's schema is `greenroom.talk/1` ([`REPORT_SCHEMA`]): `turns[]`, each with
@@ -127,8 +129,54 @@ pub struct TalkReport {
     pub summary: TalkSummary,
     /// Where the recording is, when one was made.
     pub record_dir: Option<String>,
+    /// LiveKit mode: the room, the agent and their timings.
+    pub livekit: Option<LivekitReport>,
     /// Why it ended: `stopped`, `input ended`, `max turns`, or the failure.
     pub ended_because: String,
+}
+
+/// Whether Marie's agent is in the room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentPresence {
+    /// Joined the room; waiting for the agent (until the agent timeout).
+    Waiting,
+    Joined,
+    /// It left the room (its process may have stopped); waiting for it to come back.
+    Left,
+    /// It did not come within the timeout: `detail` says why it may not have.
+    Missing,
+}
+
+/// One `lk.agent.state` the agent published, when it reached us.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct AgentStateAt {
+    pub state: String,
+    pub at_ms: f64,
+}
+
+/// A LiveKit session's room, agent and timings (ms from the session's start).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct LivekitReport {
+    pub url: String,
+    pub room: String,
+    /// Our identity in the room.
+    pub identity: String,
+    /// `token service` (as the Flutter app gets it) or `minted` (with the stack's keys), and why.
+    pub token_source: String,
+    /// `automatic`, or `explicit: <agent name>`.
+    pub dispatch: String,
+    /// Token → joined and ready (our participant's own figure).
+    pub join_ms: Option<f64>,
+    /// Session start → joined and the microphone track published.
+    pub joined_at_ms: Option<f64>,
+    /// Session start → the agent was in the room.
+    pub agent_joined_at_ms: Option<f64>,
+    pub agent_identity: Option<String>,
+    /// Session start → the first audible frame of Marie's opening line.
+    pub opening_first_audio_at_ms: Option<f64>,
+    /// Every state the agent published, in order.
+    pub agent_states: Vec<AgentStateAt>,
 }
 
 /// What a session emits.
@@ -159,6 +207,23 @@ pub enum TalkEvent {
         level: NoticeLevel,
         message: String,
         service: Option<Service>,
+    },
+    /// LiveKit mode: joined `room` (the microphone is published).
+    Room {
+        url: String,
+        room: String,
+        identity: String,
+        token_source: String,
+        join_ms: f64,
+    },
+    /// LiveKit mode: where Marie's agent is, and its `lk.agent.state` when it has one.
+    Agent {
+        presence: AgentPresence,
+        identity: Option<String>,
+        state: Option<String>,
+        /// Why it may be missing, what happened to it.
+        detail: Option<String>,
+        at_ms: f64,
     },
     Ended {
         because: String,

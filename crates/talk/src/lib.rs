@@ -9,12 +9,14 @@
 //! | [`sentences`]  | sentences out of a streamed reply, so Marie speaks the first one early   |
 //! | [`script`]     | a learner who takes turns (scripted talks), and a recording cut into utterances |
 //! | [`segments`]   | a turn's time cut into contiguous segments that add up to the time to first audio |
-//! | [`session`]    | the turn state machine, barge-in, recording, events                    |
+//! | [`session`]    | the turn state machine, barge-in, recording, events; direct and LiveKit modes |
+//! | [`livekit`]    | LiveKit mode's room metadata, microphone uplink, agent transcripts and why an agent is missing |
 //! | [`events`]     | the events (`talk://…`) and the report (`greenroom.talk/1`)             |
 
 pub mod catalog;
 pub mod clients;
 pub mod events;
+pub mod livekit;
 pub mod script;
 pub mod segments;
 pub mod sentences;

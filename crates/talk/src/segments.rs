@@ -33,6 +33,26 @@
 //!   to its last mark and no time to first audio.
 //! - LLM total (llm_sent → llm_done) and the whole reply's playback are figures of their
 //!   own ([`TurnFigures`]), outside the contiguous chain.
+//!
+//! **Through LiveKit** ([`TurnMarks::via_agent`]) the services run inside Marie's agent,
+//! out of sight: only what reaches the wire is marked, and the chain is
+//!
+//! ```text
+//! speech_last ─ agent_thinking ─ agent_speaking ─ audio_received ─ first_audio
+//! ```
+//!
+//! | segment              | from → to                         | whose   |
+//! |----------------------|-----------------------------------|---------|
+//! | `agent_end_of_turn`  | speech_last → agent_thinking      | the agent: its end-of-turn delay and speech-to-text (not separable from here) |
+//! | `agent_reply`        | agent_thinking → agent_speaking   | the agent: its LLM and the first TTS audio (not separable from here) |
+//! | `transport`          | agent_speaking → audio_received   | the agent's publication, the network and our jitter buffer |
+//! | `playback_start`     | audio_received → first_audio      | the sound device |
+//! | `unobserved`         | a gap across a mark that never came (the agent did not say it was thinking, say) | nobody can tell |
+//!
+//! Agent states reach us by signalling and audio by RTP, so `agent_speaking` may come after
+//! `audio_received`: clamped as above, the transport segment is then 0. `endpointed` (our
+//! own detector) and `learner_transcript` (the agent's transcript of the learner arrived)
+//! are marks outside the chain.
 
 use std::time::{Duration, Instant};
 
@@ -62,6 +82,16 @@ pub struct TurnMarks {
     pub first_audio: Option<Instant>,
     /// The last sample of Marie's reply sounded (or playback was cut).
     pub playback_ended: Option<Instant>,
+    /// The turn went through a LiveKit agent: the agent chain applies (module docs).
+    pub via_agent: bool,
+    /// The agent's `lk.agent.state` became `thinking`.
+    pub agent_thinking: Option<Instant>,
+    /// The agent's `lk.agent.state` became `speaking`.
+    pub agent_speaking: Option<Instant>,
+    /// The first audible frame of Marie's reply left our jitter buffer.
+    pub audio_received: Option<Instant>,
+    /// The agent's final transcript of the learner's words arrived.
+    pub learner_transcript: Option<Instant>,
 }
 
 impl TurnMarks {
@@ -79,8 +109,12 @@ impl TurnMarks {
             ("tts_first_byte", self.tts_first_byte),
             ("tts_done", self.tts_done),
             ("play_requested", self.play_requested),
+            ("agent_thinking", self.agent_thinking),
+            ("agent_speaking", self.agent_speaking),
+            ("audio_received", self.audio_received),
             ("first_audio", self.first_audio),
             ("llm_done", self.llm_done),
+            ("learner_transcript", self.learner_transcript),
             ("playback_ended", self.playback_ended),
         ]
         .into_iter()
@@ -107,19 +141,27 @@ pub enum SegmentKind {
     TtsFirstByte,
     TtsRest,
     PlaybackStart,
+    AgentEndOfTurn,
+    AgentReply,
+    Transport,
+    Unobserved,
     Overhead,
 }
 
 impl SegmentKind {
     /// Every kind, in chain order (overhead last).
-    pub const ALL: [SegmentKind; 8] = [
+    pub const ALL: [SegmentKind; 12] = [
         SegmentKind::EndOfUtterance,
         SegmentKind::Stt,
         SegmentKind::LlmFirstToken,
         SegmentKind::LlmFirstSentence,
         SegmentKind::TtsFirstByte,
         SegmentKind::TtsRest,
+        SegmentKind::AgentEndOfTurn,
+        SegmentKind::AgentReply,
+        SegmentKind::Transport,
         SegmentKind::PlaybackStart,
+        SegmentKind::Unobserved,
         SegmentKind::Overhead,
     ];
 
@@ -133,6 +175,10 @@ impl SegmentKind {
             SegmentKind::TtsFirstByte => "TTS first byte",
             SegmentKind::TtsRest => "TTS first clip",
             SegmentKind::PlaybackStart => "playback start",
+            SegmentKind::AgentEndOfTurn => "agent: end of turn + STT",
+            SegmentKind::AgentReply => "agent: LLM + TTS",
+            SegmentKind::Transport => "transport",
+            SegmentKind::Unobserved => "not observable",
             SegmentKind::Overhead => "Greenroom",
         }
     }
@@ -154,7 +200,8 @@ pub struct TurnFigures {
     pub time_to_first_audio_ms: Option<f64>,
     /// Conversation request → last token.
     pub llm_total_ms: Option<f64>,
-    /// Greenroom's own share (the `overhead` segment), 0 when none.
+    /// Greenroom's own share (the `overhead` segment), 0 when none (and through an agent,
+    /// where Greenroom's part is inside `transport` and `playback_start`).
     pub overhead_ms: f64,
     /// First audio → last audio (or the cut).
     pub playback_ms: Option<f64>,
@@ -164,56 +211,45 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// A chain of marks: (mark, the kind of the segment that ends at it when the previous
+/// mark is its start).
+type Chain<'a> = &'a [(Option<Instant>, Option<SegmentKind>)];
+
 /// Splits a turn into contiguous segments; see the module's documentation.
 pub fn segments(m: &TurnMarks) -> TurnFigures {
     use SegmentKind::*;
-    // (mark, the kind of the segment that ends at it when the previous mark is its start)
-    let chain: [(Option<Instant>, Option<SegmentKind>); 13] = [
-        (m.speech_last, None),
-        (m.endpointed, Some(EndOfUtterance)),
-        (m.stt_sent, None),
-        (m.stt_done, Some(Stt)),
-        (m.llm_sent, None),
-        (m.llm_first_token, Some(LlmFirstToken)),
-        (m.llm_first_sentence, Some(LlmFirstSentence)),
-        (m.tts_sent, None),
-        (m.tts_first_byte, Some(TtsFirstByte)),
-        (m.tts_done, Some(TtsRest)),
-        (m.play_requested, None),
-        (m.first_audio, Some(PlaybackStart)),
-        (None, None),
-    ];
-    let mut out: Vec<Segment> = Vec::new();
-    let mut overhead = Duration::ZERO;
-    // The previous mark that was present, and its index in the chain.
-    let mut previous: Option<(usize, Instant)> = None;
-    for (i, (mark, kind)) in chain.iter().enumerate() {
-        let Some(at) = *mark else { continue };
-        if let Some((p, from)) = previous {
-            // A mark before the previous one counts as equal to it.
-            let at = at.max(from);
-            let span = at - from;
-            match kind {
-                // Only a segment whose start mark is the one right before it is the
-                // service's; a gap across a missing mark is overhead.
-                Some(k) if p + 1 == i => out.push(Segment {
-                    kind: *k,
-                    ms: ms(span),
-                }),
-                _ => overhead += span,
-            }
-            previous = Some((i, at));
-        } else {
-            previous = Some((i, at));
-        }
-    }
-    let overhead_ms = ms(overhead);
-    if previous.is_some_and(|(i, _)| i > 0) || overhead > Duration::ZERO {
-        out.push(Segment {
-            kind: Overhead,
-            ms: overhead_ms,
-        });
-    }
+    let (out, overhead) = if m.via_agent {
+        walk(
+            &[
+                (m.speech_last, None),
+                (m.agent_thinking, Some(AgentEndOfTurn)),
+                (m.agent_speaking, Some(AgentReply)),
+                (m.audio_received, Some(Transport)),
+                (m.first_audio, Some(PlaybackStart)),
+            ],
+            Unobserved,
+        )
+    } else {
+        walk(
+            &[
+                (m.speech_last, None),
+                (m.endpointed, Some(EndOfUtterance)),
+                (m.stt_sent, None),
+                (m.stt_done, Some(Stt)),
+                (m.llm_sent, None),
+                (m.llm_first_token, Some(LlmFirstToken)),
+                (m.llm_first_sentence, Some(LlmFirstSentence)),
+                (m.tts_sent, None),
+                (m.tts_first_byte, Some(TtsFirstByte)),
+                (m.tts_done, Some(TtsRest)),
+                (m.play_requested, None),
+                (m.first_audio, Some(PlaybackStart)),
+            ],
+            Overhead,
+        )
+    };
+    // Through an agent the gaps are nobody's that we can see, not Greenroom's.
+    let overhead = if m.via_agent { 0.0 } else { overhead };
     let span = |a: Option<Instant>, b: Option<Instant>| match (a, b) {
         (Some(a), Some(b)) => Some(ms(b.saturating_duration_since(a))),
         _ => None,
@@ -226,9 +262,46 @@ pub fn segments(m: &TurnMarks) -> TurnFigures {
         segments: out,
         time_to_first_audio_ms,
         llm_total_ms: span(m.llm_sent, m.llm_done),
-        overhead_ms,
+        overhead_ms: overhead,
         playback_ms: span(m.first_audio, m.playback_ended),
     }
+}
+
+/// Walks `chain`: a segment between consecutive present marks gets the kind of its end
+/// mark; a gap across a missing mark (or one with no kind) is `gap`, summed into one
+/// segment placed last. Returns the segments and the gap's total in ms.
+fn walk(chain: Chain<'_>, gap: SegmentKind) -> (Vec<Segment>, f64) {
+    let mut out: Vec<Segment> = Vec::new();
+    let mut gaps = Duration::ZERO;
+    // The previous mark that was present, and its index in the chain.
+    let mut previous: Option<(usize, Instant)> = None;
+    for (i, (mark, kind)) in chain.iter().enumerate() {
+        let Some(at) = *mark else { continue };
+        if let Some((p, from)) = previous {
+            // A mark before the previous one counts as equal to it.
+            let at = at.max(from);
+            let span = at - from;
+            match kind {
+                // Only a segment whose start mark is the one right before it is the
+                // party's; a gap across a missing mark is not.
+                Some(k) if p + 1 == i => out.push(Segment {
+                    kind: *k,
+                    ms: ms(span),
+                }),
+                _ => gaps += span,
+            }
+            previous = Some((i, at));
+        } else {
+            previous = Some((i, at));
+        }
+    }
+    if previous.is_some_and(|(i, _)| i > 0) || gaps > Duration::ZERO {
+        out.push(Segment {
+            kind: gap,
+            ms: ms(gaps),
+        });
+    }
+    (out, ms(gaps))
 }
 
 #[cfg(test)]
@@ -312,6 +385,61 @@ mod tests {
         assert_eq!(f.segments[0].kind, SegmentKind::LlmFirstToken);
     }
 
+    #[test]
+    fn a_turn_through_an_agent_splits_into_what_the_wire_shows() {
+        let t0 = Instant::now();
+        let m = TurnMarks {
+            via_agent: true,
+            speech_last: at(t0, 0),
+            endpointed: at(t0, 500),
+            agent_thinking: at(t0, 700),
+            learner_transcript: at(t0, 720),
+            agent_speaking: at(t0, 1500),
+            // The audio overtook the state change: the transport segment is 0.
+            audio_received: at(t0, 1490),
+            first_audio: at(t0, 1530),
+            playback_ended: at(t0, 3000),
+            ..Default::default()
+        };
+        let f = segments(&m);
+        let got: Vec<(SegmentKind, f64)> = f.segments.iter().map(|s| (s.kind, s.ms)).collect();
+        use SegmentKind::*;
+        assert_eq!(
+            got,
+            [
+                (AgentEndOfTurn, 700.0),
+                (AgentReply, 800.0),
+                (Transport, 0.0),
+                (PlaybackStart, 30.0),
+                (Unobserved, 0.0),
+            ]
+        );
+        assert_eq!(f.time_to_first_audio_ms, Some(1530.0));
+        assert_eq!(f.overhead_ms, 0.0);
+        assert_eq!(f.playback_ms, Some(1470.0));
+    }
+
+    #[test]
+    fn a_state_the_agent_never_sent_is_named_unobserved_not_blamed() {
+        let t0 = Instant::now();
+        let m = TurnMarks {
+            via_agent: true,
+            speech_last: at(t0, 0),
+            agent_speaking: at(t0, 1200),
+            audio_received: at(t0, 1250),
+            first_audio: at(t0, 1260),
+            ..Default::default()
+        };
+        let f = segments(&m);
+        let got: Vec<(SegmentKind, f64)> = f.segments.iter().map(|s| (s.kind, s.ms)).collect();
+        use SegmentKind::*;
+        assert_eq!(
+            got,
+            [(Transport, 50.0), (PlaybackStart, 10.0), (Unobserved, 1200.0)]
+        );
+        assert_eq!(f.time_to_first_audio_ms, Some(1260.0));
+    }
+
     proptest! {
         #[test]
         fn segments_always_add_up_to_the_time_to_first_audio(
@@ -325,6 +453,7 @@ mod tests {
                 llm_sent: pick(4), llm_first_token: pick(5), llm_first_sentence: pick(6),
                 tts_sent: pick(7), tts_first_byte: pick(8), tts_done: pick(9),
                 play_requested: pick(10), first_audio: pick(11), llm_done: None, playback_ended: None,
+                ..Default::default()
             };
             let f = segments(&m);
             let sum: f64 = f.segments.iter().map(|s| s.ms).sum();

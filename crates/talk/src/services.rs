@@ -18,13 +18,15 @@ use greenroom_core::{Classified, ErrorKind, redact_tokens};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-/// The three services of a turn.
+/// Who serves a turn: the three services of the direct mode, or Marie's LiveKit agent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Service {
     Stt,
     Llm,
     Tts,
+    /// Marie's agent in a LiveKit room (its own STT, LLM and TTS are out of sight).
+    Agent,
 }
 
 impl Service {
@@ -33,6 +35,7 @@ impl Service {
             Service::Stt => "speech-to-text service",
             Service::Llm => "conversation service",
             Service::Tts => "text-to-speech service",
+            Service::Agent => "LiveKit agent",
         }
     }
 }

@@ -44,6 +44,11 @@ talk_llm_url: string | null, talk_llm_model: string | null,
  */
 talk_tts_url: string | null, 
 /**
+ * Eloquence's token service (`POST …/generate-token`), for LiveKit talks; `None`: the
+ * stack's, else 127.0.0.1:8004.
+ */
+talk_token_url: string | null, 
+/**
  * The settings file, for the person who wants to look at it.
  */
 file: string, 
@@ -52,7 +57,7 @@ file: string,
  */
 load_error: string | null, };
 
-export type SettingsPatch = { workspace?: string, livekit_url?: string, livekit_api_key?: string, livekit_api_secret?: string, mistral_api_key?: string, talk_stt_url?: string, talk_llm_url?: string, talk_llm_model?: string, talk_tts_url?: string, };
+export type SettingsPatch = { workspace?: string, livekit_url?: string, livekit_api_key?: string, livekit_api_secret?: string, mistral_api_key?: string, talk_stt_url?: string, talk_llm_url?: string, talk_llm_model?: string, talk_tts_url?: string, talk_token_url?: string, };
 
 export type CheckStatus = "ok" | "warn" | "fail";
 
@@ -515,7 +520,7 @@ instructions: string, duration_minutes: number, focus: Array<string>, };
 
 export type Catalog = { characters: Array<Character>, exercises: Array<TalkExercise>, };
 
-export type Service = "stt" | "llm" | "tts";
+export type Service = "stt" | "llm" | "tts" | "agent";
 
 export type SttShape = "vosk" | "open_ai";
 
@@ -531,7 +536,7 @@ export type EndpointsView = { stt: EndpointView,
  */
 stt_shape: SttShape, llm: EndpointView, tts: EndpointView, };
 
-export type SegmentKind = "end_of_utterance" | "stt" | "llm_first_token" | "llm_first_sentence" | "tts_first_byte" | "tts_rest" | "playback_start" | "overhead";
+export type SegmentKind = "end_of_utterance" | "stt" | "llm_first_token" | "llm_first_sentence" | "tts_first_byte" | "tts_rest" | "playback_start" | "agent_end_of_turn" | "agent_reply" | "transport" | "unobserved" | "overhead";
 
 export type Segment = { kind: SegmentKind, ms: number, };
 
@@ -551,7 +556,8 @@ time_to_first_audio_ms: number | null,
  */
 llm_total_ms: number | null, 
 /**
- * Greenroom's own share (the `overhead` segment), 0 when none.
+ * Greenroom's own share (the `overhead` segment), 0 when none (and through an agent,
+ * where Greenroom's part is inside `transport` and `playback_start`).
  */
 overhead_ms: number, 
 /**
@@ -605,7 +611,8 @@ time_to_first_audio_ms: number | null,
  */
 llm_total_ms: number | null, 
 /**
- * Greenroom's own share (the `overhead` segment), 0 when none.
+ * Greenroom's own share (the `overhead` segment), 0 when none (and through an agent,
+ * where Greenroom's part is inside `transport` and `playback_start`).
  */
 overhead_ms: number, 
 /**
@@ -618,6 +625,44 @@ export type TalkSummary = { turns: number,
  * Turns whose reply was heard to its end.
  */
 completed: number, interrupted: number, failed: number, time_to_first_audio_p50_ms: number | null, time_to_first_audio_p95_ms: number | null, overhead_p50_ms: number | null, overhead_max_ms: number | null, };
+
+export type AgentPresence = "waiting" | "joined" | "left" | "missing";
+
+export type AgentStateAt = { state: string, at_ms: number, };
+
+export type LivekitReport = { url: string, room: string, 
+/**
+ * Our identity in the room.
+ */
+identity: string, 
+/**
+ * `token service` (as the Flutter app gets it) or `minted` (with the stack's keys), and why.
+ */
+token_source: string, 
+/**
+ * `automatic`, or `explicit: <agent name>`.
+ */
+dispatch: string, 
+/**
+ * Token → joined and ready (our participant's own figure).
+ */
+join_ms: number | null, 
+/**
+ * Session start → joined and the microphone track published.
+ */
+joined_at_ms: number | null, 
+/**
+ * Session start → the agent was in the room.
+ */
+agent_joined_at_ms: number | null, agent_identity: string | null, 
+/**
+ * Session start → the first audible frame of Marie's opening line.
+ */
+opening_first_audio_at_ms: number | null, 
+/**
+ * Every state the agent published, in order.
+ */
+agent_states: Array<AgentStateAt>, };
 
 export type TalkReport = { schema: string, 
 /**
@@ -633,11 +678,21 @@ opening: string | null, turns: Array<TurnReport>, summary: TalkSummary,
  */
 record_dir: string | null, 
 /**
+ * LiveKit mode: the room, the agent and their timings.
+ */
+livekit: LivekitReport | null, 
+/**
  * Why it ended: `stopped`, `input ended`, `max turns`, or the failure.
  */
 ended_because: string, };
 
-export type TalkEvent = { "type": "state", state: TalkState, turn: number | null, at_ms: number, } | { "type": "level", side: Side, rms_dbfs: number, peak_dbfs: number, at_ms: number, } | { "type": "text", turn: number | null, side: Side, text: string, is_final: boolean, } | { "type": "turn", turn: TurnReport, } | { "type": "notice", level: NoticeLevel, message: string, service: Service | null, } | { "type": "ended", because: string, summary: TalkSummary, };
+export type TalkEvent = { "type": "state", state: TalkState, turn: number | null, at_ms: number, } | { "type": "level", side: Side, rms_dbfs: number, peak_dbfs: number, at_ms: number, } | { "type": "text", turn: number | null, side: Side, text: string, is_final: boolean, } | { "type": "turn", turn: TurnReport, } | { "type": "notice", level: NoticeLevel, message: string, service: Service | null, } | { "type": "room", url: string, room: string, identity: string, token_source: string, join_ms: number, } | { "type": "agent", presence: AgentPresence, identity: string | null, state: string | null, 
+/**
+ * Why it may be missing, what happened to it.
+ */
+detail: string | null, at_ms: number, } | { "type": "ended", because: string, summary: TalkSummary, };
+
+export type TalkMode = "direct" | "livekit";
 
 export type TalkInput = { "kind": "device", id: string | null, } | { "kind": "file", path: string, };
 
@@ -647,7 +702,11 @@ export type TalkServiceOverrides = { stt_url?: string,
 /**
  * `vosk` or `open_ai`; guessed from the URL when absent (`…/audio/transcriptions` is OpenAI).
  */
-stt_shape?: SttShape, llm_url?: string, llm_model?: string, tts_url?: string, };
+stt_shape?: SttShape, llm_url?: string, llm_model?: string, tts_url?: string, 
+/**
+ * LiveKit mode: Eloquence's token service (`…` before `/generate-token`).
+ */
+token_url?: string, };
 
 export type TalkRequest = { 
 /**
@@ -673,9 +732,29 @@ speak_opening: boolean | null,
 /**
  * Speak the reply once it is whole, not sentence by sentence (a benchmark baseline).
  */
-wait_for_whole_reply: boolean, seed: number | null, max_turns: number | null, services: TalkServiceOverrides, };
+wait_for_whole_reply: boolean, seed: number | null, max_turns: number | null, services: TalkServiceOverrides, 
+/**
+ * Direct (the default) or through LiveKit.
+ */
+mode?: TalkMode, 
+/**
+ * LiveKit mode: the room to join (`None`: a new one).
+ */
+room?: string, 
+/**
+ * LiveKit mode: dispatch the agent of this name (explicit dispatch); `None`: automatic.
+ */
+agent?: string, 
+/**
+ * LiveKit mode: how long the agent may take to join, in ms (default 10,000).
+ */
+agent_timeout_ms?: number, };
 
-export type TalkStarted = { session: string, exercise: TalkExercise, character: Character, endpoints: EndpointsView, record_dir: string | null, };
+export type TalkStarted = { session: string, exercise: TalkExercise, character: Character, endpoints: EndpointsView, record_dir: string | null, mode: TalkMode, 
+/**
+ * LiveKit mode: the room joined.
+ */
+room: string | null, };
 
 export type TalkAction = { "action": "push_to_talk", enabled: boolean, } | { "action": "key", held: boolean, } | { "action": "end_of_speech", ms: number, } | { "action": "interrupt" } | { "action": "stop" };
 

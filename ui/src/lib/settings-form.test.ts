@@ -12,6 +12,7 @@ const view: SettingsView = {
   talk_llm_url: 'http://127.0.0.1:8001/v1',
   talk_llm_model: null,
   talk_tts_url: null,
+  talk_token_url: null,
   file: '/home/me/.config/greenroom/settings.toml',
   load_error: null,
 };

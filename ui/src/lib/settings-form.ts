@@ -4,7 +4,7 @@ export const SECRET_FIELDS = ['livekit_api_key', 'livekit_api_secret', 'mistral_
 export type SecretField = (typeof SECRET_FIELDS)[number];
 
 /** The talk services' addresses: plain text settings, empty = the default. */
-export const TALK_FIELDS = ['talk_stt_url', 'talk_llm_url', 'talk_llm_model', 'talk_tts_url'] as const;
+export const TALK_FIELDS = ['talk_stt_url', 'talk_llm_url', 'talk_llm_model', 'talk_tts_url', 'talk_token_url'] as const;
 export type TalkField = (typeof TALK_FIELDS)[number];
 
 /** What the settings form holds. Secrets are never loaded into it: they are write-only. */
@@ -27,6 +27,7 @@ export function formFrom(view: SettingsView): SettingsForm {
       talk_llm_url: view.talk_llm_url ?? '',
       talk_llm_model: view.talk_llm_model ?? '',
       talk_tts_url: view.talk_tts_url ?? '',
+      talk_token_url: view.talk_token_url ?? '',
     },
     secrets: { livekit_api_key: '', livekit_api_secret: '', mistral_api_key: '' },
     clear: { livekit_api_key: false, livekit_api_secret: false, mistral_api_key: false },

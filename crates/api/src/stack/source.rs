@@ -12,8 +12,10 @@
 //!    speech fallbacks on the ports Eloquence's own services use, so that a coach can talk
 //!    to Marie with no key and no Docker: the offline coach (OpenAI chat API) on 8001,
 //!    faster-whisper speech-to-text (Vosk and OpenAI shapes, English only) on 8002, and
-//!    espeak-ng / pico2wave behind the OpenAI speech API on 5002. A fallback whose program
-//!    is missing is disabled, with why and what installs it.
+//!    espeak-ng / pico2wave behind the OpenAI speech API on 5002; and Marie, the reference
+//!    agent on the official LiveKit Agents framework (`tools/venv-agent`), a worker of that
+//!    LiveKit server dispatched automatically to every new room, talking through those
+//!    three. A fallback whose program is missing is disabled, with why and what installs it.
 
 use greenroom_livekit::token_service::TokenServiceConfig;
 use greenroom_stack::builtin::{Builtin, BuiltinContext, BuiltinRun, Builtins};
@@ -60,7 +62,7 @@ impl StackSource {
             StackSource::Sandbox => StackSourceView {
                 kind: "sandbox".into(),
                 files: Vec::new(),
-                description: "the sandbox stack: livekit-server --dev, redis-server, the built-in token service and the speech fallbacks (offline coach, Whisper STT, espeak-ng TTS)".into(),
+                description: "the sandbox stack: livekit-server --dev, redis-server, the built-in token service, the speech fallbacks (offline coach, Whisper STT, espeak-ng TTS) and Marie, the reference agent on livekit-agents".into(),
             },
             StackSource::Manifest(p) => StackSourceView {
                 kind: "manifest".into(),
@@ -328,6 +330,86 @@ fn add_speech_fallbacks(manifest: &mut Manifest, tool_dirs: &[PathBuf], home: &P
             ..Default::default()
         },
     );
+    add_marie(manifest, tool_dirs, home);
+}
+
+/// Marie, the reference agent on livekit-agents: a worker of the sandbox's LiveKit server
+/// that talks through the coach, the TTS and the STT above. It has no port; it is ready once
+/// the framework logged that the worker registered.
+fn add_marie(manifest: &mut Manifest, tool_dirs: &[PathBuf], home: &Path) {
+    use greenroom_sandbox::agent;
+    use greenroom_stack::manifest::{Condition, DependsOn, Group};
+    let livekit_enabled = manifest.services.get("livekit").is_some_and(|s| s.enabled);
+    let python = agent::locate_python(tool_dirs);
+    let script = agent::install_script(&home.join("sandbox"));
+    let (enabled, description, command, args) = match (&python, &script) {
+        (None, _) => (
+            false,
+            "disabled: the agent virtualenv is not installed (tools/venv-agent; scripts/setup creates it)".to_string(),
+            "python3".to_string(),
+            Vec::new(),
+        ),
+        (_, Err(e)) => (
+            false,
+            format!("disabled: cannot write its script under {}: {e}", home.display()),
+            "python3".to_string(),
+            Vec::new(),
+        ),
+        (Some(_), Ok(_)) if !livekit_enabled => (
+            false,
+            "disabled: it has no LiveKit server to register with (livekit-server is not installed; scripts/setup builds it)".to_string(),
+            "python3".to_string(),
+            Vec::new(),
+        ),
+        (Some(python), Ok(script)) => {
+            let (program, args) = agent::command(python, script);
+            (
+                true,
+                "Marie, the reference LiveKit agent on livekit-agents 1.8.9 (automatic dispatch)"
+                    .to_string(),
+                program.display().to_string(),
+                args,
+            )
+        }
+    };
+    let livekit_url = format!("ws://127.0.0.1:{SANDBOX_LIVEKIT_PORT}");
+    let stt_url = format!("http://127.0.0.1:{SANDBOX_STT_PORT}/v1");
+    let llm_url = format!("http://127.0.0.1:{SANDBOX_COACH_PORT}/v1");
+    let tts_url = format!("http://127.0.0.1:{SANDBOX_TTS_PORT}/v1");
+    let env = agent::env(&agent::Endpoints {
+        livekit_url: &livekit_url,
+        api_key: SANDBOX_API_KEY,
+        api_secret: SANDBOX_API_SECRET,
+        stt_url: &stt_url,
+        llm_url: &llm_url,
+        llm_model: greenroom_sandbox::chat_server::MODEL_ID,
+        tts_url: &tts_url,
+        agent_name: None,
+    });
+    // About 10 s of plugin preload before it registers; more on a busy box.
+    let mut probe = ProbeSpec::new(ProbeCheck::Log {
+        pattern: agent::READY_PATTERN.into(),
+    });
+    probe.start_timeout_ms = 90_000;
+    manifest.services.insert(
+        "marie".into(),
+        ServiceSpec {
+            group: Group::Fallback,
+            enabled,
+            description: Some(description),
+            command: Some(command),
+            args,
+            env: env.into_iter().collect(),
+            depends_on: DependsOn::Map(
+                ["livekit", "coach", "tts", "stt"]
+                    .into_iter()
+                    .map(|s| (s.to_owned(), Condition::Healthy))
+                    .collect(),
+            ),
+            probe: Some(probe),
+            ..Default::default()
+        },
+    );
 }
 
 /// The built-in services this Greenroom provides.
@@ -480,7 +562,7 @@ mod tests {
         // that the sandbox validates and names its built-in.
         let home = tempfile::tempdir().unwrap();
         let m = sandbox_manifest(&[], home.path());
-        for fallback in ["coach", "tts", "stt"] {
+        for fallback in ["coach", "tts", "stt", "marie"] {
             assert_eq!(
                 m.services[fallback].group,
                 greenroom_stack::manifest::Group::Fallback
@@ -502,5 +584,97 @@ mod tests {
                 assert!(why.contains("install"), "says what installs it: {why}");
             }
         }
+    }
+
+    /// `<root>/tools/bin` with an executable `livekit-server` and, when `venv`, a
+    /// `<root>/tools/venv-agent` interpreter (neither runs: the manifest only names them).
+    fn tool_dir(root: &Path, venv: bool) -> PathBuf {
+        let bin = root.join("tools").join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let livekit = bin.join(if cfg!(windows) { "livekit-server.exe" } else { "livekit-server" });
+        std::fs::write(&livekit, b"").unwrap();
+        #[cfg(unix)]
+        std::fs::set_permissions(
+            &livekit,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        if venv {
+            let venv = root.join("tools").join(greenroom_sandbox::agent::VENV_DIR);
+            let python = if cfg!(windows) {
+                venv.join("Scripts").join("python.exe")
+            } else {
+                venv.join("bin").join("python3")
+            };
+            std::fs::create_dir_all(python.parent().unwrap()).unwrap();
+            std::fs::write(&python, b"").unwrap();
+        }
+        bin
+    }
+
+    #[test]
+    fn marie_is_a_worker_of_the_sandbox_livekit_on_its_speech_services() {
+        if std::env::var_os(greenroom_sandbox::agent::PYTHON_ENV).is_some() {
+            return; // an interpreter named by the environment wins over the fake venv
+        }
+        let root = tempfile::tempdir().unwrap();
+        let home = root.path().join("home");
+        let m = sandbox_manifest(&[tool_dir(root.path(), true)], &home);
+        let marie = &m.services["marie"];
+        assert!(marie.enabled, "{:?}", marie.description);
+        assert_eq!(
+            marie.description.as_deref(),
+            Some("Marie, the reference LiveKit agent on livekit-agents 1.8.9 (automatic dispatch)")
+        );
+        assert!(marie.command.as_deref().unwrap().contains("venv-agent"));
+        let script = home.join("sandbox").join(greenroom_sandbox::agent::SCRIPT_NAME);
+        assert_eq!(
+            marie.args,
+            ["-u", "-X", "utf8", &script.display().to_string(), "start"]
+        );
+        assert_eq!(
+            std::fs::read_to_string(&script).unwrap(),
+            greenroom_sandbox::agent::SCRIPT
+        );
+        let env = |k: &str| marie.env.get(k).map(String::as_str);
+        assert_eq!(env("LIVEKIT_URL"), Some("ws://127.0.0.1:7880"));
+        assert_eq!(env("LIVEKIT_API_KEY"), Some(SANDBOX_API_KEY));
+        assert_eq!(env("LIVEKIT_API_SECRET"), Some(SANDBOX_API_SECRET));
+        assert_eq!(env("GREENROOM_STT_URL"), Some("http://127.0.0.1:8002/v1"));
+        assert_eq!(env("GREENROOM_LLM_URL"), Some("http://127.0.0.1:8001/v1"));
+        assert_eq!(env("GREENROOM_LLM_MODEL"), Some("greenroom-offline-coach"));
+        assert_eq!(env("GREENROOM_TTS_URL"), Some("http://127.0.0.1:5002/v1"));
+        assert_eq!(env("GREENROOM_AGENT_NAME"), Some(""));
+        assert_eq!(env("PYTHONIOENCODING"), Some("utf-8"));
+        let mut deps: Vec<_> = marie.depends_on.entries();
+        deps.sort_by(|a, b| a.0.cmp(&b.0));
+        let healthy = greenroom_stack::manifest::Condition::Healthy;
+        assert_eq!(
+            deps,
+            ["coach", "livekit", "stt", "tts"].map(|s| (s.to_owned(), healthy))
+        );
+        assert!(marie.ports.is_empty());
+        assert_eq!(
+            marie.probe.as_ref().map(|p| &p.check),
+            Some(&ProbeCheck::Log {
+                pattern: "registered worker".into()
+            })
+        );
+        assert!(greenroom_stack::manifest::validate(&m).is_empty());
+    }
+
+    #[test]
+    fn marie_without_her_virtualenv_is_disabled_with_what_installs_it() {
+        if std::env::var_os(greenroom_sandbox::agent::PYTHON_ENV).is_some() {
+            return;
+        }
+        let root = tempfile::tempdir().unwrap();
+        let m = sandbox_manifest(&[tool_dir(root.path(), false)], &root.path().join("home"));
+        let marie = &m.services["marie"];
+        assert!(!marie.enabled);
+        assert_eq!(
+            marie.description.as_deref(),
+            Some("disabled: the agent virtualenv is not installed (tools/venv-agent; scripts/setup creates it)")
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! The capture thread: microphone chunks → 16 kHz → level meter, recorder and the
 //! end-of-speech detector, whose events go to the session task. It reads its controls
 //! (mode, push-to-talk key, delay, go, stop) between chunks, at least every 20 ms.
+//! In LiveKit mode each chunk also goes, as it came, to the room ([`crate::livekit::Uplink`]).
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -24,6 +25,10 @@ pub(super) struct Capture {
     pub(super) shared: Arc<Shared>,
     pub(super) stats: Arc<Mutex<CaptureStats>>,
     pub(super) hold: bool,
+    /// LiveKit mode: where the microphone's chunks go into the room.
+    pub(super) uplink: Option<crate::livekit::Uplink>,
+    pub(super) push_to_talk: bool,
+    pub(super) key_held: bool,
 }
 
 impl Capture {
@@ -44,8 +49,14 @@ impl Capture {
                 }
             };
             match message {
-                Some(CaptureControl::Mode(m)) => self.vad.set_mode(m),
-                Some(CaptureControl::Key(held)) => self.vad.set_key_held(held),
+                Some(CaptureControl::Mode(m)) => {
+                    self.push_to_talk = m == greenroom_voice::vad::VadMode::PushToTalk;
+                    self.vad.set_mode(m)
+                }
+                Some(CaptureControl::Key(held)) => {
+                    self.key_held = held;
+                    self.vad.set_key_held(held)
+                }
                 Some(CaptureControl::Delay(d)) => {
                     let _ = self.vad.set_end_of_speech_delay(d);
                 }
@@ -99,6 +110,9 @@ impl Capture {
                             * 1000.0,
                     );
                 }
+            }
+            if let Some(uplink) = self.uplink.as_mut() {
+                uplink.push(&chunk.samples, self.push_to_talk && !self.key_held);
             }
             let (samples, at) = match self.resampler.as_mut() {
                 None => (chunk.samples, chunk.captured_at),

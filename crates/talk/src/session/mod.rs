@@ -35,6 +35,7 @@
 //! or `max_turns`. [`TalkSession::finished`] returns the [`TalkReport`].
 
 mod capture;
+mod livekit_mode;
 mod turn;
 
 use std::collections::VecDeque;
@@ -331,8 +332,84 @@ struct TurnInputs {
     seed: Option<i64>,
 }
 
+/// What both modes set up before their loop: the shared state, the capture thread and the
+/// channels to it.
+struct Prepared {
+    shared: Arc<Shared>,
+    control: TalkControl,
+    capture: mpsc::UnboundedReceiver<CaptureMsg>,
+    commands: mpsc::UnboundedReceiver<Command>,
+    stats: Arc<Mutex<CaptureStats>>,
+}
+
+/// Validates `config`, opens the recording and starts capture on its own thread (held
+/// until [`CaptureControl::Go`] when `hold`).
+fn prepare(
+    config: &TalkConfig,
+    input: Box<dyn AudioIn>,
+    sink: Sink,
+    uplink: Option<crate::livekit::Uplink>,
+    hold: bool,
+) -> Result<Prepared, TalkError> {
+    config.vad.validate()?;
+    let vad = EndOfSpeech::new(config.vad.clone())?;
+    let input_rate = input.sample_rate();
+    let resampler = if input_rate == STT_RATE {
+        None
+    } else {
+        Some(StreamResampler::new(input_rate, STT_RATE)?)
+    };
+    let t0 = Instant::now();
+    let recorder = match &config.record_dir {
+        Some(dir) => Some(SessionRecorder::create_at(dir, STT_RATE, STT_RATE, t0)?),
+        None => None,
+    };
+    let shared = Arc::new(Shared {
+        sink,
+        t0,
+        recorder: Mutex::new(recorder),
+        state: Mutex::new((TalkState::Idle, None)),
+        playing: Mutex::new(Vec::new()),
+        turns_done: config.turns_done.clone(),
+    });
+    let (capture_tx, capture_rx) = std::sync::mpsc::channel();
+    let (msg_tx, msg_rx) = mpsc::unbounded_channel();
+    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+    let stats = Arc::new(Mutex::new(CaptureStats::default()));
+    let control = TalkControl {
+        capture: capture_tx,
+        commands: cmd_tx,
+        delay: Arc::new(Mutex::new(config.vad.end_of_speech_delay)),
+        mode: Arc::new(Mutex::new(config.vad.mode)),
+    };
+    let capture = capture::Capture {
+        input,
+        resampler,
+        vad,
+        control: capture_rx,
+        tx: msg_tx,
+        shared: shared.clone(),
+        stats: stats.clone(),
+        hold,
+        uplink,
+        push_to_talk: config.vad.mode == VadMode::PushToTalk,
+        key_held: false,
+    };
+    std::thread::Builder::new()
+        .name("greenroom-talk-capture".into())
+        .spawn(move || capture.run())
+        .map_err(TalkError::Thread)?;
+    Ok(Prepared {
+        shared,
+        control,
+        capture: msg_rx,
+        commands: cmd_rx,
+        stats,
+    })
+}
+
 impl TalkSession {
-    /// Starts a session on the current Tokio runtime.
+    /// Starts a direct-mode session on the current Tokio runtime.
     pub fn start(
         config: TalkConfig,
         pipeline: DirectPipeline,
@@ -340,51 +417,8 @@ impl TalkSession {
         output: Arc<dyn AudioOut>,
         sink: Sink,
     ) -> Result<TalkSession, TalkError> {
-        config.vad.validate()?;
-        let vad = EndOfSpeech::new(config.vad.clone())?;
-        let input_rate = input.sample_rate();
-        let resampler = if input_rate == STT_RATE {
-            None
-        } else {
-            Some(StreamResampler::new(input_rate, STT_RATE)?)
-        };
-        let t0 = Instant::now();
-        let recorder = match &config.record_dir {
-            Some(dir) => Some(SessionRecorder::create_at(dir, STT_RATE, STT_RATE, t0)?),
-            None => None,
-        };
-        let shared = Arc::new(Shared {
-            sink: sink.clone(),
-            t0,
-            recorder: Mutex::new(recorder),
-            state: Mutex::new((TalkState::Idle, None)),
-            playing: Mutex::new(Vec::new()),
-            turns_done: config.turns_done.clone(),
-        });
-        let (capture_tx, capture_rx) = std::sync::mpsc::channel();
-        let (msg_tx, msg_rx) = mpsc::unbounded_channel();
-        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
-        let stats = Arc::new(Mutex::new(CaptureStats::default()));
-        let control = TalkControl {
-            capture: capture_tx,
-            commands: cmd_tx,
-            delay: Arc::new(Mutex::new(config.vad.end_of_speech_delay)),
-            mode: Arc::new(Mutex::new(config.vad.mode)),
-        };
-        let capture = capture::Capture {
-            input,
-            resampler,
-            vad,
-            control: capture_rx,
-            tx: msg_tx,
-            shared: shared.clone(),
-            stats: stats.clone(),
-            hold: config.speak_opening && config.hold_input_during_opening,
-        };
-        std::thread::Builder::new()
-            .name("greenroom-talk-capture".into())
-            .spawn(move || capture.run())
-            .map_err(TalkError::Thread)?;
+        let hold = config.speak_opening && config.hold_input_during_opening;
+        let prepared = prepare(&config, input, sink, None, hold)?;
         let system_prompt: Arc<str> =
             Catalog::system_prompt(&config.character, &config.exercise).into();
         let inputs = Arc::new(TurnInputs {
@@ -395,13 +429,15 @@ impl TalkSession {
             strategy: config.reply,
             seed: config.seed,
         });
+        let control = prepared.control.clone();
+        let stats = prepared.stats.clone();
         let task = tokio::spawn(run_session(
             config,
-            shared,
+            prepared.shared,
             inputs,
-            control.clone(),
-            msg_rx,
-            cmd_rx,
+            prepared.control,
+            prepared.capture,
+            prepared.commands,
         ));
         Ok(TalkSession {
             control,
@@ -435,6 +471,7 @@ impl TalkSession {
                 turns: Vec::new(),
                 summary: summarize(&[]),
                 record_dir: None,
+                livekit: None,
                 ended_because: format!("the session's task failed: {e}"),
             },
         }
@@ -649,22 +686,50 @@ async fn run_session(
     let ended_because = end_reason.unwrap_or_else(|| "stopped".into());
     let _ = control.capture.send(CaptureControl::Stop);
     inputs.output.stop();
+    conclude(
+        &config,
+        &shared,
+        Ending {
+            started_unix_ms,
+            endpoints: Some(inputs.pipeline.view.clone()),
+            opening,
+            turns,
+            ended_because,
+            livekit: None,
+        },
+    )
+}
+
+/// How a session ended, for [`conclude`].
+struct Ending {
+    started_unix_ms: u64,
+    endpoints: Option<EndpointsView>,
+    opening: Option<String>,
+    turns: Vec<TurnReport>,
+    ended_because: String,
+    livekit: Option<crate::events::LivekitReport>,
+}
+
+/// The end both modes share: the report, the recording closed with `session.json` beside
+/// it, the `ended` event.
+fn conclude(config: &TalkConfig, shared: &Shared, ending: Ending) -> TalkReport {
     shared.set_state(TalkState::Ended, None);
-    let summary = summarize(&turns);
+    let summary = summarize(&ending.turns);
     let record_dir = config.record_dir.as_ref().map(|d| d.display().to_string());
     let report = TalkReport {
         schema: REPORT_SCHEMA.into(),
         mode: config.mode.clone(),
         exercise: config.exercise.id.clone(),
         character: config.character.id.clone(),
-        endpoints: Some(inputs.pipeline.view.clone()),
-        started_unix_ms,
+        endpoints: ending.endpoints,
+        started_unix_ms: ending.started_unix_ms,
         duration_ms: shared.ms(Instant::now()),
-        opening,
-        turns,
+        opening: ending.opening,
+        turns: ending.turns,
         summary: summary.clone(),
         record_dir,
-        ended_because: ended_because.clone(),
+        livekit: ending.livekit,
+        ended_because: ending.ended_because.clone(),
     };
     let recorder = lock_unpoisoned(&shared.recorder).take();
     if let Some(recorder) = recorder {
@@ -687,7 +752,7 @@ async fn run_session(
         }
     }
     shared.sink.emit(TalkEvent::Ended {
-        because: ended_because,
+        because: ending.ended_because,
         summary,
     });
     report
@@ -748,25 +813,57 @@ fn turn_report(
     interrupted: bool,
     barge_in_stop_ms: Option<f64>,
 ) -> TurnReport {
-    let marks = *lock_unpoisoned(&turn.marks);
     let error = lock_unpoisoned(&turn.error).as_ref().map(|e| TurnError {
         service: e.service(),
         url: e.url().to_string(),
         tag: e.tag(),
         message: e.to_string(),
     });
+    build_report(
+        shared,
+        TurnFacts {
+            index: turn.index,
+            started: turn.started,
+            marks: *lock_unpoisoned(&turn.marks),
+            learner_text: lock_unpoisoned(&turn.learner_text).clone(),
+            marie_text: lock_unpoisoned(&turn.marie_text).clone(),
+            utterance_ms: turn.utterance.len() as f64 * 1000.0 / STT_RATE as f64,
+            stt_confidence: *lock_unpoisoned(&turn.confidence),
+            interrupted,
+            barge_in_stop_ms,
+            error,
+        },
+    )
+}
+
+/// What a finished turn of either mode is made of.
+struct TurnFacts {
+    index: u32,
+    started: Instant,
+    marks: TurnMarks,
+    learner_text: String,
+    marie_text: String,
+    utterance_ms: f64,
+    stt_confidence: Option<f32>,
+    interrupted: bool,
+    barge_in_stop_ms: Option<f64>,
+    error: Option<TurnError>,
+}
+
+fn build_report(shared: &Shared, facts: TurnFacts) -> TurnReport {
     TurnReport {
-        index: turn.index,
-        started_ms: shared.ms(turn.started),
-        learner_text: lock_unpoisoned(&turn.learner_text).clone(),
-        marie_text: lock_unpoisoned(&turn.marie_text).clone(),
-        utterance_ms: turn.utterance.len() as f64 * 1000.0 / STT_RATE as f64,
-        stt_confidence: *lock_unpoisoned(&turn.confidence),
-        figures: segments(&marks),
-        interrupted,
-        barge_in_stop_ms,
-        error,
-        marks: marks
+        index: facts.index,
+        started_ms: shared.ms(facts.started),
+        learner_text: facts.learner_text,
+        marie_text: facts.marie_text,
+        utterance_ms: facts.utterance_ms,
+        stt_confidence: facts.stt_confidence,
+        figures: segments(&facts.marks),
+        interrupted: facts.interrupted,
+        barge_in_stop_ms: facts.barge_in_stop_ms,
+        error: facts.error,
+        marks: facts
+            .marks
             .named()
             .into_iter()
             .map(|(mark, at)| crate::segments::MarkAt {
@@ -791,16 +888,22 @@ fn finish_turn(shared: &Shared, turn: &TurnState, report: &TurnReport, history: 
         }
     }
     let marks = *lock_unpoisoned(&turn.marks);
+    publish_turn(shared, turn.started, &marks, report);
+}
+
+/// A finished turn of either mode: into the recording's transcript, out as a `turn`
+/// event, counted for whoever takes cues from it.
+fn publish_turn(shared: &Shared, started: Instant, marks: &TurnMarks, report: &TurnReport) {
     let ended = marks.playback_ended.unwrap_or_else(Instant::now);
     shared.record(|r| {
-        let t = r.begin_turn(turn.started);
+        let t = r.begin_turn(started);
         let stages = [
-            (Stage::LearnerSpeechStarted, Some(turn.started)),
+            (Stage::LearnerSpeechStarted, Some(started)),
             (Stage::LearnerSpeechEnded, marks.speech_last),
-            (Stage::TranscriptReady, marks.stt_done),
-            (Stage::ReplyFirstToken, marks.llm_first_token),
+            (Stage::TranscriptReady, marks.stt_done.or(marks.learner_transcript)),
+            (Stage::ReplyFirstToken, marks.llm_first_token.or(marks.agent_thinking)),
             (Stage::ReplyDone, marks.llm_done),
-            (Stage::SpeechFirstAudio, marks.tts_first_byte),
+            (Stage::SpeechFirstAudio, marks.tts_first_byte.or(marks.audio_received)),
             (Stage::PlaybackStarted, marks.first_audio),
             (Stage::BargedIn, report.interrupted.then_some(ended)),
             (Stage::PlaybackEnded, marks.playback_ended),

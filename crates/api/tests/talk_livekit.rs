@@ -1,0 +1,323 @@
+//! LiveKit mode end to end, on real servers: the real `livekit-server`, Marie on the
+//! official agents framework (`crates/sandbox/agent/marie.py` in `tools/venv-agent`), the
+//! sandbox's real speech services behind her, and our talk session fed an English script.
+//! Plus the faults a coach meets: no worker, an agent name nobody serves, the token
+//! service down, the agent killed mid-turn. And the official Python SDK as a second
+//! learner in the same room, hearing Marie too.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use greenroom_api::{
+    Api, ApiEvent, AppHome, EventEnvelope, EventSink, SettingsPatch, TalkInput, TalkOutput,
+    TalkRequest, TalkServiceOverrides,
+};
+use greenroom_talk::events::{AgentPresence, TalkEvent, TalkReport};
+use greenroom_talk::segments::SegmentKind;
+use greenroom_test_support::{LiveKitServer, free_port, wait_until};
+use greenroom_voice::wer::word_error_rate;
+
+const SAID: &str = "Thank you for coming today, I want to talk about our new project.";
+
+/// Every API event, kept for the test to look at.
+#[derive(Default)]
+struct Events(Mutex<Vec<ApiEvent>>);
+
+impl EventSink<EventEnvelope> for Events {
+    fn emit(&self, envelope: EventEnvelope) {
+        self.0.lock().unwrap().push(envelope.event);
+    }
+}
+
+impl Events {
+    fn talk(&self) -> Vec<TalkEvent> {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|e| match e {
+                ApiEvent::Talk { event, .. } => Some(event.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn agent_identity(&self) -> Option<String> {
+        self.talk().into_iter().find_map(|e| match e {
+            TalkEvent::Agent {
+                presence: AgentPresence::Joined,
+                identity,
+                ..
+            } => identity,
+            _ => None,
+        })
+    }
+}
+
+/// An API on `server`, with its keys in Settings.
+async fn api_on(home: &Path, server: &LiveKitServer, events: Arc<Events>) -> Api {
+    let api = Api::new(AppHome::at(home.to_path_buf()), vec![], events);
+    api.update_settings(SettingsPatch {
+        livekit_url: Some(server.url()),
+        livekit_api_key: Some("devkey".into()),
+        livekit_api_secret: Some("secret".into()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    api
+}
+
+/// Marie's worker, registered with `server` and pointed at `speech`.
+async fn marie(
+    server: &LiveKitServer,
+    speech: &greenroom_sandbox::local::LocalSpeech,
+    dir: &Path,
+) -> greenroom_sandbox::local::LocalMarie {
+    let python = greenroom_sandbox::agent::locate_python(&greenroom_test_support::tool_dirs())
+        .expect("the agent virtualenv tools/venv-agent: run scripts/setup");
+    greenroom_sandbox::local::LocalMarie::start(
+        &python,
+        dir,
+        speech,
+        (&server.url(), "devkey", "secret"),
+        None,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// One English sentence then silence, as a learner would say it.
+fn script(dir: &Path) -> PathBuf {
+    let one = dir.join("one.wav");
+    greenroom_test_support::english_wav(SAID, &one);
+    let (mut samples, rate) =
+        greenroom_talk::clients::decode_wav(&std::fs::read(&one).unwrap()).unwrap();
+    samples.extend(std::iter::repeat_n(0.0, rate as usize * 2));
+    let said = dir.join("said.wav");
+    greenroom_test_support::fake_mic::write_wav(&said, &samples, rate);
+    said
+}
+
+/// The official Python SDK in `.venv-interop`, receiving `identity`'s audio for `seconds`.
+fn python_listener(url: &str, token: &str, identity: &str, seconds: u32) -> Child {
+    let venv = greenroom_test_support::workspace().join(".venv-interop");
+    let python = if cfg!(windows) {
+        venv.join("Scripts").join("python.exe")
+    } else {
+        venv.join("bin").join("python")
+    };
+    assert!(python.exists(), "{} is missing: run scripts/setup --test", python.display());
+    Command::new(python)
+        .arg(greenroom_test_support::workspace().join("tests/interop/python_peer.py"))
+        .args(["--url", url, "--token", token, "--mode", "receive-audio"])
+        .args(["--from-identity", identity, "--seconds", &seconds.to_string()])
+        .args(["--log-level", "WARNING"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the Python peer starts")
+}
+
+fn states(report: &TalkReport) -> Vec<String> {
+    report
+        .livekit
+        .as_ref()
+        .unwrap()
+        .agent_states
+        .iter()
+        .map(|s| s.state.clone())
+        .collect()
+}
+
+/// Whether `wanted` occurs in `seen` in order (other states may come between).
+fn in_order(seen: &[String], wanted: &[&str]) -> bool {
+    let mut at = 0;
+    for s in seen {
+        if at < wanted.len() && s == wanted[at] {
+            at += 1;
+        }
+    }
+    at == wanted.len()
+}
+
+fn rms_of_wav(path: &Path) -> f64 {
+    let (samples, _) = greenroom_talk::clients::decode_wav(&std::fs::read(path).unwrap()).unwrap();
+    (samples.iter().map(|s| (*s as f64).powi(2)).sum::<f64>() / samples.len().max(1) as f64).sqrt()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn marie_answers_through_livekit_and_a_second_learner_hears_her() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = LiveKitServer::start();
+    let python = greenroom_sandbox::stt::locate_python(&greenroom_test_support::tool_dirs())
+        .expect("the speech virtualenv tools/venv-speech: run scripts/setup");
+    let speech = greenroom_sandbox::local::LocalSpeech::start(&python, dir.path(), Default::default())
+        .await
+        .expect("the speech services start");
+    // The Eloquence token service, as the app calls it.
+    let token_port = free_port();
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", token_port)).await.unwrap();
+    tokio::spawn(greenroom_livekit::token_service::serve(
+        listener,
+        greenroom_livekit::token_service::TokenServiceConfig {
+            api_key: "devkey".into(),
+            api_secret: "secret".into(),
+            livekit_url: server.url(),
+            default_ttl_seconds: 3600,
+        },
+        std::future::pending(),
+    ));
+    let marie = marie(&server, &speech, &dir.path().join("agent")).await;
+    let events = Arc::new(Events::default());
+    let api = api_on(&dir.path().join("home"), &server, events.clone()).await;
+    let said = script(dir.path());
+    let record = dir.path().join("rec");
+    let started = api
+        .talk_start(TalkRequest {
+            exercise: Some("entretien".into()),
+            input: TalkInput::File {
+                path: said.display().to_string(),
+            },
+            output: TalkOutput::Silent,
+            record_dir: Some(record.display().to_string()),
+            mode: Some(greenroom_api::TalkMode::Livekit),
+            room: Some("greenroom-lk-e2e".into()),
+            max_turns: Some(1),
+            services: TalkServiceOverrides {
+                token_url: Some(format!("http://127.0.0.1:{token_port}")),
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(started.room.as_deref(), Some("greenroom-lk-e2e"));
+    // A second learner on the official SDK joins once Marie is there, and listens to her.
+    let agent = wait_until("Marie's agent to join", Duration::from_secs(30), || {
+        events.agent_identity()
+    });
+    let target = greenroom_livekit::room_service::Target::new(&server.url(), "devkey", "secret");
+    let token = greenroom_livekit::room_service::token(
+        &target,
+        "greenroom-lk-e2e",
+        "second-learner",
+        &greenroom_livekit::room_service::TokenOptions::participant(),
+    )
+    .unwrap();
+    let listener = python_listener(&server.url(), &token, &agent, 25);
+    let report = talk_ended(&api, Duration::from_secs(120), &|| {
+        format!("{:#?}\nMarie's log:\n{}", events.talk(), marie.log())
+    })
+    .await;
+    let heard = listener.wait_with_output().unwrap();
+    let log = marie.log();
+    let lk = report.livekit.clone().expect("a LiveKit report");
+    assert_eq!(report.mode, "livekit");
+    assert!(lk.token_source.starts_with("token service"), "{lk:?}");
+    assert_eq!(lk.dispatch, "automatic");
+    assert_eq!(lk.agent_identity.as_deref(), Some(agent.as_str()));
+    assert!(lk.agent_joined_at_ms.is_some() && lk.opening_first_audio_at_ms.is_some(), "{lk:?}");
+    // The opening, then one turn: heard, understood, answered aloud.
+    assert!(report.opening.as_deref().is_some_and(|o| !o.is_empty()), "{report:#?}\n{log}");
+    assert_eq!(report.turns.len(), 1, "{report:#?}\n{log}");
+    let turn = &report.turns[0];
+    assert!(turn.error.is_none(), "{turn:#?}\n{log}");
+    let wer = word_error_rate(SAID, &turn.learner_text).rate;
+    assert!(wer <= 0.35, "WER {wer:.2}: {:?}\n{log}", turn.learner_text);
+    assert!(!turn.marie_text.is_empty(), "{turn:#?}");
+    assert!(
+        in_order(&states(&report), &["listening", "thinking", "speaking", "listening"]),
+        "{:?}",
+        states(&report)
+    );
+    // The wire's segments, adding up to the time to first audio.
+    let kinds: Vec<SegmentKind> = turn.segments().iter().map(|s| s.kind).collect();
+    assert!(
+        kinds.starts_with(&[SegmentKind::AgentEndOfTurn, SegmentKind::AgentReply]),
+        "{kinds:?}"
+    );
+    let ttfa = turn.figures.time_to_first_audio_ms.expect("Marie was heard");
+    let sum: f64 = turn.segments().iter().map(|s| s.ms).sum();
+    assert!((sum - ttfa).abs() < 1e-6, "{sum} vs {ttfa}");
+    // Her voice, recorded as it came out of the room.
+    assert!(rms_of_wav(&record.join("marie.wav")) > 0.005);
+    // The second learner heard her too.
+    let lines = String::from_utf8_lossy(&heard.stdout);
+    let audio: serde_json::Value = lines
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["event"] == "audio")
+        .unwrap_or_else(|| panic!("the Python SDK heard no audio from {agent}: {lines}"));
+    assert!(audio["rms"].as_f64().unwrap() > 0.003, "{audio}");
+    assert!(audio["first_nonsilent_ms"].is_number(), "{audio}");
+}
+
+/// The report of the talk `talk_start` began, once it ended.
+async fn talk_ended(api: &Api, within: Duration, explain: &dyn Fn() -> String) -> TalkReport {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(report) = api.talk_current().await.unwrap().and_then(|c| c.report) {
+            return report;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the talk did not end within {within:?}: {}",
+            explain()
+        );
+        tokio::time::sleep(greenroom_test_support::POLL_EVERY).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_agent_is_explained_within_the_timeout_and_a_dead_token_service_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = LiveKitServer::start();
+    let events = Arc::new(Events::default());
+    let api = api_on(dir.path(), &server, events.clone()).await;
+    let silence = dir.path().join("silence.wav");
+    greenroom_test_support::fake_mic::write_wav(&silence, &vec![0.0; 16_000 * 30], 16_000);
+    let dead_token_service = format!("http://127.0.0.1:{}", free_port());
+    let run = |agent: Option<&str>| TalkRequest {
+        input: TalkInput::File {
+            path: silence.display().to_string(),
+        },
+        output: TalkOutput::Silent,
+        record: false,
+        mode: Some(greenroom_api::TalkMode::Livekit),
+        agent: agent.map(str::to_string),
+        agent_timeout_ms: Some(1500),
+        services: TalkServiceOverrides {
+            token_url: Some(dead_token_service.clone()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    // Silence holds no utterance: give the file a word so that the script is accepted.
+    let word = dir.path().join("word.wav");
+    greenroom_test_support::english_wav("hello", &word);
+    let (mut samples, rate) =
+        greenroom_talk::clients::decode_wav(&std::fs::read(&word).unwrap()).unwrap();
+    samples.extend(std::iter::repeat_n(0.0, rate as usize * 20));
+    greenroom_test_support::fake_mic::write_wav(&silence, &samples, rate);
+
+    // No worker at all, automatic dispatch: said within the timeout, with the likely cause.
+    let report = api.talk_run(run(None)).await.unwrap();
+    assert!(report.ended_because.contains("did not join"), "{}", report.ended_because);
+    assert!(report.ended_because.contains("no agent worker is registered"), "{}", report.ended_because);
+    let lk = report.livekit.unwrap();
+    assert!(lk.token_source.contains("minted") && lk.token_source.contains(&dead_token_service), "{}", lk.token_source);
+    assert!(lk.joined_at_ms.is_some(), "the room was joined: {lk:?}");
+    let talk = events.talk();
+    assert!(talk.iter().any(|e| matches!(e, TalkEvent::Notice { message, .. } if message.contains("token service") && message.contains("minted"))), "the fallback is said");
+    assert!(talk.iter().any(|e| matches!(e, TalkEvent::Agent { presence: AgentPresence::Missing, .. })));
+
+    // An explicit name no worker serves: the name, in the reason.
+    let report = api.talk_run(run(Some("coach-nobody-serves"))).await.unwrap();
+    assert!(report.ended_because.contains("\"coach-nobody-serves\""), "{}", report.ended_because);
+    let lk = report.livekit.unwrap();
+    assert_eq!(lk.dispatch, "explicit: coach-nobody-serves");
+    assert!(lk.token_source.contains("room configuration"), "{}", lk.token_source);
+}
