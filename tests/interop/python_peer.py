@@ -456,7 +456,31 @@ class Peer:
 # --------------------------------------------------------------------------- main
 
 
+async def join_times(args) -> int:
+    """Times `Room.connect()` --count times, each with a fresh Room and a token minted for
+    `<identity>-<i>` before the clock starts, then disconnects. One untimed warm-up join
+    comes first (the SDK's native side starts on the first one). Prints one `join` line per
+    timed join (`connect_ms`), then `done`."""
+    from livekit import rtc
+
+    for i in range(-1, args.count):
+        suffix = "warmup" if i < 0 else str(i)
+        token = mint_token(argparse.Namespace(**{**vars(args), "identity": f"{args.identity}-{suffix}"}))
+        room = rtc.Room()
+        started = time.monotonic()
+        await asyncio.wait_for(room.connect(args.url, token, rtc.RoomOptions(auto_subscribe=True)),
+                               timeout=max(1.0, args.seconds))
+        ms = (time.monotonic() - started) * 1000.0
+        if i >= 0:
+            emit("join", index=i, connect_ms=round(ms, 2))
+        await asyncio.wait_for(room.disconnect(), timeout=5.0)
+    emit("done", count=args.count)
+    return 0
+
+
 async def run(args) -> int:
+    if args.mode == "join-times":
+        return await join_times(args)
     peer = Peer(args)
     try:
         await peer.connect()
@@ -485,7 +509,8 @@ def parse_args(argv=None):
     p.add_argument("--room")
     p.add_argument("--identity")
     p.add_argument("--mode", required=True,
-                   choices=["publish-tone", "receive-audio", "echo-data", "send-data", "latency-echo"])
+                   choices=["publish-tone", "receive-audio", "echo-data", "send-data", "latency-echo",
+                            "join-times"])
     p.add_argument("--seconds", type=float, default=10.0,
                    help="run time (publish/echo modes) or overall timeout (receive/send modes)")
     p.add_argument("--frequency", type=float, default=440.0, help="publish-tone: sine frequency in Hz")
@@ -495,7 +520,7 @@ def parse_args(argv=None):
     p.add_argument("--frames", type=int, default=None, help="receive-audio: stop after N frames")
     p.add_argument("--from-identity", default=None, help="receive-audio: only take audio from this identity")
     p.add_argument("--payload", default="hello", help="send-data: payload text (\"#i\" appended)")
-    p.add_argument("--count", type=int, default=1, help="send-data: number of packets")
+    p.add_argument("--count", type=int, default=1, help="send-data: number of packets; join-times: joins")
     p.add_argument("--to", default=None, help="send-data: wait for and send only to this identity")
     p.add_argument("--settle-ms", type=float, default=500.0,
                    help="send-data: delay after the other participant appears before sending")

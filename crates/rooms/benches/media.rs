@@ -8,24 +8,34 @@
 //!    Then the same echo between two of our participants with UDP blocked at both ends
 //!    (ICE over TCP), in the same run: the ratio is TCP / UDP.
 //! 2. **Join → first audio**, 10 times: from minting the publisher's token to the first
-//!    decoded frame of its track at a listener already in the room. Then **join → ready**
-//!    ([`Participant::join`] returning), 10 times each with UDP open and UDP blocked: what
-//!    the TCP fallback costs. It includes UDP's 300 ms head start and the server's ICE agent
-//!    (pion), which nominates the subscriber's TCP pair, peer-reflexive to it since an
-//!    active candidate's real port is only known once connected, after about a second.
+//!    decoded frame of its track at a listener already in the room. Then **join → ready**,
+//!    10 times each, same server, same run: ours ([`Participant::join`] returning: both
+//!    connections up, the publisher's two data channels and the subscriber's `_reliable`
+//!    open) and the official Python SDK's (`Room.connect()` returning: its primary, the
+//!    subscriber, connected; `tests/interop/python_peer.py join-times`, token minted before
+//!    the clock starts, after an untimed warm-up join), p50 / min / max and the ratio ours /
+//!    SDK; then the p50 of each step of ours ([`Participant::join_steps`]). Then ours with
+//!    UDP blocked: what the TCP fallback costs. It includes UDP's 300 ms head start and the
+//!    server's ICE agent (pion), which nominates the subscriber's TCP pair, peer-reflexive
+//!    to it since an active candidate's real port is only known once connected, after
+//!    about a second.
 //! 3. **Publishers on 2 cores**: P publishers (1, 2, 4, 8, 16, 24) each sending a tone to
 //!    one listener for 4 s, all in this process: CPU time per published stream, and the
 //!    share of the listener's frames that were concealed (lost or late); it stops after
 //!    the first P above 1 %.
 //!
-//! Figures are printed; nothing is asserted (benchmarks measure, tests check).
+//! Figures are printed; nothing is asserted (benchmarks measure, tests check). Without
+//! `livekit-server` (`scripts/setup` builds it into tools/bin) the benchmark says so and
+//! measures nothing; without `.venv-interop` (`scripts/setup --test`) it leaves the SDK out
+//! and says so.
 
 use greenroom_livekit::room_service::{self as service, Target, TokenOptions};
 use greenroom_rooms::audio::Tone;
 use greenroom_rooms::participant::{
-    DataOptions, NetworkConditions, Participant, ParticipantEvent, ParticipantOptions,
+    DataOptions, JoinStep, NetworkConditions, Participant, ParticipantEvent, ParticipantOptions,
 };
 use greenroom_test_support::{LiveKitServer, percentile};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -144,13 +154,41 @@ async fn round_trips(sender: &mut Participant, echo: &str) -> Vec<f64> {
     out
 }
 
+/// p50, min and max of some samples, in ms.
+fn p50_min_max(mut ms: Vec<f64>) -> (f64, f64, f64) {
+    ms.sort_by(f64::total_cmp);
+    (percentile(&ms, 0.5), ms[0], ms[ms.len() - 1])
+}
+
+/// Whether `livekit-server` is where [`LiveKitServer::start`] looks (the tool dirs, PATH).
+fn livekit_server_present() -> bool {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    greenroom_test_support::tool_dirs()
+        .into_iter()
+        .chain(std::env::split_paths(&path))
+        .any(|d| {
+            d.join(format!("livekit-server{}", std::env::consts::EXE_SUFFIX))
+                .is_file()
+        })
+}
+
+/// The Python of `.venv-interop`, if `scripts/setup --test` made it.
+fn interop_python() -> Option<PathBuf> {
+    let venv = greenroom_test_support::workspace().join(".venv-interop");
+    let python = if cfg!(windows) {
+        venv.join("Scripts").join("python.exe")
+    } else {
+        venv.join("bin").join("python")
+    };
+    python.exists().then_some(python)
+}
+
 fn python_echo(url: &str, token: &str) -> Option<Child> {
     let root = greenroom_test_support::workspace();
-    let python = root.join(".venv-interop/bin/python");
-    if !python.exists() {
+    let Some(python) = interop_python() else {
         println!("  (no .venv-interop: run scripts/setup --test for the Python SDK comparison)");
         return None;
-    }
+    };
     Command::new(python)
         .arg(root.join("tests/interop/python_peer.py"))
         .args([
@@ -171,8 +209,92 @@ fn python_echo(url: &str, token: &str) -> Option<Child> {
         .ok()
 }
 
+/// `runs` joins of the official Python SDK (`Room.connect()`, ms each) in `room`, or why
+/// there are none.
+async fn python_joins(url: &str, room: &str, runs: usize) -> Result<Vec<f64>, String> {
+    let python = interop_python()
+        .ok_or("no .venv-interop: run scripts/setup --test for the Python SDK comparison")?;
+    let script = greenroom_test_support::workspace().join("tests/interop/python_peer.py");
+    let mut command = Command::new(python);
+    command
+        .arg(script)
+        .args([
+            "--url",
+            url,
+            "--api-key",
+            "devkey",
+            "--api-secret",
+            "secret",
+        ])
+        .args(["--room", room, "--identity", "sdk", "--mode", "join-times"])
+        .args(["--count", &runs.to_string(), "--seconds", "30"])
+        .args(["--log-level", "ERROR"])
+        .stderr(Stdio::inherit());
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("the Python SDK did not start: {e}"))?;
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    if let Some(error) = lines.iter().find(|l| l["event"] == "error") {
+        return Err(format!("the Python SDK failed: {}", error["message"]));
+    }
+    let joins: Vec<f64> = lines
+        .iter()
+        .filter(|l| l["event"] == "join")
+        .filter_map(|l| l["connect_ms"].as_f64())
+        .collect();
+    if joins.len() != runs {
+        return Err(format!(
+            "the Python SDK timed {} of {runs} joins ({})",
+            joins.len(),
+            output.status
+        ));
+    }
+    Ok(joins)
+}
+
+/// The p50 of each step over the joins that have it, earliest first (a step some joins
+/// lack, like `triggered check sent`, says in how many it happened).
+fn step_medians(joins: &[Vec<JoinStep>]) -> Vec<(f64, String)> {
+    let mut by_step: Vec<(String, Vec<f64>)> = Vec::new();
+    for step in joins.iter().flatten() {
+        let name = match step.connection {
+            Some(connection) => format!("{connection}: {}", step.step),
+            None => step.step.to_string(),
+        };
+        let ms = step.at.as_secs_f64() * 1000.0;
+        match by_step.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, times)) => times.push(ms),
+            None => by_step.push((name, vec![ms])),
+        }
+    }
+    let mut out: Vec<(f64, String)> = by_step
+        .into_iter()
+        .map(|(name, mut times)| {
+            times.sort_by(f64::total_cmp);
+            let name = if times.len() < joins.len() {
+                format!("{name} (in {} of {})", times.len(), joins.len())
+            } else {
+                name
+            };
+            (percentile(&times, 0.5), name)
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.total_cmp(&b.0));
+    out
+}
+
 #[tokio::main]
 async fn main() {
+    if !livekit_server_present() {
+        println!(
+            "media benchmark skipped: no livekit-server in tools/bin or on PATH (scripts/setup builds it)"
+        );
+        return;
+    }
     let server = LiveKitServer::start();
     let target = Target::new(&server.url(), "devkey", "secret");
     let options = ParticipantOptions::default();
@@ -279,8 +401,9 @@ async fn main() {
     println!("  p50 {f50:.0} ms  p95 {f95:.0} ms");
     listener.leave().await;
 
-    // 2b. Join → ready with UDP open, then blocked (alternating, same room, same run).
-    let (mut open, mut blocked) = (Vec::new(), Vec::new());
+    // 2b. Join → ready: ours with UDP open, then blocked (alternating, same room), then the
+    // Python SDK's, same server, same run.
+    let (mut open, mut blocked, mut steps) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..10 {
         for (times, opts, how) in [
             (&mut open, &options, "udp"),
@@ -294,15 +417,40 @@ async fn main() {
             .await
             .unwrap();
             times.push(p.ready_time.as_secs_f64() * 1000.0);
+            if how == "udp" {
+                steps.push(p.join_steps.clone());
+            }
             p.leave().await;
         }
     }
-    let (o50, o95) = p50_p95(open);
+    let sdk = python_joins(&target.url, "join-times-sdk", 10).await;
+    let (o50, omin, omax) = p50_min_max(open.clone());
     let (b50, b95) = p50_p95(blocked);
-    println!("join → ready (publisher and subscriber data channels open), 10 each:");
-    println!("  UDP open:    p50 {o50:.0} ms  p95 {o95:.0} ms");
+    println!("join → ready, 10 joins each, same server:");
     println!(
-        "  UDP blocked: p50 {b50:.0} ms  p95 {b95:.0} ms  (ICE-TCP after UDP's 300 ms head start; +{:.0} ms at p50)",
+        "  ours, UDP open:       p50 {o50:5.1} ms  min {omin:5.1} ms  max {omax:5.1} ms  (both connections up, data channels open)"
+    );
+    match sdk {
+        Ok(sdk) => {
+            let (s50, smin, smax) = p50_min_max(sdk);
+            println!(
+                "  Python SDK connect(): p50 {s50:5.1} ms  min {smin:5.1} ms  max {smax:5.1} ms  (its subscriber connection up)"
+            );
+            println!(
+                "  ratio ours / SDK:     p50 {:.2}×  min {:.2}×  max {:.2}×",
+                o50 / s50,
+                omin / smin,
+                omax / smax
+            );
+        }
+        Err(why) => println!("  Python SDK left out: {why}"),
+    }
+    println!("  our steps, p50 over the 10 joins (ms from the start of Participant::join):");
+    for (ms, step) in step_medians(&steps) {
+        println!("    {ms:6.1} ms  {step}");
+    }
+    println!(
+        "  ours, UDP blocked:    p50 {b50:5.0} ms  p95 {b95:5.0} ms  (ICE-TCP after UDP's 300 ms head start; +{:.0} ms at p50)",
         b50 - o50
     );
 

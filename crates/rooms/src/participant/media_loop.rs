@@ -18,14 +18,28 @@
 //!    dropped): both connections are disconnected, a join still waiting gets its error, and
 //!    [`ParticipantEvent::Closed`] is the last event.
 //!
-//! The join is ready (the `ready` sender fires) once the publisher's `_reliable` and `_lossy`
-//! channels are open and, when the server says `subscriber_primary`, the subscriber's
-//! `_reliable` one too. Network conditions other than a blocked UDP apply from then on.
+//! The join is ready (the `ready` sender fires, with the join's [`Timeline`]) once the
+//! publisher's `_reliable` and `_lossy` channels are open and, when the server says
+//! `subscriber_primary`, the subscriber's `_reliable` one too. Network conditions other than
+//! a blocked UDP apply from then on.
+//!
+//! How a join stays quick (on loopback, JoinResponse to ready in about 10 to 25 ms; see
+//! `benches/media.rs`): both connections come up at once, each description or candidate
+//! is acted on at once ([`MediaLoop::kick`]), and a connectivity check from the server
+//! while ICE is not up is answered with a triggered check ([`MediaLoop::triggered_check`]).
+//! That last one is most of it: the server offers the subscriber connection, so it controls
+//! that connection's ICE, and its agent (pion) nominates a pair either at once, when a
+//! check of ours reaches it on a pair its own check has shown to work, or else on its next
+//! check tick, 200 ms later. libwebrtc (the official SDKs) sends that triggered check;
+//! without it every join waited for the tick. (We offer the publisher connection and
+//! control it: `str0m` nominates as soon as a check of its own is answered.)
 
 use super::network::{Shaper, Verdict};
 use super::peer::{Peer, Side};
 use super::room::RoomState;
 use super::sdp::{offered_msids, parse_trickle, split_stream_id};
+use super::stun::{self, Class, Role};
+use super::timeline::{JoinStep, Timeline};
 use super::{
     AudioFrame, DataOptions, LOSSY_CHANNEL, ParticipantError, ParticipantEvent, ParticipantOptions,
     ParticipantStats, RELIABLE_CHANNEL,
@@ -48,6 +62,9 @@ use str0m::net::{Protocol, Receive};
 use str0m::{Event, IceConnectionState, Input, Output};
 use tokio::sync::{mpsc, oneshot};
 
+/// At most how many times [`MediaLoop::kick`] runs a connection's timers in a row.
+const KICK_ROUNDS: usize = 4;
+
 /// What the participant's handles ask of the loop.
 pub(super) enum Command {
     PublishAudio {
@@ -68,8 +85,8 @@ pub(super) enum Command {
 /// Answers a publication with (track sid, cid) once the publisher was renegotiated.
 pub(super) type PublicationReply = oneshot::Sender<Result<(String, String), ParticipantError>>;
 
-/// Fires once the join is ready, or with the reason it never will be.
-pub(super) type Ready = oneshot::Sender<Result<(), ParticipantError>>;
+/// Fires once the join is ready (with the steps it took), or with the reason it never will be.
+pub(super) type Ready = oneshot::Sender<Result<Vec<JoinStep>, ParticipantError>>;
 
 /// Where the loop reports to the participant's handles.
 pub(super) struct Reports {
@@ -132,11 +149,13 @@ pub(super) struct MediaLoop {
     stats: Arc<Mutex<ParticipantStats>>,
     options: ParticipantOptions,
     shaper: Shaper<Transmit>,
+    timeline: Timeline,
 }
 
 impl MediaLoop {
     /// A loop for a joined `signal` session and the two bound connections; sends the
-    /// publisher's first offer (the data channels). `seed` seeds the network shaping.
+    /// publisher's first offer (the data channels). `seed` seeds the network shaping;
+    /// `started` is when the join started (the origin of its timeline).
     pub(super) fn start(
         signal: SignalSession,
         publisher: Peer,
@@ -144,6 +163,7 @@ impl MediaLoop {
         options: &ParticipantOptions,
         reports: Reports,
         seed: u64,
+        started: Instant,
     ) -> Result<MediaLoop, ParticipantError> {
         let (_, own_sid) = signal.participant();
         let room = RoomState::new(
@@ -155,6 +175,9 @@ impl MediaLoop {
                 .map(|p| (p.sid.clone(), p.identity.clone())),
         );
         let subscriber_primary = signal.join.subscriber_primary;
+        let mut timeline = Timeline::new(started);
+        timeline.mark_at(None, "JoinResponse", started + signal.join_time);
+        timeline.mark(None, "connections bound");
         let mut media = MediaLoop {
             signal,
             publisher,
@@ -176,6 +199,7 @@ impl MediaLoop {
             stats: reports.stats,
             options: options.clone(),
             shaper: Shaper::new(options.network, seed),
+            timeline,
         };
         media.offer_publisher()?;
         Ok(media)
@@ -241,6 +265,7 @@ impl MediaLoop {
                 sdp: offer.to_sdp_string(),
                 ..Default::default()
             }))?;
+        self.timeline.mark(Some(Side::Publisher), "offer sent");
         self.drain(Side::Publisher);
         Ok(())
     }
@@ -372,9 +397,106 @@ impl MediaLoop {
             return;
         };
         let input = Input::Receive(Instant::now(), receive);
-        if peer.rtc.accepts(&input) {
-            let _ = peer.rtc.handle_input(input);
+        if !peer.rtc.accepts(&input) {
+            return;
         }
+        let _ = peer.rtc.handle_input(input);
+        if self.note_incoming(side, bytes) {
+            self.triggered_check(side, proto, source);
+        }
+    }
+
+    /// Marks the join steps an incoming packet shows. `true` for the remote agent's
+    /// connectivity check while ICE is not up yet: time for a triggered check.
+    fn note_incoming(&mut self, side: Side, bytes: &[u8]) -> bool {
+        match bytes.first() {
+            Some(0..=3) => {
+                let Some(binding) = stun::parse(bytes) else {
+                    return false;
+                };
+                match binding.class {
+                    Class::Request => {
+                        self.timeline.mark(Some(side), "first check received");
+                        if binding.use_candidate {
+                            self.timeline.mark(Some(side), "nomination received");
+                        }
+                        !self.peer(side).ice_up
+                    }
+                    Class::Success => {
+                        self.timeline.mark(Some(side), "first check answered");
+                        false
+                    }
+                    _ => false,
+                }
+            }
+            Some(20..=63) if !self.peer(side).connected => {
+                self.timeline.mark(Some(side), "DTLS first packet received");
+                false
+            }
+            _ => false,
+        }
+    }
+
+    /// Marks the join steps an outgoing packet shows, and keeps the latest connectivity
+    /// check sent as the controlled agent to each address while ICE is not up.
+    fn note_outgoing(
+        &mut self,
+        side: Side,
+        proto: Protocol,
+        destination: SocketAddr,
+        bytes: &[u8],
+    ) {
+        match bytes.first() {
+            Some(0..=3) => {
+                let Some(binding) = stun::parse(bytes) else {
+                    return;
+                };
+                if binding.class != Class::Request {
+                    return;
+                }
+                self.timeline.mark(Some(side), "first check sent");
+                if binding.use_candidate {
+                    self.timeline.mark(Some(side), "nomination sent");
+                }
+                let peer = self.peer(side);
+                if binding.role == Some(Role::Controlled) && !peer.ice_up {
+                    peer.latest_checks
+                        .insert((proto, destination), bytes.to_vec());
+                }
+            }
+            Some(20..=63) if !self.peer(side).connected => {
+                self.timeline.mark(Some(side), "DTLS first packet sent");
+            }
+            _ => {}
+        }
+    }
+
+    /// A triggered check (RFC 8445 §7.3.1.4), as libwebrtc sends one: the remote agent just
+    /// checked a pair, so check it back now. A controlling LiveKit server (pion) nominates at
+    /// once when a check reaches it on a pair it has already seen work, and otherwise only
+    /// on its next check tick, 200 ms apart; once `str0m`'s answer to the server's check
+    /// (sent first, by the drain below) arrives, the pair has worked. `str0m` cannot be
+    /// asked for a check at a given time, so this resends its latest check to that address
+    /// (same transaction: a STUN retransmission, RFC 8489 §6.2.1). Only while ICE is not up,
+    /// and only a check `str0m` sent as the controlled agent: a controlling `str0m`
+    /// nominates by itself. No check sent to that address yet: nothing to resend (`str0m`'s
+    /// first check will arrive after its answer anyway).
+    fn triggered_check(&mut self, side: Side, proto: Protocol, remote: SocketAddr) {
+        self.drain(side);
+        let peer = self.peer(side);
+        if peer.ice_up {
+            return;
+        }
+        let Some(check) = peer.latest_checks.get(&(proto, remote)).cloned() else {
+            return;
+        };
+        self.timeline.mark(Some(side), "triggered check sent");
+        self.transmit(Transmit {
+            side,
+            proto,
+            destination: remote,
+            contents: check,
+        });
     }
 
     fn on_command(&mut self, command: Command) -> Result<(), ParticipantError> {
@@ -481,6 +603,7 @@ impl MediaLoop {
         tracing::trace!(?message, "signal");
         match message {
             M::Offer(offer) => {
+                self.timeline.mark(Some(Side::Subscriber), "offer received");
                 self.offered_msids = offered_msids(&offer.sdp);
                 let sdp = SdpOffer::from_sdp_string(&offer.sdp).map_err(|e| {
                     ParticipantError::UnreadableDescription {
@@ -501,6 +624,7 @@ impl MediaLoop {
                         id: offer.id,
                         ..Default::default()
                     }))?;
+                self.timeline.mark(Some(Side::Subscriber), "answer sent");
                 self.kick(Side::Subscriber);
                 let known: Vec<Mid> = self.remote_tracks.keys().copied().collect();
                 for mid in known {
@@ -511,6 +635,7 @@ impl MediaLoop {
                 let Some(pending) = self.pending_offer.take() else {
                     return Ok(());
                 };
+                self.timeline.mark(Some(Side::Publisher), "answer received");
                 let sdp = SdpAnswer::from_sdp_string(&answer.sdp).map_err(|e| {
                     ParticipantError::UnreadableDescription {
                         kind: "answer",
@@ -542,6 +667,7 @@ impl MediaLoop {
                     Side::Publisher
                 };
                 if let Some(candidate) = parse_trickle(&trickle.candidate_init) {
+                    self.timeline.mark(Some(side), "first candidate trickled");
                     self.peer(side).rtc.add_remote_candidate(candidate);
                     self.kick(side);
                 }
@@ -611,42 +737,54 @@ impl MediaLoop {
     /// was applied, so that ICE starts its checks at once. str0m only recomputes its next
     /// timeout when input arrives, and the ICE agent starts checking on its first timeout:
     /// a subscriber whose server checks cannot reach us (UDP blocked) would otherwise never
-    /// send a check of its own.
+    /// send a check of its own. The ICE agent does one thing per timeout, then waits its
+    /// pacing (Ta, 50 ms): first it answers one check that arrived before the remote
+    /// credentials (the server checks us as soon as it has our offer, often before its
+    /// answer reaches us), and only on a later timeout does it check a pair. So the timers
+    /// run again while a round sends something, up to [`KICK_ROUNDS`] times.
     fn kick(&mut self, side: Side) {
         let head_start = self.options.tcp_fallback_after;
         if let Some((_, due @ None)) = &mut self.peer(side).tcp_fallback {
             *due = Some(Instant::now() + head_start);
         }
-        let _ = self
-            .peer(side)
-            .rtc
-            .handle_input(Input::Timeout(Instant::now()));
-        self.drain(side);
+        for _ in 0..KICK_ROUNDS {
+            let _ = self
+                .peer(side)
+                .rtc
+                .handle_input(Input::Timeout(Instant::now()));
+            if self.drain(side) == 0 {
+                break;
+            }
+        }
     }
 
     /// Polls one connection until it wants a timeout; sends, and handles its events.
-    fn drain(&mut self, side: Side) {
+    /// Returns how many packets it had to send.
+    fn drain(&mut self, side: Side) -> usize {
+        let mut sent = 0;
         loop {
             let output = match self.peer(side).rtc.poll_output() {
                 Ok(output) => output,
                 Err(e) => {
                     tracing::warn!("media engine: {e}");
                     self.peer(side).timeout = Instant::now() + Duration::from_millis(50);
-                    return;
+                    return sent;
                 }
             };
             match output {
                 Output::Timeout(at) => {
                     self.peer(side).timeout = at;
-                    return;
+                    return sent;
                 }
                 Output::Transmit(t) => {
+                    sent += 1;
                     let contents: &[u8] = &t.contents;
                     // STUN (first byte 0–3, RFC 7983) checks any pair; everything else goes
                     // over the selected one.
                     if contents.first().is_some_and(|b| *b > 3) {
                         self.note_transport(side, t.proto);
                     }
+                    self.note_outgoing(side, t.proto, t.destination, contents);
                     self.transmit(Transmit {
                         side,
                         proto: t.proto,
@@ -706,7 +844,10 @@ impl MediaLoop {
 
     fn on_rtc_event(&mut self, side: Side, event: Event) {
         match event {
-            Event::Connected => self.peer(side).connected = true,
+            Event::Connected => {
+                self.timeline.mark(Some(side), "DTLS connected");
+                self.peer(side).connected = true;
+            }
             Event::IceConnectionStateChange(state) => {
                 let peer = self.peer(side);
                 peer.ice_up = matches!(
@@ -716,8 +857,20 @@ impl MediaLoop {
                 if state == IceConnectionState::Disconnected {
                     peer.connected = false;
                 }
+                if peer.ice_up {
+                    peer.latest_checks.clear();
+                    self.timeline.mark(Some(side), "ICE connected");
+                }
             }
             Event::ChannelOpen(id, label) => {
+                self.timeline.mark(
+                    Some(side),
+                    match label.as_str() {
+                        RELIABLE_CHANNEL => "_reliable open",
+                        LOSSY_CHANNEL => "_lossy open",
+                        _ => "other channel open",
+                    },
+                );
                 match side {
                     Side::Publisher => {
                         self.channels_pub.insert(label, id);
@@ -734,7 +887,8 @@ impl MediaLoop {
                     && subscriber_ready
                     && let Some(ready) = self.ready.take()
                 {
-                    let _ = ready.send(Ok(()));
+                    self.timeline.mark(None, "ready");
+                    let _ = ready.send(Ok(self.timeline.steps()));
                 }
             }
             Event::ChannelData(data) => {

@@ -13,6 +13,10 @@
 //!   works at once, **and** (when the server says `subscriber_primary`, LiveKit's default)
 //!   the subscriber connection's `_reliable` channel is open, so nothing sent to us from
 //!   then on is lost. Every wait has a deadline ([`ParticipantOptions::media_timeout`]).
+//!   Both connections are bound while the signalling connection is made, and come up at
+//!   once, side by side; [`Participant::join_steps`] says when each step of that happened
+//!   ([`JoinStep`]; the same steps are `debug` events with target `greenroom_rooms::join`).
+//!   How the join is kept as quick as libwebrtc's: see the media loop's module docs.
 //! - Two peer connections, as LiveKit's SDKs use them: the *publisher* (we offer, the server
 //!   answers) carries our tracks and our data; the *subscriber* (the server offers, we
 //!   answer) carries the others' tracks and data. Candidates arrive in the SDP and by
@@ -59,15 +63,20 @@
 //! - `room`: participant updates and data packets turned into events, text streams
 //!   reassembled (pure);
 //! - `sdp`: what we read in LiveKit's SDP and trickled candidates ([`split_stream_id`],
-//!   [`offered_msids`], [`parse_trickle`]).
+//!   [`offered_msids`], [`parse_trickle`]);
+//! - `stun`: what we read in the STUN binding messages (pure);
+//! - `timeline`: the steps of a join, first occurrence of each ([`JoinStep`]).
 
 mod media_loop;
 mod network;
 mod peer;
 mod room;
 mod sdp;
+mod stun;
+mod timeline;
 
 pub use sdp::{offered_msids, parse_trickle, split_stream_id};
+pub use timeline::JoinStep;
 
 use crate::audio::{FRAME_SAMPLES, Frame, PcmSource};
 use crate::signal::{self, Closed, SignalError, SignalOptions, SignalSession};
@@ -387,6 +396,8 @@ pub struct Participant {
     pub join_time: Duration,
     /// Token to ready: the data channels open (see [`Participant::join`]).
     pub ready_time: Duration,
+    /// How the join went, step by step, up to ready (see [`JoinStep`]).
+    pub join_steps: Vec<JoinStep>,
     /// The others already in the room when we joined: (sid, identity).
     pub others: Vec<(String, String)>,
     commands: mpsc::UnboundedSender<Command>,
@@ -447,7 +458,20 @@ impl Participant {
         options: &ParticipantOptions,
     ) -> Result<Participant, ParticipantError> {
         let started = Instant::now();
-        let session = SignalSession::connect(url, token, &options.signal).await?;
+        // The connections are bound while the signalling connection is being made: building
+        // one is CPU work (its DTLS certificate; the very first one in a process also starts
+        // the crypto library, tens of ms), which would otherwise follow the join.
+        let bind = async {
+            let ip = local_ip_towards(url).await?;
+            tokio::try_join!(
+                Peer::bind(ip, options.transport),
+                Peer::bind(ip, options.transport)
+            )
+        };
+        let (session, peers) =
+            tokio::join!(SignalSession::connect(url, token, &options.signal), bind);
+        let session = session?;
+        let (publisher, subscriber) = peers?;
         let join_time = session.join_time;
         let signal_rtt = session.round_trip();
         let (identity, sid) = session.participant();
@@ -464,9 +488,6 @@ impl Participant {
             .iter()
             .map(|p| (p.sid.clone(), p.identity.clone()))
             .collect();
-        let ip = local_ip_towards(url).await?;
-        let publisher = Peer::bind(ip, options.transport).await?;
-        let subscriber = Peer::bind(ip, options.transport).await?;
         let (commands, commands_rx) = mpsc::unbounded_channel();
         let (events_tx, events) = mpsc::unbounded_channel();
         let (ready_tx, ready_rx) = oneshot::channel();
@@ -482,30 +503,35 @@ impl Participant {
                 ready: ready_tx,
             },
             0x9E37_79B9_7F4A_7C15 ^ started.elapsed().as_nanos() as u64,
+            started,
         )?;
         let task = tokio::spawn(media.run(commands_rx));
         let ready = tokio::time::timeout(options.media_timeout, ready_rx).await;
-        let failure = match ready {
-            Ok(Ok(Ok(()))) => None,
-            Ok(Ok(Err(e))) => Some(e),
-            Ok(Err(_)) => Some(ParticipantError::MediaLoopStopped),
-            Err(_) => Some(ParticipantError::NoMediaConnection {
+        let outcome = match ready {
+            Ok(Ok(Ok(steps))) => Ok(steps),
+            Ok(Ok(Err(e))) => Err(e),
+            Ok(Err(_)) => Err(ParticipantError::MediaLoopStopped),
+            Err(_) => Err(ParticipantError::NoMediaConnection {
                 url: url.to_string(),
                 within: options.media_timeout,
                 transport: options.transport,
             }),
         };
-        if let Some(e) = failure {
-            let _ = commands.send(Command::Leave);
-            let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
-            return Err(e);
-        }
+        let join_steps = match outcome {
+            Ok(steps) => steps,
+            Err(e) => {
+                let _ = commands.send(Command::Leave);
+                let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+                return Err(e);
+            }
+        };
         Ok(Participant {
             identity,
             sid,
             room,
             join_time,
             ready_time: started.elapsed(),
+            join_steps,
             others,
             commands,
             events,

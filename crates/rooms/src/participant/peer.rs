@@ -10,14 +10,16 @@
 //!   (port 443 when the URL names none), found by connecting a UDP socket (no packet is
 //!   sent).
 //! - [`Peer::bind`]: a `str0m` connection (Opus only, stats every second, no reordering of
-//!   audio by `str0m`: our jitter buffer orders packets) with a UDP socket on an ephemeral
-//!   port of that address. Candidates by [`IceTransport`]: `Udp` a UDP host candidate only;
+//!   audio by `str0m`: our jitter buffer orders packets), built on tokio's blocking pool
+//!   (it is CPU work: a DTLS certificate), with a UDP socket on an ephemeral port of that
+//!   address. Candidates by [`IceTransport`]: `Udp` a UDP host candidate only;
 //!   `Tcp` an active TCP host candidate only (`ip:9`, RFC 6544); `Auto` the UDP one now and
 //!   the TCP one held in [`Peer::tcp_fallback`], added by the media loop when UDP's head
 //!   start is over and no pair works yet.
 
 use super::{IceTransport, ParticipantError};
 use crate::ice_tcp::{self, TcpLinks};
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 use str0m::net::{Protocol, TcpType};
@@ -31,6 +33,15 @@ pub(super) enum Side {
     Publisher,
     /// The server offers, we answer: the others' tracks and data.
     Subscriber,
+}
+
+impl Side {
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Side::Publisher => "publisher",
+            Side::Subscriber => "subscriber",
+        }
+    }
 }
 
 /// One peer connection, its UDP socket and its ICE-TCP connections.
@@ -51,6 +62,9 @@ pub(super) struct Peer {
     pub(super) connected: bool,
     /// The protocol of the last packet sent once connected: the selected pair's.
     pub(super) transport: Option<Protocol>,
+    /// Until ICE is up: the latest connectivity check `str0m` sent to each remote address
+    /// as the controlled agent, resent as a triggered check (see the media loop).
+    pub(super) latest_checks: HashMap<(Protocol, SocketAddr), Vec<u8>>,
 }
 
 impl Peer {
@@ -64,16 +78,24 @@ impl Peer {
         let local = socket
             .local_addr()
             .map_err(|e| ParticipantError::socket("read the UDP address", e))?;
-        let mut rtc = Rtc::builder()
-            .clear_codecs()
-            .enable_opus(true, false)
-            .set_stats_interval(Some(Duration::from_secs(1)))
-            // Hand every packet over as it arrives: our jitter buffer orders them. str0m's own
-            // reordering drops whatever sorts before the last packet it released, and LiveKit
-            // keeps the SSRC of a recycled m-line while the next speaker's sequence numbers
-            // may start lower: that speaker would never be heard.
-            .set_reordering_size_audio(0)
-            .build(Instant::now());
+        // Building a connection makes its DTLS certificate (and the first one in a process
+        // starts the crypto library): CPU work, done off the async workers so that it runs
+        // alongside the signalling connection (see `Participant::join`).
+        let build = || {
+            Rtc::builder()
+                .clear_codecs()
+                .enable_opus(true, false)
+                .set_stats_interval(Some(Duration::from_secs(1)))
+                // Hand every packet over as it arrives: our jitter buffer orders them. str0m's
+                // own reordering drops whatever sorts before the last packet it released, and
+                // LiveKit keeps the SSRC of a recycled m-line while the next speaker's
+                // sequence numbers may start lower: that speaker would never be heard.
+                .set_reordering_size_audio(0)
+                .build(Instant::now())
+        };
+        let mut rtc = tokio::task::spawn_blocking(build)
+            .await
+            .map_err(|_| ParticipantError::MediaLoopStopped)?;
         if transport != IceTransport::Tcp {
             let candidate =
                 Candidate::host(local, "udp").map_err(|e| ParticipantError::LocalCandidate {
@@ -111,6 +133,7 @@ impl Peer {
             ice_up: false,
             connected: false,
             transport: None,
+            latest_checks: HashMap::new(),
         })
     }
 }

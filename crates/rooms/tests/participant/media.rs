@@ -199,3 +199,48 @@ async fn speakers_who_come_and_go_are_each_heard_under_their_own_name() {
     }
     listener.leave().await;
 }
+
+/// The join's timeline (`join_steps`) tells how both connections came up, in order: each
+/// was checked, nominated, secured and had its data channels opened before ready.
+#[tokio::test]
+async fn the_join_steps_tell_how_each_connection_came_up_in_order() {
+    let server = LiveKitServer::start();
+    let target = Target::new(&server.url(), "devkey", "secret");
+    let p = Participant::join(
+        &target.url,
+        &token(&target, "steps", "alice"),
+        &ParticipantOptions::default(),
+    )
+    .await
+    .unwrap();
+    let steps = &p.join_steps;
+    let at = |connection: Option<&str>, step: &str| {
+        steps
+            .iter()
+            .find(|s| s.connection == connection && s.step == step)
+            .unwrap_or_else(|| panic!("no {connection:?} {step:?} in {steps:#?}"))
+            .at
+    };
+    assert!(
+        steps.windows(2).all(|w| w[0].at <= w[1].at),
+        "in the order they happened: {steps:#?}"
+    );
+    assert_eq!(steps.first().map(|s| s.step), Some("JoinResponse"));
+    assert_eq!(steps.last().map(|s| s.step), Some("ready"));
+    assert_eq!(at(None, "ready"), steps.last().unwrap().at);
+    assert!(at(None, "ready") <= p.ready_time);
+    let (publisher, subscriber) = (Some("publisher"), Some("subscriber"));
+    // We offer the publisher connection and nominate its pair; the server offers the
+    // subscriber connection and nominates.
+    assert!(at(publisher, "offer sent") <= at(publisher, "answer received"));
+    assert!(at(publisher, "nomination sent") <= at(publisher, "DTLS connected"));
+    assert!(at(subscriber, "offer received") <= at(subscriber, "answer sent"));
+    assert!(at(subscriber, "nomination received") <= at(subscriber, "DTLS connected"));
+    for side in [publisher, subscriber] {
+        assert!(at(side, "first check sent") <= at(side, "ICE connected"));
+        assert!(at(side, "ICE connected") <= at(side, "DTLS connected"));
+        assert!(at(side, "DTLS connected") <= at(side, "_reliable open"));
+    }
+    assert!(at(publisher, "_lossy open") <= at(None, "ready"));
+    p.leave().await;
+}
