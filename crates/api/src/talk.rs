@@ -300,6 +300,10 @@ pub struct TalkSnapshot {
     /// The turns so far (a screen that opens mid-talk shows them).
     pub turns: Vec<greenroom_talk::TurnReport>,
     pub report: Option<TalkReport>,
+    pub mode: TalkMode,
+    /// LiveKit mode: the `room` and `agent` events so far, in order (a screen that opens
+    /// mid-talk replays them).
+    pub link_events: Vec<TalkEvent>,
 }
 
 /// A recorded session.
@@ -317,6 +321,8 @@ pub struct TalkSessionEntry {
 struct Current {
     session: String,
     exercise: String,
+    mode: TalkMode,
+    link_events: Arc<Mutex<Vec<TalkEvent>>>,
     control: TalkControl,
     state: Arc<Mutex<TalkState>>,
     turns: Arc<Mutex<Vec<greenroom_talk::TurnReport>>>,
@@ -336,6 +342,7 @@ struct Forward {
     emitter: Arc<crate::Emitter>,
     state: Arc<Mutex<TalkState>>,
     turns: Arc<Mutex<Vec<greenroom_talk::TurnReport>>>,
+    link_events: Arc<Mutex<Vec<TalkEvent>>>,
 }
 
 impl EventSink<TalkEvent> for Forward {
@@ -343,6 +350,9 @@ impl EventSink<TalkEvent> for Forward {
         match &event {
             TalkEvent::State { state, .. } => *lock_unpoisoned(&self.state) = *state,
             TalkEvent::Turn { turn } => lock_unpoisoned(&self.turns).push(turn.clone()),
+            TalkEvent::Room { .. } | TalkEvent::Agent { .. } => {
+                lock_unpoisoned(&self.link_events).push(event.clone())
+            }
             _ => {}
         }
         self.emitter.emit(ApiEvent::Talk {
@@ -649,11 +659,13 @@ impl Api {
         };
         let state = Arc::new(Mutex::new(TalkState::Idle));
         let turns = Arc::new(Mutex::new(Vec::new()));
+        let link_events = Arc::new(Mutex::new(Vec::new()));
         let forward = Arc::new(Forward {
             session: session.clone(),
             emitter: self.emitter.clone(),
             state: state.clone(),
             turns: turns.clone(),
+            link_events: link_events.clone(),
         });
         let notices = {
             let forward = forward.clone();
@@ -762,6 +774,8 @@ impl Api {
         *lock_unpoisoned(&self.talk.current) = Some(Current {
             session: session.clone(),
             exercise: exercise.id.clone(),
+            mode,
+            link_events,
             control: talk.control(),
             state,
             turns,
@@ -961,6 +975,8 @@ impl Api {
                 exercise: c.exercise.clone(),
                 turns: lock_unpoisoned(&c.turns).clone(),
                 report,
+                mode: c.mode,
+                link_events: lock_unpoisoned(&c.link_events).clone(),
             }
         }))
     }

@@ -20,6 +20,7 @@ use greenroom_test_support::{LiveKitServer, free_port, wait_until};
 use greenroom_voice::wer::word_error_rate;
 
 const SAID: &str = "Thank you for coming today, I want to talk about our new project.";
+const AGAIN: &str = "Please tell me how I can speak more clearly during the meeting.";
 
 /// Every API event, kept for the test to look at.
 #[derive(Default)]
@@ -89,13 +90,18 @@ async fn marie(
     .unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// One English sentence then silence, as a learner would say it.
-fn script(dir: &Path) -> PathBuf {
-    let one = dir.join("one.wav");
-    greenroom_test_support::english_wav(SAID, &one);
-    let (mut samples, rate) =
-        greenroom_talk::clients::decode_wav(&std::fs::read(&one).unwrap()).unwrap();
-    samples.extend(std::iter::repeat_n(0.0, rate as usize * 2));
+/// English sentences, each followed by two seconds of silence, as a learner would say them.
+fn script(dir: &Path, sentences: &[&str]) -> PathBuf {
+    let mut samples = Vec::new();
+    let mut rate = 16_000;
+    for (i, sentence) in sentences.iter().enumerate() {
+        let one = dir.join(format!("sentence-{i}.wav"));
+        greenroom_test_support::english_wav(sentence, &one);
+        let (s, r) = greenroom_talk::clients::decode_wav(&std::fs::read(&one).unwrap()).unwrap();
+        rate = r;
+        samples.extend(s);
+        samples.extend(std::iter::repeat_n(0.0, rate as usize * 2));
+    }
     let said = dir.join("said.wav");
     greenroom_test_support::fake_mic::write_wav(&said, &samples, rate);
     said
@@ -173,7 +179,7 @@ async fn marie_answers_through_livekit_and_a_second_learner_hears_her() {
     let marie = marie(&server, &speech, &dir.path().join("agent")).await;
     let events = Arc::new(Events::default());
     let api = api_on(&dir.path().join("home"), &server, events.clone()).await;
-    let said = script(dir.path());
+    let said = script(dir.path(), &[SAID]);
     let record = dir.path().join("rec");
     let started = api
         .talk_start(TalkRequest {
@@ -320,4 +326,137 @@ async fn a_missing_agent_is_explained_within_the_timeout_and_a_dead_token_servic
     let lk = report.livekit.unwrap();
     assert_eq!(lk.dispatch, "explicit: coach-nobody-serves");
     assert!(lk.token_source.contains("room configuration"), "{}", lk.token_source);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_killed_mid_turn_is_restarted_by_the_supervisor_and_the_session_says_what_happened()
+{
+    use greenroom_stack::manifest::{Manifest, ProbeCheck, ProbeSpec, ServiceSpec};
+    let dir = tempfile::tempdir().unwrap();
+    let server = LiveKitServer::start();
+    let python = greenroom_sandbox::stt::locate_python(&greenroom_test_support::tool_dirs())
+        .expect("the speech virtualenv tools/venv-speech: run scripts/setup");
+    let speech = greenroom_sandbox::local::LocalSpeech::start(&python, dir.path(), Default::default())
+        .await
+        .expect("the speech services start");
+    // Marie as a service of a stack that Greenroom supervises, as the sandbox runs her.
+    let agent_python = greenroom_sandbox::agent::locate_python(&greenroom_test_support::tool_dirs())
+        .expect("the agent virtualenv tools/venv-agent: run scripts/setup");
+    let workspace = dir.path().join("project");
+    let agent_script = greenroom_sandbox::agent::install_script(&workspace).unwrap();
+    let (program, args) = greenroom_sandbox::agent::command(&agent_python, &agent_script);
+    let url = server.url();
+    let stt = speech.stt_url.replace("/transcribe", "/v1");
+    let mut probe = ProbeSpec::new(ProbeCheck::Log {
+        pattern: greenroom_sandbox::agent::READY_PATTERN.into(),
+    });
+    probe.start_timeout_ms = 120_000;
+    let mut env: std::collections::BTreeMap<String, String> =
+        greenroom_sandbox::agent::env(&greenroom_sandbox::agent::Endpoints {
+            livekit_url: &url,
+            api_key: "devkey",
+            api_secret: "secret",
+            stt_url: &stt,
+            llm_url: &speech.coach_url,
+            llm_model: greenroom_sandbox::chat_server::MODEL_ID,
+            tts_url: &speech.tts_url,
+            agent_name: None,
+        })
+        .into_iter()
+        .collect();
+    env.insert("HF_HUB_OFFLINE".into(), "1".into());
+    let manifest = Manifest {
+        name: Some("lk-fault".into()),
+        env_files: Vec::new(),
+        services: [(
+            "marie".to_string(),
+            ServiceSpec {
+                command: Some(program.display().to_string()),
+                args,
+                env,
+                probe: Some(probe),
+                ..Default::default()
+            },
+        )]
+        .into_iter()
+        .collect(),
+    };
+    std::fs::write(workspace.join("greenroom.toml"), toml::to_string(&manifest).unwrap()).unwrap();
+    let events = Arc::new(Events::default());
+    let api = api_on(&dir.path().join("home"), &server, events.clone()).await;
+    api.update_settings(SettingsPatch {
+        workspace: Some(workspace.display().to_string()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let up = api.stack_up(vec!["marie".into()]).await.unwrap();
+    assert!(up.ok, "{up:?}");
+    // A failing assertion must not leave the agent running: kill what runs then.
+    struct KillOnPanic(Vec<u32>);
+    impl Drop for KillOnPanic {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                for pid in &self.0 {
+                    let _ = Command::new("pkill").args(["-9", "-P", &pid.to_string()]).status();
+                    let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+                }
+            }
+        }
+    }
+    let mut guard = KillOnPanic(Vec::new());
+    let marie_pid = |status: &greenroom_api::StackView| {
+        status.status.services.iter().find(|s| s.id == "marie").and_then(|s| s.pid)
+    };
+    guard.0.extend(marie_pid(&api.stack_status().await.unwrap()));
+    let said = script(dir.path(), &[SAID, AGAIN]);
+    api.talk_start(TalkRequest {
+        input: TalkInput::File {
+            path: said.display().to_string(),
+        },
+        output: TalkOutput::Silent,
+        record: false,
+        mode: Some(greenroom_api::TalkMode::Livekit),
+        agent_timeout_ms: Some(60_000),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    // Kill the agent as soon as it thinks about the learner's words: mid-turn.
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    while !events.talk().iter().any(|e| {
+        matches!(e, TalkEvent::State { state: greenroom_talk::TalkState::Thinking, turn: Some(0), .. })
+    }) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the agent never thought about the first turn: {:#?}",
+            events.talk()
+        );
+        tokio::time::sleep(greenroom_test_support::POLL_EVERY).await;
+    }
+    let status = api.stack_status().await.unwrap();
+    let marie = status.status.services.iter().find(|s| s.id == "marie").unwrap();
+    let pid = marie.pid.expect("the agent runs");
+    let killed = Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
+    assert!(killed.success());
+    let report = talk_ended(&api, Duration::from_secs(150), &|| format!("{:#?}", events.talk())).await;
+    guard.0.extend(marie_pid(&api.stack_status().await.unwrap()));
+    let talk = events.talk();
+    eprintln!("{report:#?}");
+    // The session said what happened, and the turn in flight failed with it.
+    assert!(
+        talk.iter().any(|e| matches!(e, TalkEvent::Agent { presence: AgentPresence::Left, .. })),
+        "{talk:#?}"
+    );
+    let turn = &report.turns[0];
+    assert_eq!(turn.error.as_ref().map(|e| e.tag.as_str()), Some("agent_left"), "{turn:#?}");
+    // LiveKit does not send the restarted worker back to a room that exists: the next
+    // utterance finds nobody, and is told so at once.
+    let next = &report.turns[1];
+    assert_eq!(next.error.as_ref().map(|e| e.tag.as_str()), Some("no_agent"), "{next:#?}");
+    // The supervisor restarted the agent.
+    let status = api.stack_status().await.unwrap();
+    let marie = status.status.services.iter().find(|s| s.id == "marie").unwrap();
+    assert!(marie.restarts >= 1, "{marie:?}");
+    let _ = api.stack_down().await;
 }

@@ -5,30 +5,28 @@ the framework logs ``registered worker`` (a JSON line on stdout) once it has; ev
 runs an STT -> LLM -> TTS voice session with Silero VAD, the framework's turn-taking and
 interruptions, transcripts on ``lk.transcription`` and the ``lk.agent.state`` attribute.
 
-Environment:
+Environment [defaults]:
   LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET  the server to register with (required)
   GREENROOM_AGENT_NAME   set: explicit dispatch only, under that name; unset or empty:
                          automatic dispatch to every new room
-  GREENROOM_STT_URL      OpenAI-style base, POSTs <base>/audio/transcriptions
-                         (default http://127.0.0.1:8002/v1)
-  GREENROOM_STT_MODEL    default "whisper-tiny.en" (the sandbox's STT ignores it)
-  GREENROOM_LLM_URL      OpenAI-style base, POSTs <base>/chat/completions
-                         (default http://127.0.0.1:8001/v1)
-  GREENROOM_LLM_MODEL    default "greenroom-offline-coach"
-  GREENROOM_LLM_API_KEY  default "sandbox"
-  GREENROOM_TTS_URL      OpenAI-style base, POSTs <base>/audio/speech with response_format
-                         "pcm" (raw s16le mono 24 kHz, what the plugin assumes)
-                         (default http://127.0.0.1:5002/v1)
+  GREENROOM_STT_URL      [http://127.0.0.1:8002/v1]  OpenAI-style bases: the plugins POST to
+  GREENROOM_LLM_URL      [http://127.0.0.1:8001/v1]  <base>/audio/transcriptions,
+  GREENROOM_TTS_URL      [http://127.0.0.1:5002/v1]  <base>/chat/completions, <base>/audio/speech
+  GREENROOM_STT_MODEL    [whisper-tiny.en] (the sandbox's STT ignores it)
+  GREENROOM_LLM_MODEL    [greenroom-offline-coach]
+  GREENROOM_LLM_API_KEY  [sandbox]
+  ORT_DISABLE_TELEMETRY  [1] (see the imports)
+The TTS is asked for response_format "pcm": raw s16le mono 24 kHz, what the plugin assumes.
 
 Room metadata, a JSON object (every key optional, strings; missing or invalid -> default):
-  exercise_type   e.g. "free_conversation" (default), "interview"
-  character       e.g. "marie" (default)
-  character_name  e.g. "Marie" (default)
+  exercise_type   e.g. "interview" (default "free_conversation")   } logged; the LLM learns
+  character       e.g. "recruiter" (default "marie")               } the exercise and the
+  character_name  e.g. "Claire" (default "Marie")                  } role from system_prompt
   voice           the TTS voice (default "marie")
   system_prompt   the LLM's instructions (default: a generic French coaching prompt)
   opening         the first line Marie says (default: DEFAULTS["opening"])
-  language        the exercise's language, informational (default "fr"); the STT is
-                  asked for English, all the sandbox's speech-to-text understands
+  language        the exercise's language, logged (default "fr"); the STT is asked for
+                  English, all that the sandbox's speech-to-text understands
 """
 
 from __future__ import annotations
@@ -39,8 +37,12 @@ import math
 import os
 import warnings
 
-from livekit.agents import Agent, AgentSession, JobContext, WorkerOptions, cli
-from livekit.plugins import openai, silero
+# onnxruntime (Silero's) >= 1.29 sends Microsoft telemetry from Linux too: opt out before import.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
+from livekit import agents  # noqa: E402
+from livekit.agents import Agent, AgentSession, JobContext, WorkerOptions, cli  # noqa: E402
+from livekit.plugins import openai, silero  # noqa: E402
 
 logger = logging.getLogger("marie")
 
@@ -92,10 +94,7 @@ async def entrypoint(ctx: JobContext) -> None:
     # joins: wait for them, so that the opening line is heard, not said to an empty room.
     await ctx.wait_for_participant()
     settings = read_metadata(ctx.room.metadata)
-    logger.info(
-        "job for room %s: exercise %s, character %s, voice %s",
-        ctx.room.name, settings["exercise_type"], settings["character"], settings["voice"],
-    )
+    logger.info("room %s: %s", ctx.room.name, json.dumps(settings, ensure_ascii=False))
     session = AgentSession(
         stt=openai.STT(
             base_url=env("GREENROOM_STT_URL", "http://127.0.0.1:8002/v1"),
@@ -122,6 +121,10 @@ async def entrypoint(ctx: JobContext) -> None:
     session.say(settings["opening"])
 
 
+def sandbox_load(server: agents.AgentServer) -> float:
+    return min(len(server.active_jobs) / 10, 1.0)
+
+
 def main() -> None:
     # run_app is the documented `python agent.py start` entry; 1.8.9 flags it as deprecated
     # in favour of the `lk` CLI, which the sandbox does not ship.
@@ -130,7 +133,10 @@ def main() -> None:
         WorkerOptions(
             entrypoint_fnc=entrypoint,
             agent_name=os.environ.get("GREENROOM_AGENT_NAME", ""),
-            # A sandbox on a busy laptop must still take its learner's room: no load limit.
+            # The framework reports the machine's CPU use as the worker's load, and the server
+            # stops dispatching to a worker above 0.7: on a laptop busy with a build, no room
+            # would get Marie. Her load is her sessions instead, a tenth each (7 at most).
+            load_fnc=sandbox_load,
             load_threshold=math.inf,
             num_idle_processes=1,
             host="127.0.0.1",  # the health endpoint, on a free port: nothing outside sees it

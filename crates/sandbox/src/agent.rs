@@ -89,7 +89,9 @@ pub struct Endpoints<'a> {
 /// The child's environment for `endpoints`. [`AGENT_NAME_ENV`] is always set (empty for
 /// automatic dispatch), so a value inherited from the app's own environment cannot turn
 /// automatic dispatch off; `PYTHONIOENCODING=utf-8` keeps its French log lines intact on
-/// any console.
+/// any console; `ORT_DISABLE_TELEMETRY=1` stops onnxruntime (which runs Silero's VAD) from
+/// looking up and posting to Microsoft's telemetry service and from writing a device id
+/// under `~/.cache` (onnxruntime 1.29 and later do both on Linux by default).
 pub fn env(endpoints: &Endpoints<'_>) -> Vec<(String, String)> {
     [
         ("LIVEKIT_URL", endpoints.livekit_url),
@@ -101,6 +103,7 @@ pub fn env(endpoints: &Endpoints<'_>) -> Vec<(String, String)> {
         ("GREENROOM_TTS_URL", endpoints.tts_url),
         (AGENT_NAME_ENV, endpoints.agent_name.unwrap_or("")),
         ("PYTHONIOENCODING", "utf-8"),
+        ("ORT_DISABLE_TELEMETRY", "1"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -196,13 +199,16 @@ mod tests {
             ("GREENROOM_LLM_MODEL", "greenroom-offline-coach"),
             ("GREENROOM_TTS_URL", "http://127.0.0.1:5002/v1"),
             ("PYTHONIOENCODING", "utf-8"),
+            ("ORT_DISABLE_TELEMETRY", "1"),
         ] {
             assert_eq!(get(&vars, key), Some(value), "{key}");
         }
         // Every variable the environment sets is one the script reads.
         for (key, _) in &vars {
             assert!(
-                SCRIPT.contains(key.as_str()) || key.starts_with("LIVEKIT_") || key == "PYTHONIOENCODING",
+                SCRIPT.contains(key.as_str())
+                    || key.starts_with("LIVEKIT_")
+                    || key == "PYTHONIOENCODING",
                 "{key} is not read by marie.py"
             );
         }
@@ -222,6 +228,7 @@ mod tests {
         assert!(SCRIPT.contains(AGENT_NAME_ENV));
         assert!(SCRIPT.contains("response_format=\"pcm\""));
         assert!(SCRIPT.contains("use_realtime=False"));
+        assert!(SCRIPT.contains("os.environ.setdefault(\"ORT_DISABLE_TELEMETRY\", \"1\")"));
         assert!(SCRIPT.lines().count() < 150);
         for pin in [
             "livekit-agents==1.8.9",

@@ -214,7 +214,10 @@ pub enum TalkEvent {
         room: String,
         identity: String,
         token_source: String,
+        /// `automatic`, or `explicit: <agent name>`.
+        dispatch: String,
         join_ms: f64,
+        at_ms: f64,
     },
     /// LiveKit mode: where Marie's agent is, and its `lk.agent.state` when it has one.
     Agent {
@@ -223,6 +226,8 @@ pub enum TalkEvent {
         state: Option<String>,
         /// Why it may be missing, what happened to it.
         detail: Option<String>,
+        /// While waiting (or after it left): how long it may take to come, in ms.
+        timeout_ms: Option<f64>,
         at_ms: f64,
     },
     Ended {

@@ -177,7 +177,7 @@ impl SegmentKind {
             SegmentKind::PlaybackStart => "playback start",
             SegmentKind::AgentEndOfTurn => "agent: end of turn + STT",
             SegmentKind::AgentReply => "agent: LLM + TTS",
-            SegmentKind::Transport => "transport",
+            SegmentKind::Transport => "transport: agent → Greenroom",
             SegmentKind::Unobserved => "not observable",
             SegmentKind::Overhead => "Greenroom",
         }

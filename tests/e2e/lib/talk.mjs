@@ -57,8 +57,25 @@ export function englishWav(text, out) {
 export async function startSpeechStack(dir) {
   mkdirSync(dir, { recursive: true });
   const [coach, tts, stt] = [await freePort(), await freePort(), await freePort()];
-  const python = path.join(REPO, 'tools/venv-speech', process.platform === 'win32' ? 'Scripts/python.exe' : 'bin/python3');
+  const [livekit, rtcTcp, rtcUdp] = [await freePort(), await freePort(), await freePort()];
+  const venvPython = (venv) => path.join(REPO, 'tools', venv, process.platform === 'win32' ? 'Scripts/python.exe' : 'bin/python3');
+  const python = venvPython('venv-speech');
   const script = path.join(REPO, 'crates/sandbox/stt/whisper_stt.py');
+  const tools = process.env.GREENROOM_TOOLS_DIR ?? path.join(REPO, 'tools/bin');
+  const livekitUrl = `ws://127.0.0.1:${livekit}`;
+  // Marie on the official agents framework, supervised like the sandbox runs her.
+  const marieEnv = {
+    LIVEKIT_URL: livekitUrl,
+    LIVEKIT_API_KEY: 'devkey',
+    LIVEKIT_API_SECRET: 'secret',
+    GREENROOM_AGENT_NAME: '',
+    GREENROOM_STT_URL: `http://127.0.0.1:${stt}/v1`,
+    GREENROOM_LLM_URL: `http://127.0.0.1:${coach}/v1`,
+    GREENROOM_LLM_MODEL: 'greenroom-offline-coach',
+    GREENROOM_TTS_URL: `http://127.0.0.1:${tts}/v1`,
+    HF_HUB_OFFLINE: '1',
+    PYTHONIOENCODING: 'utf-8',
+  };
   const manifest = path.join(dir, 'speech.toml');
   const health = (port) => `[services.%s.probe]\ntype = "http"\nurl = "http://127.0.0.1:${port}/health"\n`;
   writeFileSync(
@@ -79,15 +96,33 @@ command = ${JSON.stringify(python)}
 args = ["-u", ${JSON.stringify(script)}, "--port", "${stt}", "--threads", "1"]
 ports = ["${stt}"]
 ${health(stt).replace('%s', 'stt')}start_timeout_ms = 90000
+[services.livekit]
+command = ${JSON.stringify(path.join(tools, 'livekit-server'))}
+args = ["--dev", "--bind", "127.0.0.1", "--config-body", ${JSON.stringify(`port: ${livekit}\nrtc:\n  tcp_port: ${rtcTcp}\n  udp_port: ${rtcUdp}\n`)}]
+ports = ["${livekit}"]
+[services.livekit.probe]
+type = "tcp"
+port = ${livekit}
+[services.marie]
+command = ${JSON.stringify(venvPython('venv-agent'))}
+args = ["-u", "-X", "utf8", ${JSON.stringify(path.join(REPO, 'crates/sandbox/agent/marie.py'))}, "start"]
+depends_on = { livekit = "healthy", coach = "healthy", tts = "healthy", stt = "healthy" }
+[services.marie.env]
+${Object.entries(marieEnv).map(([k, v]) => `${k} = ${JSON.stringify(v)}`).join('\n')}
+[services.marie.probe]
+type = "log"
+pattern = "registered worker"
+start_timeout_ms = 120000
 `,
   );
   const home = path.join(dir, 'home');
   mkdirSync(home, { recursive: true });
   const up = start(exe('greenroom'), ['--stack', manifest, 'up'], { env: { GREENROOM_HOME: home } });
   await waitFor('the speech services to be up', () => up.output.includes('supervising') || (up.exitCode !== null && Promise.reject(new Error(up.output))), {
-    timeoutMs: 120000,
+    timeoutMs: 240000,
   });
   return {
+    livekit_url: livekitUrl,
     stt_url: `http://127.0.0.1:${stt}/transcribe`,
     llm_url: `http://127.0.0.1:${coach}/v1`,
     tts_url: `http://127.0.0.1:${tts}/v1`,
@@ -145,5 +180,56 @@ export async function runTalkChecks(t, page, ctx) {
     await page.click('[data-testid=talk-stop]');
     await waitFor('the talk to end', async () => (await state()) === 'ended', { timeoutMs: 30000 });
     await page.screenshot('talk-ended');
+  });
+
+  await t.test('through LiveKit, Marie’s agent hears the microphone and answers aloud; Rooms shows her room', async () => {
+    const { audio, speech, home, dir } = ctx.talk;
+    greenroom(home, ['settings', 'set', 'livekit_url', speech.livekit_url]);
+    greenroom(home, ['settings', 'set', 'livekit_api_key', 'devkey']);
+    greenroom(home, ['settings', 'set', 'livekit_api_secret', 'secret']);
+    const wav = englishWav(SAID, path.join(dir, 'said-livekit.wav'));
+    await page.click('nav a[data-section=talk]');
+    await waitFor('the Talk screen', async () => (await page.eval('document.querySelector("[data-testid=talk-route]") !== null')));
+    await page.click('[data-testid=talk-route] button[data-route=livekit]');
+    await waitFor('the LiveKit route', async () => (await page.eval('document.querySelector("[data-testid=talk-route]").dataset.route')) === 'livekit');
+    await waitFor('Start to be enabled', async () => page.eval('!document.querySelector("[data-testid=talk-start]").disabled'), { timeoutMs: 30000 });
+    await page.click('[data-testid=talk-start]');
+    const agent = () => page.eval('(() => { const a = document.querySelector("[data-testid=talk-agent]"); return a ? a.dataset.presence + "/" + a.dataset.state : null; })()');
+    await waitFor('Marie’s agent to join', async () => (await agent())?.startsWith('joined'), { timeoutMs: 30000 });
+    const room = await page.text('[data-testid=talk-room-joined]');
+    // Her opening line, heard to its end: she listens.
+    await waitFor('the agent to speak its opening', async () => (await agent()) === 'joined/speaking', { timeoutMs: 60000 });
+    await waitFor('the agent to listen after it', async () => (await agent()) === 'joined/listening', { timeoutMs: 60000 });
+    await audio.cmd('record');
+    await audio.cmd(`speak ${wav}`);
+    await waitFor('a turn with the agent’s transcript and Marie’s answer', async () => {
+      const turn = await page.text('[data-testid=talk-turn][data-turn="0"]');
+      return turn && /Learner/.test(turn) && !turn.includes('…') && (await agent()) === 'joined/listening' ? turn : false;
+    }, { timeoutMs: 120000 });
+    const heard = await audio.cmd(`stop-record ${path.join(dir, 'speaker-livekit.wav')}`);
+    const learner = await page.text('[data-testid=talk-turn][data-turn="0"] .line.learner .said');
+    const wer = wordErrorRate(SAID, learner ?? '');
+    assert.ok(wer <= 0.35, `the agent heard ${JSON.stringify(learner)} (WER ${wer.toFixed(3)})`);
+    const marie = await page.text('[data-testid=talk-turn][data-turn="0"] .line.marie .said');
+    assert.ok((marie ?? '').length > 10, `Marie answered: ${marie}`);
+    assert.ok(heard.speech_band_seconds >= 1.0, `Marie heard on the speaker for ${heard.speech_band_seconds} s`);
+    // The agent's states, in order, on the strip.
+    const steps = await page.eval('document.querySelector("[data-testid=talk-agent-states]")?.dataset.sequence ?? ""');
+    assert.match(steps, /listening.*thinking.*speaking.*listening/, `agent states: ${steps}`);
+    await page.screenshot('talk-livekit');
+    // The talk's room in Rooms: both participants, and the agent's state.
+    await page.click('nav a[data-section=rooms]');
+    await waitFor('the talk’s room in Rooms', async () => (await page.text(`tr[data-room="${room}"]`)) !== null, { timeoutMs: 20000 });
+    await page.click(`tr[data-room="${room}"] button.row-link`);
+    const people = await waitFor('both participants with the agent’s state', async () => {
+      const text = await page.text(`section[aria-label="Participants of ${room}"]`);
+      return text && /coach-/.test(text) && /agent-/.test(text) && /agent: \w+/.test(text) ? text : false;
+    }, { timeoutMs: 20000 });
+    assert.match(people, /agent: (listening|thinking|speaking)/);
+    await page.screenshot('rooms-talk-livekit');
+    await page.click('nav a[data-section=talk]');
+    await waitFor('the Stop button', async () => (await page.eval('document.querySelector("[data-testid=talk-stop]") !== null')));
+    await page.click('[data-testid=talk-stop]');
+    await waitFor('the talk to end', async () => (await page.eval('document.querySelector("[data-testid=talk-state]")?.dataset.state')) === 'ended', { timeoutMs: 30000 });
   });
 }

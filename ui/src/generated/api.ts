@@ -686,11 +686,19 @@ livekit: LivekitReport | null,
  */
 ended_because: string, };
 
-export type TalkEvent = { "type": "state", state: TalkState, turn: number | null, at_ms: number, } | { "type": "level", side: Side, rms_dbfs: number, peak_dbfs: number, at_ms: number, } | { "type": "text", turn: number | null, side: Side, text: string, is_final: boolean, } | { "type": "turn", turn: TurnReport, } | { "type": "notice", level: NoticeLevel, message: string, service: Service | null, } | { "type": "room", url: string, room: string, identity: string, token_source: string, join_ms: number, } | { "type": "agent", presence: AgentPresence, identity: string | null, state: string | null, 
+export type TalkEvent = { "type": "state", state: TalkState, turn: number | null, at_ms: number, } | { "type": "level", side: Side, rms_dbfs: number, peak_dbfs: number, at_ms: number, } | { "type": "text", turn: number | null, side: Side, text: string, is_final: boolean, } | { "type": "turn", turn: TurnReport, } | { "type": "notice", level: NoticeLevel, message: string, service: Service | null, } | { "type": "room", url: string, room: string, identity: string, token_source: string, 
+/**
+ * `automatic`, or `explicit: <agent name>`.
+ */
+dispatch: string, join_ms: number, at_ms: number, } | { "type": "agent", presence: AgentPresence, identity: string | null, state: string | null, 
 /**
  * Why it may be missing, what happened to it.
  */
-detail: string | null, at_ms: number, } | { "type": "ended", because: string, summary: TalkSummary, };
+detail: string | null, 
+/**
+ * While waiting (or after it left): how long it may take to come, in ms.
+ */
+timeout_ms: number | null, at_ms: number, } | { "type": "ended", because: string, summary: TalkSummary, };
 
 export type TalkMode = "direct" | "livekit";
 
@@ -780,7 +788,12 @@ export type TalkSnapshot = { session: string, running: boolean, state: TalkState
 /**
  * The turns so far (a screen that opens mid-talk shows them).
  */
-turns: Array<TurnReport>, report: TalkReport | null, };
+turns: Array<TurnReport>, report: TalkReport | null, mode: TalkMode, 
+/**
+ * LiveKit mode: the `room` and `agent` events so far, in order (a screen that opens
+ * mid-talk replays them).
+ */
+link_events: Array<TalkEvent>, };
 
 export type TalkSessionEntry = { session: string, dir: string, exercise: string, started_unix_ms: number, turns: number, time_to_first_audio_p50_ms: number | null, };
 

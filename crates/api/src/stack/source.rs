@@ -591,7 +591,11 @@ mod tests {
     fn tool_dir(root: &Path, venv: bool) -> PathBuf {
         let bin = root.join("tools").join("bin");
         std::fs::create_dir_all(&bin).unwrap();
-        let livekit = bin.join(if cfg!(windows) { "livekit-server.exe" } else { "livekit-server" });
+        let livekit = bin.join(if cfg!(windows) {
+            "livekit-server.exe"
+        } else {
+            "livekit-server"
+        });
         std::fs::write(&livekit, b"").unwrap();
         #[cfg(unix)]
         std::fs::set_permissions(
@@ -627,7 +631,9 @@ mod tests {
             Some("Marie, the reference LiveKit agent on livekit-agents 1.8.9 (automatic dispatch)")
         );
         assert!(marie.command.as_deref().unwrap().contains("venv-agent"));
-        let script = home.join("sandbox").join(greenroom_sandbox::agent::SCRIPT_NAME);
+        let script = home
+            .join("sandbox")
+            .join(greenroom_sandbox::agent::SCRIPT_NAME);
         assert_eq!(
             marie.args,
             ["-u", "-X", "utf8", &script.display().to_string(), "start"]
@@ -646,6 +652,7 @@ mod tests {
         assert_eq!(env("GREENROOM_TTS_URL"), Some("http://127.0.0.1:5002/v1"));
         assert_eq!(env("GREENROOM_AGENT_NAME"), Some(""));
         assert_eq!(env("PYTHONIOENCODING"), Some("utf-8"));
+        assert_eq!(env("ORT_DISABLE_TELEMETRY"), Some("1"));
         let mut deps: Vec<_> = marie.depends_on.entries();
         deps.sort_by(|a, b| a.0.cmp(&b.0));
         let healthy = greenroom_stack::manifest::Condition::Healthy;
@@ -674,7 +681,9 @@ mod tests {
         assert!(!marie.enabled);
         assert_eq!(
             marie.description.as_deref(),
-            Some("disabled: the agent virtualenv is not installed (tools/venv-agent; scripts/setup creates it)")
+            Some(
+                "disabled: the agent virtualenv is not installed (tools/venv-agent; scripts/setup creates it)"
+            )
         );
     }
 }

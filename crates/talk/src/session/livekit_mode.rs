@@ -161,6 +161,8 @@ struct AgentWatch {
     left_at: Option<Instant>,
     /// It has spoken at least once (the opening, or a reply).
     has_spoken: bool,
+    /// Agents that left: a late update about them (their last state) is not a return.
+    departed: std::collections::HashSet<String>,
 }
 
 struct Live {
@@ -329,7 +331,9 @@ impl Live {
             room: p.room.clone(),
             identity: p.identity.clone(),
             token_source: self.link.token_source.clone(),
+            dispatch: self.link.dispatch.describe(),
             join_ms: p.ready_time.as_secs_f64() * 1000.0,
+            at_ms: self.shared.ms(now),
         });
         self.agent.waiting_since = Some(now);
         if let Some((_, identity)) = p.others.iter().find(|(_, id)| looks_like_agent(id)) {
@@ -344,6 +348,7 @@ impl Live {
                     self.link.agent_timeout.as_secs(),
                     self.link.dispatch.describe()
                 )),
+                timeout_ms: Some(self.link.agent_timeout.as_secs_f64() * 1000.0),
                 at_ms: self.shared.ms(now),
             });
         }
@@ -466,6 +471,27 @@ impl Live {
             self.shared
                 .set_state(TalkState::EndOfSpeech, Some(turn.index));
         }
+        if self.agent.identity.is_none() {
+            // Nobody is there to answer: say so now rather than after the reply timeout.
+            let mut turn = self.current.take().expect("checked");
+            let message = match self.agent.left_at {
+                Some(left) => format!(
+                    "no agent is in the room to answer: Marie's agent left {:.0} s ago",
+                    Instant::now().saturating_duration_since(left).as_secs_f64()
+                ),
+                None => "no agent is in the room to answer yet: Marie's agent has not joined".into(),
+            };
+            self.shared
+                .notice(NoticeLevel::Error, message.clone(), Some(Service::Agent));
+            turn.error = Some(TurnError {
+                service: Service::Agent,
+                url: self.link.url.clone(),
+                tag: "no_agent".into(),
+                message,
+            });
+            self.finish(turn, None);
+            self.shared.set_state(TalkState::Idle, None);
+        }
     }
 
     fn turn_index(&self) -> Option<u32> {
@@ -544,6 +570,9 @@ impl Live {
     }
 
     fn agent_joined(&mut self, identity: String, now: Instant) {
+        if self.agent.departed.contains(&identity) {
+            return;
+        }
         if let Some(known) = &self.agent.identity {
             if *known != identity {
                 self.shared.notice(
@@ -568,6 +597,7 @@ impl Live {
             identity: Some(identity.clone()),
             state: self.agent.state.clone(),
             detail: back_after.map(|d| format!("back after {:.1} s", d.as_secs_f64())),
+            timeout_ms: None,
             at_ms: self.shared.ms(now),
         });
         if let Some(d) = back_after {
@@ -583,14 +613,17 @@ impl Live {
     }
 
     fn agent_left(&mut self, identity: String, now: Instant) {
+        let mut departed = std::mem::take(&mut self.agent.departed);
+        departed.insert(identity.clone());
         self.agent = AgentWatch {
             waiting_since: Some(now),
             left_at: Some(now),
             has_spoken: self.agent.has_spoken,
+            departed,
             ..Default::default()
         };
         let message = format!(
-            "Marie's agent ({identity}) left the room: its process may have stopped. Waiting {} s for it to come back",
+            "Marie's agent ({identity}) left the room: its process may have stopped. A supervisor restarts a crashed agent, but LiveKit sends a new worker only to new rooms: start a new talk to go on. Waiting {} s in case it comes back",
             self.link.agent_timeout.as_secs()
         );
         self.shared.sink.emit(TalkEvent::Agent {
@@ -598,6 +631,7 @@ impl Live {
             identity: Some(identity),
             state: None,
             detail: Some(message.clone()),
+            timeout_ms: Some(self.link.agent_timeout.as_secs_f64() * 1000.0),
             at_ms: self.shared.ms(now),
         });
         self.shared
@@ -617,6 +651,9 @@ impl Live {
     }
 
     fn agent_state(&mut self, participant: String, state: String, now: Instant) {
+        if self.agent.departed.contains(&participant) {
+            return;
+        }
         if self.agent.identity.is_none() {
             self.agent_joined(participant.clone(), now);
         }
@@ -636,6 +673,7 @@ impl Live {
             identity: Some(participant),
             state: Some(state.clone()),
             detail: None,
+            timeout_ms: None,
             at_ms: self.shared.ms(now),
         });
         let was_speaking = previous.as_deref() == Some("speaking");
@@ -871,22 +909,30 @@ impl Live {
             self.finish(turn, None);
             self.promote_pending();
         }
-        // An utterance the agent never reacted to.
+        // An utterance the agent never answered (never reacted to, or thought about for
+        // longer than a reply may take).
         if let Some(turn) = self.current.as_ref()
-            && !turn.reacted()
+            && !turn.answered()
             && !turn.learner_speaking
-            && let Some(ended) = turn.marks.endpointed
-            && now.saturating_duration_since(ended) >= self.link.reply_timeout
+            && let Some(since) = turn.marks.agent_thinking.or(turn.marks.endpointed)
+            && now.saturating_duration_since(since) >= self.link.reply_timeout
         {
             let mut turn = self.current.take().expect("checked");
             turn.error = Some(TurnError {
                 service: Service::Agent,
                 url: self.link.url.clone(),
                 tag: "no_reply".into(),
-                message: format!(
-                    "Marie's agent did not react to the utterance within {} s: it may not have heard it (is its speech detection too strict, its STT down?); look at the agent's log",
-                    self.link.reply_timeout.as_secs()
-                ),
+                message: if turn.reacted() {
+                    format!(
+                        "Marie's agent thought about the utterance for {} s without answering: its LLM or TTS may be down or slow; look at the agent's log",
+                        self.link.reply_timeout.as_secs()
+                    )
+                } else {
+                    format!(
+                        "Marie's agent did not react to the utterance within {} s: it may not have heard it (is its speech detection too strict, its STT down?); look at the agent's log",
+                        self.link.reply_timeout.as_secs()
+                    )
+                },
             });
             if let Some(e) = &turn.error {
                 self.shared
@@ -940,6 +986,7 @@ impl Live {
             identity: None,
             state: None,
             detail: Some(detail.clone()),
+            timeout_ms: Some(self.link.agent_timeout.as_secs_f64() * 1000.0),
             at_ms: self.shared.ms(now),
         });
         self.shared

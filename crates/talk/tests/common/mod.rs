@@ -68,6 +68,11 @@ impl Sandbox {
         }
     }
 
+    /// The running services (what Marie's agent is pointed at, in LiveKit mode).
+    pub fn speech(&self) -> &greenroom_sandbox::local::LocalSpeech {
+        &self._services
+    }
+
     pub fn endpoints(&self) -> Endpoints {
         Endpoints {
             stt: SttEndpoint {
