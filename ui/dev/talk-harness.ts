@@ -5,11 +5,25 @@ import '../src/app.css';
 import App from '../src/App.svelte';
 import type { Backend, ConnectionState } from '../src/lib/backend';
 import { BackendError } from '../src/lib/backend/backend';
-import type { CommandArgs, CommandName, CommandResults, EventEnvelope, Segment, TalkEvent, TalkReport, TalkState, TurnReport } from '../src/generated/api';
+import type { AgentPresence, CommandArgs, CommandName, CommandResults, EventEnvelope, LivekitReport, Segment, SegmentKind, TalkEvent, TalkReport, TalkSnapshot, TalkState, TurnReport } from '../src/generated/api';
 
 const params = new URLSearchParams(window.location.search);
+/**
+ * `direct` (the default), `livekit` (Marie's agent joins and talks), `livekit-left` (it leaves
+ * after the first turn and comes back) or `livekit-missing` (it never comes).
+ */
+const SCENARIO = params.get('scenario') ?? 'direct';
+const LIVEKIT = SCENARIO.startsWith('livekit');
 const SPEED = Number(params.get('speed') ?? '1') || 1;
 const UNTIL = params.has('until') ? Number(params.get('until')) : Infinity;
+/**
+ * `?attach=<session ms>`: the talk was started elsewhere (the CLI, or before a reload) and the
+ * screen opens that far into it: talk_current tells what came before, the rest streams.
+ */
+const ATTACH = params.has('attach') ? Number(params.get('attach')) || 0 : null;
+/** LiveKit: how long the session lets Marie's agent take (`?agent_timeout=<s>`; the events say it). */
+const AGENT_TIMEOUT_MS = (Number(params.get('agent_timeout') ?? '10') || 10) * 1000;
+const AGENT_TIMEOUT_S = AGENT_TIMEOUT_MS / 1000;
 const SESSION = '20261202-101500-042';
 
 const seg = (...ms: number[]): Segment[] =>
@@ -38,6 +52,13 @@ const SUMMARY = { turns: 4, completed: 2, interrupted: 1, failed: 1, time_to_fir
 
 /** The session as it would stream: [session ms, event]. */
 function timeline(): Array<[number, TalkEvent]> {
+  if (SCENARIO === 'livekit') return agentTimeline();
+  if (SCENARIO === 'livekit-left') return leftTimeline();
+  if (SCENARIO === 'livekit-missing') return missingTimeline();
+  return directTimeline();
+}
+
+function directTimeline(): Array<[number, TalkEvent]> {
   const out: Array<[number, TalkEvent]> = [];
   const state = (at: number, s: TalkState, t: number | null = null) => out.push([at, { type: 'state', state: s, turn: t, at_ms: at }]);
   const levels = (side: 'learner' | 'marie', from: number, to: number) => {
@@ -107,11 +128,143 @@ function timeline(): Array<[number, TalkEvent]> {
   return out.sort((a, b) => a[0] - b[0]);
 }
 
-const REPORT: TalkReport = {
-  schema: 'greenroom.talk/1', mode: 'direct', exercise: 'conversation_libre', character: 'marie', endpoints: null,
-  started_unix_ms: Date.now(), duration_ms: 31000, opening: OPENING, turns: TURNS, summary: SUMMARY,
-  record_dir: `/home/coach/.local/share/greenroom/talk/${SESSION}`, ended_because: 'stopped',
-};
+// ---------------------------------------------------------------------------------------
+// LiveKit: Marie's agent in a room.
+
+/** The room joined: the request's (Rooms › Talk here), else a new one. */
+let ROOM = `greenroom-talk-${SESSION}`;
+const AGENT_ID = 'agent-AJ_x7Ks2nQe';
+const LK_URL = 'ws://127.0.0.1:7880';
+const agentSeg = (...parts: Array<[SegmentKind, number]>): Segment[] => parts.map(([kind, ms]) => ({ kind, ms }));
+const LK_TURNS: TurnReport[] = [
+  turn(0, 8000, 'Bonjour Marie, je voudrais préparer un entretien d’embauche.', 'Excellente idée ! Pour quel poste vous présentez-vous ?', agentSeg(['agent_end_of_turn', 640], ['agent_reply', 690], ['transport', 48], ['playback_start', 21]), { overhead_ms: 0 }),
+  turn(1, 15500, 'Pour un poste de chef de projet dans une agence.', 'Très bien. Qu’est-ce qui vous attire dans ce poste ?', agentSeg(['agent_end_of_turn', 710], ['agent_reply', 880], ['transport', 55], ['playback_start', 19]), { overhead_ms: 0 }),
+  // The agent never said it was thinking: the time before it spoke is nobody's we can see.
+  turn(2, 22500, 'J’aime coordonner les équipes.', 'C’est un vrai atout. Avez-vous un exemple ?', agentSeg(['transport', 0], ['playback_start', 22], ['unobserved', 1390]), { overhead_ms: 0 }),
+];
+const LK_SUMMARY = { turns: 3, completed: 3, interrupted: 0, failed: 0, time_to_first_audio_p50_ms: 1399, time_to_first_audio_p95_ms: 1654, overhead_p50_ms: null, overhead_max_ms: null };
+
+function agentTimeline(): Array<[number, TalkEvent]> {
+  const out: Array<[number, TalkEvent]> = [];
+  const state = (at: number, s: TalkState, t: number | null = null) => out.push([at, { type: 'state', state: s, turn: t, at_ms: at }]);
+  const agent = (at: number, presence: AgentPresence, st: string | null, detail: string | null = null) =>
+    out.push([at, { type: 'agent', presence, identity: presence === 'waiting' ? null : AGENT_ID, state: st, detail, timeout_ms: presence === 'joined' ? null : AGENT_TIMEOUT_MS, at_ms: at }]);
+  const levels = (side: 'learner' | 'marie', from: number, to: number) => {
+    for (let at = from; at < to; at += 67) {
+      const rms = -32 + 12 * Math.sin(at / 170) * Math.sin(at / 610) - 6 * Math.random();
+      out.push([at, { type: 'level', side, rms_dbfs: rms, peak_dbfs: rms + 8, at_ms: at }]);
+    }
+  };
+  out.push([0, { type: 'notice', level: 'info', message: `joining room ${ROOM} at ${LK_URL} (token: token service at http://127.0.0.1:8004; agent dispatch: automatic)`, service: null }]);
+  out.push([412, { type: 'room', url: LK_URL, room: ROOM, identity: `coach-${SESSION}`, token_source: 'token service at http://127.0.0.1:8004', dispatch: 'automatic', join_ms: 387.4, at_ms: 412 }]);
+  agent(415, 'waiting', null, `waiting up to ${AGENT_TIMEOUT_S} s for Marie’s agent (automatic dispatch)`);
+  agent(3300, 'joined', null);
+  agent(3350, 'joined', 'initializing');
+  agent(4100, 'joined', 'listening');
+  // The opening.
+  agent(4300, 'joined', 'speaking');
+  state(4320, 'speaking');
+  out.push([4400, { type: 'text', turn: null, side: 'marie', text: OPENING, is_final: true }]);
+  levels('marie', 4350, 7200);
+  agent(7300, 'joined', 'listening');
+  state(7310, 'listening');
+  const turnAt = (t: number, start: number, speakFor: number, thinkAfter: number | null, replyAfter: number) => {
+    const tr = LK_TURNS[t]!;
+    state(start, 'learner_speaking', t);
+    levels('learner', start, start + speakFor);
+    const end = start + speakFor;
+    state(end + 300, 'end_of_speech', t);
+    if (thinkAfter !== null) {
+      agent(end + thinkAfter, 'joined', 'thinking');
+      state(end + thinkAfter + 5, 'thinking', t);
+    }
+    out.push([end + (thinkAfter ?? 600) + 40, { type: 'text', turn: t, side: 'learner', text: tr.learner_text, is_final: true }]);
+    const speak = end + replyAfter;
+    agent(speak, 'joined', 'speaking');
+    state(speak + 50, 'speaking', t);
+    out.push([speak + 60, { type: 'text', turn: t, side: 'marie', text: tr.marie_text, is_final: true }]);
+    levels('marie', speak + 50, speak + 2600);
+    agent(speak + 2700, 'joined', 'listening');
+    out.push([speak + 2710, { type: 'turn', turn: tr }]);
+    state(speak + 2710, 'listening');
+  };
+  turnAt(0, 8000, 1900, 640, 1330);
+  turnAt(1, 15500, 1700, 710, 1590);
+  turnAt(2, 22500, 1500, null, 1390);
+  state(29500, 'ended');
+  out.push([29505, { type: 'ended', because: 'stopped', summary: LK_SUMMARY }]);
+  return out.sort((a, b) => a[0] - b[0]);
+}
+
+/** The agent leaves after the first turn (its process crashed) and comes back 4 s later. */
+function leftTimeline(): Array<[number, TalkEvent]> {
+  const kept = agentTimeline().filter(([at]) => at < 12_000);
+  const left = `Marie’s agent (agent-AJ_x7Ks2nQe) left the room: its process may have stopped. A supervisor restarts a crashed agent, but LiveKit sends a new worker only to new rooms: start a new talk to go on. Waiting ${AGENT_TIMEOUT_S} s in case it comes back`;
+  kept.push([12_500, { type: 'agent', presence: 'left', identity: AGENT_ID, state: null, detail: left, timeout_ms: AGENT_TIMEOUT_MS, at_ms: 12_500 }]);
+  kept.push([12_501, { type: 'notice', level: 'error', message: left, service: 'agent' }]);
+  kept.push([12_502, { type: 'state', state: 'idle', turn: null, at_ms: 12_502 }]);
+  kept.push([16_500, { type: 'agent', presence: 'joined', identity: AGENT_ID, state: null, detail: 'back after 4.0 s', timeout_ms: null, at_ms: 16_500 }]);
+  kept.push([16_600, { type: 'agent', presence: 'joined', identity: AGENT_ID, state: 'listening', detail: null, timeout_ms: null, at_ms: 16_600 }]);
+  kept.push([16_610, { type: 'state', state: 'listening', turn: null, at_ms: 16_610 }]);
+  kept.push([24_000, { type: 'state', state: 'ended', turn: null, at_ms: 24_000 }]);
+  kept.push([24_005, { type: 'ended', because: 'stopped', summary: { ...LK_SUMMARY, turns: 1, completed: 1, time_to_first_audio_p95_ms: 1399 } }]);
+  return kept;
+}
+
+const missingDetail = () =>
+  `Marie’s agent did not join room ${ROOM} within ${AGENT_TIMEOUT_S} s. Why it may not have: ` +
+  '(1) the token dispatches the agent named "marie-coach": no worker registered under that name took the job (an agent with an explicit agent_name joins only rooms that ask for it by that exact name; check the agent’s WorkerOptions(agent_name=…), or leave the name empty for automatic dispatch) ' +
+  '(2) the stack’s livekit-agent service is stopped: start it (Stack › livekit-agent) ' +
+  '(3) the server may have refused the worker (wrong API key or secret in the agent’s LIVEKIT_API_KEY / LIVEKIT_API_SECRET): its log says so';
+
+function missingTimeline(): Array<[number, TalkEvent]> {
+  const out: Array<[number, TalkEvent]> = [];
+  const gone = 385 + AGENT_TIMEOUT_MS;
+  out.push([0, { type: 'notice', level: 'info', message: `joining room ${ROOM} at ${LK_URL} (token: minted; agent dispatch: explicit: marie-coach)`, service: null }]);
+  out.push([380, { type: 'room', url: LK_URL, room: ROOM, identity: `coach-${SESSION}`, token_source: 'minted with the stack’s keys (explicit dispatch rides in the token’s room configuration, which the token service cannot carry)', dispatch: 'explicit: marie-coach', join_ms: 356.2, at_ms: 380 }]);
+  out.push([385, { type: 'agent', presence: 'waiting', identity: null, state: null, detail: `waiting up to ${AGENT_TIMEOUT_S} s for Marie’s agent (explicit: marie-coach dispatch)`, timeout_ms: AGENT_TIMEOUT_MS, at_ms: 385 }]);
+  for (let at = 400; at < gone; at += 67) out.push([at, { type: 'level', side: 'learner', rms_dbfs: -58 + 4 * Math.random(), peak_dbfs: -50, at_ms: at }]);
+  out.push([gone, { type: 'agent', presence: 'missing', identity: null, state: null, detail: missingDetail(), timeout_ms: AGENT_TIMEOUT_MS, at_ms: gone }]);
+  out.push([gone + 1, { type: 'notice', level: 'error', message: missingDetail(), service: 'agent' }]);
+  out.push([gone + 15, { type: 'state', state: 'ended', turn: null, at_ms: gone + 15 }]);
+  out.push([gone + 20, { type: 'ended', because: missingDetail(), summary: { turns: 0, completed: 0, interrupted: 0, failed: 0, time_to_first_audio_p50_ms: null, time_to_first_audio_p95_ms: null, overhead_p50_ms: null, overhead_max_ms: null } }]);
+  return out;
+}
+
+const NO_SUMMARY = { turns: 0, completed: 0, interrupted: 0, failed: 0, time_to_first_audio_p50_ms: null, time_to_first_audio_p95_ms: null, overhead_p50_ms: null, overhead_max_ms: null };
+
+/** What talk_current reports once the replay is over (built then: the room may be the request's). */
+function report(): TalkReport {
+  const base = { schema: 'greenroom.talk/1', exercise: 'conversation_libre', character: 'marie', endpoints: null, started_unix_ms: Date.now(), record_dir: `/home/coach/.local/share/greenroom/talk/${SESSION}` };
+  if (!LIVEKIT) return { ...base, mode: 'direct', duration_ms: 31000, opening: OPENING, turns: TURNS, summary: SUMMARY, livekit: null, ended_because: 'stopped' };
+  const events = timeline();
+  const ended = events.find(([, e]) => e.type === 'ended')?.[1];
+  const came = SCENARIO !== 'livekit-missing';
+  const livekit: LivekitReport = {
+    url: LK_URL, room: ROOM, identity: `coach-${SESSION}`,
+    token_source: events.flatMap(([, e]) => (e.type === 'room' ? [e.token_source] : []))[0] ?? 'given',
+    dispatch: came ? 'automatic' : 'explicit: marie-coach',
+    join_ms: came ? 387.4 : 356.2, joined_at_ms: came ? 412 : 380,
+    agent_joined_at_ms: came ? 3300 : null, agent_identity: came ? AGENT_ID : null, opening_first_audio_at_ms: came ? 4350 : null,
+    agent_states: events.flatMap(([, e]) => (e.type === 'agent' && e.state ? [{ state: e.state, at_ms: e.at_ms }] : [])),
+  };
+  return {
+    ...base, mode: 'livekit', duration_ms: events.at(-1)![0], opening: came ? OPENING : null,
+    turns: events.flatMap(([, e]) => (e.type === 'turn' ? [e.turn] : [])),
+    summary: ended?.type === 'ended' ? ended.summary : NO_SUMMARY, livekit,
+    ended_because: ended?.type === 'ended' ? ended.because : 'stopped',
+  };
+}
+
+/** The Rooms screen's server: a room the Flutter app opened, with Marie's agent in it. */
+const ROOMS = [
+  { name: 'flutter-entretien-7f3a', sid: 'RM_flutter7f3a', num_participants: 2, num_publishers: 2, metadata: 'entretien', created_at_ms: Date.now() - 95_000 },
+  { name: 'stream-test-1203', sid: 'RM_stream1203', num_participants: 0, num_publishers: 0, metadata: '', created_at_ms: Date.now() - 600_000 },
+];
+const PARTICIPANTS = [
+  { identity: 'learner-42', name: 'Learner', sid: 'PA_learner42', state: 'active', kind: 'standard', tracks: [{ sid: 'TR_mic', name: 'microphone', kind: 'audio', muted: false }], agent_state: null, attributes: {} },
+  { identity: AGENT_ID, name: 'Marie', sid: 'PA_agent', state: 'active', kind: 'agent', tracks: [{ sid: 'TR_voice', name: 'marie-voice', kind: 'audio', muted: false }], agent_state: 'listening', attributes: { 'lk.agent.state': 'listening' } },
+];
 
 class HarnessBackend implements Backend {
   readonly kind = 'http' as const;
@@ -119,6 +272,15 @@ class HarnessBackend implements Backend {
   private seq = 0;
   private ended = false;
   private started = false;
+  /** What the session said so far (talk_current's snapshot is made of it). */
+  private said: TalkEvent[] = [];
+
+  constructor() {
+    if (ATTACH === null) return;
+    // Started elsewhere: it runs already when the screen opens.
+    this.started = true;
+    this.replay(ATTACH);
+  }
 
   subscribe(handler: (e: EventEnvelope) => void) {
     this.handlers.add(handler);
@@ -130,16 +292,36 @@ class HarnessBackend implements Backend {
     return () => {};
   }
 
-  private replay() {
+  /** Streams the session from `from` (session ms); what came before is only in the snapshot. */
+  private replay(from = 0) {
     const t0 = performance.now();
     for (const [at, event] of timeline()) {
       if (at > UNTIL) break;
+      if (at < from) {
+        this.said.push(event);
+        if (event.type === 'ended') this.ended = true;
+        continue;
+      }
       setTimeout(() => {
         if (event.type === 'ended') this.ended = true;
+        this.said.push(event);
         const envelope: EventEnvelope = { topic: `talk://${SESSION}`, seq: ++this.seq, at_ms: Date.now(), event: { kind: 'talk', session: SESSION, event } };
         for (const h of this.handlers) h(envelope);
-      }, Math.max(0, at / SPEED - (performance.now() - t0)));
+      }, Math.max(0, (at - from) / SPEED - (performance.now() - t0)));
     }
+  }
+
+  /** What talk_current answers: the session so far, as crates/api keeps it. */
+  private snapshot(): TalkSnapshot | null {
+    if (!this.started) return null;
+    const state = [...this.said].reverse().find((e) => e.type === 'state');
+    return {
+      session: SESSION, running: !this.ended, state: state?.type === 'state' ? state.state : 'idle', exercise: 'conversation_libre',
+      turns: this.said.flatMap((e) => (e.type === 'turn' ? [e.turn] : [])),
+      report: this.ended ? report() : null,
+      mode: LIVEKIT ? 'livekit' : 'direct',
+      link_events: this.said.filter((e) => e.type === 'room' || e.type === 'agent'),
+    };
   }
 
   async call<C extends CommandName>(command: C, args: CommandArgs[C]): Promise<CommandResults[C]> {
@@ -165,16 +347,33 @@ class HarnessBackend implements Backend {
       case 'talk_endpoints':
         return answer(endpoints);
       case 'talk_current':
-        return answer(this.ended ? { session: SESSION, running: false, state: 'ended', exercise: 'conversation_libre', report: REPORT } : null);
-      case 'talk_sessions':
-        return answer(this.ended ? [{ session: SESSION, dir: REPORT.record_dir, exercise: 'conversation_libre', started_unix_ms: REPORT.started_unix_ms, turns: 4, time_to_first_audio_p50_ms: SUMMARY.time_to_first_audio_p50_ms }] : []);
+        return answer(this.snapshot());
+      case 'talk_sessions': {
+        const r = report();
+        return answer(this.ended ? [{ session: SESSION, dir: r.record_dir, exercise: 'conversation_libre', started_unix_ms: r.started_unix_ms, turns: r.summary.turns, time_to_first_audio_p50_ms: r.summary.time_to_first_audio_p50_ms }] : []);
+      }
       case 'talk_start':
         if (this.started) throw new BackendError('invalid_input', 'the harness replays one session; reload the page');
         this.started = true;
         setTimeout(() => this.replay(), 0);
-        return answer({ session: SESSION, exercise: { id: 'conversation_libre', title: 'Conversation libre', character: 'marie' }, character: { id: 'marie', name: 'Marie' }, endpoints, record_dir: REPORT.record_dir });
+        {
+          const request = (args as CommandArgs['talk_start']).request;
+          const mode = LIVEKIT ? 'livekit' : (request.mode ?? 'direct');
+          console.info('talk_start', JSON.stringify(request));
+          if (request.room) ROOM = request.room;
+          return answer({
+            session: SESSION, exercise: { id: 'conversation_libre', title: 'Conversation libre', character: 'marie' }, character: { id: 'marie', name: 'Marie' }, endpoints, record_dir: `/home/coach/.local/share/greenroom/talk/${SESSION}`,
+            mode, room: mode === 'livekit' ? (request.room ?? ROOM) : null,
+          });
+        }
       case 'talk_control':
         return answer(null);
+      case 'livekit_info':
+        return answer({ url: LK_URL, api_key: 'devkey', origin: 'the stack’s defaults' });
+      case 'rooms_list':
+        return answer(ROOMS);
+      case 'room_participants':
+        return answer((args as CommandArgs['room_participants']).room === ROOMS[0]!.name ? PARTICIPANTS : []);
       case 'talk_export':
         return answer(`${(args as CommandArgs['talk_export']).destination}/greenroom-talk-${SESSION}`);
       default:
@@ -185,4 +384,16 @@ class HarnessBackend implements Backend {
 
 const backend = new HarnessBackend();
 mount(App, { target: document.getElementById('app')!, props: { backend } });
-if (params.has('autostart')) setTimeout(() => void backend.call('talk_start', { request: {} as CommandArgs['talk_start']['request'] }), 300);
+// ?autostart presses Start once it can (as a coach would), else starts from here.
+if (params.has('autostart')) {
+  const began = performance.now();
+  const press = () => {
+    // The LiveKit scenarios take that route, as the coach would pick it.
+    if (LIVEKIT) document.querySelector<HTMLButtonElement>('[data-testid="talk-route"] [data-route="livekit"]')?.click();
+    const start = document.querySelector<HTMLButtonElement>('[data-testid="talk-start"]');
+    if (start && !start.disabled) start.click();
+    else if (performance.now() - began < 3000) setTimeout(press, 50);
+    else void backend.call('talk_start', { request: {} as CommandArgs['talk_start']['request'] });
+  };
+  setTimeout(press, 100);
+}

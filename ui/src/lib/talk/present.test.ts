@@ -1,19 +1,32 @@
 import { describe, expect, it } from 'vitest';
-import type { DeviceList, Segment, TalkCatalogView, TalkEvent, TalkReport, TalkSummary, TurnReport } from '../../generated/api';
+import type { DeviceList, LivekitReport, Segment, TalkCatalogView, TalkEvent, TalkReport, TalkSummary, TurnReport } from '../../generated/api';
 import {
+  AGENT_TIMEOUT_DEFAULT_MS,
   DEFAULT_SETUP,
+  HATCHED_SEGMENTS,
   LOG_CAP,
   SEGMENT_KINDS,
   SEGMENT_LABELS,
+  agentBadge,
+  agentStage,
+  agentStepLabel,
+  agentStrip,
+  agentStripEnd,
+  agentStripStart,
+  agentTimeout,
+  applyLinkEventsSoFar,
   applyReport,
   applyTurnsSoFar,
   applyTalkEvent,
   catalogExercises,
   characterName,
   clampEndOfSpeech,
+  detailParts,
   deviceOptions,
+  dispatchLabel,
   elapsedLabel,
   emptyView,
+  endedReason,
   exerciseLabel,
   filterLog,
   focusKind,
@@ -22,6 +35,7 @@ import {
   isSandboxStt,
   isWaiting,
   keyIntent,
+  legendKinds,
   levelFraction,
   liveLevel,
   loadSetup,
@@ -31,17 +45,31 @@ import {
   reportedTurns,
   requestFromSetup,
   saveSetup,
+  segmentBackground,
+  serviceName,
   sessionNow,
+  setupDispatch,
+  stateHint,
   stateTone,
   stateWord,
   stripPieces,
   stripScale,
+  tokenSourceShort,
   turnOutcome,
   turnTitle,
   visibleNotices,
   type KeyContext,
   type LogType,
 } from './present';
+
+// A turn through Marie's LiveKit agent: the chain of crates/talk/src/segments.rs, 1290 ms.
+const AGENT_SEGMENTS: Segment[] = [
+  { kind: 'agent_end_of_turn', ms: 700 },
+  { kind: 'agent_reply', ms: 450 },
+  { kind: 'transport', ms: 80 },
+  { kind: 'playback_start', ms: 20 },
+  { kind: 'unobserved', ms: 40 },
+];
 
 // A complete turn as crates/talk reports it: contiguous segments summing to 1545 ms.
 const SEGMENTS: Segment[] = [
@@ -115,14 +143,27 @@ describe('setup', () => {
   });
 
   it('builds the talk_start request from the setup', () => {
-    const r = requestFromSetup({ exercise: 'entretien', mic: 'alsa:pulse', speaker: '', mode: 'push_to_talk', endOfSpeechMs: 1234, record: false });
+    const r = requestFromSetup({ ...DEFAULT_SETUP, exercise: 'entretien', mic: 'alsa:pulse', speaker: '', mode: 'push_to_talk', endOfSpeechMs: 1234, record: false });
     expect(r.exercise).toBe('entretien');
     expect(r.input).toEqual({ kind: 'device', id: 'alsa:pulse' });
     expect(r.output).toEqual({ kind: 'device', id: null });
     expect(r.push_to_talk).toBe(true);
     expect(r.end_of_speech_ms).toBe(1250);
     expect(r.record).toBe(false);
-    expect(requestFromSetup(DEFAULT_SETUP)).toMatchObject({ exercise: null, push_to_talk: false, end_of_speech_ms: 800, record: true });
+    expect(requestFromSetup(DEFAULT_SETUP)).toMatchObject({ exercise: null, push_to_talk: false, end_of_speech_ms: 800, record: true, mode: 'direct' });
+  });
+
+  it('asks for LiveKit with the room and the agent, leaving out what is empty', () => {
+    const livekit = requestFromSetup({ ...DEFAULT_SETUP, route: 'livekit', room: '  flutter-room-42 ', agentName: ' marie-agent ' });
+    expect(livekit).toMatchObject({ mode: 'livekit', room: 'flutter-room-42', agent: 'marie-agent' });
+    // Empty: a new room and automatic dispatch (Rust refuses an empty room name).
+    const fresh = requestFromSetup({ ...DEFAULT_SETUP, route: 'livekit', room: '   ', agentName: '' });
+    expect(fresh.mode).toBe('livekit');
+    expect('room' in fresh || 'agent' in fresh || 'agent_timeout_ms' in fresh).toBe(false);
+    // Direct ignores what the LiveKit fields still hold.
+    const direct = requestFromSetup({ ...DEFAULT_SETUP, route: 'direct', room: 'r', agentName: 'a' });
+    expect(direct.mode).toBe('direct');
+    expect('room' in direct || 'agent' in direct).toBe(false);
   });
 
   it('keeps the end-of-speech delay on the slider grid (200–2000 ms, step 50)', () => {
@@ -140,6 +181,15 @@ describe('setup', () => {
     store.set('greenroom.talk.setup', '{"mode":"shout","endOfSpeechMs":99999,"record":"yes"}');
     expect(loadSetup(storage)).toMatchObject({ mode: 'voice', endOfSpeechMs: 2000, record: true });
     expect(loadSetup(null)).toEqual(DEFAULT_SETUP);
+  });
+
+  it('remembers the route and the agent name, not the room', () => {
+    const store = new Map<string, string>();
+    const storage = { getItem: (k: string) => store.get(k) ?? null, setItem: (k: string, v: string) => void store.set(k, v) };
+    saveSetup(storage, { ...DEFAULT_SETUP, route: 'livekit', room: 'yesterday', agentName: 'marie-agent' });
+    expect(loadSetup(storage)).toMatchObject({ route: 'livekit', room: '', agentName: 'marie-agent' });
+    store.set('greenroom.talk.setup', '{"route":"carrier-pigeon","agentName":7,"room":"x"}');
+    expect(loadSetup(storage)).toMatchObject({ route: 'direct', room: '', agentName: '' });
   });
 
   it('lists devices with the default marked, and keeps a chosen device that went away', () => {
@@ -196,6 +246,20 @@ describe('states', () => {
     expect(stateTone('idle')).toBe('idle');
   });
 
+  it('says where the wait is through LiveKit: in the agent, out of sight', () => {
+    expect(stateHint('thinking', 'voice')).toBe('Waiting for the conversation service.');
+    expect(stateHint('thinking', 'voice', 'Marie', 'livekit')).toContain('Marie’s agent is preparing the reply');
+    expect(stateHint('end_of_speech', 'voice', 'Claire', 'livekit')).toContain('Claire’s agent decides');
+    expect(stateHint('listening', 'push_to_talk', 'Marie', 'livekit')).toBe(stateHint('listening', 'push_to_talk'));
+  });
+
+  it('says why a talk ended in a sentence', () => {
+    expect(endedReason('stopped')).toBe('stopped');
+    expect(endedReason('Marie’s agent did not join room r within 10 s. Why it may not have: (1) no worker (2) refused')).toBe('Marie’s agent did not join room r within 10 s.');
+    expect(endedReason('x'.repeat(300))).toHaveLength(140);
+    expect(endedReason('the conversation service at http://127.0.0.1:8000/v1 failed')).toBe('the conversation service at http://127.0.0.1:8000/v1 failed');
+  });
+
   it('shows elapsed time once a state lasts more than a second', () => {
     expect([0, 999, 1000, 1440, 9990, 12_345].map(elapsedLabel)).toEqual(['', '', '1.0 s', '1.4 s', '10.0 s', '12 s']);
   });
@@ -204,8 +268,31 @@ describe('states', () => {
 describe('latency strip and history', () => {
   it('has a label for every segment kind, as Rust names them', () => {
     expect(SEGMENT_KINDS.map((k) => SEGMENT_LABELS[k])).toEqual([
-      'end of speech', 'speech-to-text', 'LLM first token', 'LLM first sentence', 'TTS first byte', 'TTS first clip', 'playback start', 'Greenroom',
+      'end of speech', 'speech-to-text', 'LLM first token', 'LLM first sentence', 'TTS first byte', 'TTS first clip',
+      'agent: end of turn + STT', 'agent: LLM + TTS', 'transport: agent → Greenroom', 'playback start', 'not observable', 'Greenroom',
     ]);
+  });
+
+  it('gives every kind its own colour, the unobservable a neutral hatch', () => {
+    const colours = SEGMENT_KINDS.map((k) => segmentBackground(k));
+    expect(new Set(colours).size).toBe(SEGMENT_KINDS.length);
+    expect([...HATCHED_SEGMENTS]).toEqual(['unobserved']);
+    expect(segmentBackground('unobserved')).toMatch(/^repeating-linear-gradient/);
+    expect(segmentBackground('stt')).toBe('#2fbf84');
+    expect(stripPieces(AGENT_SEGMENTS, 1000).map((p) => p.hatched)).toEqual([false, false, false, false, true]);
+    expect(historyPlot([turn(0, { segments: AGENT_SEGMENTS, time_to_first_audio_ms: 1290, overhead_ms: 0 })], null, 100, 100).columns[0]!.pieces.at(-1)).toMatchObject({ kind: 'unobserved', hatched: true });
+  });
+
+  it('lists in the legend the kinds the turns have, else the route’s', () => {
+    expect(legendKinds([])).toEqual(['end_of_utterance', 'stt', 'llm_first_token', 'llm_first_sentence', 'tts_first_byte', 'tts_rest', 'playback_start', 'overhead']);
+    expect(legendKinds([], 'livekit')).toEqual(['agent_end_of_turn', 'agent_reply', 'transport', 'playback_start', 'unobserved']);
+    expect(legendKinds([turn(0, { segments: AGENT_SEGMENTS.slice(0, 2) })], 'direct')).toEqual(['agent_end_of_turn', 'agent_reply']);
+    expect(legendKinds([turn(0), turn(1, { segments: AGENT_SEGMENTS })])).toEqual(SEGMENT_KINDS);
+  });
+
+  it('names the LiveKit agent when it fails a turn', () => {
+    expect(serviceName('agent')).toBe('LiveKit agent');
+    expect(turnOutcome(turn(0, { time_to_first_audio_ms: null, error: { service: 'agent', url: 'ws://lk', tag: 'agent_left', message: 'left' } }))).toBe('LiveKit agent failed');
   });
 
   it('lays segments end to end on a common scale', () => {
@@ -388,6 +475,9 @@ describe('the session view built from events', () => {
     expect(opensSession({ type: 'state', state: 'listening', turn: null, at_ms: 10 })).toBe(true);
     expect(opensSession({ type: 'state', state: 'listening', turn: null, at_ms: 40_000 })).toBe(false);
     expect(opensSession({ type: 'level', side: 'learner', rms_dbfs: -120, peak_dbfs: -120, at_ms: 5 })).toBe(false);
+    // Through LiveKit the room comes first (the join may take over a second).
+    expect(opensSession({ type: 'room', url: 'ws://127.0.0.1:7880', room: 'r', identity: 'coach-s1', token_source: 'given', dispatch: 'automatic', join_ms: 1800, at_ms: 1850 })).toBe(true);
+    expect(opensSession({ type: 'agent', presence: 'joined', identity: 'a', state: 'listening', detail: null, timeout_ms: null, at_ms: 10 })).toBe(false);
     expect(run([]).stateSeen).toBe(false);
     expect(run(opening).stateSeen).toBe(true);
   });
@@ -401,12 +491,15 @@ describe('the session view built from events', () => {
     const view = emptyView('s1', 0);
     const report: TalkReport = {
       schema: 'greenroom.talk/1', mode: 'direct', exercise: 'conversation_libre', character: 'marie', endpoints: null,
-      started_unix_ms: 1, duration_ms: 9000, opening: 'Bonjour.', turns: [turn(0), turn(1)], summary: SUMMARY, record_dir: '/h/talk/s1', ended_because: 'stopped',
+      started_unix_ms: 1, duration_ms: 9000, opening: 'Bonjour.', turns: [turn(0), turn(1)], summary: SUMMARY, record_dir: '/h/talk/s1', livekit: null, ended_because: 'stopped',
     };
     applyReport(view, report);
     expect(view.transcript.map((e) => [e.key, e.marie])).toEqual([['opening', 'Bonjour.'], ['turn-0', 'Bonjour ! Réponse 0.'], ['turn-1', 'Bonjour ! Réponse 1.']]);
     expect(view.running).toBe(false);
     expect(view.summary).toBe(SUMMARY);
+    expect(view.mode).toBe('direct');
+    expect(view.room).toBeNull();
+    expect(view.agent.steps).toEqual([]);
   });
 
   it('fills in the turns so far for a screen that opens mid-talk, still running', () => {
@@ -426,7 +519,7 @@ describe('the session view built from events', () => {
     const view = run(events);
     expect(view.log).toHaveLength(LOG_CAP);
     expect(view.log.at(-1)!.type).toBe('notice');
-    const all = new Set<LogType>(['state', 'text', 'turn', 'notice']);
+    const all = new Set<LogType>(['state', 'text', 'turn', 'notice', 'agent']);
     expect(filterLog(view.log, new Set<LogType>(['notice']), '')).toHaveLength(1);
     expect(filterLog(view.log, all, 'HEADPHONES')).toHaveLength(1);
     expect(filterLog(view.log, new Set<LogType>(['state']), 'headphones')).toHaveLength(0);
@@ -439,6 +532,309 @@ describe('the session view built from events', () => {
     expect(view.history.learner).toEqual([]);
     expect(sessionNow(view, 10_050 + 200)).toBe(10_200);
     expect(sessionNow(emptyView(), 5)).toBe(0);
+  });
+});
+
+describe('LiveKit: the room and Marie’s agent', () => {
+  const ROOM: TalkEvent = { type: 'room', url: 'ws://127.0.0.1:7880', room: 'greenroom-talk-s1', identity: 'coach-s1', token_source: 'token service at http://127.0.0.1:8004', dispatch: 'automatic', join_ms: 412.6, at_ms: 90 };
+  const agent = (
+    presence: 'waiting' | 'joined' | 'left' | 'missing',
+    at_ms: number,
+    state: string | null = null,
+    detail: string | null = null,
+    identity: string | null = presence === 'joined' || presence === 'left' ? 'agent-AJ_1' : null,
+    timeout_ms: number | null = null,
+  ): TalkEvent => ({ type: 'agent', presence, identity, state, detail, timeout_ms, at_ms });
+  /** Events with the page clock equal to the session time (`now` = at_ms, 0 for an event without). */
+  function live(events: TalkEvent[], view = emptyView('s1', 0)) {
+    for (const e of events) applyTalkEvent(view, e, 1_700_000_000_000, 'at_ms' in e ? e.at_ms : 0);
+    return view;
+  }
+
+  it('holds the room joined and the agent’s presence, state and steps', () => {
+    const view = live([
+      ROOM,
+      agent('waiting', 1900, null, 'waiting up to 10 s for Marie’s agent (automatic dispatch)'),
+      agent('joined', 3200),
+      agent('joined', 3300, 'initializing'),
+      agent('joined', 3900, 'listening'),
+      agent('joined', 3900, 'listening'),
+      agent('joined', 8000, 'thinking'),
+      agent('joined', 8900, 'speaking'),
+    ]);
+    expect(view.mode).toBe('livekit');
+    expect(view.room).toEqual({ url: 'ws://127.0.0.1:7880', room: 'greenroom-talk-s1', identity: 'coach-s1', tokenSource: 'token service at http://127.0.0.1:8004', joinMs: 412.6, dispatch: 'automatic', atMs: 90 });
+    expect(view.agent).toMatchObject({ presence: 'joined', identity: 'agent-AJ_1', state: 'speaking', sinceMs: 3200 });
+    // The same state twice is one step.
+    expect(view.agent.steps.map(agentStepLabel)).toEqual(['waiting', 'joined', 'initializing', 'listening', 'thinking', 'speaking']);
+    expect(view.log.filter((l) => l.type === 'agent').map((l) => l.text)).toEqual([
+      'joined room greenroom-talk-s1 at ws://127.0.0.1:7880 as coach-s1 in 413 ms (token: token service at http://127.0.0.1:8004; dispatch: automatic) at 0.09 s',
+      'agent waiting: waiting up to 10 s for Marie’s agent (automatic dispatch) at 1.90 s',
+      'agent joined (agent-AJ_1) at 3.20 s',
+      'agent (agent-AJ_1): initializing at 3.30 s',
+      'agent (agent-AJ_1): listening at 3.90 s',
+      'agent (agent-AJ_1): listening at 3.90 s',
+      'agent (agent-AJ_1): thinking at 8.00 s',
+      'agent (agent-AJ_1): speaking at 8.90 s',
+    ]);
+    // Agent events move the session clock on, as levels do.
+    expect(sessionNow(view, 9000)).toBe(9000);
+  });
+
+  it('keeps why the agent left, forgets its state, and says when it is back', () => {
+    const view = live([ROOM, agent('joined', 100, 'listening'), agent('left', 5000, null, 'Marie’s agent (agent-AJ_1) left the room: its process may have stopped. Waiting 10 s for it to come back')]);
+    expect(view.agent).toMatchObject({ presence: 'left', state: null, identity: 'agent-AJ_1', sinceMs: 5000 });
+    expect(view.agent.detail).toContain('left the room');
+    expect(view.log.at(-1)).toMatchObject({ type: 'agent', level: 'warning' });
+    applyTalkEvent(view, agent('joined', 7000, null, 'back after 2.0 s', 'agent-AJ_2'), 0, 7000);
+    expect(view.agent).toMatchObject({ presence: 'joined', identity: 'agent-AJ_2', detail: 'back after 2.0 s', state: null });
+    // A state change says no detail: the presence's stays.
+    applyTalkEvent(view, agent('joined', 7100, 'listening', null, 'agent-AJ_2'), 0, 7100);
+    expect(view.agent).toMatchObject({ detail: 'back after 2.0 s', state: 'listening', sinceMs: 7000 });
+    expect(view.agent.steps.map(agentStepLabel)).toEqual(['listening', 'left', 'joined', 'listening']);
+  });
+
+  it('counts the wait up to the timeout, then stops; never spins once over', () => {
+    const ctx = { running: true, timeoutMs: 10_000, character: 'Marie' };
+    const at = (presence: 'waiting' | 'joined' | 'left' | 'missing' | null, identity: string | null = null, sinceMs = 0) => ({ presence, identity, sinceMs, timeoutMs: null });
+    const waiting = at('waiting', null, 1000);
+    expect(agentBadge(waiting, { ...ctx, nowMs: 4500 })).toEqual({ presence: 'waiting', tone: 'waiting', label: 'waiting for Marie’s agent… (3 s)', progress: 0.35, overdue: false });
+    expect(agentBadge(waiting, { ...ctx, nowMs: 13_000 })).toMatchObject({ tone: 'warn', progress: 1, overdue: true, label: 'waiting for Marie’s agent… (12 s; the timeout was 10 s)' });
+    expect(agentBadge(waiting, { ...ctx, running: false, nowMs: 4500 })).toMatchObject({ tone: 'fail', progress: null, label: 'Marie’s agent never joined' });
+    expect(agentBadge(at('joined', 'agent-AJ_1'), { ...ctx, nowMs: 1 })).toMatchObject({ presence: 'joined', tone: 'ok', label: 'joined (agent-AJ_1)', progress: null });
+    expect(agentBadge(at('joined', 'agent-AJ_1'), { ...ctx, running: false, nowMs: 1 })).toMatchObject({ presence: 'joined', tone: 'idle' });
+    expect(agentBadge(at('left', 'agent-AJ_1'), { ...ctx, nowMs: 2000 })).toMatchObject({ presence: 'left', tone: 'fail', progress: 0.2, label: 'left; waiting for it to come back… (2 s)' });
+    expect(agentBadge(at('left', 'agent-AJ_1'), { ...ctx, running: false, nowMs: 2000 })).toMatchObject({ progress: null, label: 'left (agent-AJ_1)' });
+    expect(agentBadge(at('missing'), { ...ctx, nowMs: 2000 })).toMatchObject({ presence: 'missing', tone: 'fail', progress: null, label: 'missing' });
+    expect(agentBadge(at(null), { ...ctx, nowMs: 2000 })).toMatchObject({ presence: 'none', label: 'joining the room…', progress: null });
+    expect(agentBadge(at(null), { ...ctx, running: false, nowMs: 2000 })).toMatchObject({ presence: 'none', tone: 'idle' });
+    // A timeout of 0 is Rust's default.
+    expect(agentBadge(waiting, { ...ctx, timeoutMs: 0, nowMs: 6000 }).progress).toBe(5000 / AGENT_TIMEOUT_DEFAULT_MS);
+  });
+
+  it('counts to the timeout the agent’s event says, the request’s only when it says none', () => {
+    // The request asked for 10 s; the session says 20 s (its own figure wins).
+    const view = live([ROOM, agent('waiting', 1000, null, 'waiting up to 20 s', null, 20_000)]);
+    view.agentTimeoutMs = 10_000;
+    expect(view.agent).toMatchObject({ presence: 'waiting', sinceMs: 1000, timeoutMs: 20_000 });
+    expect(agentTimeout(view)).toBe(20_000);
+    const ctx = { running: true, timeoutMs: view.agentTimeoutMs };
+    expect(agentBadge(view.agent, { ...ctx, nowMs: 6000 })).toMatchObject({ progress: 0.25, overdue: false, label: 'waiting for Marie’s agent… (5 s)' });
+    expect(agentBadge(view.agent, { ...ctx, nowMs: 15_000 })).toMatchObject({ tone: 'waiting', overdue: false, progress: 0.7 });
+    expect(agentBadge(view.agent, { ...ctx, nowMs: 22_000 })).toMatchObject({ tone: 'warn', overdue: true, label: 'waiting for Marie’s agent… (21 s; the timeout was 20 s)' });
+    // Joined: no timeout any more; a state change keeps it so.
+    live([agent('joined', 3000, null, null, 'agent-AJ_1'), agent('joined', 3100, 'listening')], view);
+    expect(view.agent.timeoutMs).toBeNull();
+    expect(agentTimeout(view)).toBe(10_000);
+    // Left: its own timeout, counted from when it left.
+    live([agent('left', 9000, null, 'left the room', 'agent-AJ_1', 15_000)], view);
+    expect(view.agent).toMatchObject({ sinceMs: 9000, timeoutMs: 15_000 });
+    expect(agentBadge(view.agent, { ...ctx, nowMs: 12_000 })).toMatchObject({ presence: 'left', progress: 0.2, label: 'left; waiting for it to come back… (3 s)' });
+    // A waiting event that says none falls back to the request's, then to Rust's default.
+    const older = live([ROOM, agent('waiting', 1000)]);
+    older.agentTimeoutMs = 30_000;
+    expect(agentTimeout(older)).toBe(30_000);
+    expect(agentBadge(older.agent, { running: true, nowMs: 7000, timeoutMs: older.agentTimeoutMs }).progress).toBe(0.2);
+    older.agentTimeoutMs = 0;
+    expect(agentTimeout(older)).toBe(AGENT_TIMEOUT_DEFAULT_MS);
+    // Missing keeps the timeout it waited (for whoever reads the view).
+    expect(live([ROOM, agent('waiting', 1000, null, null, null, 20_000), agent('missing', 21_000, null, 'did not join', null, 20_000)]).agent.timeoutMs).toBe(20_000);
+  });
+
+  it('lays the agent’s steps on a time axis, the last minute while talking', () => {
+    const steps = live([agent('waiting', 1000), agent('joined', 2000, 'listening'), agent('joined', 6000, 'thinking'), agent('joined', 7000, 'speaking')]).agent.steps;
+    const strip = agentStrip(steps, 11_000);
+    expect(strip.fromMs).toBe(1000);
+    expect(strip.toMs).toBe(11_000);
+    expect(strip.blocks.map((b) => [b.label, b.left, b.width])).toEqual([['waiting', 0, 0.1], ['listening', 0.1, 0.4], ['thinking', 0.5, 0.1], ['speaking', 0.6, 0.4]]);
+    expect(strip.blocks[0]).toMatchObject({ hatched: true, title: 'waiting: 1.0 s (from 1.0 s)' });
+    expect(strip.blocks[1]).toMatchObject({ hatched: false, colour: '#2fbf84' });
+    expect(strip.ticks.map((t) => t.label)).toEqual(['2 s', '4 s', '6 s', '8 s', '10 s']);
+    // A window keeps the end: the listening block is cut at its left.
+    const windowed = agentStrip(steps, 11_000, 6000);
+    expect(windowed.fromMs).toBe(5000);
+    expect(windowed.blocks.map((b) => b.label)).toEqual(['listening', 'thinking', 'speaking']);
+    expect(windowed.blocks[0]).toMatchObject({ left: 0, fromMs: 2000 });
+    expect(windowed.blocks[0]!.width).toBeCloseTo(1 / 6);
+    expect(agentStrip([], 5000)).toEqual({ blocks: [], fromMs: 0, toMs: 0, ticks: [] });
+    // From the room's join: the time before the first step is empty track.
+    const joined = agentStrip(steps, 11_000, Number.POSITIVE_INFINITY, 500);
+    expect(joined.fromMs).toBe(500);
+    expect(joined.blocks[0]).toMatchObject({ label: 'waiting', left: 500 / 10_500 });
+    // A join said after the first step (it never is) does not cut it.
+    expect(agentStrip(steps, 11_000, Number.POSITIVE_INFINITY, 1500).fromMs).toBe(1000);
+    // The window still wins over the join.
+    expect(agentStrip(steps, 11_000, 6000, 500).fromMs).toBe(5000);
+    // An unknown state is drawn, neutral; being away is hatched.
+    expect(agentStrip([{ presence: 'joined', state: 'idle', at_ms: 0 }, { presence: 'left', state: null, at_ms: 10 }], 20).blocks.map((b) => [b.colour, b.hatched])).toEqual([['#93a89d', false], ['#a33b3b', true]]);
+  });
+
+  it('ends the strip now while talking, at the end after', () => {
+    const view = live([ROOM, agent('waiting', 1000), agent('joined', 2000, 'listening')]);
+    view.running = true;
+    expect(agentStripEnd(view, 2500)).toBe(2500);
+    applyTalkEvent(view, { type: 'state', state: 'ended', turn: null, at_ms: 9000 }, 0, 9000);
+    expect(view.endedAtMs).toBe(9000);
+    expect(agentStripEnd(view, 20_000)).toBe(9000);
+  });
+
+  it('says in the state box what the talk waits on before the agent is there', () => {
+    const view = emptyView('s1', 0);
+    expect(agentStage(view)).toBeNull();
+    view.mode = 'livekit';
+    expect(agentStage(view)).toMatchObject({ word: 'Joining the room', waiting: true });
+    applyTalkEvent(view, ROOM, 0, 0);
+    applyTalkEvent(view, agent('waiting', 1000), 0, 1000);
+    expect(agentStage(view, 'Claire')).toMatchObject({ word: 'Awaiting agent', hint: 'Claire’s agent has not joined room greenroom-talk-s1 yet.' });
+    applyTalkEvent(view, agent('missing', 11_000, null, 'did not join'), 0, 11_000);
+    expect(agentStage(view)).toMatchObject({ word: 'No agent', waiting: false });
+    applyTalkEvent(view, { type: 'state', state: 'speaking', turn: null, at_ms: 3000 }, 0, 3000);
+    expect(agentStage(view)).toBeNull();
+  });
+
+  it('fills the room and the agent from a LiveKit report, when the screen missed the events', () => {
+    const lk: LivekitReport = {
+      url: 'ws://127.0.0.1:7880', room: 'r1', identity: 'coach-s1', token_source: 'minted with the stack’s keys (explicit dispatch …)', dispatch: 'explicit: marie',
+      join_ms: 300, joined_at_ms: 900, agent_joined_at_ms: 1500, agent_identity: 'agent-AJ_1', opening_first_audio_at_ms: 2500,
+      agent_states: [{ state: 'listening', at_ms: 1600 }, { state: 'speaking', at_ms: 2000 }],
+    };
+    const report: TalkReport = {
+      schema: 'greenroom.talk/1', mode: 'livekit', exercise: 'conversation_libre', character: 'marie', endpoints: null,
+      started_unix_ms: 1, duration_ms: 9000, opening: null, turns: [], summary: SUMMARY, record_dir: null, livekit: lk, ended_because: 'stopped',
+    };
+    const view = emptyView('s1', 0);
+    applyReport(view, report);
+    expect(view.mode).toBe('livekit');
+    expect(view.room).toMatchObject({ room: 'r1', joinMs: 300, tokenSource: lk.token_source, dispatch: 'explicit: marie', atMs: 900 });
+    expect(agentStripStart(view)).toBe(900);
+    expect(view.agent).toMatchObject({ presence: 'joined', identity: 'agent-AJ_1', state: 'speaking' });
+    expect(view.agent.steps.map(agentStepLabel)).toEqual(['waiting', 'joined', 'listening', 'speaking']);
+    expect(view.endedAtMs).toBe(9000);
+
+    const missing = emptyView('s2', 0);
+    applyReport(missing, { ...report, livekit: { ...lk, agent_joined_at_ms: null, agent_identity: null, agent_states: [] }, ended_because: 'Marie’s agent did not join room r1 within 10 s. Why…' });
+    expect(missing.agent).toMatchObject({ presence: 'missing', detail: 'Marie’s agent did not join room r1 within 10 s. Why…' });
+    expect(missing.agent.steps).toEqual([{ presence: 'waiting', state: null, at_ms: 900 }, { presence: 'missing', state: null, at_ms: 9000 }]);
+
+    // Events seen live win over the report.
+    const seen = live([ROOM, agent('joined', 100, 'thinking')]);
+    applyReport(seen, report);
+    expect(seen.room!.room).toBe('greenroom-talk-s1');
+    expect(seen.agent.steps.map(agentStepLabel)).toEqual(['thinking']);
+  });
+
+  it('folds in a snapshot’s room and agent events for a screen that opens mid-talk, as if they had come live', () => {
+    const past: TalkEvent[] = [
+      ROOM,
+      agent('waiting', 95, null, 'waiting up to 15 s for Marie’s agent (automatic dispatch)', null, 15_000),
+      agent('joined', 3200),
+      agent('joined', 3300, 'initializing'),
+      agent('joined', 3900, 'listening'),
+      agent('joined', 8000, 'thinking'),
+    ];
+    const reference = live(past);
+    // The screen attaches at page time 50 000 (the session is further on; levels tell it soon).
+    const view = emptyView('s1', 50_000);
+    view.running = true;
+    applyLinkEventsSoFar(view, past, 1_700_000_000_000, 50_000);
+    expect(view.mode).toBe('livekit');
+    expect(view.room).toEqual(reference.room);
+    expect(view.agent).toEqual(reference.agent);
+    expect(view.agent).toMatchObject({ presence: 'joined', identity: 'agent-AJ_1', state: 'thinking', sinceMs: 3200 });
+    expect(view.agent.steps.map(agentStepLabel)).toEqual(['waiting', 'joined', 'initializing', 'listening', 'thinking']);
+    expect(view.log.map((l) => l.text)).toEqual(reference.log.map((l) => l.text));
+    expect(agentStripStart(view)).toBe(90);
+    // The session clock is the last event's until a live one moves it.
+    expect(sessionNow(view, 50_000)).toBe(8000);
+    const strip = agentStrip(view.agent.steps, agentStripEnd(view, 51_000), Number.POSITIVE_INFINITY, agentStripStart(view));
+    expect([strip.fromMs, strip.toMs]).toEqual([90, 9000]);
+    expect(strip.blocks.map((b) => b.label)).toEqual(['waiting', 'joined', 'initializing', 'listening', 'thinking']);
+
+    // Twice (talk_current answered twice): nothing doubles.
+    applyLinkEventsSoFar(view, past, 1_700_000_000_000, 50_100);
+    expect(view.agent.steps).toHaveLength(5);
+    expect(view.log.filter((l) => l.type === 'agent')).toHaveLength(6);
+    expect(view.linkEvents).toHaveLength(6);
+
+    // Then the next live one goes on from there.
+    applyTalkEvent(view, agent('joined', 8900, 'speaking'), 1_700_000_000_001, 50_200);
+    expect(view.agent.steps.map(agentStepLabel).at(-1)).toBe('speaking');
+    // An older snapshot (without it) changes nothing either.
+    applyLinkEventsSoFar(view, past, 1_700_000_000_002, 50_300);
+    expect(view.agent.state).toBe('speaking');
+    expect(view.agent.steps).toHaveLength(6);
+  });
+
+  it('puts the snapshot’s events first when live ones came before it answered', () => {
+    const past: TalkEvent[] = [ROOM, agent('waiting', 95, null, null, null, 15_000), agent('joined', 3200), agent('joined', 3900, 'listening')];
+    const later: TalkEvent[] = [agent('joined', 8000, 'thinking'), agent('joined', 8900, 'speaking')];
+    // The screen attached on a live event; two agent events came before talk_current answered,
+    // the first of them already in the snapshot.
+    const view = emptyView('s1', 0);
+    view.running = true;
+    live([past[3]!, ...later], view);
+    expect(view.room).toBeNull();
+    applyLinkEventsSoFar(view, [...past, later[0]!], 1_700_000_000_000, 9000);
+    const reference = live([...past, ...later]);
+    expect(view.room).toEqual(reference.room);
+    expect(view.agent).toEqual(reference.agent);
+    expect(view.agent.steps.map(agentStepLabel)).toEqual(['waiting', 'joined', 'listening', 'thinking', 'speaking']);
+    expect(view.linkEvents.map((e) => e.at_ms)).toEqual([90, 95, 3200, 3900, 8000, 8900]);
+    // Each line once: the live ones as they came, then what the snapshot added.
+    const lines = view.log.filter((l) => l.type === 'agent').map((l) => l.text);
+    expect(lines).toEqual([
+      'agent joined (agent-AJ_1), listening at 3.90 s',
+      'agent (agent-AJ_1): thinking at 8.00 s',
+      'agent (agent-AJ_1): speaking at 8.90 s',
+      'joined room greenroom-talk-s1 at ws://127.0.0.1:7880 as coach-s1 in 413 ms (token: token service at http://127.0.0.1:8004; dispatch: automatic) at 0.09 s',
+      'agent waiting at 0.10 s',
+      'agent joined (agent-AJ_1) at 3.20 s',
+    ]);
+  });
+
+  it('counts a folded-in wait from when the agent was awaited, in session time', () => {
+    const view = emptyView('s1', 0);
+    view.running = true;
+    // Reloaded 6 s into the wait for an agent that may take 15 s.
+    applyLinkEventsSoFar(view, [ROOM, agent('waiting', 95, null, null, null, 15_000)], 1_700_000_000_000, 40_000);
+    expect(view.agent.sinceMs).toBe(95);
+    // The microphone's levels keep coming: the session is at 6.1 s.
+    applyTalkEvent(view, { type: 'level', side: 'learner', rms_dbfs: -50, peak_dbfs: -45, at_ms: 6095 }, 1_700_000_000_000, 40_050);
+    const badge = agentBadge(view.agent, { running: true, nowMs: sessionNow(view, 41_050), timeoutMs: AGENT_TIMEOUT_DEFAULT_MS });
+    expect(badge).toMatchObject({ presence: 'waiting', progress: 7000 / 15_000, label: 'waiting for Marie’s agent… (7 s)' });
+  });
+
+  it('takes no notice of other events in a snapshot’s link events, nor of an empty list', () => {
+    const view = emptyView('s1', 0);
+    applyLinkEventsSoFar(view, [], 0, 0);
+    applyLinkEventsSoFar(view, [{ type: 'state', state: 'listening', turn: null, at_ms: 10 }], 0, 0);
+    expect(view).toEqual(emptyView('s1', 0));
+  });
+
+  it('says how the agent is dispatched, from the event or from the setup', () => {
+    expect(dispatchLabel('automatic')).toBe('automatic dispatch');
+    expect(dispatchLabel('explicit: marie-coach')).toBe('explicit dispatch of “marie-coach”');
+    expect(dispatchLabel('explicit:')).toBe('explicit dispatch');
+    expect(dispatchLabel('')).toBe('automatic dispatch');
+    expect(dispatchLabel('by room rule')).toBe('by room rule');
+    expect(setupDispatch('  marie-coach ')).toBe('explicit: marie-coach');
+    expect(setupDispatch('')).toBe('automatic');
+    expect(dispatchLabel(setupDispatch('claire'))).toBe('explicit dispatch of “claire”');
+    // The room line says the session's dispatch, not the setup's.
+    const view = emptyView('s1', 0);
+    applyTalkEvent(view, { ...ROOM, dispatch: 'explicit: claire' } as TalkEvent, 0, 0);
+    expect(view.room?.dispatch).toBe('explicit: claire');
+  });
+
+  it('says the token’s origin in a few words, and cuts a missing agent’s explanation into reasons', () => {
+    expect(tokenSourceShort('token service at http://127.0.0.1:8004')).toBe('token service');
+    expect(tokenSourceShort('minted with the stack’s keys (the token service at http://x failed: refused)')).toBe('minted with the stack’s keys');
+    expect(tokenSourceShort('given')).toBe('given');
+    expect(detailParts('Marie’s agent did not join room r within 10 s. Why it may not have: (1) no worker is registered (2) the server refused it')).toEqual({
+      head: 'Marie’s agent did not join room r within 10 s. Why it may not have:',
+      reasons: ['no worker is registered', 'the server refused it'],
+    });
+    expect(detailParts('left the room')).toEqual({ head: 'left the room', reasons: [] });
   });
 });
 

@@ -2,6 +2,7 @@
 // Figures (segments, time to first audio, percentiles) come from Rust (crates/talk): nothing
 // here computes a latency or a percentile, it only lays them out.
 import type {
+  AgentPresence,
   DeviceInfo,
   DeviceList,
   NoticeLevel,
@@ -15,6 +16,7 @@ import type {
   TalkRequest,
   TalkState,
   TalkExercise,
+  TalkMode,
   TalkStarted,
   TalkSummary,
   TurnReport,
@@ -52,6 +54,9 @@ export function characterName(view: TalkCatalogView | null | undefined, exercise
 
 export type Mode = 'voice' | 'push_to_talk';
 
+/** Who answers: Greenroom's own chain (STT → LLM → TTS), or Marie's agent in a LiveKit room. */
+export type Route = TalkMode;
+
 export interface TalkSetup {
   exercise: string;
   /** '' = the system's default microphone (followed when it changes). */
@@ -61,6 +66,11 @@ export interface TalkSetup {
   mode: Mode;
   endOfSpeechMs: number;
   record: boolean;
+  route: Route;
+  /** LiveKit: the room to join ('' = a new one). Not remembered: rooms come and go. */
+  room: string;
+  /** LiveKit: the agent to dispatch by name ('' = automatic dispatch). */
+  agentName: string;
 }
 
 export const EOS_MIN_MS = 200;
@@ -75,7 +85,16 @@ export const DEFAULT_SETUP: TalkSetup = {
   mode: 'voice',
   endOfSpeechMs: EOS_DEFAULT_MS,
   record: true,
+  route: 'direct',
+  room: '',
+  agentName: '',
 };
+
+/**
+ * How long Marie's agent may take to join when neither its `agent` event nor the request
+ * says (Rust's default).
+ */
+export const AGENT_TIMEOUT_DEFAULT_MS = 10_000;
 
 /** An end-of-speech delay on the slider's grid, inside its range. */
 export function clampEndOfSpeech(ms: number): number {
@@ -86,7 +105,7 @@ export function clampEndOfSpeech(ms: number): number {
 
 /** What `talk_start` is asked for a setup. */
 export function requestFromSetup(setup: TalkSetup): TalkRequest {
-  return {
+  const request: TalkRequest = {
     exercise: setup.exercise || null,
     input: { kind: 'device', id: setup.mic || null },
     output: { kind: 'device', id: setup.speaker || null },
@@ -99,7 +118,16 @@ export function requestFromSetup(setup: TalkSetup): TalkRequest {
     seed: null,
     max_turns: null,
     services: {},
+    mode: setup.route,
   };
+  if (setup.route === 'livekit') {
+    // Rust refuses an empty room name: no name is a new room, as no agent name is automatic dispatch.
+    const room = setup.room.trim();
+    const agent = setup.agentName.trim();
+    if (room) request.room = room;
+    if (agent) request.agent = agent;
+  }
+  return request;
 }
 
 const SETUP_KEY = 'greenroom.talk.setup';
@@ -121,12 +149,16 @@ export function loadSetup(storage: Pick<Storage, 'getItem'> | null | undefined):
     mode: r.mode === 'push_to_talk' ? 'push_to_talk' : 'voice',
     endOfSpeechMs: typeof r.endOfSpeechMs === 'number' ? clampEndOfSpeech(r.endOfSpeechMs) : EOS_DEFAULT_MS,
     record: typeof r.record === 'boolean' ? r.record : DEFAULT_SETUP.record,
+    route: r.route === 'livekit' ? 'livekit' : 'direct',
+    room: DEFAULT_SETUP.room,
+    agentName: str(r.agentName, DEFAULT_SETUP.agentName),
   };
 }
 
 export function saveSetup(storage: Pick<Storage, 'setItem'> | null | undefined, setup: TalkSetup): void {
   try {
-    storage?.setItem(SETUP_KEY, JSON.stringify(setup));
+    // The room is not kept: the next visit starts with a new room (or the one Rooms hands over).
+    storage?.setItem(SETUP_KEY, JSON.stringify({ ...setup, room: undefined }));
   } catch {
     // Private mode or a full storage: the setup is simply not remembered.
   }
@@ -202,8 +234,22 @@ export function stateWord(state: TalkState, character = 'Marie'): string {
   }
 }
 
-/** What the coach can do or is waiting for, in a line under the state word. */
-export function stateHint(state: TalkState, mode: Mode, character = 'Marie'): string {
+/**
+ * What the coach can do or is waiting for, in a line under the state word. Through LiveKit
+ * the services are the agent's, out of sight: the waits say so.
+ */
+export function stateHint(state: TalkState, mode: Mode, character = 'Marie', route: Route = 'direct'): string {
+  if (route === 'livekit') {
+    switch (state) {
+      case 'end_of_speech':
+      case 'transcribing':
+        return `The turn is over here; ${character}’s agent decides when it ends.`;
+      case 'thinking':
+        return `${character}’s agent is preparing the reply (its speech-to-text, LLM and speech are out of sight).`;
+      default:
+        break;
+    }
+  }
   switch (state) {
     case 'idle':
       return 'Pick an exercise and press Start (or Enter).';
@@ -248,6 +294,16 @@ export function isWaiting(state: TalkState): boolean {
   return stateTone(state) === 'busy';
 }
 
+/**
+ * Why a talk ended, short enough for the state box: its first sentence (a missing agent's
+ * explanation goes on with its reasons, shown in full by the agent panel), cut at `max`.
+ */
+export function endedReason(because: string, max = 140): string {
+  const sentence = because.match(/^.*?[.!?](?=\s|$)/s)?.[0] ?? because;
+  const short = sentence.length < because.length ? sentence : because;
+  return short.length > max ? `${short.slice(0, max - 1).trimEnd()}…` : short;
+}
+
 /** Elapsed time in a state once it passed a second (`1.4 s`, `12 s`); '' before. */
 export function elapsedLabel(elapsedMs: number): string {
   if (!Number.isFinite(elapsedMs) || elapsedMs < 1000) return '';
@@ -258,7 +314,7 @@ export function elapsedLabel(elapsedMs: number): string {
 // ---------------------------------------------------------------------------------------
 // Segments.
 
-/** Every kind, in chain order (overhead last), as crates/talk/src/segments.rs has them. */
+/** Every kind, in chain order (overhead last), as `SegmentKind::ALL` in crates/talk/src/segments.rs. */
 export const SEGMENT_KINDS: readonly SegmentKind[] = [
   'end_of_utterance',
   'stt',
@@ -266,9 +322,19 @@ export const SEGMENT_KINDS: readonly SegmentKind[] = [
   'llm_first_sentence',
   'tts_first_byte',
   'tts_rest',
+  'agent_end_of_turn',
+  'agent_reply',
+  'transport',
   'playback_start',
+  'unobserved',
   'overhead',
 ];
+
+/** The kinds a turn can have on each route (the legend before any turn came). */
+export const ROUTE_SEGMENT_KINDS: Record<Route, readonly SegmentKind[]> = {
+  direct: ['end_of_utterance', 'stt', 'llm_first_token', 'llm_first_sentence', 'tts_first_byte', 'tts_rest', 'playback_start', 'overhead'],
+  livekit: ['agent_end_of_turn', 'agent_reply', 'transport', 'playback_start', 'unobserved'],
+};
 
 /** The labels of `SegmentKind::label` in Rust. */
 export const SEGMENT_LABELS: Record<SegmentKind, string> = {
@@ -279,6 +345,10 @@ export const SEGMENT_LABELS: Record<SegmentKind, string> = {
   tts_first_byte: 'TTS first byte',
   tts_rest: 'TTS first clip',
   playback_start: 'playback start',
+  agent_end_of_turn: 'agent: end of turn + STT',
+  agent_reply: 'agent: LLM + TTS',
+  transport: 'transport: agent → Greenroom',
+  unobserved: 'not observable',
   overhead: 'Greenroom',
 };
 
@@ -290,8 +360,32 @@ export const SEGMENT_COLOURS: Record<SegmentKind, string> = {
   tts_first_byte: '#b48cff',
   tts_rest: '#dccbff',
   playback_start: '#ff8fab',
+  // Through an agent: teal (its ear), orange (its voice), periwinkle (the wire), then the
+  // same pink playback as the direct chain; what nobody saw is hatched grey.
+  agent_end_of_turn: '#3cc7c0',
+  agent_reply: '#f29a4b',
+  transport: '#8fa2ff',
+  unobserved: '#56625c',
   overhead: '#7d8f86',
 };
+
+/** Kinds drawn hatched: time nobody can attribute. */
+export const HATCHED_SEGMENTS: ReadonlySet<SegmentKind> = new Set<SegmentKind>(['unobserved']);
+
+/** A segment kind's CSS background (a hatch for the unattributable). */
+export function segmentBackground(kind: SegmentKind): string {
+  const colour = SEGMENT_COLOURS[kind];
+  return HATCHED_SEGMENTS.has(kind) ? `repeating-linear-gradient(135deg, ${colour} 0 3px, #2b3430 3px 6px)` : colour;
+}
+
+/**
+ * The kinds a legend lists: those the turns have, in chain order; before any turn, the
+ * route's.
+ */
+export function legendKinds(turns: ReadonlyArray<Pick<TurnReport, 'segments'>>, route: Route = 'direct'): SegmentKind[] {
+  const seen = new Set(turns.flatMap((t) => t.segments.map((s) => s.kind)));
+  return seen.size ? SEGMENT_KINDS.filter((k) => seen.has(k)) : [...ROUTE_SEGMENT_KINDS[route]];
+}
 
 /** Milliseconds: one decimal under 10, whole above (`0.4 ms`, `904 ms`, `1 545 ms` as `1545 ms`). */
 export function ms(value: number | null | undefined): string {
@@ -311,6 +405,8 @@ export interface StripPiece {
   left: number;
   width: number;
   colour: string;
+  /** Drawn hatched (see `HATCHED_SEGMENTS`). */
+  hatched: boolean;
   /** `speech-to-text: 302 ms` (the hover text). */
   title: string;
 }
@@ -326,6 +422,7 @@ export function stripPieces(segments: readonly Segment[], scaleMs: number): Stri
       left: at / scale,
       width: Math.max(0, s.ms) / scale,
       colour: SEGMENT_COLOURS[s.kind],
+      hatched: HATCHED_SEGMENTS.has(s.kind),
       title: `${SEGMENT_LABELS[s.kind]}: ${ms(s.ms)}`,
     };
     at += Math.max(0, s.ms);
@@ -360,6 +457,8 @@ export function serviceName(service: Service | null | undefined): string {
       return 'Conversation (LLM)';
     case 'tts':
       return 'Text-to-speech';
+    case 'agent':
+      return 'LiveKit agent';
     default:
       return 'Greenroom';
   }
@@ -372,7 +471,7 @@ export interface HistoryColumn {
   width: number;
   total: number | null;
   /** Stacked pieces, bottom first. */
-  pieces: Array<{ kind: SegmentKind; ms: number; y: number; height: number; colour: string }>;
+  pieces: Array<{ kind: SegmentKind; ms: number; y: number; height: number; colour: string; hatched: boolean }>;
   outcome: string;
 }
 
@@ -403,7 +502,7 @@ export function historyPlot(turns: readonly TurnReport[], p50Ms: number | null, 
         ? []
         : t.segments.map((s) => {
             const top = base + Math.max(0, s.ms);
-            const piece = { kind: s.kind, ms: s.ms, y: y(top), height: y(base) - y(top), colour: SEGMENT_COLOURS[s.kind] };
+            const piece = { kind: s.kind, ms: s.ms, y: y(top), height: y(base) - y(top), colour: SEGMENT_COLOURS[s.kind], hatched: HATCHED_SEGMENTS.has(s.kind) };
             base = top;
             return piece;
           });
@@ -497,8 +596,9 @@ export interface TranscriptEntry {
   report: TurnReport | null;
 }
 
-export type LogType = 'state' | 'text' | 'turn' | 'notice';
-export const LOG_TYPES: readonly LogType[] = ['state', 'text', 'turn', 'notice'];
+/** `agent`: LiveKit mode's room and agent events. */
+export type LogType = 'state' | 'text' | 'turn' | 'notice' | 'agent';
+export const LOG_TYPES: readonly LogType[] = ['state', 'text', 'turn', 'notice', 'agent'];
 export const LOG_CAP = 500;
 
 export interface LogEntry {
@@ -522,8 +622,57 @@ export interface TalkNotice {
   clock: number;
 }
 
+/** LiveKit mode's own events: the room joined, and where Marie's agent is. */
+export type LinkEvent = Extract<TalkEvent, { type: 'room' | 'agent' }>;
+
+/** LiveKit mode: the room we joined (the `room` event). */
+export interface RoomJoin {
+  url: string;
+  room: string;
+  identity: string;
+  /** `token service at …`, `minted with the stack's keys (…)`: see `tokenSourceShort`. */
+  tokenSource: string;
+  /** Token → joined and ready; null when unknown. */
+  joinMs: number | null;
+  /** `automatic`, or `explicit: <agent name>` (see `dispatchLabel`). */
+  dispatch: string;
+  /** Session time it was joined at; null when unknown. */
+  atMs: number | null;
+}
+
+/** One step of the agent's timeline: where it was and, when in the room, its `lk.agent.state`. */
+export interface AgentStep {
+  presence: AgentPresence;
+  /** `lk.agent.state` (initializing, listening, thinking, speaking…); null when it said none. */
+  state: string | null;
+  /** Session time it began. */
+  at_ms: number;
+}
+
+/** LiveKit mode: Marie's agent as the `agent` events tell it. */
+export interface AgentView {
+  /** null: no `agent` event yet. */
+  presence: AgentPresence | null;
+  identity: string | null;
+  /** Its current `lk.agent.state` while in the room. */
+  state: string | null;
+  /** Why it may be missing, what happened to it (waiting, left, missing, back). */
+  detail: string | null;
+  /** Session time the presence became what it is (the waiting count runs from it). */
+  sinceMs: number;
+  /**
+   * How long it may take to come, as its latest `waiting`, `left` or `missing` event said;
+   * null when the presence's event said none (see `agentTimeout`).
+   */
+  timeoutMs: number | null;
+  /** Every change of presence or state, in order. */
+  steps: AgentStep[];
+}
+
 export interface TalkView {
   session: string | null;
+  /** How the session runs; null until the start answer, an event or the report says. */
+  mode: Route | null;
   running: boolean;
   state: TalkState;
   /** A `state` event came (else the state is talk_current's, or idle). */
@@ -541,12 +690,29 @@ export interface TalkView {
   summary: TalkSummary | null;
   endedBecause: string | null;
   report: TalkReport | null;
+  /** LiveKit mode: the room joined, and Marie's agent. */
+  room: RoomJoin | null;
+  agent: AgentView;
+  /**
+   * The `room` and `agent` events applied so far, in order (to fold in a snapshot's
+   * `link_events` without doing any twice).
+   */
+  linkEvents: LinkEvent[];
+  /** How long the agent may take to join when its events do not say (the request's, else Rust's default). */
+  agentTimeoutMs: number;
+  /** Session time the talk ended at, once known. */
+  endedAtMs: number | null;
   nextId: number;
+}
+
+export function emptyAgent(): AgentView {
+  return { presence: null, identity: null, state: null, detail: null, sinceMs: 0, timeoutMs: null, steps: [] };
 }
 
 export function emptyView(session: string | null = null, now = 0): TalkView {
   return {
     session,
+    mode: null,
     running: session !== null,
     state: 'idle',
     stateSeen: false,
@@ -561,6 +727,11 @@ export function emptyView(session: string | null = null, now = 0): TalkView {
     summary: null,
     endedBecause: null,
     report: null,
+    room: null,
+    agent: emptyAgent(),
+    linkEvents: [],
+    agentTimeoutMs: AGENT_TIMEOUT_DEFAULT_MS,
+    endedAtMs: null,
     nextId: 1,
   };
 }
@@ -625,7 +796,11 @@ export function applyTalkEvent(view: TalkView, event: TalkEvent, clock: number, 
       view.state = event.state;
       view.stateSeen = true;
       view.stateTurn = event.turn;
-      if (event.state === 'ended') view.running = false;
+      tickClock(view, event.at_ms, now);
+      if (event.state === 'ended') {
+        view.running = false;
+        view.endedAtMs = event.at_ms;
+      }
       const turn = event.turn === null ? '' : ` (${turnName(event.turn)})`;
       pushLog(view, { type: 'state', clock, level: null, text: `${event.state}${turn} at ${(event.at_ms / 1000).toFixed(2)} s`, partialOf: null });
       return;
@@ -638,7 +813,7 @@ export function applyTalkEvent(view: TalkView, event: TalkEvent, clock: number, 
       const keepFrom = event.at_ms - HISTORY_WINDOW_MS - 1000;
       const drop = list.findIndex((s) => s.at_ms >= keepFrom);
       if (drop > 0) list.splice(0, drop);
-      if (!view.clock || event.at_ms >= view.clock.at_ms) view.clock = { at_ms: event.at_ms, received: now };
+      tickClock(view, event.at_ms, now);
       return;
     }
     case 'text': {
@@ -697,6 +872,10 @@ export function applyTalkEvent(view: TalkView, event: TalkEvent, clock: number, 
       pushLog(view, { type: 'notice', clock, level: event.level, text: `${event.level}${service}: ${event.message}`, partialOf: null });
       return;
     }
+    case 'room':
+    case 'agent':
+      applyLinkEvent(view, event, clock, now, true);
+      return;
     case 'ended': {
       view.running = false;
       if (view.state !== 'ended') view.stateSince = now;
@@ -718,11 +897,100 @@ export function applyTalkEvent(view: TalkView, event: TalkEvent, clock: number, 
   }
 }
 
+/** A LiveKit `room` or `agent` event; `log`: say it in the event log. */
+function applyLinkEvent(view: TalkView, event: LinkEvent, clock: number, now: number, log: boolean): void {
+  view.mode = 'livekit';
+  view.linkEvents.push(event);
+  tickClock(view, event.at_ms, now);
+  if (event.type === 'room') {
+    view.room = { url: event.url, room: event.room, identity: event.identity, tokenSource: event.token_source, joinMs: event.join_ms, dispatch: event.dispatch, atMs: event.at_ms };
+    if (log) {
+      pushLog(view, {
+        type: 'agent',
+        clock,
+        level: null,
+        text: `joined room ${event.room} at ${event.url} as ${event.identity} in ${ms(event.join_ms)} (token: ${event.token_source}; dispatch: ${event.dispatch}) at ${(event.at_ms / 1000).toFixed(2)} s`,
+        partialOf: null,
+      });
+    }
+    return;
+  }
+  const agent = view.agent;
+  const changed = agent.presence !== event.presence;
+  if (changed) agent.sinceMs = event.at_ms;
+  // Each presence says its own timeout (none once joined); a repeat without one keeps it.
+  if (changed || event.timeout_ms !== null) agent.timeoutMs = event.timeout_ms;
+  agent.presence = event.presence;
+  agent.identity = event.identity ?? (event.presence === 'missing' ? null : agent.identity);
+  agent.state = event.presence === 'joined' ? event.state : null;
+  // A state change says no detail: the presence's own (`back after 2.1 s`) stays.
+  if (changed || event.detail !== null) agent.detail = event.detail;
+  const last = agent.steps.at(-1);
+  if (!last || last.presence !== agent.presence || last.state !== agent.state) {
+    agent.steps.push({ presence: agent.presence, state: agent.state, at_ms: event.at_ms });
+  }
+  if (!log) return;
+  const who = event.identity ? ` (${event.identity})` : '';
+  const what =
+    event.presence === 'joined' && !changed
+      ? `agent${who}: ${event.state ?? 'no state'}`
+      : `agent ${event.presence}${who}${event.state ? `, ${event.state}` : ''}`;
+  pushLog(view, {
+    type: 'agent',
+    clock,
+    level: event.presence === 'missing' ? 'error' : event.presence === 'left' ? 'warning' : null,
+    text: `${what}${event.detail ? `: ${event.detail}` : ''} at ${(event.at_ms / 1000).toFixed(2)} s`,
+    partialOf: null,
+  });
+}
+
+const isLinkEvent = (event: TalkEvent): event is LinkEvent => event.type === 'room' || event.type === 'agent';
+
+/** What tells two link events apart (the same event from the snapshot and live has the same key). */
+function linkKey(event: LinkEvent): string {
+  return event.type === 'room'
+    ? `room|${event.at_ms}|${event.room}|${event.identity}`
+    : `agent|${event.at_ms}|${event.presence}|${event.identity ?? ''}|${event.state ?? ''}|${event.detail ?? ''}`;
+}
+
+/**
+ * Folds in the room and agent events a screen that opened mid-talk missed (the snapshot's
+ * `link_events`, in order), as if they had arrived live; `clock` and `now` as for
+ * `applyTalkEvent` (the moment the screen learns of them). Those already applied are not
+ * applied again. When some came live before the snapshot answered, the snapshot's go first
+ * (the live ones it lacks came after it) and the room and the agent are rebuilt in that
+ * order; the lines already in the event log stay, once.
+ */
+export function applyLinkEventsSoFar(view: TalkView, events: readonly TalkEvent[], clock: number, now: number): void {
+  const fromSnapshot = events.filter(isLinkEvent);
+  const applied = view.linkEvents;
+  const seen = new Set(applied.map(linkKey));
+  const missed = fromSnapshot.filter((e) => !seen.has(linkKey(e)));
+  if (!missed.length) return;
+  if (!applied.length) {
+    for (const e of missed) applyLinkEvent(view, e, clock, now, true);
+    return;
+  }
+  const inSnapshot = new Set(fromSnapshot.map(linkKey));
+  const ordered = [...fromSnapshot, ...applied.filter((e) => !inSnapshot.has(linkKey(e)))];
+  view.room = null;
+  view.agent = emptyAgent();
+  view.linkEvents = [];
+  for (const e of ordered) applyLinkEvent(view, e, clock, now, !seen.has(linkKey(e)));
+}
+
+/** The session time moves on: `sessionNow` counts from the latest event that said it. */
+function tickClock(view: TalkView, atMs: number, now: number): void {
+  if (!view.clock || atMs >= view.clock.at_ms) view.clock = { at_ms: atMs, received: now };
+}
+
 /**
  * Whether an event is a session's very first (Marie starts speaking the opening, or the
- * microphone opens): a screen that sees another one first joined the session midway.
+ * microphone opens; through LiveKit, the room is joined): a screen that sees another one
+ * first joined the session midway.
  */
 export function opensSession(event: TalkEvent): boolean {
+  if (event.type === 'room') return true;
   return event.type === 'state' && event.at_ms < 1000 && (event.state === 'speaking' || event.state === 'listening') && event.turn === null;
 }
 
@@ -734,6 +1002,9 @@ export function applyReport(view: TalkView, report: TalkReport): void {
   view.running = false;
   view.state = 'ended';
   view.stateTurn = null;
+  view.endedAtMs ??= report.duration_ms;
+  view.mode = report.livekit || report.mode === 'livekit' ? 'livekit' : 'direct';
+  if (report.livekit) applyLivekitReport(view, report.livekit, report.ended_because);
   if (report.opening !== null) {
     const opening = ensureEntry(view, null);
     opening.marie = opening.marie || report.opening;
@@ -761,6 +1032,245 @@ export function sessionNow(view: Pick<TalkView, 'clock'>, now: number): number {
 export function filterLog(log: readonly LogEntry[], types: ReadonlySet<LogType>, text: string): LogEntry[] {
   const q = text.trim().toLowerCase();
   return log.filter((l) => types.has(l.type) && (q === '' || l.text.toLowerCase().includes(q)));
+}
+
+// ---------------------------------------------------------------------------------------
+// LiveKit: the room and Marie's agent.
+
+/** Fills the room and the agent from a LiveKit report (what a screen that missed the events lacks). */
+function applyLivekitReport(view: TalkView, lk: NonNullable<TalkReport['livekit']>, endedBecause: string): void {
+  view.room ??= { url: lk.url, room: lk.room, identity: lk.identity, tokenSource: lk.token_source, joinMs: lk.join_ms, dispatch: lk.dispatch, atMs: lk.joined_at_ms };
+  const agent = view.agent;
+  agent.identity ??= lk.agent_identity;
+  if (agent.steps.length) return;
+  if (lk.joined_at_ms !== null) agent.steps.push({ presence: 'waiting', state: null, at_ms: lk.joined_at_ms });
+  if (lk.agent_joined_at_ms !== null) agent.steps.push({ presence: 'joined', state: null, at_ms: lk.agent_joined_at_ms });
+  for (const s of lk.agent_states) agent.steps.push({ presence: 'joined', state: s.state, at_ms: s.at_ms });
+  if (lk.agent_identity === null && lk.joined_at_ms !== null) {
+    // It never came: the session ended on it (`missing` ends the talk).
+    agent.steps.push({ presence: 'missing', state: null, at_ms: view.endedAtMs ?? lk.joined_at_ms });
+    agent.detail ??= endedBecause;
+  }
+  const last = agent.steps.at(-1);
+  agent.presence ??= last?.presence ?? null;
+  agent.state ??= last?.presence === 'joined' ? last.state : null;
+}
+
+/**
+ * How the agent is dispatched, for the coach: `automatic dispatch`, or `explicit dispatch of
+ * “marie-coach”` (from Rust's `automatic` / `explicit: <name>`).
+ */
+export function dispatchLabel(dispatch: string): string {
+  const name = dispatch.match(/^explicit:\s*(.*)$/s)?.[1]?.trim();
+  if (name !== undefined) return name ? `explicit dispatch of “${name}”` : 'explicit dispatch';
+  return dispatch.trim() === 'automatic' || !dispatch.trim() ? 'automatic dispatch' : dispatch;
+}
+
+/** The dispatch a setup asks for, as Rust says it (`automatic`, or `explicit: <name>`). */
+export function setupDispatch(agentName: string): string {
+  const name = agentName.trim();
+  return name ? `explicit: ${name}` : 'automatic';
+}
+
+/**
+ * How long the agent may take to come: what its latest `waiting`/`left`/`missing` event said,
+ * else the request's (else Rust's default).
+ */
+export function agentTimeout(view: { agent: Pick<AgentView, 'timeoutMs'>; agentTimeoutMs: number }): number {
+  const said = view.agent.timeoutMs;
+  if (said !== null && said > 0) return said;
+  return view.agentTimeoutMs > 0 ? view.agentTimeoutMs : AGENT_TIMEOUT_DEFAULT_MS;
+}
+
+/** The token's origin in a few words: `token service`, `minted with the stack's keys`, `given`. */
+export function tokenSourceShort(source: string): string {
+  return source.replace(/\s*\(.*$/s, '').replace(/\s+at\s+\S+.*$/s, '').trim() || source;
+}
+
+/**
+ * A missing agent's explanation cut for reading: the sentence that says what happened, then
+ * each numbered reason (`… Why it may not have: (1) … (2) …`).
+ */
+export function detailParts(detail: string): { head: string; reasons: string[] } {
+  const parts = detail.split(/\s*\(\d+\)\s+/);
+  const head = parts.shift()!.trim();
+  return { head, reasons: parts.map((r) => r.trim()).filter(Boolean) };
+}
+
+export type AgentTone = 'idle' | 'waiting' | 'ok' | 'warn' | 'fail';
+
+export interface AgentBadge {
+  /** `none` before any agent event. */
+  presence: AgentPresence | 'none';
+  tone: AgentTone;
+  label: string;
+  /** Counting to the timeout (0..1) while the agent is awaited; null otherwise. */
+  progress: number | null;
+  /** Awaited longer than the timeout and no verdict came: the count stops, no spinner. */
+  overdue: boolean;
+}
+
+/**
+ * The agent's presence as a badge at `nowMs` (session time, see `sessionNow`): while it is
+ * awaited, the seconds count up to the timeout (the one its event said, else
+ * `ctx.timeoutMs`, else Rust's default), then stop; once the talk is over nothing is awaited
+ * any more.
+ */
+export function agentBadge(
+  agent: Pick<AgentView, 'presence' | 'identity' | 'sinceMs' | 'timeoutMs'>,
+  ctx: { running: boolean; nowMs: number; timeoutMs: number; character?: string },
+): AgentBadge {
+  const who = `${ctx.character ?? 'Marie'}’s agent`;
+  const timeout = agentTimeout({ agent, agentTimeoutMs: ctx.timeoutMs });
+  const waited = Math.max(0, ctx.nowMs - agent.sinceMs);
+  const count = () => {
+    const overdue = waited > timeout;
+    const seconds = `${Math.floor(waited / 1000)} s`;
+    return { progress: Math.min(1, waited / timeout), overdue, seconds: overdue ? `${seconds}; the timeout was ${Math.round(timeout / 1000)} s` : seconds };
+  };
+  switch (agent.presence) {
+    case null:
+      return ctx.running
+        ? { presence: 'none', tone: 'waiting', label: 'joining the room…', progress: null, overdue: false }
+        : { presence: 'none', tone: 'idle', label: 'not in a room', progress: null, overdue: false };
+    case 'waiting': {
+      if (!ctx.running) return { presence: 'waiting', tone: 'fail', label: `${who} never joined`, progress: null, overdue: false };
+      const c = count();
+      return { presence: 'waiting', tone: c.overdue ? 'warn' : 'waiting', label: `waiting for ${who}… (${c.seconds})`, progress: c.progress, overdue: c.overdue };
+    }
+    case 'joined':
+      // Once the talk is over it is history: no longer green.
+      return { presence: 'joined', tone: ctx.running ? 'ok' : 'idle', label: agent.identity ? `joined (${agent.identity})` : 'joined', progress: null, overdue: false };
+    case 'left': {
+      if (!ctx.running) return { presence: 'left', tone: 'fail', label: agent.identity ? `left (${agent.identity})` : 'left', progress: null, overdue: false };
+      const c = count();
+      return { presence: 'left', tone: 'fail', label: `left; waiting for it to come back… (${c.seconds})`, progress: c.progress, overdue: c.overdue };
+    }
+    case 'missing':
+      return { presence: 'missing', tone: 'fail', label: 'missing', progress: null, overdue: false };
+  }
+}
+
+/** The agent states the timeline colours; any other is drawn neutral. */
+export const AGENT_STATE_COLOURS: Record<string, string> = {
+  initializing: '#6f8796',
+  listening: '#2fbf84',
+  thinking: '#e5b53b',
+  speaking: '#b48cff',
+};
+
+/** What a step of the agent's timeline is called: its state in the room, else its presence. */
+export function agentStepLabel(step: Pick<AgentStep, 'presence' | 'state'>): string {
+  return step.presence === 'joined' ? (step.state ?? 'joined') : step.presence;
+}
+
+/** A step's colour and whether it is hatched (the agent out of the room, or not there yet). */
+export function agentStepLook(step: Pick<AgentStep, 'presence' | 'state'>): { colour: string; hatched: boolean } {
+  switch (step.presence) {
+    case 'waiting':
+      return { colour: '#56625c', hatched: true };
+    case 'left':
+    case 'missing':
+      return { colour: '#a33b3b', hatched: true };
+    case 'joined':
+      return { colour: (step.state && AGENT_STATE_COLOURS[step.state]) || '#93a89d', hatched: false };
+  }
+}
+
+export interface AgentBlock {
+  label: string;
+  colour: string;
+  hatched: boolean;
+  /** Position and width as fractions (0..1) of the strip. */
+  left: number;
+  width: number;
+  fromMs: number;
+  toMs: number;
+  /** `thinking: 1.2 s (from 12.3 s)`. */
+  title: string;
+}
+
+export interface AgentStrip {
+  blocks: AgentBlock[];
+  fromMs: number;
+  toMs: number;
+  /** Session seconds along the strip. */
+  ticks: Array<{ left: number; label: string }>;
+}
+
+const seconds = (value: number) => `${(value / 1000).toFixed(1)} s`;
+
+/**
+ * The agent's steps as blocks on a time axis from `startMs` (the room's join, else the first
+ * step) to `endMs` (session time): the whole talk, or its last `windowMs` when longer. Each
+ * step lasts until the next one.
+ */
+export function agentStrip(steps: readonly AgentStep[], endMs: number, windowMs = Number.POSITIVE_INFINITY, startMs: number | null = null): AgentStrip {
+  if (!steps.length) return { blocks: [], fromMs: 0, toMs: 0, ticks: [] };
+  const last = steps.at(-1)!.at_ms;
+  const toMs = Math.max(endMs, last);
+  const first = Math.min(startMs ?? steps[0]!.at_ms, steps[0]!.at_ms);
+  const fromMs = Math.max(first, toMs - windowMs);
+  const span = Math.max(toMs - fromMs, 1);
+  const blocks: AgentBlock[] = [];
+  steps.forEach((step, i) => {
+    const start = step.at_ms;
+    const end = steps[i + 1]?.at_ms ?? toMs;
+    const from = Math.max(start, fromMs);
+    const to = Math.min(end, toMs);
+    if (to <= from) return;
+    const label = agentStepLabel(step);
+    blocks.push({
+      label,
+      ...agentStepLook(step),
+      left: (from - fromMs) / span,
+      width: (to - from) / span,
+      fromMs: start,
+      toMs: end,
+      title: `${label}: ${seconds(end - start)} (from ${seconds(start)})`,
+    });
+  });
+  const step = niceStep(span, 5);
+  const ticks = [];
+  for (let t = Math.ceil(fromMs / step) * step; t <= toMs + 1e-9; t += step) {
+    ticks.push({ left: (t - fromMs) / span, label: `${Number((t / 1000).toPrecision(6))} s` });
+  }
+  return { blocks, fromMs, toMs, ticks };
+}
+
+/** The session time the agent's strip starts at: the room's join, once known. */
+export function agentStripStart(view: Pick<TalkView, 'room'>): number | null {
+  return view.room?.atMs ?? null;
+}
+
+/** The session time the agent's strip ends at: now while the talk runs, its end after. */
+export function agentStripEnd(view: Pick<TalkView, 'running' | 'clock' | 'endedAtMs' | 'agent'>, now: number): number {
+  const last = view.agent.steps.at(-1)?.at_ms ?? 0;
+  if (view.running) return Math.max(sessionNow(view, now), last);
+  return Math.max(view.endedAtMs ?? last, last);
+}
+
+/**
+ * LiveKit mode: what the big state box says while the talk waits on the room or the agent
+ * (the talk's own state stays idle then); null when the talk's state says it.
+ */
+export function agentStage(
+  view: Pick<TalkView, 'mode' | 'running' | 'state' | 'room' | 'agent'>,
+  character = 'Marie',
+): { word: string; hint: string; waiting: boolean } | null {
+  if (view.mode !== 'livekit' || !view.running || view.state !== 'idle') return null;
+  if (!view.room) return { word: 'Joining the room', hint: 'Getting a token and joining the LiveKit room…', waiting: true };
+  switch (view.agent.presence) {
+    case null:
+    case 'waiting':
+      return { word: 'Awaiting agent', hint: `${character}’s agent has not joined room ${view.room.room} yet.`, waiting: true };
+    case 'joined':
+      return { word: 'Agent joined', hint: `${character}’s agent is getting ready; it speaks first.`, waiting: true };
+    case 'left':
+      return { word: 'Agent left', hint: `${character}’s agent left the room; waiting for it to come back.`, waiting: true };
+    case 'missing':
+      return { word: 'No agent', hint: `${character}’s agent did not come: the talk ends.`, waiting: false };
+  }
 }
 
 // ---------------------------------------------------------------------------------------
