@@ -56,8 +56,8 @@ pub use rooms::{LiveKitInfo, RoomVisit, RoomVisitEvent, TokenRequest};
 pub use settings::{SecretState, SettingsPatch, SettingsView};
 pub use stack::{StackSource, StackSourceView, StackView};
 pub use talk::{
-    TalkAction, TalkCatalogView, TalkInput, TalkMode, TalkOutput, TalkRequest, TalkServiceOverrides,
-    TalkSessionEntry, TalkSnapshot, TalkStarted,
+    TalkAction, TalkCatalogView, TalkInput, TalkMode, TalkOutput, TalkRequest,
+    TalkServiceOverrides, TalkSessionEntry, TalkSnapshot, TalkStarted,
 };
 
 use serde::{Deserialize, Serialize};

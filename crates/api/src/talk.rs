@@ -43,13 +43,13 @@ use std::sync::{Arc, Mutex};
 
 use greenroom_core::{EventSink, lock_unpoisoned};
 use greenroom_talk::events::{NoticeLevel, TalkEvent, TalkReport, TalkState};
+use greenroom_talk::livekit::{Dispatch, LivekitLink};
 use greenroom_talk::services::{
     ApiKey, ChatEndpoint, Endpoints, EndpointsView, SttEndpoint, SttShape, Timeouts, TtsEndpoint,
 };
 use greenroom_talk::session::{
     DirectPipeline, ReplyStrategy, TalkConfig, TalkControl, TalkSession,
 };
-use greenroom_talk::livekit::{Dispatch, LivekitLink};
 use greenroom_talk::{Catalog, Character, Exercise};
 use greenroom_voice::device::{DeviceChoice, DeviceList, OpenOptions};
 use greenroom_voice::vad::{VadConfig, VadMode};
@@ -807,7 +807,11 @@ impl Api {
         use greenroom_livekit::room_service;
         let target = self.livekit_target();
         let room = match request.room.as_deref().map(str::trim) {
-            Some("") => return Err(bad("the room name is empty; give one, or none for a new room")),
+            Some("") => {
+                return Err(bad(
+                    "the room name is empty; give one, or none for a new room",
+                ));
+            }
             Some(r) => r.to_string(),
             None => format!("greenroom-talk-{session}"),
         };
@@ -870,7 +874,9 @@ impl Api {
                         ));
                         (
                             token,
-                            format!("minted with the stack's keys (the token service at {service} failed: {why})"),
+                            format!(
+                                "minted with the stack's keys (the token service at {service} failed: {why})"
+                            ),
                         )
                     }
                 }
@@ -881,7 +887,8 @@ impl Api {
         link.dispatch = dispatch;
         link.room_existed = existing;
         if let Some(ms) = request.agent_timeout_ms {
-            link.agent_timeout = std::time::Duration::from_millis(u64::from(ms.clamp(500, 600_000)));
+            link.agent_timeout =
+                std::time::Duration::from_millis(u64::from(ms.clamp(500, 600_000)));
         }
         link.hints = self.agent_hints().await;
         Ok((link, warnings))
@@ -906,7 +913,10 @@ impl Api {
     /// What the stack says about its agent services, for a missing agent's explanation.
     async fn agent_hints(&self) -> Vec<String> {
         let Ok(stack) = self.stack_status().await else {
-            return vec!["Greenroom cannot read the stack's status, so it cannot tell whether an agent runs".into()];
+            return vec![
+                "Greenroom cannot read the stack's status, so it cannot tell whether an agent runs"
+                    .into(),
+            ];
         };
         let agents: Vec<_> = stack
             .status

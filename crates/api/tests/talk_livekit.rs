@@ -115,11 +115,20 @@ fn python_listener(url: &str, token: &str, identity: &str, seconds: u32) -> Chil
     } else {
         venv.join("bin").join("python")
     };
-    assert!(python.exists(), "{} is missing: run scripts/setup --test", python.display());
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/setup --test",
+        python.display()
+    );
     Command::new(python)
         .arg(greenroom_test_support::workspace().join("tests/interop/python_peer.py"))
         .args(["--url", url, "--token", token, "--mode", "receive-audio"])
-        .args(["--from-identity", identity, "--seconds", &seconds.to_string()])
+        .args([
+            "--from-identity",
+            identity,
+            "--seconds",
+            &seconds.to_string(),
+        ])
         .args(["--log-level", "WARNING"])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -160,12 +169,15 @@ async fn marie_answers_through_livekit_and_a_second_learner_hears_her() {
     let server = LiveKitServer::start();
     let python = greenroom_sandbox::stt::locate_python(&greenroom_test_support::tool_dirs())
         .expect("the speech virtualenv tools/venv-speech: run scripts/setup");
-    let speech = greenroom_sandbox::local::LocalSpeech::start(&python, dir.path(), Default::default())
-        .await
-        .expect("the speech services start");
+    let speech =
+        greenroom_sandbox::local::LocalSpeech::start(&python, dir.path(), Default::default())
+            .await
+            .expect("the speech services start");
     // The Eloquence token service, as the app calls it.
     let token_port = free_port();
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", token_port)).await.unwrap();
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", token_port))
+        .await
+        .unwrap();
     tokio::spawn(greenroom_livekit::token_service::serve(
         listener,
         greenroom_livekit::token_service::TokenServiceConfig {
@@ -225,9 +237,15 @@ async fn marie_answers_through_livekit_and_a_second_learner_hears_her() {
     assert!(lk.token_source.starts_with("token service"), "{lk:?}");
     assert_eq!(lk.dispatch, "automatic");
     assert_eq!(lk.agent_identity.as_deref(), Some(agent.as_str()));
-    assert!(lk.agent_joined_at_ms.is_some() && lk.opening_first_audio_at_ms.is_some(), "{lk:?}");
+    assert!(
+        lk.agent_joined_at_ms.is_some() && lk.opening_first_audio_at_ms.is_some(),
+        "{lk:?}"
+    );
     // The opening, then one turn: heard, understood, answered aloud.
-    assert!(report.opening.as_deref().is_some_and(|o| !o.is_empty()), "{report:#?}\n{log}");
+    assert!(
+        report.opening.as_deref().is_some_and(|o| !o.is_empty()),
+        "{report:#?}\n{log}"
+    );
     assert_eq!(report.turns.len(), 1, "{report:#?}\n{log}");
     let turn = &report.turns[0];
     assert!(turn.error.is_none(), "{turn:#?}\n{log}");
@@ -235,7 +253,10 @@ async fn marie_answers_through_livekit_and_a_second_learner_hears_her() {
     assert!(wer <= 0.35, "WER {wer:.2}: {:?}\n{log}", turn.learner_text);
     assert!(!turn.marie_text.is_empty(), "{turn:#?}");
     assert!(
-        in_order(&states(&report), &["listening", "thinking", "speaking", "listening"]),
+        in_order(
+            &states(&report),
+            &["listening", "thinking", "speaking", "listening"]
+        ),
         "{:?}",
         states(&report)
     );
@@ -245,7 +266,10 @@ async fn marie_answers_through_livekit_and_a_second_learner_hears_her() {
         kinds.starts_with(&[SegmentKind::AgentEndOfTurn, SegmentKind::AgentReply]),
         "{kinds:?}"
     );
-    let ttfa = turn.figures.time_to_first_audio_ms.expect("Marie was heard");
+    let ttfa = turn
+        .figures
+        .time_to_first_audio_ms
+        .expect("Marie was heard");
     let sum: f64 = turn.segments().iter().map(|s| s.ms).sum();
     assert!((sum - ttfa).abs() < 1e-6, "{sum} vs {ttfa}");
     // Her voice, recorded as it came out of the room.
@@ -311,37 +335,70 @@ async fn a_missing_agent_is_explained_within_the_timeout_and_a_dead_token_servic
 
     // No worker at all, automatic dispatch: said within the timeout, with the likely cause.
     let report = api.talk_run(run(None)).await.unwrap();
-    assert!(report.ended_because.contains("did not join"), "{}", report.ended_because);
-    assert!(report.ended_because.contains("no agent worker is registered"), "{}", report.ended_because);
+    assert!(
+        report.ended_because.contains("did not join"),
+        "{}",
+        report.ended_because
+    );
+    assert!(
+        report
+            .ended_because
+            .contains("no agent worker is registered"),
+        "{}",
+        report.ended_because
+    );
     let lk = report.livekit.unwrap();
-    assert!(lk.token_source.contains("minted") && lk.token_source.contains(&dead_token_service), "{}", lk.token_source);
+    assert!(
+        lk.token_source.contains("minted") && lk.token_source.contains(&dead_token_service),
+        "{}",
+        lk.token_source
+    );
     assert!(lk.joined_at_ms.is_some(), "the room was joined: {lk:?}");
     let talk = events.talk();
     assert!(talk.iter().any(|e| matches!(e, TalkEvent::Notice { message, .. } if message.contains("token service") && message.contains("minted"))), "the fallback is said");
-    assert!(talk.iter().any(|e| matches!(e, TalkEvent::Agent { presence: AgentPresence::Missing, .. })));
+    assert!(talk.iter().any(|e| matches!(
+        e,
+        TalkEvent::Agent {
+            presence: AgentPresence::Missing,
+            ..
+        }
+    )));
 
     // An explicit name no worker serves: the name, in the reason.
-    let report = api.talk_run(run(Some("coach-nobody-serves"))).await.unwrap();
-    assert!(report.ended_because.contains("\"coach-nobody-serves\""), "{}", report.ended_because);
+    let report = api
+        .talk_run(run(Some("coach-nobody-serves")))
+        .await
+        .unwrap();
+    assert!(
+        report.ended_because.contains("\"coach-nobody-serves\""),
+        "{}",
+        report.ended_because
+    );
     let lk = report.livekit.unwrap();
     assert_eq!(lk.dispatch, "explicit: coach-nobody-serves");
-    assert!(lk.token_source.contains("room configuration"), "{}", lk.token_source);
+    assert!(
+        lk.token_source.contains("room configuration"),
+        "{}",
+        lk.token_source
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_killed_mid_turn_is_restarted_by_the_supervisor_and_the_session_says_what_happened()
-{
+ {
     use greenroom_stack::manifest::{Manifest, ProbeCheck, ProbeSpec, ServiceSpec};
     let dir = tempfile::tempdir().unwrap();
     let server = LiveKitServer::start();
     let python = greenroom_sandbox::stt::locate_python(&greenroom_test_support::tool_dirs())
         .expect("the speech virtualenv tools/venv-speech: run scripts/setup");
-    let speech = greenroom_sandbox::local::LocalSpeech::start(&python, dir.path(), Default::default())
-        .await
-        .expect("the speech services start");
+    let speech =
+        greenroom_sandbox::local::LocalSpeech::start(&python, dir.path(), Default::default())
+            .await
+            .expect("the speech services start");
     // Marie as a service of a stack that Greenroom supervises, as the sandbox runs her.
-    let agent_python = greenroom_sandbox::agent::locate_python(&greenroom_test_support::tool_dirs())
-        .expect("the agent virtualenv tools/venv-agent: run scripts/setup");
+    let agent_python =
+        greenroom_sandbox::agent::locate_python(&greenroom_test_support::tool_dirs())
+            .expect("the agent virtualenv tools/venv-agent: run scripts/setup");
     let workspace = dir.path().join("project");
     let agent_script = greenroom_sandbox::agent::install_script(&workspace).unwrap();
     let (program, args) = greenroom_sandbox::agent::command(&agent_python, &agent_script);
@@ -381,7 +438,11 @@ async fn an_agent_killed_mid_turn_is_restarted_by_the_supervisor_and_the_session
         .into_iter()
         .collect(),
     };
-    std::fs::write(workspace.join("greenroom.toml"), toml::to_string(&manifest).unwrap()).unwrap();
+    std::fs::write(
+        workspace.join("greenroom.toml"),
+        toml::to_string(&manifest).unwrap(),
+    )
+    .unwrap();
     let events = Arc::new(Events::default());
     let api = api_on(&dir.path().join("home"), &server, events.clone()).await;
     api.update_settings(SettingsPatch {
@@ -398,7 +459,9 @@ async fn an_agent_killed_mid_turn_is_restarted_by_the_supervisor_and_the_session
         fn drop(&mut self) {
             if std::thread::panicking() {
                 for pid in &self.0 {
-                    let _ = Command::new("pkill").args(["-9", "-P", &pid.to_string()]).status();
+                    let _ = Command::new("pkill")
+                        .args(["-9", "-P", &pid.to_string()])
+                        .status();
                     let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
                 }
             }
@@ -406,9 +469,16 @@ async fn an_agent_killed_mid_turn_is_restarted_by_the_supervisor_and_the_session
     }
     let mut guard = KillOnPanic(Vec::new());
     let marie_pid = |status: &greenroom_api::StackView| {
-        status.status.services.iter().find(|s| s.id == "marie").and_then(|s| s.pid)
+        status
+            .status
+            .services
+            .iter()
+            .find(|s| s.id == "marie")
+            .and_then(|s| s.pid)
     };
-    guard.0.extend(marie_pid(&api.stack_status().await.unwrap()));
+    guard
+        .0
+        .extend(marie_pid(&api.stack_status().await.unwrap()));
     let said = script(dir.path(), &[SAID, AGAIN]);
     api.talk_start(TalkRequest {
         input: TalkInput::File {
@@ -425,7 +495,14 @@ async fn an_agent_killed_mid_turn_is_restarted_by_the_supervisor_and_the_session
     // Kill the agent as soon as it thinks about the learner's words: mid-turn.
     let deadline = std::time::Instant::now() + Duration::from_secs(90);
     while !events.talk().iter().any(|e| {
-        matches!(e, TalkEvent::State { state: greenroom_talk::TalkState::Thinking, turn: Some(0), .. })
+        matches!(
+            e,
+            TalkEvent::State {
+                state: greenroom_talk::TalkState::Thinking,
+                turn: Some(0),
+                ..
+            }
+        )
     }) {
         assert!(
             std::time::Instant::now() < deadline,
@@ -435,28 +512,151 @@ async fn an_agent_killed_mid_turn_is_restarted_by_the_supervisor_and_the_session
         tokio::time::sleep(greenroom_test_support::POLL_EVERY).await;
     }
     let status = api.stack_status().await.unwrap();
-    let marie = status.status.services.iter().find(|s| s.id == "marie").unwrap();
+    let marie = status
+        .status
+        .services
+        .iter()
+        .find(|s| s.id == "marie")
+        .unwrap();
     let pid = marie.pid.expect("the agent runs");
-    let killed = Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
+    let killed = Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
     assert!(killed.success());
-    let report = talk_ended(&api, Duration::from_secs(150), &|| format!("{:#?}", events.talk())).await;
-    guard.0.extend(marie_pid(&api.stack_status().await.unwrap()));
+    let report = talk_ended(&api, Duration::from_secs(150), &|| {
+        format!("{:#?}", events.talk())
+    })
+    .await;
+    guard
+        .0
+        .extend(marie_pid(&api.stack_status().await.unwrap()));
     let talk = events.talk();
     eprintln!("{report:#?}");
     // The session said what happened, and the turn in flight failed with it.
     assert!(
-        talk.iter().any(|e| matches!(e, TalkEvent::Agent { presence: AgentPresence::Left, .. })),
+        talk.iter().any(|e| matches!(
+            e,
+            TalkEvent::Agent {
+                presence: AgentPresence::Left,
+                ..
+            }
+        )),
         "{talk:#?}"
     );
     let turn = &report.turns[0];
-    assert_eq!(turn.error.as_ref().map(|e| e.tag.as_str()), Some("agent_left"), "{turn:#?}");
+    assert_eq!(
+        turn.error.as_ref().map(|e| e.tag.as_str()),
+        Some("agent_left"),
+        "{turn:#?}"
+    );
     // LiveKit does not send the restarted worker back to a room that exists: the next
     // utterance finds nobody, and is told so at once.
     let next = &report.turns[1];
-    assert_eq!(next.error.as_ref().map(|e| e.tag.as_str()), Some("no_agent"), "{next:#?}");
+    assert_eq!(
+        next.error.as_ref().map(|e| e.tag.as_str()),
+        Some("no_agent"),
+        "{next:#?}"
+    );
     // The supervisor restarted the agent.
     let status = api.stack_status().await.unwrap();
-    let marie = status.status.services.iter().find(|s| s.id == "marie").unwrap();
+    let marie = status
+        .status
+        .services
+        .iter()
+        .find(|s| s.id == "marie")
+        .unwrap();
     assert!(marie.restarts >= 1, "{marie:?}");
     let _ = api.stack_down().await;
+}
+
+/// "Talk here": a coach drops into a room that the Flutter app opened. The official SDK
+/// plays the app: its join creates the room, Marie is dispatched to it and greets it; then
+/// our talk joins that room, finds her there, and talks with her.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_coach_drops_into_a_room_the_app_opened_and_marie_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = LiveKitServer::start();
+    let python = greenroom_sandbox::stt::locate_python(&greenroom_test_support::tool_dirs())
+        .expect("the speech virtualenv tools/venv-speech: run scripts/setup");
+    let speech = greenroom_sandbox::local::LocalSpeech::start(&python, dir.path(), Default::default())
+        .await
+        .expect("the speech services start");
+    let marie = marie(&server, &speech, &dir.path().join("agent")).await;
+    let target = greenroom_livekit::room_service::Target::new(&server.url(), "devkey", "secret");
+    let room = "flutter-app-room";
+    let token = greenroom_livekit::room_service::token(
+        &target,
+        room,
+        "flutter-learner",
+        &greenroom_livekit::room_service::TokenOptions::participant(),
+    )
+    .unwrap();
+    // The app's learner: in the room for the whole test, listening to whoever speaks.
+    let app = Command::new(
+        greenroom_test_support::workspace().join(if cfg!(windows) {
+            ".venv-interop/Scripts/python.exe"
+        } else {
+            ".venv-interop/bin/python"
+        }),
+    )
+    .arg(greenroom_test_support::workspace().join("tests/interop/python_peer.py"))
+    .args(["--url", &server.url(), "--token", &token, "--mode", "receive-audio"])
+    .args(["--seconds", "90", "--log-level", "WARNING"])
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .expect("the Python peer starts");
+    struct Kill(Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _app = Kill(app);
+    // Marie is dispatched to the room the app's join created.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let people = greenroom_livekit::room_service::list_participants(&target, room)
+            .await
+            .unwrap_or_default();
+        if people.iter().any(|p| p.identity.starts_with("agent-")) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Marie never joined the app's room: {people:?}\n{}",
+            marie.log()
+        );
+        tokio::time::sleep(greenroom_test_support::POLL_EVERY).await;
+    }
+    let events = Arc::new(Events::default());
+    let api = api_on(&dir.path().join("home"), &server, events.clone()).await;
+    let said = script(dir.path(), &[SAID]);
+    let report = api
+        .talk_run(TalkRequest {
+            input: TalkInput::File {
+                path: said.display().to_string(),
+            },
+            output: TalkOutput::Silent,
+            record: false,
+            mode: Some(greenroom_api::TalkMode::Livekit),
+            room: Some(room.into()),
+            max_turns: Some(1),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let lk = report.livekit.clone().unwrap();
+    assert_eq!(lk.room, room);
+    assert!(
+        lk.agent_joined_at_ms.is_some_and(|a| a <= lk.joined_at_ms.unwrap() + 1.0),
+        "Marie was already there: {lk:?}"
+    );
+    assert_eq!(report.turns.len(), 1, "{report:#?}\n{}", marie.log());
+    let turn = &report.turns[0];
+    assert!(turn.error.is_none(), "{turn:#?}");
+    assert!(word_error_rate(SAID, &turn.learner_text).rate <= 0.35, "{turn:#?}");
+    assert!(turn.figures.time_to_first_audio_ms.is_some(), "{turn:#?}");
 }

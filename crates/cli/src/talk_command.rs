@@ -129,10 +129,7 @@ pub(crate) async fn run(home: AppHome, args: TalkArgs) -> ExitCode {
             }
             match &event {
                 TalkEvent::Room {
-                    room,
-                    url,
-                    join_ms,
-                    ..
+                    room, url, join_ms, ..
                 } => {
                     eprintln!("  joined room {room} at {url} in {join_ms:.0} ms");
                     continue;
@@ -149,13 +146,18 @@ pub(crate) async fn run(home: AppHome, args: TalkArgs) -> ExitCode {
                         (AgentPresence::Joined, None) => eprintln!(
                             "  Marie's agent joined ({}){}",
                             identity.as_deref().unwrap_or("?"),
-                            detail.as_deref().map_or(String::new(), |d| format!(", {d}"))
+                            detail
+                                .as_deref()
+                                .map_or(String::new(), |d| format!(", {d}"))
                         ),
                         (AgentPresence::Joined, Some(state)) => {
                             eprintln!("  agent state: {state}")
                         }
                         (AgentPresence::Waiting, _) => {
-                            eprintln!("  … {}", detail.as_deref().unwrap_or("waiting for the agent"))
+                            eprintln!(
+                                "  … {}",
+                                detail.as_deref().unwrap_or("waiting for the agent")
+                            )
                         }
                         // Left and missing come with an error notice that says it all.
                         (AgentPresence::Left | AgentPresence::Missing, _) => {}

@@ -319,14 +319,18 @@ fn a_sentence_spoken_into_the_microphone_reaches_marie_in_her_livekit_room() {
         marie.log()
     );
     assert!(stderr.contains("minted a token"), "{stderr}");
-    let report: serde_json::Value = serde_json::from_str(&stdout).expect("--json prints the report");
+    let report: serde_json::Value =
+        serde_json::from_str(&stdout).expect("--json prints the report");
     assert_eq!(report["mode"], "livekit");
     let turn = &report["turns"][0];
     let learner = turn["learner_text"].as_str().unwrap();
     let wer = word_error_rate(SAID[0], learner);
     println!("Marie's agent heard: {learner:?} (WER {:.3})", wer.rate);
     assert!(wer.rate <= 0.35, "{learner:?}");
-    assert!(turn["marie_text"].as_str().unwrap().chars().count() > 10, "{turn}");
+    assert!(
+        turn["marie_text"].as_str().unwrap().chars().count() > 10,
+        "{turn}"
+    );
     assert!(turn["time_to_first_audio_ms"].as_f64().is_some(), "{turn}");
     let states: Vec<&str> = report["livekit"]["agent_states"]
         .as_array()

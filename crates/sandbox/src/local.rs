@@ -170,20 +170,19 @@ impl LocalMarie {
             .map_err(|e| format!("starting {}: {e}", program.display()))?;
         let lines: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
         let out = child.stdout.take().map(|s| {
-            Box::new(tokio::io::BufReader::new(s)) as Box<dyn tokio::io::AsyncBufRead + Send + Unpin>
+            Box::new(tokio::io::BufReader::new(s))
+                as Box<dyn tokio::io::AsyncBufRead + Send + Unpin>
         });
         let err = child.stderr.take().map(|s| {
-            Box::new(tokio::io::BufReader::new(s)) as Box<dyn tokio::io::AsyncBufRead + Send + Unpin>
+            Box::new(tokio::io::BufReader::new(s))
+                as Box<dyn tokio::io::AsyncBufRead + Send + Unpin>
         });
         for reader in [out, err].into_iter().flatten() {
             let lines = lines.clone();
             tokio::spawn(async move {
                 let mut reader = reader.lines();
                 while let Ok(Some(line)) = reader.next_line().await {
-                    lines
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .push(line);
+                    lines.lock().unwrap_or_else(|p| p.into_inner()).push(line);
                 }
             });
         }

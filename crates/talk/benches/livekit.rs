@@ -103,7 +103,13 @@ fn segment(reports: &[TalkReport], kind: SegmentKind) -> Vec<f64> {
         .iter()
         .flat_map(|r| &r.turns)
         .filter(|t| t.figures.time_to_first_audio_ms.is_some())
-        .map(|t| t.segments().iter().filter(|s| s.kind == kind).map(|s| s.ms).sum())
+        .map(|t| {
+            t.segments()
+                .iter()
+                .filter(|s| s.kind == kind)
+                .map(|s| s.ms)
+                .sum()
+        })
         .collect()
 }
 
@@ -126,11 +132,15 @@ fn line(label: &str, mut v: Vec<f64>) -> Option<f64> {
 fn main() {
     let tools = greenroom_test_support::tool_dirs();
     let Some(agent_python) = greenroom_sandbox::agent::locate_python(&tools) else {
-        println!("livekit bench skipped: the agent virtualenv tools/venv-agent is missing (scripts/setup)");
+        println!(
+            "livekit bench skipped: the agent virtualenv tools/venv-agent is missing (scripts/setup)"
+        );
         return;
     };
     if greenroom_sandbox::stt::locate_python(&tools).is_none() {
-        println!("livekit bench skipped: the speech virtualenv tools/venv-speech is missing (scripts/setup)");
+        println!(
+            "livekit bench skipped: the speech virtualenv tools/venv-speech is missing (scripts/setup)"
+        );
         return;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -160,16 +170,30 @@ async fn bench(agent_python: std::path::PathBuf) {
     for _ in 0..SESSIONS {
         let mut c = config();
         c.speak_opening = false;
-        direct.push(talk(c, &sandbox.endpoints(), utterances(), SAID.len()).await.0);
+        direct.push(
+            talk(c, &sandbox.endpoints(), utterances(), SAID.len())
+                .await
+                .0,
+        );
     }
     let mut livekit = Vec::new();
     for i in 0..SESSIONS {
         livekit.push(livekit_session(&server, &format!("bench-livekit-{i}")).await);
     }
-    let d = line("time to first audio, direct", direct.iter().flat_map(ttfa).collect());
-    let l = line("time to first audio, LiveKit (agent)", livekit.iter().flat_map(ttfa).collect());
+    let d = line(
+        "time to first audio, direct",
+        direct.iter().flat_map(ttfa).collect(),
+    );
+    let l = line(
+        "time to first audio, LiveKit (agent)",
+        livekit.iter().flat_map(ttfa).collect(),
+    );
     if let (Some(d), Some(l)) = (d, l) {
-        println!("  ratio LiveKit / direct (p50)                   {:.2}×   difference {:+.0} ms", l / d, l - d);
+        println!(
+            "  ratio LiveKit / direct (p50)                   {:.2}×   difference {:+.0} ms",
+            l / d,
+            l - d
+        );
     }
     println!("  LiveKit turns, segment by segment:");
     for kind in [
@@ -187,7 +211,10 @@ async fn bench(agent_python: std::path::PathBuf) {
 
     println!("join → agent joined → first audio of the opening line ({SESSIONS} sessions):");
     let lk: Vec<_> = livekit.iter().filter_map(|r| r.livekit.clone()).collect();
-    line("our join (token → ready)", lk.iter().filter_map(|l| l.join_ms).collect());
+    line(
+        "our join (token → ready)",
+        lk.iter().filter_map(|l| l.join_ms).collect(),
+    );
     line(
         "joined → agent in the room",
         lk.iter()
@@ -202,6 +229,8 @@ async fn bench(agent_python: std::path::PathBuf) {
     );
     line(
         "session start → opening's first audio",
-        lk.iter().filter_map(|l| l.opening_first_audio_at_ms).collect(),
+        lk.iter()
+            .filter_map(|l| l.opening_first_audio_at_ms)
+            .collect(),
     );
 }

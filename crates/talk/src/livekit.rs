@@ -325,9 +325,13 @@ mod tests {
     fn a_missing_agent_is_explained_by_how_it_was_dispatched() {
         let mut link = LivekitLink::new("ws://127.0.0.1:7880", "t", "r1");
         let auto = why_no_agent(&link);
-        assert!(auto[0].contains("no agent worker is registered"), "{auto:?}");
+        assert!(
+            auto[0].contains("no agent worker is registered"),
+            "{auto:?}"
+        );
         link.room_existed = true;
-        link.hints.push("the stack's service marie is stopped".into());
+        link.hints
+            .push("the stack's service marie is stopped".into());
         let existed = why_no_agent(&link);
         assert!(existed[0].contains("existed before"), "{existed:?}");
         assert!(existed.iter().any(|r| r.contains("marie is stopped")));

@@ -435,7 +435,11 @@ mod tests {
         use SegmentKind::*;
         assert_eq!(
             got,
-            [(Transport, 50.0), (PlaybackStart, 10.0), (Unobserved, 1200.0)]
+            [
+                (Transport, 50.0),
+                (PlaybackStart, 10.0),
+                (Unobserved, 1200.0)
+            ]
         );
         assert_eq!(f.time_to_first_audio_ms, Some(1260.0));
     }

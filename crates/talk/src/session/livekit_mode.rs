@@ -26,6 +26,9 @@
 //!   turn is `interrupted` with `barge_in_stop_ms` = speech start → her last audible frame
 //!   (or her state change, if earlier). If the learner stops first, it was overlap: her
 //!   turn completes, and the learner's words open the next turn.
+//! - **Playback.** The agent's track carries silence between replies; only her speech and
+//!   the pauses inside it (up to [`TRAILING_SILENCE`]) go to the output, so the output is
+//!   silent when she is (a scripted learner waits for that). The recording keeps all of it.
 //! - **Interrupt** (the coach's button) cannot stop the agent: it silences her here until
 //!   she stops speaking, and the turn is recorded as interrupted.
 
@@ -47,8 +50,8 @@ use super::{
     TalkControl, TalkError, TalkSession, conclude, prepare, publish_turn,
 };
 use crate::events::{
-    AgentPresence, AgentStateAt, LivekitReport, NoticeLevel, Side, TalkEvent, TalkState,
-    TurnError, TurnReport,
+    AgentPresence, AgentStateAt, LivekitReport, NoticeLevel, Side, TalkEvent, TalkState, TurnError,
+    TurnReport,
 };
 use crate::livekit::{LivekitLink, TrackSlot, Transcript, Uplink, looks_like_agent, why_no_agent};
 use crate::segments::TurnMarks;
@@ -58,6 +61,8 @@ use crate::services::Service;
 pub const CLOSING_GRACE: Duration = Duration::from_millis(1500);
 /// A frame of Marie's louder than this (RMS, dBFS) is audible.
 const AUDIBLE_DBFS: f32 = -45.0;
+/// Silence after her last audible frame that is still part of her speech (a pause).
+pub const TRAILING_SILENCE: Duration = Duration::from_millis(600);
 /// With a held input (a script): let it speak when the agent has listened this long
 /// without saying an opening line.
 const NO_OPENING_AFTER: Duration = Duration::from_secs(5);
@@ -78,7 +83,14 @@ impl TalkSession {
         let prepared = prepare(&config, input, sink, Some(uplink), hold)?;
         let control = prepared.control.clone();
         let stats = prepared.stats.clone();
-        let live = Live::new(config, link, prepared.shared, output, prepared.control, hold);
+        let live = Live::new(
+            config,
+            link,
+            prepared.shared,
+            output,
+            prepared.control,
+            hold,
+        );
         let task = tokio::spawn(live.run(prepared.capture, prepared.commands, slot));
         Ok(TalkSession {
             control,
@@ -404,7 +416,8 @@ impl Live {
             Some(CaptureMsg::Ended) => self.input_ended = true,
             Some(CaptureMsg::Failed(message)) => {
                 self.input_ended = true;
-                self.shared.notice(NoticeLevel::Error, message.clone(), None);
+                self.shared
+                    .notice(NoticeLevel::Error, message.clone(), None);
                 self.end(message);
             }
             None => {
@@ -479,7 +492,9 @@ impl Live {
                     "no agent is in the room to answer: Marie's agent left {:.0} s ago",
                     Instant::now().saturating_duration_since(left).as_secs_f64()
                 ),
-                None => "no agent is in the room to answer yet: Marie's agent has not joined".into(),
+                None => {
+                    "no agent is in the room to answer yet: Marie's agent has not joined".into()
+                }
             };
             self.shared
                 .notice(NoticeLevel::Error, message.clone(), Some(Service::Agent));
@@ -532,8 +547,11 @@ impl Live {
                 if self.agent.identity.as_deref() == Some(identity.as_str()) {
                     self.agent_left(identity, now);
                 } else {
-                    self.shared
-                        .notice(NoticeLevel::Info, format!("{identity} left the room"), None);
+                    self.shared.notice(
+                        NoticeLevel::Info,
+                        format!("{identity} left the room"),
+                        None,
+                    );
                 }
             }
             ParticipantEvent::AgentState { participant, state } => {
@@ -552,17 +570,23 @@ impl Live {
             }
             ParticipantEvent::Reconnecting(reason) => self.shared.notice(
                 NoticeLevel::Warning,
-                format!("the signalling connection was lost ({reason}); resuming, media keeps flowing"),
+                format!(
+                    "the signalling connection was lost ({reason}); resuming, media keeps flowing"
+                ),
                 None,
             ),
             ParticipantEvent::Reconnected { took, .. } => self.shared.notice(
                 NoticeLevel::Info,
-                format!("the signalling connection is back after {} ms", took.as_millis()),
+                format!(
+                    "the signalling connection is back after {} ms",
+                    took.as_millis()
+                ),
                 None,
             ),
             ParticipantEvent::Closed(reason) => {
                 let message = format!("the room closed the session: {reason:?}");
-                self.shared.notice(NoticeLevel::Error, message.clone(), None);
+                self.shared
+                    .notice(NoticeLevel::Error, message.clone(), None);
                 self.end(message);
             }
             ParticipantEvent::TrackSubscribed { .. } | ParticipantEvent::Data { .. } => {}
@@ -577,7 +601,9 @@ impl Live {
             if *known != identity {
                 self.shared.notice(
                     NoticeLevel::Warning,
-                    format!("a second agent, {identity}, joined the room; Greenroom follows {known}"),
+                    format!(
+                        "a second agent, {identity}, joined the room; Greenroom follows {known}"
+                    ),
                     Some(Service::Agent),
                 );
             }
@@ -689,11 +715,16 @@ impl Live {
                 if let Some(turn) = self.current.as_mut() {
                     turn.marks.agent_thinking.get_or_insert(now);
                 }
-                self.shared.set_state(TalkState::Thinking, self.turn_index());
+                self.shared
+                    .set_state(TalkState::Thinking, self.turn_index());
             }
             "speaking" => {
                 self.agent.has_spoken = true;
-                if let Some(turn) = self.current.as_mut().filter(|t| t.reacted() || t.marks.speech_last.is_some()) {
+                if let Some(turn) = self
+                    .current
+                    .as_mut()
+                    .filter(|t| t.reacted() || t.marks.speech_last.is_some())
+                {
                     turn.marks.agent_speaking.get_or_insert(now);
                 }
                 let index = self
@@ -791,7 +822,15 @@ impl Live {
                 .record(|rec| rec.write_marie(&converted, frame.played_at));
         }
         let audible = greenroom_voice::meter::rms_dbfs(&samples) > AUDIBLE_DBFS;
+        // The agent's track never stops: silence flows between replies. Silence is played
+        // only as the pauses inside her speech (up to TRAILING_SILENCE after her last
+        // audible frame), so that the output is silent, and says so, when she is.
+        let in_speech = audible
+            || self
+                .last_audible
+                .is_some_and(|a| frame.played_at.saturating_duration_since(a) < TRAILING_SILENCE);
         if !self.muted
+            && in_speech
             && let Err(e) = self.output.play(samples, SAMPLE_RATE)
         {
             self.shared.notice(
@@ -1037,14 +1076,11 @@ async fn join_and_publish(
     let participant = Participant::join(&link.url, &link.token, &link.options)
         .await
         .map_err(|e| format!("cannot join room {} at {}: {e}", link.room, link.url))?;
-    let track = participant
-        .publish_audio("microphone")
-        .await
-        .map_err(|e| {
-            format!(
-                "joined room {} but cannot publish the microphone: {e}",
-                link.room
-            )
-        })?;
+    let track = participant.publish_audio("microphone").await.map_err(|e| {
+        format!(
+            "joined room {} but cannot publish the microphone: {e}",
+            link.room
+        )
+    })?;
     Ok((participant, track))
 }

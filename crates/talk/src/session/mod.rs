@@ -900,10 +900,19 @@ fn publish_turn(shared: &Shared, started: Instant, marks: &TurnMarks, report: &T
         let stages = [
             (Stage::LearnerSpeechStarted, Some(started)),
             (Stage::LearnerSpeechEnded, marks.speech_last),
-            (Stage::TranscriptReady, marks.stt_done.or(marks.learner_transcript)),
-            (Stage::ReplyFirstToken, marks.llm_first_token.or(marks.agent_thinking)),
+            (
+                Stage::TranscriptReady,
+                marks.stt_done.or(marks.learner_transcript),
+            ),
+            (
+                Stage::ReplyFirstToken,
+                marks.llm_first_token.or(marks.agent_thinking),
+            ),
             (Stage::ReplyDone, marks.llm_done),
-            (Stage::SpeechFirstAudio, marks.tts_first_byte.or(marks.audio_received)),
+            (
+                Stage::SpeechFirstAudio,
+                marks.tts_first_byte.or(marks.audio_received),
+            ),
             (Stage::PlaybackStarted, marks.first_audio),
             (Stage::BargedIn, report.interrupted.then_some(ended)),
             (Stage::PlaybackEnded, marks.playback_ended),
