@@ -572,16 +572,19 @@ async fn an_agent_killed_mid_turn_is_restarted_by_the_supervisor_and_the_session
 
 /// "Talk here": a coach drops into a room that the Flutter app opened. The official SDK
 /// plays the app: its join creates the room, Marie is dispatched to it and greets it; then
-/// our talk joins that room, finds her there, and talks with her.
+/// our talk joins that room and finds her there. An agent on the framework listens to the
+/// participant it started with: the coach is told so, and a coach's turn is not answered
+/// (said as such, not a hang).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_coach_drops_into_a_room_the_app_opened_and_marie_answers() {
+async fn a_coach_drops_into_a_room_the_app_opened_and_is_told_marie_listens_to_its_learner() {
     let dir = tempfile::tempdir().unwrap();
     let server = LiveKitServer::start();
     let python = greenroom_sandbox::stt::locate_python(&greenroom_test_support::tool_dirs())
         .expect("the speech virtualenv tools/venv-speech: run scripts/setup");
-    let speech = greenroom_sandbox::local::LocalSpeech::start(&python, dir.path(), Default::default())
-        .await
-        .expect("the speech services start");
+    let speech =
+        greenroom_sandbox::local::LocalSpeech::start(&python, dir.path(), Default::default())
+            .await
+            .expect("the speech services start");
     let marie = marie(&server, &speech, &dir.path().join("agent")).await;
     let target = greenroom_livekit::room_service::Target::new(&server.url(), "devkey", "secret");
     let room = "flutter-app-room";
@@ -593,15 +596,20 @@ async fn a_coach_drops_into_a_room_the_app_opened_and_marie_answers() {
     )
     .unwrap();
     // The app's learner: in the room for the whole test, listening to whoever speaks.
-    let app = Command::new(
-        greenroom_test_support::workspace().join(if cfg!(windows) {
-            ".venv-interop/Scripts/python.exe"
-        } else {
-            ".venv-interop/bin/python"
-        }),
-    )
+    let app = Command::new(greenroom_test_support::workspace().join(if cfg!(windows) {
+        ".venv-interop/Scripts/python.exe"
+    } else {
+        ".venv-interop/bin/python"
+    }))
     .arg(greenroom_test_support::workspace().join("tests/interop/python_peer.py"))
-    .args(["--url", &server.url(), "--token", &token, "--mode", "receive-audio"])
+    .args([
+        "--url",
+        &server.url(),
+        "--token",
+        &token,
+        "--mode",
+        "receive-audio",
+    ])
     .args(["--seconds", "90", "--log-level", "WARNING"])
     .stdout(Stdio::null())
     .stderr(Stdio::null())
@@ -651,12 +659,21 @@ async fn a_coach_drops_into_a_room_the_app_opened_and_marie_answers() {
     let lk = report.livekit.clone().unwrap();
     assert_eq!(lk.room, room);
     assert!(
-        lk.agent_joined_at_ms.is_some_and(|a| a <= lk.joined_at_ms.unwrap() + 1.0),
+        lk.agent_joined_at_ms
+            .is_some_and(|a| a <= lk.joined_at_ms.unwrap() + 1.0),
         "Marie was already there: {lk:?}"
+    );
+    assert!(
+        events.talk().iter().any(|e| matches!(e, TalkEvent::Notice { message, .. }
+            if message.contains("already here with flutter-learner") && message.contains("may not hear you"))),
+        "{:#?}",
+        events.talk()
     );
     assert_eq!(report.turns.len(), 1, "{report:#?}\n{}", marie.log());
     let turn = &report.turns[0];
-    assert!(turn.error.is_none(), "{turn:#?}");
-    assert!(word_error_rate(SAID, &turn.learner_text).rate <= 0.35, "{turn:#?}");
-    assert!(turn.figures.time_to_first_audio_ms.is_some(), "{turn:#?}");
+    assert_eq!(
+        turn.error.as_ref().map(|e| e.tag.as_str()),
+        Some("no_reply"),
+        "{turn:#?}"
+    );
 }

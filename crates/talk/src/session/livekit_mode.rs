@@ -5,7 +5,9 @@
 //! capture thread, [`crate::livekit::Uplink`]), plays the agent's audio track through the
 //! [`AudioOut`], and turns what the agent publishes into the session's events:
 //!
-//! - **Agent presence.** Waiting until it joins, at most [`LivekitLink::agent_timeout`];
+//! - **Agent presence.** An agent already in the room with a learner (a room the app
+//!   opened) is said to listen to that learner, not to us (the framework's room I/O follows
+//!   one participant). Otherwise: waiting until it joins, at most [`LivekitLink::agent_timeout`];
 //!   then the session ends with why it may not have come ([`crate::livekit::why_no_agent`]).
 //!   An agent that leaves (its process stopped) fails the turn in flight; if no agent is
 //!   back within the same timeout, the session ends saying so.
@@ -350,6 +352,22 @@ impl Live {
         self.agent.waiting_since = Some(now);
         if let Some((_, identity)) = p.others.iter().find(|(_, id)| looks_like_agent(id)) {
             self.agent_joined(identity.clone(), now);
+            let learners: Vec<&str> = p
+                .others
+                .iter()
+                .map(|(_, id)| id.as_str())
+                .filter(|id| !looks_like_agent(id))
+                .collect();
+            if !learners.is_empty() {
+                self.shared.notice(
+                    NoticeLevel::Warning,
+                    format!(
+                        "Marie's agent was already here with {}: an agent on the LiveKit framework listens to the participant it started with, so she may not hear you. You hear her",
+                        learners.join(", ")
+                    ),
+                    Some(Service::Agent),
+                );
+            }
         } else {
             self.shared.sink.emit(TalkEvent::Agent {
                 presence: AgentPresence::Waiting,
