@@ -331,6 +331,7 @@ mod tests {
             play_requested: at(t0, 1525),
             first_audio: at(t0, 1545),
             playback_ended: at(t0, 3545),
+            ..Default::default()
         };
         let f = segments(&m);
         let got: Vec<(SegmentKind, f64)> = f.segments.iter().map(|s| (s.kind, s.ms)).collect();

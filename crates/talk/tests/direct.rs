@@ -227,6 +227,7 @@ fn with(endpoints: &Endpoints, service: Service, base: &str) -> Endpoints {
         Service::Stt => e.stt.url = format!("{base}{}", path(&endpoints.stt.url)),
         Service::Llm => e.chat.base_url = format!("{base}{}", path(&endpoints.chat.base_url)),
         Service::Tts => e.tts.base_url = format!("{base}{}", path(&endpoints.tts.base_url)),
+        Service::Agent => unreachable!("the direct mode has no agent"),
     }
     e
 }
@@ -236,6 +237,7 @@ fn upstream(endpoints: &Endpoints, service: Service) -> String {
         Service::Stt => &endpoints.stt.url,
         Service::Llm => &endpoints.chat.base_url,
         Service::Tts => &endpoints.tts.base_url,
+        Service::Agent => unreachable!("the direct mode has no agent"),
     })
 }
 
