@@ -242,7 +242,7 @@ export async function runRoomsChecks(t, page, ctx) {
       await page.click('tr[data-room="e2e-cosmic"] button.row-link');
       await waitFor('its (empty) participant list', async () => (await page.text('section[aria-label="Participants of e2e-cosmic"]'))?.includes('Nobody in this room'));
       await page.screenshot('rooms');
-      await page.click('tr[data-room="e2e-cosmic"] td:last-child button');
+      await page.click('tr[data-room="e2e-cosmic"] [data-testid=room-delete]');
       await waitFor('the confirmation', () => page.text('[role=dialog]'));
       await page.click('[role=dialog] button.danger');
       await waitFor('the room to be gone', async () => (await page.eval(`document.querySelector('tr[data-room="e2e-cosmic"]') === null`)), { timeoutMs: 20000 });

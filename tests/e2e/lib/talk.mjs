@@ -202,16 +202,16 @@ export async function runTalkChecks(t, page, ctx) {
     await waitFor('the agent to listen after it', async () => (await agent()) === 'joined/listening', { timeoutMs: 60000 });
     await audio.cmd('record');
     await audio.cmd(`speak ${wav}`);
-    await waitFor('a turn with the agent’s transcript and Marie’s answer', async () => {
+    const turnText = await waitFor('a turn with the agent’s transcript and Marie’s answer', async () => {
       const turn = await page.text('[data-testid=talk-turn][data-turn="0"]');
-      return turn && /Learner/.test(turn) && !turn.includes('…') && (await agent()) === 'joined/listening' ? turn : false;
+      return turn && /Learner/.test(turn) && /Marie/.test(turn) && !turn.includes('…') && (await agent()) === 'joined/listening' ? turn : false;
     }, { timeoutMs: 120000 });
     const heard = await audio.cmd(`stop-record ${path.join(dir, 'speaker-livekit.wav')}`);
     const learner = await page.text('[data-testid=talk-turn][data-turn="0"] .line.learner .said');
     const wer = wordErrorRate(SAID, learner ?? '');
     assert.ok(wer <= 0.35, `the agent heard ${JSON.stringify(learner)} (WER ${wer.toFixed(3)})`);
     const marie = await page.text('[data-testid=talk-turn][data-turn="0"] .line.marie .said');
-    assert.ok((marie ?? '').length > 10, `Marie answered: ${marie}`);
+    assert.ok((marie ?? '').length > 10, `Marie answered: ${marie} (the turn: ${turnText})`);
     assert.ok(heard.speech_band_seconds >= 1.0, `Marie heard on the speaker for ${heard.speech_band_seconds} s`);
     // The agent's states, in order, on the strip.
     const steps = await page.eval('document.querySelector("[data-testid=talk-agent-states]")?.dataset.sequence ?? ""');
