@@ -71,6 +71,15 @@ async fn api_on(home: &Path, server: &LiveKitServer, events: Arc<Events>) -> Api
     api
 }
 
+/// The sandbox's speech services, on free ports.
+async fn speech(dir: &Path) -> greenroom_sandbox::local::LocalSpeech {
+    let python = greenroom_sandbox::stt::locate_python(&greenroom_test_support::tool_dirs())
+        .expect("the speech virtualenv tools/venv-speech: run scripts/setup");
+    greenroom_sandbox::local::LocalSpeech::start(&python, dir, Default::default())
+        .await
+        .expect("the speech services start")
+}
+
 /// Marie's worker, registered with `server` and pointed at `speech`.
 async fn marie(
     server: &LiveKitServer,
@@ -109,18 +118,7 @@ fn script(dir: &Path, sentences: &[&str]) -> PathBuf {
 
 /// The official Python SDK in `.venv-interop`, receiving `identity`'s audio for `seconds`.
 fn python_listener(url: &str, token: &str, identity: &str, seconds: u32) -> Child {
-    let venv = greenroom_test_support::workspace().join(".venv-interop");
-    let python = if cfg!(windows) {
-        venv.join("Scripts").join("python.exe")
-    } else {
-        venv.join("bin").join("python")
-    };
-    assert!(
-        python.exists(),
-        "{} is missing: run scripts/setup --test",
-        python.display()
-    );
-    Command::new(python)
+    Command::new(greenroom_test_support::interop_python())
         .arg(greenroom_test_support::workspace().join("tests/interop/python_peer.py"))
         .args(["--url", url, "--token", token, "--mode", "receive-audio"])
         .args([
@@ -167,12 +165,7 @@ fn rms_of_wav(path: &Path) -> f64 {
 async fn marie_answers_through_livekit_and_a_second_learner_hears_her() {
     let dir = tempfile::tempdir().unwrap();
     let server = LiveKitServer::start();
-    let python = greenroom_sandbox::stt::locate_python(&greenroom_test_support::tool_dirs())
-        .expect("the speech virtualenv tools/venv-speech: run scripts/setup");
-    let speech =
-        greenroom_sandbox::local::LocalSpeech::start(&python, dir.path(), Default::default())
-            .await
-            .expect("the speech services start");
+    let speech = speech(dir.path()).await;
     // The Eloquence token service, as the app calls it.
     let token_port = free_port();
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", token_port))
@@ -389,12 +382,7 @@ async fn an_agent_killed_mid_turn_is_restarted_by_the_supervisor_and_the_session
     use greenroom_stack::manifest::{Manifest, ProbeCheck, ProbeSpec, ServiceSpec};
     let dir = tempfile::tempdir().unwrap();
     let server = LiveKitServer::start();
-    let python = greenroom_sandbox::stt::locate_python(&greenroom_test_support::tool_dirs())
-        .expect("the speech virtualenv tools/venv-speech: run scripts/setup");
-    let speech =
-        greenroom_sandbox::local::LocalSpeech::start(&python, dir.path(), Default::default())
-            .await
-            .expect("the speech services start");
+    let speech = speech(dir.path()).await;
     // Marie as a service of a stack that Greenroom supervises, as the sandbox runs her.
     let agent_python =
         greenroom_sandbox::agent::locate_python(&greenroom_test_support::tool_dirs())
@@ -579,12 +567,7 @@ async fn an_agent_killed_mid_turn_is_restarted_by_the_supervisor_and_the_session
 async fn a_coach_drops_into_a_room_the_app_opened_and_is_told_marie_listens_to_its_learner() {
     let dir = tempfile::tempdir().unwrap();
     let server = LiveKitServer::start();
-    let python = greenroom_sandbox::stt::locate_python(&greenroom_test_support::tool_dirs())
-        .expect("the speech virtualenv tools/venv-speech: run scripts/setup");
-    let speech =
-        greenroom_sandbox::local::LocalSpeech::start(&python, dir.path(), Default::default())
-            .await
-            .expect("the speech services start");
+    let speech = speech(dir.path()).await;
     let marie = marie(&server, &speech, &dir.path().join("agent")).await;
     let target = greenroom_livekit::room_service::Target::new(&server.url(), "devkey", "secret");
     let room = "flutter-app-room";
@@ -596,25 +579,21 @@ async fn a_coach_drops_into_a_room_the_app_opened_and_is_told_marie_listens_to_i
     )
     .unwrap();
     // The app's learner: in the room for the whole test, listening to whoever speaks.
-    let app = Command::new(greenroom_test_support::workspace().join(if cfg!(windows) {
-        ".venv-interop/Scripts/python.exe"
-    } else {
-        ".venv-interop/bin/python"
-    }))
-    .arg(greenroom_test_support::workspace().join("tests/interop/python_peer.py"))
-    .args([
-        "--url",
-        &server.url(),
-        "--token",
-        &token,
-        "--mode",
-        "receive-audio",
-    ])
-    .args(["--seconds", "90", "--log-level", "WARNING"])
-    .stdout(Stdio::null())
-    .stderr(Stdio::null())
-    .spawn()
-    .expect("the Python peer starts");
+    let app = Command::new(greenroom_test_support::interop_python())
+        .arg(greenroom_test_support::workspace().join("tests/interop/python_peer.py"))
+        .args([
+            "--url",
+            &server.url(),
+            "--token",
+            &token,
+            "--mode",
+            "receive-audio",
+        ])
+        .args(["--seconds", "90", "--log-level", "WARNING"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the Python peer starts");
     struct Kill(Child);
     impl Drop for Kill {
         fn drop(&mut self) {

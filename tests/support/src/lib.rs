@@ -16,6 +16,23 @@ pub fn workspace() -> PathBuf {
         .expect("the workspace exists")
 }
 
+/// The official LiveKit Python SDK's interpreter (`.venv-interop`, made by
+/// `scripts/setup --test`): the other peer of the interop tests. Panics saying how to get it.
+pub fn interop_python() -> PathBuf {
+    let venv = workspace().join(".venv-interop");
+    let python = if cfg!(windows) {
+        venv.join("Scripts").join("python.exe")
+    } else {
+        venv.join("bin").join("python")
+    };
+    assert!(
+        python.exists(),
+        "{} is missing: run `scripts/setup --test` (it installs the LiveKit Python SDK there)",
+        python.display()
+    );
+    python
+}
+
 fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)

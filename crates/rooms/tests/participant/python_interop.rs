@@ -17,18 +17,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 fn python() -> PathBuf {
-    let venv = greenroom_test_support::workspace().join(".venv-interop");
-    let python = if cfg!(windows) {
-        venv.join("Scripts").join("python.exe")
-    } else {
-        venv.join("bin").join("python")
-    };
-    assert!(
-        python.exists(),
-        "{} is missing: run `scripts/setup --test` (it installs the LiveKit Python SDK there)",
-        python.display()
-    );
-    python
+    greenroom_test_support::interop_python()
 }
 
 /// The Python peer as a child process, its JSON lines read on a thread. Killed on drop.

@@ -516,12 +516,7 @@ impl Live {
             };
             self.shared
                 .notice(NoticeLevel::Error, message.clone(), Some(Service::Agent));
-            turn.error = Some(TurnError {
-                service: Service::Agent,
-                url: self.link.url.clone(),
-                tag: "no_agent".into(),
-                message,
-            });
+            turn.error = Some(self.agent_error("no_agent", message));
             self.finish(turn, None);
             self.shared.set_state(TalkState::Idle, None);
         }
@@ -682,12 +677,7 @@ impl Live {
             .notice(NoticeLevel::Error, message.clone(), Some(Service::Agent));
         self.output.stop();
         if let Some(mut turn) = self.current.take() {
-            turn.error = Some(TurnError {
-                service: Service::Agent,
-                url: self.link.url.clone(),
-                tag: "agent_left".into(),
-                message,
-            });
+            turn.error = Some(self.agent_error("agent_left", message));
             self.finish(turn, None);
         }
         self.pending = None;
@@ -975,11 +965,9 @@ impl Live {
             && now.saturating_duration_since(since) >= self.link.reply_timeout
         {
             let mut turn = self.current.take().expect("checked");
-            turn.error = Some(TurnError {
-                service: Service::Agent,
-                url: self.link.url.clone(),
-                tag: "no_reply".into(),
-                message: if turn.reacted() {
+            turn.error = Some(self.agent_error(
+                "no_reply",
+                if turn.reacted() {
                     format!(
                         "Marie's agent thought about the utterance for {} s without answering: its LLM or TTS may be down or slow; look at the agent's log",
                         self.link.reply_timeout.as_secs()
@@ -990,7 +978,7 @@ impl Live {
                         self.link.reply_timeout.as_secs()
                     )
                 },
-            });
+            ));
             if let Some(e) = &turn.error {
                 self.shared
                     .notice(NoticeLevel::Error, e.message.clone(), Some(Service::Agent));
@@ -1076,6 +1064,18 @@ impl Live {
             .is_some_and(|m| self.turns.len() as u32 >= m)
         {
             self.end("max turns");
+        }
+    }
+}
+
+impl Live {
+    /// A turn's failure that Marie's agent is the cause of.
+    fn agent_error(&self, tag: &str, message: String) -> TurnError {
+        TurnError {
+            service: Service::Agent,
+            url: self.link.url.clone(),
+            tag: tag.into(),
+            message,
         }
     }
 }
