@@ -196,13 +196,7 @@ async fn bench(agent_python: std::path::PathBuf) {
         );
     }
     println!("  LiveKit turns, segment by segment:");
-    for kind in [
-        SegmentKind::AgentEndOfTurn,
-        SegmentKind::AgentReply,
-        SegmentKind::Transport,
-        SegmentKind::PlaybackStart,
-        SegmentKind::Unobserved,
-    ] {
+    for kind in SegmentKind::VIA_AGENT {
         line(&format!("  {}", kind.label()), segment(&livekit, kind));
     }
     let failed: usize = livekit.iter().map(|r| r.summary.failed as usize).sum();

@@ -149,6 +149,25 @@ pub enum SegmentKind {
 }
 
 impl SegmentKind {
+    /// The direct mode's kinds, in chain order (overhead last).
+    pub const DIRECT: [SegmentKind; 8] = [
+        SegmentKind::EndOfUtterance,
+        SegmentKind::Stt,
+        SegmentKind::LlmFirstToken,
+        SegmentKind::LlmFirstSentence,
+        SegmentKind::TtsFirstByte,
+        SegmentKind::TtsRest,
+        SegmentKind::PlaybackStart,
+        SegmentKind::Overhead,
+    ];
+    /// The kinds of a turn through an agent, in chain order (unobserved last).
+    pub const VIA_AGENT: [SegmentKind; 5] = [
+        SegmentKind::AgentEndOfTurn,
+        SegmentKind::AgentReply,
+        SegmentKind::Transport,
+        SegmentKind::PlaybackStart,
+        SegmentKind::Unobserved,
+    ];
     /// Every kind, in chain order (overhead last).
     pub const ALL: [SegmentKind; 12] = [
         SegmentKind::EndOfUtterance,

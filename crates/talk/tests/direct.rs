@@ -84,7 +84,7 @@ async fn a_learner_talks_with_marie_through_the_sandbox() {
             .expect("Marie was heard");
         assert!((segment_sum(turn) - ttfa).abs() < 1e-6);
         let kinds: Vec<SegmentKind> = turn.segments().iter().map(|s| s.kind).collect();
-        assert_eq!(kinds, SegmentKind::ALL.to_vec(), "every stage happened");
+        assert_eq!(kinds, SegmentKind::DIRECT.to_vec(), "every stage happened");
         // The end of speech took the delay, give or take a 16 ms frame and a 20 ms chunk.
         let eou = ms_of(turn, SegmentKind::EndOfUtterance);
         assert!((eou - 800.0).abs() <= 40.0, "end of utterance {eou} ms");

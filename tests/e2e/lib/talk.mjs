@@ -154,6 +154,9 @@ export async function runTalkChecks(t, page, ctx) {
     const wav = englishWav(SAID, path.join(dir, 'said.wav'));
     await page.click('nav a[data-section=talk]');
     await waitFor('the Talk screen', async () => (await page.eval('document.querySelector("[data-testid=talk-start]") !== null')));
+    // The direct route (the screen remembers the last one, maybe LiveKit from an earlier run).
+    await page.click('[data-testid=talk-route] button[data-route=direct]');
+    await waitFor('the direct route', async () => (await page.eval('document.querySelector("[data-testid=talk-route]").dataset.route')) === 'direct');
     // The services line shows the addresses from Settings (and never a key).
     await waitFor('the services from Settings', async () => (await page.text('[data-testid=talk-services]'))?.includes(speech.stt_url));
     await waitFor('Start to be enabled', async () => page.eval('!document.querySelector("[data-testid=talk-start]").disabled'), { timeoutMs: 30000 });
@@ -231,5 +234,12 @@ export async function runTalkChecks(t, page, ctx) {
     await waitFor('the Stop button', async () => (await page.eval('document.querySelector("[data-testid=talk-stop]") !== null')));
     await page.click('[data-testid=talk-stop]');
     await waitFor('the talk to end', async () => (await page.eval('document.querySelector("[data-testid=talk-state]")?.dataset.state')) === 'ended', { timeoutMs: 30000 });
+    // Rooms › Talk here: the Talk screen, ready to join that room through LiveKit.
+    await page.click('nav a[data-section=rooms]');
+    await waitFor('the room’s Talk here', async () => (await page.text(`tr[data-room="${room}"] [data-testid=room-talk-here]`)) !== null, { timeoutMs: 20000 });
+    await page.click(`tr[data-room="${room}"] [data-testid=room-talk-here]`);
+    await waitFor('Talk, ready to join the room', async () => (await page.eval(
+      `(() => { const r = document.querySelector('[data-testid=talk-route]'); const f = document.querySelector('[data-testid=talk-room]'); return r?.dataset.route === 'livekit' && f?.value === ${JSON.stringify(room)}; })()`,
+    )), { timeoutMs: 10000 });
   });
 }
