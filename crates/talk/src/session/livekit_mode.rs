@@ -597,7 +597,18 @@ impl Live {
                 None,
             ),
             ParticipantEvent::Closed(reason) => {
-                let message = format!("the room closed the session: {reason:?}");
+                use greenroom_rooms::signal::Closed;
+                let why = match reason {
+                    Closed::Left => "we left".to_string(),
+                    Closed::ByServer { reason, .. } => format!(
+                        "the server sent us away ({reason}: the room was deleted, we were removed, or the server is shutting down)"
+                    ),
+                    Closed::PingTimeout(after) => {
+                        format!("the server went silent for {} s", after.as_secs())
+                    }
+                    Closed::Transport(e) => format!("the connection failed ({e})"),
+                };
+                let message = format!("the room session ended: {why}");
                 self.shared
                     .notice(NoticeLevel::Error, message.clone(), None);
                 self.end(message);
