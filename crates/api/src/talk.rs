@@ -833,6 +833,8 @@ impl Api {
             .into_iter()
             .any(|r| r.name == room);
         let mut warnings = Vec::new();
+        // The stack's status, read once for the token service's port and the hints.
+        let stack = self.stack_status().await.ok();
         let (token, token_source) = match &dispatch {
             Dispatch::Explicit(name) => {
                 let options = room_service::TokenOptions {
@@ -859,7 +861,7 @@ impl Api {
                         .await
                         .map_err(unreachable)?;
                 }
-                let service = self.token_service_url(&request.services).await;
+                let service = self.token_service_url(&request.services, stack.as_ref());
                 match request_token(&service, &room, &identity, &metadata).await {
                     Ok(token) => (token, format!("token service at {service}")),
                     Err(why) => {
@@ -890,29 +892,29 @@ impl Api {
             link.agent_timeout =
                 std::time::Duration::from_millis(u64::from(ms.clamp(500, 600_000)));
         }
-        link.hints = self.agent_hints().await;
+        link.hints = Self::agent_hints(stack.as_ref());
         Ok((link, warnings))
     }
 
     /// The token service: the request's, Settings', the stack's published port, else
     /// Eloquence's 8004.
-    async fn token_service_url(&self, overrides: &TalkServiceOverrides) -> String {
+    fn token_service_url(
+        &self,
+        overrides: &TalkServiceOverrides,
+        stack: Option<&crate::StackView>,
+    ) -> String {
         let settings = crate::settings::load(&self.home.settings_file()).settings;
         if let Some(url) = overrides.token_url.clone().or(settings.talk_token_url) {
             return url.trim_end_matches('/').to_string();
         }
-        let stack = self.stack_status().await.ok();
-        let port = Self::stack_port(
-            stack.as_ref(),
-            &["token-service", "livekit-token-service", "token"],
-        )
-        .unwrap_or(TOKEN_SERVICE_PORT);
+        let port = Self::stack_port(stack, &["token-service", "livekit-token-service", "token"])
+            .unwrap_or(TOKEN_SERVICE_PORT);
         format!("http://127.0.0.1:{port}")
     }
 
     /// What the stack says about its agent services, for a missing agent's explanation.
-    async fn agent_hints(&self) -> Vec<String> {
-        let Ok(stack) = self.stack_status().await else {
+    fn agent_hints(stack: Option<&crate::StackView>) -> Vec<String> {
+        let Some(stack) = stack else {
             return vec![
                 "Greenroom cannot read the stack's status, so it cannot tell whether an agent runs"
                     .into(),

@@ -499,14 +499,7 @@ async fn an_agent_killed_mid_turn_is_restarted_by_the_supervisor_and_the_session
         );
         tokio::time::sleep(greenroom_test_support::POLL_EVERY).await;
     }
-    let status = api.stack_status().await.unwrap();
-    let marie = status
-        .status
-        .services
-        .iter()
-        .find(|s| s.id == "marie")
-        .unwrap();
-    let pid = marie.pid.expect("the agent runs");
+    let pid = marie_pid(&api.stack_status().await.unwrap()).expect("the agent runs");
     let killed = Command::new("kill")
         .args(["-9", &pid.to_string()])
         .status()
