@@ -79,12 +79,22 @@ pub struct Screens {
     pub template_placeholders: Vec<String>,
     pub not_exercises: Vec<String>,
     pub exercise_route: String,
+    /// A widget named like this is a screen: when nothing builds it, it is an orphan.
+    #[serde(default = "default_screen_name")]
+    pub screen_name: String,
+}
+
+fn default_screen_name() -> String {
+    "(Screen|Page)$".into()
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Router {
     pub route_calls: Vec<String>,
+    /// Calls whose builder frames other routes (`ShellRoute`): what they build is a shell.
+    #[serde(default)]
+    pub shell_calls: Vec<String>,
     pub path_arg: String,
     pub registry_calls: Vec<String>,
     pub registry_id_args: Vec<String>,
@@ -97,6 +107,46 @@ pub struct Lifecycle {
     pub audio_init_calls: Vec<String>,
     pub type_args: Vec<String>,
     pub release: BTreeMap<String, Vec<String>>,
+    /// Calls that start an exercise's audio session through a provider or service
+    /// (`notifier.startSession(…)`), a regular expression on the method name.
+    #[serde(default = "default_session_start")]
+    pub session_start: String,
+    /// Calls that end it (in `dispose`), a regular expression on the method name.
+    #[serde(default = "default_session_stop")]
+    pub session_stop: String,
+    /// Imports that mean an exercise uses audio (URI prefixes).
+    #[serde(default = "default_audio_imports")]
+    pub audio_imports: Vec<String>,
+    /// Map keys and named arguments carrying the exercise type to a service or the agent
+    /// (`'exercise_type': 'x'`, `exerciseType: 'x'`).
+    #[serde(default = "default_type_keys")]
+    pub type_keys: Vec<String>,
+}
+
+fn default_session_start() -> String {
+    "(?i)^(init(ialize)?audio|start\\w*(session|recording|listening|exercise|audio)|connect(to\\w*)?|open\\w*recorder)$".into()
+}
+
+fn default_session_stop() -> String {
+    "(?i)^(stop|end|dispose|disconnect|close|cancel|cleanup|leave)\\w*$".into()
+}
+
+fn default_audio_imports() -> Vec<String> {
+    [
+        "package:livekit_client/",
+        "package:flutter_sound/",
+        "package:record/",
+        "package:just_audio/",
+        "package:audioplayers/",
+        "package:flutter_webrtc/",
+        "package:speech_to_text/",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+fn default_type_keys() -> Vec<String> {
+    ["exercise_type", "exerciseType"].map(String::from).to_vec()
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -129,7 +179,12 @@ pub struct Compiled {
     pub rules: Rules,
     pub not_exercises: Vec<regex::Regex>,
     pub exercise_route: regex::Regex,
+    pub screen_name: regex::Regex,
+    pub session_start: regex::Regex,
+    pub session_stop: regex::Regex,
     pub route_tables: regex::Regex,
+    /// `network.config_files`, as regular expressions on package-relative paths.
+    pub config_files: Vec<regex::Regex>,
 }
 
 /// Where a problem is: a file, and the line (1-based) when it is known.
@@ -333,15 +388,54 @@ impl Compiled {
                 .map(|p| re(p))
                 .collect::<Result<_, _>>()?,
             exercise_route: re(&rules.screens.exercise_route)?,
+            screen_name: re(&rules.screens.screen_name)?,
+            session_start: re(&rules.lifecycle.session_start)?,
+            session_stop: re(&rules.lifecycle.session_stop)?,
             route_tables: re(&rules.agent.route_tables)?,
+            config_files: rules
+                .network
+                .config_files
+                .iter()
+                .map(|g| re(&glob_regex(g)))
+                .collect::<Result<_, _>>()?,
             rules,
         })
+    }
+
+    /// Whether a package-relative path is one of the app's config files.
+    pub fn is_config_file(&self, rel: &str) -> bool {
+        self.config_files.iter().any(|r| r.is_match(rel))
     }
 
     pub fn is_excluded(&self, class: &str) -> bool {
         let plain = class.trim_start_matches('_');
         self.not_exercises.iter().any(|r| r.is_match(plain))
     }
+}
+
+/// A glob (`*` within a segment, `**/` any folders, `?` one character) as an anchored
+/// regular expression.
+pub fn glob_regex(pattern: &str) -> String {
+    let mut re = String::from("^");
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '*' if chars.peek() == Some(&'*') => {
+                chars.next();
+                if chars.peek() == Some(&'/') {
+                    chars.next();
+                    re.push_str("(?:.*/)?");
+                } else {
+                    re.push_str(".*");
+                }
+            }
+            '*' => re.push_str("[^/]*"),
+            '?' => re.push_str("[^/]"),
+            c => re.push_str(&regex::escape(&c.to_string())),
+        }
+    }
+    re.push('$');
+    re
 }
 
 #[cfg(test)]

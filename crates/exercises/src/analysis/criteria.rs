@@ -33,26 +33,47 @@
 //!   `screens.exercise_templates`; passes when no string literal of its classes holds a
 //!   template placeholder.
 
-use super::registry::{Index, Located, Registration, is_upper_ident};
+use super::registry::{Index, Located, Registration};
 use super::{Drift, Evidence, StackContext, evidence};
 use crate::criterion::CriterionId;
 use crate::dart::lexer::HOLE;
-use crate::dart::{Class, Field, Method};
+use crate::dart::{Call, Class, Field, Method};
 use crate::project::{Package, resolve_import};
 use crate::rules::{Compiled, Rules, ServiceRule};
 use std::collections::{BTreeSet, VecDeque};
+
+/// One of an exercise's classes, with its file (absolute).
+pub(super) struct Owned<'a> {
+    pub class: &'a Class,
+    pub file: String,
+    pub tokens: &'a [crate::dart::lexer::Token],
+}
+
+/// A call found by following a lifecycle method through its class's own methods.
+#[derive(Debug, Clone)]
+pub(super) struct Reached<'a> {
+    pub call: &'a Call,
+    /// The methods followed to it, from the lifecycle method (`initState → _start`).
+    pub path: Vec<String>,
+    /// The file (absolute) of the class holding it.
+    pub file: String,
+    /// The provider read to get the receiver (`ref.read(xProvider.notifier)`), if any.
+    pub provider: Option<String>,
+}
 
 /// One exercise being scored: its classes and files, and what several criteria (and the
 /// exercise itself) read, computed once.
 pub(super) struct Subject<'a> {
     pub rules: &'a Rules,
-    pub registration: &'a Registration,
+    pub compiled: &'a Compiled,
+    /// Every place it is shown, `registration` first.
+    pub registrations: &'a [Registration],
     pub package: &'a Package,
     /// The widget.
     pub class: &'a Class,
     pub state_class: Option<&'a Class>,
-    /// The widget, then its state class.
-    pub own: Vec<&'a Class>,
+    /// The widget, its state class, then each flow screen and its state class.
+    pub own: Vec<Owned<'a>>,
     /// The widget's file (absolute).
     pub file: String,
     /// The state class's file (absolute); the widget's when it has no state class.
@@ -61,12 +82,24 @@ pub(super) struct Subject<'a> {
     pub is_template: bool,
     /// Its closure (package-relative paths), sorted.
     pub closure: Vec<String>,
+    /// The files it uses, nearest first (see [`Subject::new`]): a subset of the closure.
+    pub uses: Vec<String>,
     /// The same files, absolute.
     pub closure_paths: Vec<String>,
     /// `initState`, from the first of its classes that declares one.
     pub init: Option<&'a Method>,
     /// The exercise type given to the audio init call in `initState`, and that call's line.
     pub audio: Option<(String, u32)>,
+    /// Where the exercise type that reaches a service or the agent is written, when the
+    /// audio init call does not give it: (type, file, line).
+    pub sent_type: Option<(String, String, u32)>,
+    /// Whether it uses audio (an audio import in its closure, the mixin, an audio init call).
+    pub uses_audio: bool,
+    /// Session starts reached from `initState`, and from `build`, of its screen.
+    pub started_in_init: Vec<Reached<'a>>,
+    pub started_in_build: Vec<Reached<'a>>,
+    /// Session starts through a provider anywhere in its screens (a button's handler too).
+    pub started_anywhere: Vec<Reached<'a>>,
     /// The services it needs, in rule pack order.
     pub required: Vec<&'a ServiceRule>,
 }
@@ -107,29 +140,40 @@ impl Judgement {
 impl<'a> Subject<'a> {
     pub fn new(
         located: &Located<'a>,
-        registration: &'a Registration,
+        registrations: &'a [Registration],
+        flow: &[&Located<'a>],
         index: &Index<'a>,
         rules: &'a Compiled,
     ) -> Self {
         let r = &rules.rules;
         let class = located.class;
         let package = located.package;
-        let file = package.files[located.file].path.display().to_string();
-        let state = index
-            .state_of(&class.name, rules)
-            .map(|s| (s.class, s.file));
-        let state_class = state.map(|(c, _)| c);
-        let state_file = state
-            .map(|(_, f)| {
-                package
-                    .files
-                    .get(f)
-                    .map_or(file.clone(), |f| f.path.display().to_string())
+        let file = located.path();
+        let state = index.state_of(&class.name, rules);
+        let state_class = state.map(|s| s.class);
+        let state_file = state.map_or_else(|| file.clone(), |s| s.path());
+        let mut owned_at: Vec<(&Located<'a>, bool)> = vec![(located, true)];
+        if let Some(s) = state {
+            owned_at.push((s, true));
+        }
+        for f in flow {
+            owned_at.push((f, false));
+            if let Some(s) = index.state_of(&f.class.name, rules) {
+                owned_at.push((s, false));
+            }
+        }
+        let own: Vec<Owned> = owned_at
+            .iter()
+            .map(|(l, _)| Owned {
+                class: l.class,
+                file: l.path(),
+                tokens: l.tokens(),
             })
-            .unwrap_or_else(|| file.clone());
-        let own: Vec<&Class> = [Some(class), state_class].into_iter().flatten().collect();
-        let uses_mixin = own.iter().any(|c| {
-            c.mixins
+            .collect();
+        let screen_own = &own[..owned_at.iter().take_while(|(_, s)| *s).count()];
+        let uses_mixin = screen_own.iter().any(|o| {
+            o.class
+                .mixins
                 .iter()
                 .any(|m| r.screens.exercise_mixins.contains(m))
         });
@@ -138,9 +182,11 @@ impl<'a> Subject<'a> {
             .iter()
             .skip(1)
             .any(|c| r.screens.exercise_templates.contains(c));
-        let mut closure = import_closure(package, located.file);
-        if let Some((_, f)) = state {
-            closure.extend(import_closure(package, f));
+        // What it depends on: the import closure of its files (a change there can change
+        // its score) …
+        let mut closure: Vec<String> = Vec::new();
+        for (l, _) in &owned_at {
+            closure.extend(import_closure(package, l.file));
         }
         closure.sort();
         closure.dedup();
@@ -149,12 +195,79 @@ impl<'a> Subject<'a> {
             .filter_map(|f| package.files.get(f))
             .map(|f| f.path.display().to_string())
             .collect();
-        let init = own.iter().find_map(|c| c.method("initState"));
+        // … and what it uses, nearest first: the files declaring the names its files
+        // mention, in turn, within that closure.
+        let mut order: Vec<&'a str> = Vec::new();
+        for (l, _) in &owned_at {
+            if !order.contains(&l.file) {
+                order.push(l.file);
+            }
+        }
+        let mut next = 0;
+        while next < order.len() {
+            if next >= owned_at.len() && index.is_hub(package, order[next], rules) {
+                next += 1;
+                continue;
+            }
+            for used in index.uses(package, order[next]) {
+                if !order.contains(&used) && closure.binary_search_by(|c| c.as_str().cmp(used)).is_ok() {
+                    order.push(used);
+                }
+            }
+            next += 1;
+        }
+        let uses: Vec<String> = order.iter().map(|f| (*f).to_owned()).collect();
+        let init = screen_own.iter().find_map(|o| o.class.method("initState"));
         let audio = init.and_then(|m| audio_type(m, r));
-        let required = required_services(package, &closure, &own, r);
+        let sent_type = if audio.is_some() {
+            None
+        } else {
+            sent_type(package, &uses, r)
+        };
+        let reach = |lifecycle: &str| -> Vec<Reached<'a>> {
+            screen_own
+                .iter()
+                .flat_map(|o| reached(o, lifecycle))
+                .filter(|c| {
+                    rules.session_start.is_match(&c.call.name)
+                        || r.lifecycle.audio_init_calls.contains(&c.call.name)
+                })
+                .collect()
+        };
+        let started_in_init = reach("initState");
+        let started_in_build = reach("build");
+        let started_anywhere: Vec<Reached<'a>> = own
+            .iter()
+            .flat_map(|o| {
+                o.class.methods.iter().flat_map(move |m| {
+                    let providers = providers_read(o.tokens, &m.body);
+                    m.calls.iter().filter_map(move |call| {
+                        let provider = provider_of(&providers, call)?;
+                        rules.session_start.is_match(&call.name).then(|| Reached {
+                            call,
+                            path: vec![m.name.clone()],
+                            file: o.file.clone(),
+                            provider: Some(provider),
+                        })
+                    })
+                })
+            })
+            .collect();
+        let uses_audio = uses_mixin
+            || audio.is_some()
+            || uses.iter().filter_map(|f| package.files.get(f)).any(|f| {
+                f.dart.imports.iter().any(|i| {
+                    r.lifecycle
+                        .audio_imports
+                        .iter()
+                        .any(|p| i.uri.starts_with(p.as_str()))
+                })
+            });
+        let required = required_services(package, &uses, &own, rules);
         Self {
             rules: r,
-            registration,
+            compiled: rules,
+            registrations,
             package,
             class,
             state_class,
@@ -164,16 +277,25 @@ impl<'a> Subject<'a> {
             uses_mixin,
             is_template,
             closure,
+            uses,
             closure_paths,
             init,
             audio,
+            sent_type,
+            uses_audio,
+            started_in_init,
+            started_in_build,
+            started_anywhere,
             required,
         }
     }
 
-    /// Its exercise type, placeholder or not (see `audio_init`).
+    /// Its exercise type, placeholder or not: the audio init call's, else the one it sends.
     pub fn exercise_type(&self) -> Option<&str> {
-        self.audio.as_ref().map(|(t, _)| t.as_str())
+        self.audio
+            .as_ref()
+            .map(|(t, _)| t.as_str())
+            .or(self.sent_type.as_ref().map(|(t, _, _)| t.as_str()))
     }
 
     /// The line findings about its classes as a whole point at: the state class's, else the
@@ -184,9 +306,10 @@ impl<'a> Subject<'a> {
 }
 
 /// Files of `package` reachable from `start` through package-internal imports (`start`
-/// included), sorted.
+/// included), breadth first.
 fn import_closure(package: &Package, start: &str) -> Vec<String> {
     let mut seen = BTreeSet::from([start.to_owned()]);
+    let mut order = vec![start.to_owned()];
     let mut queue = VecDeque::from([start.to_owned()]);
     while let Some(file) = queue.pop_front() {
         let Some(src) = package.files.get(&file) else {
@@ -196,11 +319,100 @@ fn import_closure(package: &Package, start: &str) -> Vec<String> {
             if let Some(target) = resolve_import(package, &file, &import.uri)
                 && seen.insert(target.clone())
             {
+                order.push(target.clone());
                 queue.push_back(target);
             }
         }
     }
-    seen.into_iter().collect()
+    order
+}
+
+/// The calls of `lifecycle` (a method of `o`), and of the class's own methods it calls, in
+/// turn (each method once), with the path followed and the provider each receiver was read
+/// from.
+fn reached<'a>(o: &Owned<'a>, lifecycle: &str) -> Vec<Reached<'a>> {
+    let mut out = Vec::new();
+    let Some(start) = o.class.method(lifecycle) else {
+        return out;
+    };
+    let mut seen = BTreeSet::from([start.name.as_str()]);
+    let mut queue: VecDeque<(&Method, Vec<String>)> =
+        VecDeque::from([(start, vec![start.name.clone()])]);
+    while let Some((method, path)) = queue.pop_front() {
+        let providers = providers_read(o.tokens, &method.body);
+        for call in &method.calls {
+            if call.receiver.is_none()
+                && let Some(next) = o.class.method(&call.name)
+                && seen.insert(next.name.as_str())
+            {
+                let mut p = path.clone();
+                p.push(next.name.clone());
+                queue.push_back((next, p));
+                continue;
+            }
+            let provider = provider_of(&providers, call);
+            out.push(Reached {
+                call,
+                path: path.clone(),
+                file: o.file.clone(),
+                provider,
+            });
+        }
+    }
+    out
+}
+
+/// The key of a call chained on `ref.read(…)` in [`providers_read`]'s list.
+fn chained(method: &str, line: u32) -> String {
+    format!("){method}@{line}")
+}
+
+/// The provider a call's receiver was read from, in a body's [`providers_read`] list.
+fn provider_of(providers: &[(String, String)], call: &Call) -> Option<String> {
+    let recv = call.receiver.as_deref()?;
+    let key = if recv == ")" {
+        chained(&call.name, call.line)
+    } else {
+        recv.to_owned()
+    };
+    providers
+        .iter()
+        .find(|(var, _)| *var == key)
+        .map(|(_, p)| p.clone())
+}
+
+/// `var = ref.read(xProvider.notifier)` (or `watch`) in a body: (var, provider); and
+/// `ref.read(xProvider.notifier).method(` directly, keyed by [`chained`].
+fn providers_read(
+    tokens: &[crate::dart::lexer::Token],
+    body: &std::ops::Range<usize>,
+) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let end = body.end.min(tokens.len());
+    for k in body.start..end {
+        if !(tokens[k].is("ref")
+            && tokens.get(k + 1).is_some_and(|t| t.is("."))
+            && tokens
+                .get(k + 2)
+                .is_some_and(|t| t.is("read") || t.is("watch"))
+            && tokens.get(k + 3).is_some_and(|t| t.is("(")))
+        {
+            continue;
+        }
+        let Some(provider) = tokens.get(k + 4).filter(|t| t.is_ident()) else {
+            continue;
+        };
+        let close = crate::dart::structure::matching(tokens, k + 3).unwrap_or(k + 4);
+        if k >= 2 && tokens[k - 1].is("=") && tokens[k - 2].is_ident() {
+            out.push((tokens[k - 2].text.clone(), provider.text.clone()));
+        }
+        if tokens.get(close + 1).is_some_and(|t| t.is("."))
+            && let Some(m) = tokens.get(close + 2).filter(|t| t.is_ident())
+        {
+            out.push((chained(&m.text, m.line), provider.text.clone()));
+        }
+    }
+    out
 }
 
 /// The exercise type of the first audio init call in `init`, with the call's line.
@@ -218,29 +430,63 @@ fn audio_type(init: &Method, rules: &Rules) -> Option<(String, u32)> {
         })
 }
 
-/// The `[[services]]` an exercise needs (see the module docs).
+/// The exercise type its closure sends (`'exercise_type': 'x'`, `exerciseType: 'x'`): in the
+/// nearest file (breadth-first `order`) that writes exactly one such type — a file writing
+/// several is a catalogue of exercises, not this one's service.
+fn sent_type(package: &Package, order: &[String], rules: &Rules) -> Option<(String, String, u32)> {
+    for rel in order {
+        let Some(f) = package.files.get(rel) else {
+            continue;
+        };
+        let t = &f.dart.tokens;
+        let mut found: Vec<(&str, u32)> = Vec::new();
+        for k in 0..t.len().saturating_sub(2) {
+            let key = (t[k].is_str() || t[k].is_ident())
+                && rules.lifecycle.type_keys.iter().any(|key| *key == t[k].text);
+            if key && t[k + 1].is(":") && t[k + 2].is_str() && !t[k + 2].text.contains(HOLE) {
+                found.push((t[k + 2].text.as_str(), t[k + 2].line));
+            }
+        }
+        let distinct: BTreeSet<&str> = found.iter().map(|(v, _)| *v).collect();
+        if distinct.len() == 1 {
+            let (v, line) = found[0];
+            return Some((v.to_owned(), f.path.display().to_string(), line));
+        }
+    }
+    None
+}
+
+/// The `[[services]]` an exercise needs (see the module docs). The app's config files
+/// (`network.config_files`) are left out: they name every service.
 fn required_services<'r>(
     package: &Package,
     closure: &[String],
-    own: &[&Class],
-    rules: &'r Rules,
+    own: &[Owned],
+    rules: &'r Compiled,
 ) -> Vec<&'r ServiceRule> {
     let mut used: BTreeSet<&str> = BTreeSet::new();
     let mut imports: Vec<&str> = Vec::new();
-    for f in closure.iter().filter_map(|f| package.files.get(f)) {
+    for (rel, f) in closure
+        .iter()
+        .filter_map(|rel| package.files.get(rel).map(|f| (rel, f)))
+    {
+        if rules.is_config_file(rel) {
+            continue;
+        }
         used.extend(
             f.dart
                 .tokens
                 .iter()
-                .filter(|t| is_upper_ident(t))
+                .filter(|t| t.is_ident() || t.is_str())
                 .map(|t| t.text.as_str()),
         );
         imports.extend(f.dart.imports.iter().map(|i| i.uri.as_str()));
     }
-    for c in own {
-        used.extend(c.mixins.iter().map(String::as_str));
+    for o in own {
+        used.extend(o.class.mixins.iter().map(String::as_str));
     }
     rules
+        .rules
         .services
         .iter()
         .filter(|s| {
@@ -268,14 +514,19 @@ pub(super) fn judge(id: CriterionId, s: &Subject, around: &Surroundings) -> Judg
 }
 
 fn registered(s: &Subject) -> Judgement {
-    let reg = s.registration;
     Judgement {
         passed: Some(true),
-        findings: vec![evidence(
-            format!("registered at {}", reg.route),
-            &reg.file,
-            reg.line,
-        )],
+        findings: s
+            .registrations
+            .iter()
+            .map(|reg| {
+                let how = match &reg.dispatched {
+                    Some(id) => format!("registered at {} (the builder's `{id}` case)", reg.route),
+                    None => format!("registered at {}", reg.route),
+                };
+                evidence(how, &reg.file, reg.line)
+            })
+            .collect(),
     }
 }
 
@@ -288,7 +539,7 @@ fn mixin_callbacks(s: &Subject) -> Judgement {
             .lifecycle
             .mixin_callbacks
             .iter()
-            .filter(|cb| !s.own.iter().any(|c| c.method(cb).is_some()))
+            .filter(|cb| !s.own.iter().any(|o| o.class.method(cb).is_some()))
             .map(|m| {
                 evidence(
                     format!("`{m}` of the exercise mixin is not implemented"),
@@ -300,10 +551,63 @@ fn mixin_callbacks(s: &Subject) -> Judgement {
     )
 }
 
+/// `initState → _start → startSession`.
+fn trail(r: &Reached) -> String {
+    let mut steps = r.path.clone();
+    steps.push(match (&r.call.receiver, &r.provider) {
+        (_, Some(p)) => format!("{p}.{}", r.call.name),
+        (Some(recv), None) => format!("{recv}.{}", r.call.name),
+        (None, None) => r.call.name.clone(),
+    });
+    steps.join(" → ")
+}
+
 fn audio_init(s: &Subject) -> Judgement {
     let r = s.rules;
-    let (passed, finding) = match (s.init, &s.audio) {
-        (None, _) => (
+    if !s.uses_audio {
+        return Judgement::not_applicable();
+    }
+    let placeholder = |t: &str| {
+        t.trim().is_empty()
+            || t.contains(HOLE)
+            || r.screens.template_placeholders.iter().any(|p| t.contains(p))
+    };
+    let (passed, finding) = match (&s.audio, s.started_in_init.first(), s.init) {
+        (Some((t, line)), _, _) if placeholder(t) => (
+            false,
+            evidence(
+                format!("the exercise type `{t}` is a placeholder, not a real type"),
+                &s.state_file,
+                *line,
+            ),
+        ),
+        (Some((t, line)), _, _) => (
+            true,
+            evidence(format!("audio initialised as `{t}`"), &s.state_file, *line),
+        ),
+        (None, Some(reached), _) => (
+            true,
+            evidence(
+                format!("the audio session starts from initState: {}", trail(reached)),
+                &reached.file,
+                reached.call.line,
+            ),
+        ),
+        (None, None, _) if !s.started_in_build.is_empty() => {
+            let b = &s.started_in_build[0];
+            (
+                false,
+                evidence(
+                    format!(
+                        "the audio session starts in build ({}), which runs on every rebuild: start it once, from initState",
+                        trail(b)
+                    ),
+                    &b.file,
+                    b.call.line,
+                ),
+            )
+        }
+        (None, None, None) => (
             false,
             evidence(
                 "no initState: the exercise's audio is never initialised",
@@ -311,37 +615,16 @@ fn audio_init(s: &Subject) -> Judgement {
                 s.home_line(),
             ),
         ),
-        (Some(m), None) => (
+        (None, None, Some(m)) => (
             false,
             evidence(
                 format!(
-                    "initState does not call {} with an exercise type",
-                    r.lifecycle.audio_init_calls.join(" or ")
+                    "initState does not start the audio: it calls none of {}, directly or through the screen's own methods",
+                    r.lifecycle.audio_init_calls.join(", ")
                 ),
                 &s.state_file,
                 m.line,
             ),
-        ),
-        (Some(_), Some((t, line)))
-            if t.trim().is_empty()
-                || t.contains(HOLE)
-                || r.screens
-                    .template_placeholders
-                    .iter()
-                    .any(|p| t.contains(p)) =>
-        {
-            (
-                false,
-                evidence(
-                    format!("the exercise type `{t}` is a placeholder, not a real type"),
-                    &s.state_file,
-                    *line,
-                ),
-            )
-        }
-        (Some(_), Some((t, line))) => (
-            true,
-            evidence(format!("audio initialised as `{t}`"), &s.state_file, *line),
         ),
     };
     Judgement {
@@ -350,31 +633,69 @@ fn audio_init(s: &Subject) -> Judgement {
     }
 }
 
+/// Whether the provider named `name` is declared `autoDispose` somewhere in the package, and
+/// where it is declared: (auto, file, line).
+fn provider_declaration(package: &Package, name: &str) -> Option<(bool, String, u32)> {
+    for f in package.files.values() {
+        let t = &f.dart.tokens;
+        for k in 0..t.len().saturating_sub(1) {
+            if t[k].is(name)
+                && t[k + 1].is("=")
+                && k > 0
+                && (t[k - 1].is("final") || t[k - 1].is("var") || t[k - 1].is_ident())
+            {
+                let end = (k..t.len()).find(|&e| t[e].is(";")).unwrap_or(t.len());
+                let auto = t[k..end]
+                    .iter()
+                    .any(|x| x.text.contains("autoDispose") || x.text.contains("AutoDispose"));
+                return Some((auto, f.path.display().to_string(), t[k].line));
+            }
+        }
+    }
+    None
+}
+
 fn dispose(s: &Subject) -> Judgement {
-    let releasable: Vec<(&Field, &Vec<String>)> = s
+    let releasable: Vec<(&Owned, &Field, &Vec<String>)> = s
         .own
         .iter()
-        .flat_map(|c| c.fields.iter())
-        .filter_map(|f| {
+        .flat_map(|o| o.class.fields.iter().map(move |f| (o, f)))
+        .filter_map(|(o, f)| {
             f.type_name
                 .as_ref()
                 .and_then(|t| s.rules.lifecycle.release.get(t))
-                .map(|calls| (f, calls))
+                .map(|calls| (o, f, calls))
         })
         .collect();
-    if releasable.is_empty() {
+    // Sessions the screen starts through a provider that outlives it.
+    let started: Vec<&Reached> = s
+        .started_in_init
+        .iter()
+        .chain(&s.started_in_build)
+        .chain(&s.started_anywhere)
+        .filter(|r| r.provider.is_some())
+        .collect();
+    if releasable.is_empty() && started.is_empty() {
         return Judgement::not_applicable();
     }
-    let dispose = s.own.iter().find_map(|c| c.method("dispose"));
+    // dispose() of the class holding each field (its own, in a flow screen).
+    let dispose_of = |o: &Owned| {
+        s.own
+            .iter()
+            .filter(|x| x.file == o.file || std::ptr::eq(x.class, o.class))
+            .find_map(|x| x.class.method("dispose"))
+    };
     let mut findings = Vec::new();
-    if dispose.is_none() {
-        findings.push(evidence(
-            "there is no dispose() method",
-            &s.state_file,
-            s.home_line(),
-        ));
-    }
-    for (field, calls) in &releasable {
+    let mut missing_reported = BTreeSet::new();
+    for (o, field, calls) in &releasable {
+        let dispose = dispose_of(o);
+        if dispose.is_none() && missing_reported.insert(o.file.clone()) {
+            findings.push(evidence(
+                format!("{} has no dispose() method", o.class.name),
+                &o.file,
+                o.class.line,
+            ));
+        }
         let released = dispose.is_some_and(|d| {
             d.calls.iter().any(|c| {
                 c.receiver.as_deref() == Some(field.name.as_str()) && calls.contains(&c.name)
@@ -392,15 +713,61 @@ fn dispose(s: &Subject) -> Judgement {
                         .collect::<Vec<_>>()
                         .join(" or ")
                 ),
-                &s.state_file,
+                &o.file,
                 field.line,
             ));
+        }
+    }
+    let screen = &s.own[..s.state_class.map_or(1, |_| 2)];
+    let stops: Vec<Reached> = screen
+        .iter()
+        .flat_map(|o| reached(o, "dispose"))
+        .filter(|r| s.compiled.session_stop.is_match(&r.call.name))
+        .collect();
+    let mut seen = BTreeSet::new();
+    for start in started {
+        let provider = start.provider.as_deref().unwrap_or_default();
+        if !seen.insert(provider) || stops.iter().any(|x| x.provider.as_deref() == Some(provider)) {
+            continue;
+        }
+        match provider_declaration(s.package, provider) {
+            Some((true, _, _)) => {}
+            Some((false, file, line)) => findings.push(evidence(
+                format!(
+                    "{} starts a session that dispose() never ends, and `{provider}` is not autoDispose ({}:{line}): leaving the screen keeps it running",
+                    trail(start),
+                    short_name(&file)
+                ),
+                &start.file,
+                start.call.line,
+            )),
+            None => findings.push(evidence(
+                format!(
+                    "{} starts a session that dispose() never ends",
+                    trail(start)
+                ),
+                &start.file,
+                start.call.line,
+            )),
         }
     }
     Judgement::unless_found(findings)
 }
 
+fn short_name(path: &str) -> &str {
+    path.rsplit(['/', '\\']).next().unwrap_or(path)
+}
+
 fn agent_routing(s: &Subject, routed: &BTreeSet<String>) -> Judgement {
+    // Only an exercise on LiveKit (or started with the audio init call) reaches the agent.
+    let on_livekit = s.audio.is_some()
+        || s
+        .required
+        .iter()
+        .any(|x| x.when_imports.iter().any(|i| i.contains("livekit")) || x.name.contains("livekit"));
+    if !on_livekit && !s.uses_mixin {
+        return Judgement::not_applicable();
+    }
     if routed.is_empty() {
         return Judgement {
             passed: None,
@@ -414,14 +781,19 @@ fn agent_routing(s: &Subject, routed: &BTreeSet<String>) -> Judgement {
             )],
         };
     }
+    let (file, line) = match (&s.audio, &s.sent_type) {
+        (Some((_, line)), _) => (s.state_file.clone(), *line),
+        (None, Some((_, file, line))) => (file.clone(), *line),
+        (None, None) => (s.file.clone(), s.class.line),
+    };
     match s.exercise_type() {
         None => Judgement::not_applicable(),
         Some(t) if routed.contains(t) => Judgement {
             passed: Some(true),
             findings: vec![evidence(
-                format!("the agent routes `{t}`"),
-                &s.file,
-                s.class.line,
+                format!("the agent routes `{t}`, the type this exercise sends"),
+                &file,
+                line,
             )],
         },
         Some(t) => Judgement {
@@ -431,21 +803,55 @@ fn agent_routing(s: &Subject, routed: &BTreeSet<String>) -> Judgement {
                     "the agent does not route `{t}`: it will silently fall back to another exercise (it routes: {})",
                     routed.iter().cloned().collect::<Vec<_>>().join(", ")
                 ),
-                &s.state_file,
-                s.init.map_or(s.class.line, |m| m.line),
+                &file,
+                line,
             )],
         },
     }
 }
 
+/// A private IPv4 address (`192.168.1.44`) written in a string literal; not the emulators'
+/// aliases of the host (`10.0.2.2` Android, `10.0.3.2` Genymotion).
+fn lan_address(text: &str) -> Option<&str> {
+    text.split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .find(|w| {
+            let octets: Vec<u8> = w.split('.').filter_map(|o| o.parse().ok()).collect();
+            w.split('.').count() == 4
+                && octets.len() == 4
+                && !["10.0.2.2", "10.0.3.2"].contains(w)
+                && (octets[0] == 10
+                    || (octets[0] == 192 && octets[1] == 168)
+                    || (octets[0] == 172 && (16..=31).contains(&octets[1])))
+        })
+}
+
 fn endpoint_drift(s: &Subject, stack: &StackContext, drifts: &[Drift]) -> Judgement {
+    // Hard-coded LAN addresses in the files it depends on: they work on one network only.
+    let mut findings: Vec<Evidence> = Vec::new();
+    for f in s.uses.iter().filter_map(|f| s.package.files.get(f)) {
+        for (text, line, _) in &f.dart.strings {
+            if let Some(ip) = lan_address(text) {
+                findings.push(evidence(
+                    format!(
+                        "the LAN address {ip} is written in the code: the app reaches the stack only on that one network; read it from the config (.env) instead"
+                    ),
+                    &f.path.display().to_string(),
+                    *line,
+                ));
+            }
+        }
+    }
     if stack.published_ports.is_none() {
-        return Judgement::not_applicable();
+        return if findings.is_empty() {
+            Judgement::not_applicable()
+        } else {
+            Judgement::unless_found(findings)
+        };
     }
     // Affected when a file it depends on uses the drifted entry (or, for a URL that is not
     // a named entry, when it depends on the config file at all).
     let uses = |name: &str| {
-        s.closure
+        s.uses
             .iter()
             .filter_map(|f| s.package.files.get(f))
             .filter(|f| {
@@ -455,14 +861,19 @@ fn endpoint_drift(s: &Subject, stack: &StackContext, drifts: &[Drift]) -> Judgem
             })
             .any(|f| f.dart.tokens.iter().any(|t| t.is_ident() && t.text == name))
     };
-    Judgement::unless_found(
+    findings.extend(
         drifts
             .iter()
-            .filter(|d| s.closure_paths.contains(&d.file))
+            .filter(|d| {
+                s.uses
+                    .iter()
+                    .filter_map(|f| s.package.files.get(f))
+                    .any(|f| f.path.display().to_string() == d.file)
+            })
             .filter(|d| d.entry.as_deref().is_none_or(uses))
-            .map(|d| evidence(d.message.clone(), &d.file, d.line))
-            .collect(),
-    )
+            .map(|d| evidence(d.message.clone(), &d.file, d.line)),
+    );
+    Judgement::unless_found(findings)
 }
 
 fn services_healthy(s: &Subject, stack: &StackContext) -> Judgement {
@@ -500,19 +911,24 @@ fn error_handling(s: &Subject) -> Judgement {
     Judgement::unless_found(
         s.own
             .iter()
-            .flat_map(|c| c.methods.iter())
-            .flat_map(|m| m.calls.iter())
-            .filter(|c| {
+            .flat_map(|o| {
+                o.class
+                    .methods
+                    .iter()
+                    .flat_map(|m| m.calls.iter())
+                    .map(move |c| (o, c))
+            })
+            .filter(|(_, c)| {
                 c.receiver.is_some() && s.rules.network.calls.contains(&c.name) && !c.handled
             })
-            .map(|c| {
+            .map(|(o, c)| {
                 evidence(
                     format!(
                         "`{}.{}(…)` is not in a try block and has no .catchError",
                         c.receiver.as_deref().unwrap_or("?"),
                         c.name
                     ),
-                    &s.state_file,
+                    &o.file,
                     c.line,
                 )
             })
@@ -527,7 +943,7 @@ fn template_changed(s: &Subject) -> Judgement {
     Judgement::unless_found(
         s.own
             .iter()
-            .flat_map(|c| c.strings.iter())
+            .flat_map(|o| o.class.strings.iter())
             .filter(|(text, _)| {
                 s.rules
                     .screens

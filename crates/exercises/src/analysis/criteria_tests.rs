@@ -15,7 +15,7 @@ final routes = [GoRoute(path: '/exercise/x', builder: (c, s) => XScreen())];\n";
 const GOOD: &str = r#"import 'api.dart';
 class XScreen extends StatefulWidget {}
 class _XState extends State<XScreen> with ExerciseLiveKitMixin {
-  Timer? _cycle;
+  Timer? _cycle; final client = ExercisesApiClient();
   @override
   void initState() {
     super.initState();
@@ -79,10 +79,10 @@ fn judged(id: CriterionId, screen: &str, stack: StackContext, routed: &[&str]) -
     ]);
     let rules = Compiled::default_rules();
     let index = Index::new(&project);
-    let registered = registry::registrations(&project, &index, &rules);
-    let reg = &registered["XScreen"];
+    let routing = registry::routing(&project, &index, &rules);
+    let regs = &routing.by_widget["XScreen"];
     let located = &index.classes["XScreen"];
-    let subject = Subject::new(located, reg, &index, &rules);
+    let subject = Subject::new(located, regs, &[], &index, &rules);
     let drifts = super::super::drift::drift(&project, &rules, &stack);
     let routed: BTreeSet<String> = routed.iter().map(|t| (*t).to_owned()).collect();
     let around = Surroundings {
@@ -180,7 +180,7 @@ fn audio_init_needs_a_real_type() {
         (
             Some(false),
             vec![(
-                "initState does not call initAudio or initializeAudio with an exercise type",
+                "initState does not start the audio: it calls none of initAudio, initializeAudio, directly or through the screen's own methods",
                 6
             )]
         )
@@ -200,7 +200,7 @@ fn dispose_must_release_every_releasable_field() {
             4
         )]
     );
-    let nothing = edited("  Timer? _cycle;\n", "");
+    let nothing = edited("  Timer? _cycle;", "");
     let j = judged(CriterionId::Dispose, &nothing, StackContext::default(), &[]);
     assert_eq!(j, Judgement::not_applicable());
 }
@@ -209,7 +209,10 @@ fn dispose_must_release_every_releasable_field() {
 fn agent_routing_needs_the_type_routed() {
     let j = good(CriterionId::AgentRouting);
     assert_eq!(j.passed, Some(true));
-    assert_eq!(messages(&j), [("the agent routes `cosmic_voice`", 2)]);
+    assert_eq!(
+        messages(&j),
+        [("the agent routes `cosmic_voice`, the type this exercise sends", 8)]
+    );
 
     let j = judged(
         CriterionId::AgentRouting,
@@ -222,7 +225,7 @@ fn agent_routing_needs_the_type_routed() {
         messages(&j),
         [(
             "the agent does not route `cosmic_voice`: it will silently fall back to another exercise (it routes: breathing, debate)",
-            6
+            8
         )]
     );
 

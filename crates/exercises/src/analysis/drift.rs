@@ -25,29 +25,6 @@ fn loopback_urls(text: &str) -> Vec<(String, u16)> {
         .collect()
 }
 
-fn glob_matches(pattern: &str, path: &str) -> bool {
-    let mut re = String::from("^");
-    let mut chars = pattern.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '*' if chars.peek() == Some(&'*') => {
-                chars.next();
-                if chars.peek() == Some(&'/') {
-                    chars.next();
-                    re.push_str("(?:.*/)?");
-                } else {
-                    re.push_str(".*");
-                }
-            }
-            '*' => re.push_str("[^/]*"),
-            '?' => re.push_str("[^/]"),
-            c => re.push_str(&regex::escape(&c.to_string())),
-        }
-    }
-    re.push('$');
-    regex::Regex::new(&re).is_ok_and(|r| r.is_match(path))
-}
-
 /// Loopback URLs in the app's config files (`network.config_files`) whose port the stack does
 /// not publish; none when the published ports are unknown.
 pub(super) fn drift(project: &Project, rules: &Compiled, stack: &StackContext) -> Vec<Drift> {
@@ -57,30 +34,28 @@ pub(super) fn drift(project: &Project, rules: &Compiled, stack: &StackContext) -
     let mut out = Vec::new();
     for package in &project.packages {
         for (rel, file) in &package.files {
-            if !rules
-                .rules
-                .network
-                .config_files
-                .iter()
-                .any(|g| glob_matches(g, rel))
-            {
+            if !rules.is_config_file(rel) {
                 continue;
             }
             for (text, line, _) in &file.dart.strings {
                 let constant = text.replace(HOLE, "");
-                // The field or getter declared on that line, if any.
-                let entry = file.dart.classes.iter().find_map(|c| {
-                    c.fields
-                        .iter()
-                        .find(|f| f.line == *line)
-                        .map(|f| f.name.clone())
-                        .or_else(|| {
-                            c.methods
-                                .iter()
-                                .find(|m| m.line == *line)
-                                .map(|m| m.name.clone())
-                        })
-                });
+                // The field or getter holding it: the last member declared at or before
+                // its line in the class around it.
+                let entry = file
+                    .dart
+                    .classes
+                    .iter()
+                    .filter(|c| c.line <= *line)
+                    .next_back()
+                    .and_then(|c| {
+                        c.fields
+                            .iter()
+                            .map(|f| (f.line, &f.name))
+                            .chain(c.methods.iter().map(|m| (m.line, &m.name)))
+                            .filter(|(l, _)| l <= line)
+                            .max_by_key(|(l, _)| *l)
+                            .map(|(_, n)| n.clone())
+                    });
                 for (url, port) in loopback_urls(&constant) {
                     if !published.contains(&port) {
                         out.push(Drift {
@@ -108,6 +83,9 @@ mod tests {
 
     #[test]
     fn globs_and_loopback_urls() {
+        let glob_matches = |g: &str, p: &str| {
+            regex::Regex::new(&crate::rules::glob_regex(g)).unwrap().is_match(p)
+        };
         assert!(glob_matches(
             "lib/**/app_config.dart",
             "lib/core/app_config.dart"

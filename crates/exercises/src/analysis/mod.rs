@@ -35,7 +35,7 @@ pub use agent::agent_types;
 use crate::project::{Project, Skipped};
 use crate::rules::Compiled;
 use criteria::{Subject, Surroundings};
-use registry::{Index, Located, Registration};
+use registry::{Index, Located, Navigation, Registration, Resolver, Routing};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use ts_rs::TS;
@@ -68,8 +68,12 @@ pub struct Exercise {
     pub class_name: String,
     pub file: String,
     pub line: u32,
-    /// The route path, or `registry:<id>` for an exercise-list entry.
+    /// The route path it is shown at first, or `registry:<id>` for an exercise-list entry.
     pub route: String,
+    /// Every route that shows it (a direct route and a dispatcher's id, say), `route` first.
+    pub routes: Vec<String>,
+    /// The screens of its flow (selection → session → results), its own excluded.
+    pub flow: Vec<FlowScreen>,
     pub exercise_type: Option<String>,
     pub required_services: Vec<String>,
     pub score: u32,
@@ -91,6 +95,25 @@ pub struct Orphan {
     pub reason: String,
 }
 
+/// A registered screen that is not an exercise, and why (a designer checks the verdict).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Screen {
+    pub class_name: String,
+    /// Its first route (empty for a shell).
+    pub route: String,
+    pub file: String,
+    pub line: u32,
+    pub reason: String,
+}
+
+/// A screen of an exercise's flow: reached from the exercise's screen, registered nowhere.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct FlowScreen {
+    pub class_name: String,
+    pub file: String,
+    pub line: u32,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct Drift {
     pub file: String,
@@ -109,6 +132,8 @@ pub struct Analysis {
     pub packages: Vec<String>,
     pub files_read: u32,
     pub exercises: Vec<Exercise>,
+    /// Registered screens that are not exercises, each with the reason.
+    pub screens: Vec<Screen>,
     pub orphans: Vec<Orphan>,
     pub drift: Vec<Drift>,
     pub skipped: Vec<Skipped>,
@@ -162,7 +187,11 @@ pub fn analyse_incremental(
     previous: Option<(&Analysis, &BTreeSet<String>)>,
 ) -> Analysis {
     let index = Index::new(project);
-    let registered = registry::registrations(project, &index, rules);
+    let routing = registry::routing(project, &index, rules);
+    let resolver = Resolver {
+        index: &index,
+        rules,
+    };
     let routed: BTreeSet<String> = agent_types(&project.agent_files, rules);
     let drifts = drift::drift(project, rules, stack);
     let around = Surroundings {
@@ -171,86 +200,76 @@ pub fn analyse_incremental(
         drifts: &drifts,
     };
     let screens = &rules.rules.screens;
-
-    let uses_mixin = |l: &Located| {
-        let state = index.state_of(&l.class.name, rules);
-        l.class
-            .mixins
-            .iter()
-            .chain(state.map(|s| s.class.mixins.iter()).into_iter().flatten())
-            .any(|m| screens.exercise_mixins.contains(m))
-    };
-    let from_template = |name: &str| {
-        index
-            .chain(name)
-            .iter()
-            .skip(1)
-            .any(|c| screens.exercise_templates.contains(c))
-    };
+    let detected = detect(&index, &routing, &resolver, rules);
 
     let mut exercises = Vec::new();
+    for found in &detected.exercises {
+        let Some(located) = index.classes.get(found.class.as_str()) else {
+            continue;
+        };
+        let reg = &found.registrations[0];
+        let kept = previous.and_then(|(prev, rescore)| {
+            if rescore.contains(&found.class) {
+                return None;
+            }
+            prev.exercises
+                .iter()
+                .find(|e| e.class_name == found.class && e.route == reg.route)
+                .cloned()
+        });
+        exercises.push(kept.unwrap_or_else(|| {
+            let flow: Vec<&Located> = found
+                .flow
+                .iter()
+                .filter_map(|f| index.classes.get(f.as_str()))
+                .collect();
+            score_exercise(located, found, &flow, &index, rules, &around)
+        }));
+    }
+    exercises.sort_by(|a, b| a.id.cmp(&b.id));
+
+    let in_flow: BTreeSet<&str> = detected
+        .exercises
+        .iter()
+        .flat_map(|e| e.flow.iter().map(String::as_str))
+        .collect();
+    let constructed = constructions(project, &index, rules);
     let mut orphans = Vec::new();
     for (name, located) in &index.classes {
-        if !index.is_widget(name, rules)
-            || rules.is_excluded(name)
+        if routing.by_widget.contains_key(*name)
+            || routing.shells.contains(*name)
+            || in_flow.contains(name)
+            || !index.is_widget(name, rules)
             || screens.exercise_templates.iter().any(|t| t == name)
         {
             continue;
         }
-        let file_path = located.package.files[located.file]
-            .path
-            .display()
-            .to_string();
-        match registered.get(*name) {
-            Some(reg) => {
-                let is_exercise = uses_mixin(located)
-                    || from_template(name)
-                    || reg.via_registry
-                    || rules.exercise_route.is_match(&reg.route);
-                if is_exercise {
-                    let kept = previous.and_then(|(prev, rescore)| {
-                        if rescore.contains(*name) {
-                            return None;
-                        }
-                        prev.exercises
-                            .iter()
-                            .find(|e| e.class_name == *name && e.route == reg.route)
-                            .cloned()
-                    });
-                    exercises.push(
-                        kept.unwrap_or_else(|| {
-                            score_exercise(located, reg, &index, rules, &around)
-                        }),
-                    );
-                }
-            }
-            None => {
-                let why = if uses_mixin(located) {
-                    Some("uses the exercise mixin, but no route or exercise list registers it")
-                } else if from_template(name) {
-                    Some(
-                        "extends the exercise template, but no route or exercise list registers it",
-                    )
-                } else {
-                    None
-                };
-                if let Some(reason) = why {
-                    orphans.push(Orphan {
-                        class_name: (*name).to_owned(),
-                        file: file_path,
-                        line: located.class.line,
-                        reason: reason.into(),
-                    });
-                }
-            }
-        }
+        let reason = if uses_mixin(&index, located, rules) {
+            "uses the exercise mixin, but no route or exercise list registers it"
+        } else if from_template(&index, name, rules) {
+            "extends the exercise template, but no route or exercise list registers it"
+        } else if rules.screen_name.is_match(name.trim_start_matches('_'))
+            && !rules.is_excluded(name)
+            && constructed.get(*name).copied().unwrap_or(0) == 0
+        {
+            "nothing shows it: no route, navigation or other widget builds it"
+        } else {
+            continue;
+        };
+        orphans.push(Orphan {
+            class_name: (*name).to_owned(),
+            file: located.path(),
+            line: located.class.line,
+            reason: reason.into(),
+        });
     }
-    exercises.sort_by(|a, b| a.id.cmp(&b.id));
+
     Analysis {
         project: project.root.display().to_string(),
         packages: project.packages.iter().map(|p| p.name.clone()).collect(),
         files_read: project.packages.iter().map(|p| p.files.len() as u32).sum(),
         exercises,
+        screens: detected.screens,
         orphans,
         drift: drifts,
         skipped: project.skipped.clone(),
@@ -258,15 +277,211 @@ pub fn analyse_incremental(
     }
 }
 
-fn score_exercise(
-    located: &Located,
-    reg: &Registration,
-    index: &Index,
+fn uses_mixin(index: &Index, l: &Located, rules: &Compiled) -> bool {
+    let state = index.state_of(&l.class.name, rules);
+    l.class
+        .mixins
+        .iter()
+        .chain(state.map(|s| s.class.mixins.iter()).into_iter().flatten())
+        .any(|m| rules.rules.screens.exercise_mixins.contains(m))
+}
+
+fn from_template(index: &Index, name: &str, rules: &Compiled) -> bool {
+    index
+        .chain(name)
+        .iter()
+        .skip(1)
+        .any(|c| rules.rules.screens.exercise_templates.contains(c))
+}
+
+/// How many places construct each project class (`X(`, `const X(`, `X.named(`), its own
+/// body excluded.
+fn constructions<'a>(
+    project: &'a Project,
+    index: &Index<'a>,
     rules: &Compiled,
+) -> BTreeMap<&'a str, usize> {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for package in &project.packages {
+        for (rel, file) in &package.files {
+            let tokens = &file.dart.tokens;
+            for (i, t) in tokens.iter().enumerate() {
+                let call = tokens.get(i + 1).is_some_and(|n| n.is("("))
+                    || (tokens.get(i + 1).is_some_and(|n| n.is("."))
+                        && tokens.get(i + 3).is_some_and(|n| n.is("(")));
+                if !call || !registry::is_upper_ident(t) {
+                    continue;
+                }
+                let Some((name, located)) = index.classes.get_key_value(t.text.as_str()) else {
+                    continue;
+                };
+                let own = located.file == rel.as_str() && located.class.body.contains(&i);
+                if !own && index.is_widget(name, rules) {
+                    *counts.entry(name).or_default() += 1;
+                }
+            }
+        }
+    }
+    counts
+}
+
+/// One exercise found: its widget, where it is registered (first the one it is shown by),
+/// and the screens of its flow.
+#[derive(Debug)]
+struct Found {
+    class: String,
+    registrations: Vec<Registration>,
+    flow: Vec<String>,
+}
+
+struct Detected {
+    exercises: Vec<Found>,
+    screens: Vec<Screen>,
+}
+
+/// Which registered widgets are exercises (see the module docs), the flow of each, and why
+/// each other registered widget is not one.
+fn detect(index: &Index, routing: &Routing, resolver: &Resolver, rules: &Compiled) -> Detected {
+    let screens_rules = &rules.rules.screens;
+    let is_template_class = |n: &str| screens_rules.exercise_templates.iter().any(|t| t == n);
+    let specific = |name: &str| -> Vec<Registration> {
+        routing
+            .by_widget
+            .get(name)
+            .map(|regs| regs.iter().filter(|r| !r.generic).cloned().collect())
+            .unwrap_or_default()
+    };
+    // Where each registered widget navigates (its class and its state class).
+    let navigation = |name: &str| -> Navigation {
+        let mut nav = Navigation::default();
+        let located = index.classes.get(name);
+        let state = index.state_of(name, rules);
+        for l in located.into_iter().chain(state) {
+            let n = registry::navigation(l, routing, resolver);
+            nav.targets.extend(n.targets);
+            nav.unresolved.extend(n.unresolved);
+        }
+        nav
+    };
+    let mut candidates: BTreeSet<&str> = BTreeSet::new();
+    let mut verdicts: BTreeMap<&str, String> = BTreeMap::new();
+    for (name, regs) in &routing.by_widget {
+        let Some(located) = index.classes.get(name.as_str()) else {
+            continue;
+        };
+        let specific_regs = specific(name);
+        if routing.shells.contains(name) {
+            verdicts.insert(name, "a shell: it frames the routes below it".into());
+        } else if rules.is_excluded(name) {
+            verdicts.insert(
+                name,
+                "not an exercise by its name (rule screens.not_exercises)".into(),
+            );
+        } else if is_template_class(name) {
+            verdicts.insert(name, "the exercise template itself".into());
+        } else if specific_regs.is_empty() {
+            let g = &regs[0];
+            verdicts.insert(
+                name,
+                format!(
+                    "a generic page: built with the route's parameter at {}, it serves every id",
+                    g.route
+                ),
+            );
+        } else if uses_mixin(index, located, rules)
+            || from_template(index, name, rules)
+            || specific_regs.iter().any(|r| r.via_registry)
+            || specific_regs
+                .iter()
+                .any(|r| rules.exercise_route.is_match(&r.route))
+        {
+            candidates.insert(name);
+        } else {
+            verdicts.insert(
+                name,
+                "not on an exercise route, and no exercise list opens it".into(),
+            );
+        }
+    }
+    // Exercise lists: a candidate opening two or more other registered screens.
+    let mut lists: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for name in &candidates {
+        let targets: BTreeSet<&str> = navigation(name)
+            .targets
+            .iter()
+            .filter_map(|(t, _)| routing.by_widget.get_key_value(t.as_str()))
+            .map(|(t, _)| t.as_str())
+            .filter(|t| t != name && !specific(t).is_empty() && !routing.shells.contains(*t))
+            .collect();
+        if targets.len() >= 2 {
+            lists.insert(name, targets.into_iter().collect());
+        }
+    }
+    for (list, targets) in &lists {
+        candidates.remove(list);
+        for t in targets {
+            if !rules.is_excluded(t) && !lists.contains_key(t) {
+                candidates.insert(t);
+                verdicts.remove(t);
+            }
+        }
+        verdicts.insert(
+            list,
+            format!("an exercise list: it opens {}", targets.join(", ")),
+        );
+    }
+    let mut exercises = Vec::new();
+    for name in &candidates {
+        // Its flow: unregistered screens it (and they, in turn) navigate to.
+        let mut flow: Vec<String> = Vec::new();
+        let mut queue = vec![name.to_string()];
+        while let Some(current) = queue.pop() {
+            for (target, _) in navigation(&current).targets {
+                if target != *name
+                    && !routing.by_widget.contains_key(&target)
+                    && !flow.contains(&target)
+                    && index.is_widget(&target, rules)
+                    && !rules.is_excluded(&target)
+                {
+                    flow.push(target.clone());
+                    queue.push(target);
+                }
+            }
+        }
+        exercises.push(Found {
+            class: name.to_string(),
+            registrations: specific(name),
+            flow,
+        });
+    }
+    let screens = verdicts
+        .into_iter()
+        .filter_map(|(name, reason)| {
+            let located = index.classes.get(name)?;
+            let reg = routing.by_widget.get(name).and_then(|r| r.first());
+            Some(Screen {
+                class_name: name.to_owned(),
+                route: reg.map(|r| r.route.clone()).unwrap_or_default(),
+                file: located.path(),
+                line: located.class.line,
+                reason,
+            })
+        })
+        .collect();
+    Detected { exercises, screens }
+}
+
+fn score_exercise<'a>(
+    located: &Located<'a>,
+    found: &'a Found,
+    flow: &[&Located<'a>],
+    index: &Index<'a>,
+    rules: &'a Compiled,
     around: &Surroundings,
 ) -> Exercise {
     let r = &rules.rules;
-    let s = Subject::new(located, reg, index, rules);
+    let reg = &found.registrations[0];
+    let s = Subject::new(located, &found.registrations, flow, index, rules);
     let criteria: Vec<Criterion> = CriterionId::ALL
         .into_iter()
         .map(|id| {
@@ -307,6 +522,15 @@ fn score_exercise(
         class_name: s.class.name.clone(),
         line: s.class.line,
         route: reg.route.clone(),
+        routes: found.registrations.iter().map(|r| r.route.clone()).collect(),
+        flow: flow
+            .iter()
+            .map(|f| FlowScreen {
+                class_name: f.class.name.clone(),
+                file: f.path(),
+                line: f.class.line,
+            })
+            .collect(),
         exercise_type: s.exercise_type().map(str::to_owned),
         required_services: s.required.iter().map(|x| x.name.clone()).collect(),
         score,

@@ -1,11 +1,43 @@
-//! Detection: the project's classes, which are widgets, and where each widget is
-//! registered (see [`super`] for the exact meaning of "registered").
+//! Detection: the project's classes, which are widgets, where the router registers each
+//! widget, and where each screen navigates (see [`super`] for what these make of a screen).
+//!
+//! **Reading the router.** Every route call (`GoRoute(`) in any file, wherever it sits (a
+//! top-level `GoRouter`, one built inside a Riverpod `Provider((ref) { … })`, a function):
+//! - its **full path** joins the `path:` of the route calls and shell calls (`ShellRoute(`)
+//!   around it: `'login'` under `'/'` is `/login`; a path starting with `/` stands alone;
+//! - its **builder** is everything in its parentheses but the nested route and shell calls;
+//!   each expression the builder returns (`=> expr`, `return expr;`) names the screen it
+//!   shows. An expression is followed: a project widget constructed in it (`X(…)`, `const
+//!   X(…)`, a named constructor `X.named(…)`), else a static method or factory called on a
+//!   project class (`Entry.livekitScreen(s)`: that method's own returns, in its own file),
+//!   else a local variable (`final screen = …;` earlier in the builder), at most
+//!   [`MAX_DEPTH`] steps deep;
+//! - **dispatch on an id**: a return after `id == 'x'` / `'x' == id` (an `if` chain), `case
+//!   'x':` (a `switch` statement) or `'x' =>` (a switch expression) registers its screen at
+//!   the path with the path's parameter replaced by `x` (`exercise_active/:id` →
+//!   `/exercise_active/x`), or at `path#x` when the path has none;
+//! - a screen returned without an id on a path that has a parameter, and built with that
+//!   parameter (`X(id: state.pathParameters['id'])`, or through a local variable holding it),
+//!   is **generic**: one page for every id (a detail page, a dispatcher's fallback).
+//!
+//! Widgets built in a shell call's builder are **shells** (`MainScreen(child: child)`).
+//! Exercise-list entries (`ExerciseInfo(id: 'x', …)`) register the widgets built inside at
+//! `registry:x`.
+//!
+//! **Navigation** of a class: `go`/`push`/`pushNamed`/`goNamed`/`pushReplacement…`/`replace`
+//! with a path literal (interpolations match a `:param` segment), resolved against the
+//! routes' full paths; and widgets built inside a page route (`MaterialPageRoute(`,
+//! `CupertinoPageRoute(`, `PageRouteBuilder(`, any `…PageRoute(`), followed as above.
 
 use crate::dart::Class;
-use crate::dart::lexer::Token;
+use crate::dart::lexer::{HOLE, Token};
+use crate::dart::structure::matching;
 use crate::project::{Package, Project};
 use crate::rules::Compiled;
 use std::collections::{BTreeMap, BTreeSet};
+
+/// How many steps (factory → its return → a local variable …) an expression is followed.
+pub const MAX_DEPTH: usize = 6;
 
 /// Where a class is: the package, its file, the class.
 pub(super) struct Located<'a> {
@@ -15,14 +47,29 @@ pub(super) struct Located<'a> {
     pub class: &'a Class,
 }
 
-/// Every class of the project by name (the first one, when two files declare the same name).
+impl<'a> Located<'a> {
+    pub fn tokens(&self) -> &'a [Token] {
+        &self.package.files[self.file].dart.tokens
+    }
+    pub fn path(&self) -> String {
+        self.package.files[self.file].path.display().to_string()
+    }
+}
+
+/// Every class of the project by name (the first one, when two files declare the same name),
+/// and where each top-level name (class, variable, function) is declared.
 pub(super) struct Index<'a> {
     pub classes: BTreeMap<&'a str, Located<'a>>,
+    /// Top-level name → package-relative file declaring it (per package name).
+    declared: std::collections::HashMap<(&'a str, &'a str), &'a str>,
+    /// Per file, the files whose top-level names it mentions (filled on first use).
+    uses: std::cell::RefCell<std::collections::HashMap<&'a str, Vec<&'a str>>>,
 }
 
 impl<'a> Index<'a> {
     pub fn new(project: &'a Project) -> Self {
         let mut classes = BTreeMap::new();
+        let mut declared = std::collections::HashMap::new();
         for package in &project.packages {
             for (rel, file) in &package.files {
                 for class in &file.dart.classes {
@@ -31,10 +78,72 @@ impl<'a> Index<'a> {
                         file: rel,
                         class,
                     });
+                    declared
+                        .entry((package.name.as_str(), class.name.as_str()))
+                        .or_insert(rel.as_str());
+                }
+                // Top-level variables and functions: `name =`, `name(` … `{`/`=>` at depth 0.
+                let t = &file.dart.tokens;
+                let mut depth = 0i32;
+                for k in 0..t.len() {
+                    match t[k].text.as_str() {
+                        "{" | "(" | "[" if !t[k].is_str() => depth += 1,
+                        "}" | ")" | "]" if !t[k].is_str() => depth -= 1,
+                        _ if depth == 0
+                            && t[k].is_ident()
+                            && t.get(k + 1).is_some_and(|n| n.is("=") || n.is("("))
+                            && k > 0
+                            && !t[k - 1].is(".") =>
+                        {
+                            declared
+                                .entry((package.name.as_str(), t[k].text.as_str()))
+                                .or_insert(rel.as_str());
+                        }
+                        _ => {}
+                    }
                 }
             }
         }
-        Self { classes }
+        Self {
+            classes,
+            declared,
+            uses: Default::default(),
+        }
+    }
+
+    /// Whether `rel` is a hub the use graph does not go through: the app's entry
+    /// (`lib/main.dart`) or a file declaring routes (from there, everything is reachable).
+    pub fn is_hub(&self, package: &Package, rel: &str, rules: &Compiled) -> bool {
+        rel == "lib/main.dart"
+            || package.files.get(rel).is_some_and(|f| {
+                f.dart
+                    .tokens
+                    .iter()
+                    .any(|t| t.is_ident() && rules.rules.router.route_calls.contains(&t.text))
+            })
+    }
+
+    /// The files of `package` whose top-level names `rel` mentions (itself excluded).
+    pub fn uses(&self, package: &'a Package, rel: &'a str) -> Vec<&'a str> {
+        if let Some(u) = self.uses.borrow().get(rel) {
+            return u.clone();
+        }
+        let mut out: Vec<&'a str> = Vec::new();
+        if let Some(file) = package.files.get(rel) {
+            let mut seen = std::collections::HashSet::new();
+            for t in &file.dart.tokens {
+                if t.is_ident()
+                    && seen.insert(t.text.as_str())
+                    && let Some(&at) = self.declared.get(&(package.name.as_str(), t.text.as_str()))
+                    && at != rel
+                    && !out.contains(&at)
+                {
+                    out.push(at);
+                }
+            }
+        }
+        self.uses.borrow_mut().insert(rel, out.clone());
+        out
     }
 
     /// The superclass chain of `name` (itself first), within the project then one step out.
@@ -76,161 +185,616 @@ impl<'a> Index<'a> {
     }
 }
 
-/// Where a widget is registered.
+/// One place a widget is registered.
 #[derive(Debug, Clone)]
 pub(super) struct Registration {
-    /// The route path, or `registry:<id>`.
+    /// The full route path (`/exercise_active/x` for a dispatched id), or `registry:<id>`.
     pub route: String,
     /// Registered by an exercise-list entry, not a route.
     pub via_registry: bool,
+    /// The id a dispatching builder compared before returning it.
+    pub dispatched: Option<String>,
+    /// Built with the route's parameter on a parameterised path, without dispatch.
+    pub generic: bool,
     /// The file (absolute) and line of the registering constructor call.
     pub file: String,
     pub line: u32,
+}
+
+/// What the router says.
+#[derive(Debug, Default)]
+pub(super) struct Routing {
+    /// Every registration of each widget, in reading order (packages, files by path, calls).
+    pub by_widget: BTreeMap<String, Vec<Registration>>,
+    /// Widgets built by shell routes.
+    pub shells: BTreeSet<String>,
+    /// (full path, widget) of every route registration, for navigation targets.
+    pub paths: Vec<(String, String)>,
+}
+
+impl Routing {
+    /// The widget a navigation path literal opens: the route whose segments match (a
+    /// `:param` segment matches anything; an interpolated segment matches a `:param` one).
+    pub fn widget_at(&self, target: &str) -> Option<&str> {
+        let clean = target.split(['?', '#']).next().unwrap_or(target);
+        let want: Vec<&str> = clean.split('/').filter(|s| !s.is_empty()).collect();
+        let fits = |path: &str| {
+            let have: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+            have.len() == want.len()
+                && have.iter().zip(&want).all(|(h, w)| {
+                    if w.contains(HOLE) {
+                        h.starts_with(':') || glob_fits(h, w)
+                    } else {
+                        h == w || h.starts_with(':')
+                    }
+                })
+        };
+        // An exact route wins over a parameterised one.
+        self.paths
+            .iter()
+            .find(|(p, _)| p.split('/').filter(|s| !s.is_empty()).eq(want.iter().copied()))
+            .or_else(|| self.paths.iter().find(|(p, _)| fits(p)))
+            .map(|(_, w)| w.as_str())
+    }
+}
+
+/// `abc_\u{1}` (a literal with a hole) against a concrete segment.
+fn glob_fits(segment: &str, pattern: &str) -> bool {
+    let mut parts = pattern.split(HOLE);
+    let first = parts.next().unwrap_or("");
+    segment.starts_with(first) && segment.len() >= first.len()
 }
 
 pub(super) fn is_upper_ident(t: &Token) -> bool {
     t.is_ident() && t.text.starts_with(|c: char| c.is_ascii_uppercase())
 }
 
-/// Widgets built in `tokens[from..to]` (constructor calls of known widgets), skipping
-/// nested route declarations.
-fn built_widgets(
+/// The context an expression is resolved in.
+pub(super) struct Resolver<'i, 'a> {
+    pub index: &'i Index<'a>,
+    pub rules: &'i Compiled,
+}
+
+/// A widget an expression shows, with the line of its construction, and whether that
+/// construction passes the route's parameter (see the module docs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Shown {
+    pub widget: String,
+    pub line: u32,
+    pub takes_parameter: bool,
+}
+
+impl Resolver<'_, '_> {
+    fn nested_route(&self, t: &Token) -> bool {
+        let r = &self.rules.rules.router;
+        r.route_calls.contains(&t.text) || r.shell_calls.contains(&t.text)
+    }
+
+    /// The screen that `tokens[from..to]` shows (see the module docs); `scope` is where local
+    /// variables are looked up (the enclosing builder or method body).
+    pub fn shown(
+        &self,
+        tokens: &[Token],
+        from: usize,
+        to: usize,
+        scope: usize,
+        depth: usize,
+    ) -> Option<Shown> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        let to = to.min(tokens.len());
+        // 1. A project widget constructed here (skipping nested routes).
+        let mut i = from;
+        while i < to {
+            let t = &tokens[i];
+            if self.nested_route(t) && tokens.get(i + 1).is_some_and(|n| n.is("(")) {
+                i = matching(tokens, i + 1).map_or(to, |e| e + 1);
+                continue;
+            }
+            if is_upper_ident(t) && self.index.is_widget(&t.text, self.rules) {
+                let open = if tokens.get(i + 1).is_some_and(|n| n.is("(")) {
+                    Some(i + 1)
+                } else if tokens.get(i + 1).is_some_and(|n| n.is("."))
+                    && tokens.get(i + 2).is_some_and(Token::is_ident)
+                    && tokens.get(i + 3).is_some_and(|n| n.is("("))
+                {
+                    Some(i + 3)
+                } else {
+                    None
+                };
+                if let Some(open) = open {
+                    let close = matching(tokens, open).unwrap_or(to).min(to);
+                    return Some(Shown {
+                        widget: t.text.clone(),
+                        line: t.line,
+                        takes_parameter: passes_parameter(tokens, open, close, scope),
+                    });
+                }
+            }
+            i += 1;
+        }
+        // 2. A static method or factory of a project class: follow its returns.
+        for i in from..to.saturating_sub(3) {
+            let t = &tokens[i];
+            if !(is_upper_ident(t)
+                && tokens[i + 1].is(".")
+                && tokens[i + 2].is_ident()
+                && tokens[i + 3].is("("))
+            {
+                continue;
+            }
+            let Some(owner) = self.index.classes.get(t.text.as_str()) else {
+                continue;
+            };
+            let Some(method) = owner.class.method(&tokens[i + 2].text) else {
+                continue;
+            };
+            let body = owner.tokens();
+            let (b0, b1) = (method.body.start, method.body.end);
+            for (_, e0, e1) in returns(body, b0, b1, self) {
+                if let Some(s) = self.shown(body, e0, e1, b0, depth + 1) {
+                    return Some(s);
+                }
+            }
+        }
+        // 3. A local variable declared earlier in the scope.
+        let lone = (to - from == 1 || (to - from == 2 && tokens[from + 1].is("!")))
+            .then(|| &tokens[from])
+            .filter(|t| t.is_ident() && !is_upper_ident(t));
+        if let Some(var) = lone {
+            let decl = (scope..from).rev().find(|&k| {
+                tokens[k].text == var.text
+                    && tokens[k].is_ident()
+                    && tokens.get(k + 1).is_some_and(|n| n.is("="))
+            })?;
+            let end = (decl + 2..to).find(|&k| tokens[k].is(";")).unwrap_or(to);
+            return self.shown(tokens, decl + 2, end, scope, depth + 1);
+        }
+        None
+    }
+}
+
+/// Whether the arguments `tokens[open..close]` pass a route parameter: they read
+/// `pathParameters`/`queryParameters`/`params`, or name a local variable (declared in
+/// `scope..open`) whose initialiser does.
+fn passes_parameter(tokens: &[Token], open: usize, close: usize, scope: usize) -> bool {
+    const READS: [&str; 4] = ["pathParameters", "queryParameters", "params", "queryParams"];
+    let reads = |from: usize, to: usize| tokens[from..to].iter().any(|t| READS.contains(&t.text.as_str()));
+    if reads(open, close) {
+        return true;
+    }
+    tokens[open..close].iter().any(|arg| {
+        arg.is_ident()
+            && !is_upper_ident(arg)
+            && (scope..open).any(|k| {
+                tokens[k].text == arg.text
+                    && tokens[k].is_ident()
+                    && tokens.get(k + 1).is_some_and(|n| n.is("="))
+                    && {
+                        let end = (k + 2..open).find(|&e| tokens[e].is(";")).unwrap_or(open);
+                        reads(k + 2, end)
+                    }
+            })
+    })
+}
+
+/// The expressions returned in `tokens[from..to]` (`return expr;`, `=> expr`), each with
+/// the id compared just before it (see the module docs), skipping nested route calls.
+pub(super) fn returns(
     tokens: &[Token],
     from: usize,
     to: usize,
-    index: &Index,
-    rules: &Compiled,
-) -> Vec<(String, u32)> {
+    resolver: &Resolver,
+) -> Vec<(Option<String>, usize, usize)> {
+    let to = to.min(tokens.len());
     let mut out = Vec::new();
-    let mut i = from;
-    while i < to {
-        let t = &tokens[i];
-        if rules.rules.router.route_calls.contains(&t.text)
-            && tokens.get(i + 1).is_some_and(|n| n.is("("))
-        {
-            i = crate::dart::structure::matching(tokens, i + 1).map_or(to, |e| e + 1);
+    let mut pending: Option<String> = None;
+    let mut k = from;
+    while k < to {
+        let t = &tokens[k];
+        if resolver.nested_route(t) && tokens.get(k + 1).is_some_and(|n| n.is("(")) {
+            k = matching(tokens, k + 1).map_or(to, |e| e + 1);
             continue;
         }
-        if is_upper_ident(t)
-            && tokens.get(i + 1).is_some_and(|n| n.is("("))
-            && index.is_widget(&t.text, rules)
+        if t.is("==") {
+            let literal = [tokens.get(k + 1), k.checked_sub(1).and_then(|p| tokens.get(p))]
+                .into_iter()
+                .flatten()
+                .find(|t| t.is_str() && !t.text.contains(HOLE));
+            if let Some(l) = literal {
+                pending = Some(l.text.clone());
+            }
+        } else if t.is("case")
+            && tokens.get(k + 1).is_some_and(Token::is_str)
+            && tokens.get(k + 2).is_some_and(|n| n.is(":"))
         {
-            out.push((t.text.clone(), t.line));
+            pending = Some(tokens[k + 1].text.clone());
+        } else if t.is("return") || t.is("=>") {
+            if t.is("=>")
+                && let Some(prev) = k.checked_sub(1).map(|p| &tokens[p])
+                && prev.is_str()
+            {
+                pending = Some(prev.text.clone());
+            }
+            let end = expression_end(tokens, k + 1, to, t.is("=>"));
+            // An arrow whose body returns in turn (`=> switch … { 'a' => A() }`) is left to
+            // the returns inside it.
+            let nests = t.is("=>") && tokens[k + 1..end].iter().any(|n| n.is("=>") || n.is("return"));
+            if end > k + 1 && !nests {
+                out.push((pending.take(), k + 1, end));
+            }
+            k = if t.is("=>") { k + 1 } else { end };
+            continue;
         }
-        i += 1;
+        k += 1;
     }
     out
 }
 
-/// Every registered widget, by class name: the first registration found wins (packages in
-/// order, files by path, calls in order).
-pub(super) fn registrations(
-    project: &Project,
-    index: &Index,
-    rules: &Compiled,
-) -> BTreeMap<String, Registration> {
-    let mut found: BTreeMap<String, Registration> = BTreeMap::new();
+/// Where the expression starting at `from` ends: the `;` at its level, or for an arrow
+/// body also a `,`, `)`, `]` or `}` closing its level.
+fn expression_end(tokens: &[Token], from: usize, to: usize, arrow: bool) -> usize {
+    let mut k = from;
+    while k < to {
+        let t = &tokens[k];
+        if t.is("(") || t.is("[") || t.is("{") {
+            k = matching(tokens, k).map_or(to, |e| e + 1);
+            continue;
+        }
+        if t.is(";") || (arrow && (t.is(",") || t.is(")") || t.is("]") || t.is("}"))) {
+            return k;
+        }
+        k += 1;
+    }
+    to
+}
+
+/// The value of `name: 'literal'` among `tokens[from..to]` (top level or not).
+fn named_literal(tokens: &[Token], from: usize, to: usize, name: &str) -> Option<String> {
+    (from..to).find_map(|k| {
+        (tokens[k].is(name)
+            && tokens.get(k + 1).is_some_and(|c| c.is(":"))
+            && tokens.get(k + 2).is_some_and(Token::is_str))
+        .then(|| tokens[k + 2].text.clone())
+    })
+}
+
+/// Joins a route's path onto its parent's full path.
+fn join(parent: &str, path: &str) -> String {
+    if path.starts_with('/') || parent.is_empty() {
+        if path.starts_with('/') {
+            path.to_owned()
+        } else {
+            format!("/{path}")
+        }
+    } else if parent.ends_with('/') {
+        format!("{parent}{path}")
+    } else {
+        format!("{parent}/{path}")
+    }
+}
+
+/// Replaces the path's first `:param` segment with `id`, or appends `#id`.
+fn dispatched_path(path: &str, id: &str) -> String {
+    if path.contains("/:") || path.starts_with(':') {
+        let mut replaced = false;
+        path.split('/')
+            .map(|s| {
+                if s.starts_with(':') && !replaced {
+                    replaced = true;
+                    id
+                } else {
+                    s
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/")
+    } else {
+        format!("{path}#{id}")
+    }
+}
+
+/// Everything the router registers (see the module docs).
+pub(super) fn routing(project: &Project, index: &Index, rules: &Compiled) -> Routing {
+    let router = &rules.rules.router;
+    let resolver = Resolver { index, rules };
+    let mut routing = Routing::default();
     for package in &project.packages {
         for file in package.files.values() {
             let tokens = &file.dart.tokens;
             let file_path = file.path.display().to_string();
+            // Route and shell calls of this file: (start, close, own path, is_shell).
+            let mut calls: Vec<(usize, usize, String, bool)> = Vec::new();
+            let mut registry_calls: Vec<(usize, usize)> = Vec::new();
             for (i, t) in tokens.iter().enumerate() {
-                let is_route = rules.rules.router.route_calls.contains(&t.text);
-                let is_registry = rules.rules.router.registry_calls.contains(&t.text);
-                if !(is_route || is_registry)
-                    || !t.is_ident()
-                    || !tokens.get(i + 1).is_some_and(|n| n.is("("))
-                {
+                if !t.is_ident() || !tokens.get(i + 1).is_some_and(|n| n.is("(")) {
                     continue;
                 }
-                let Some(close) = crate::dart::structure::matching(tokens, i + 1) else {
+                let is_route = router.route_calls.contains(&t.text);
+                let is_shell = router.shell_calls.contains(&t.text);
+                let is_registry = router.registry_calls.contains(&t.text);
+                if !(is_route || is_shell || is_registry) {
                     continue;
-                };
-                let named = |arg: &str| {
-                    (i + 2..close).find_map(|k| {
-                        (tokens[k].is(arg)
-                            && tokens.get(k + 1).is_some_and(|c| c.is(":"))
-                            && tokens.get(k + 2).is_some_and(Token::is_str))
-                        .then(|| tokens[k + 2].text.clone())
-                    })
+                }
+                let Some(close) = matching(tokens, i + 1) else {
+                    continue;
                 };
                 if is_registry {
-                    let id = rules
-                        .rules
-                        .router
-                        .registry_id_args
-                        .iter()
-                        .find_map(|a| named(a))
-                        .unwrap_or_default();
-                    for (widget, line) in built_widgets(tokens, i + 2, close, index, rules) {
-                        found.entry(widget).or_insert(Registration {
-                            route: format!("registry:{id}"),
-                            via_registry: true,
-                            file: file_path.clone(),
-                            line,
-                        });
-                    }
+                    registry_calls.push((i, close));
                     continue;
                 }
-                let path = named(&rules.rules.router.path_arg).unwrap_or_default();
-                // Id dispatch: `'x' == id` or `id == 'x'`, then `return [const] XScreen(`.
-                let mut dispatched = BTreeSet::new();
-                let mut k = i + 2;
-                while k < close {
-                    if tokens[k].is("==") {
-                        let literal = [
-                            tokens.get(k + 1),
-                            k.checked_sub(1).and_then(|p| tokens.get(p)),
-                        ]
-                        .into_iter()
-                        .flatten()
-                        .find(|t| t.is_str())
-                        .map(|t| t.text.clone());
-                        if let Some(id) = literal {
-                            let ret = (k..close).find(|&r| tokens[r].is("return"));
-                            if let Some(r) = ret {
-                                let widget = tokens[r + 1..close.min(r + 4)]
-                                    .iter()
-                                    .find(|t| is_upper_ident(t));
-                                if let Some(w) = widget.filter(|w| index.is_widget(&w.text, rules))
-                                {
-                                    let route =
-                                        if path.contains(':') {
-                                            path.split('/')
-                                                .map(|s| {
-                                                    if s.starts_with(':') { id.as_str() } else { s }
-                                                })
-                                                .collect::<Vec<_>>()
-                                                .join("/")
-                                        } else {
-                                            format!("{path}#{id}")
-                                        };
-                                    dispatched.insert(w.text.clone());
-                                    found.entry(w.text.clone()).or_insert(Registration {
-                                        route,
-                                        via_registry: false,
-                                        file: file_path.clone(),
-                                        line: w.line,
-                                    });
-                                }
-                            }
+                let path = if is_shell {
+                    String::new()
+                } else {
+                    // The route's own `path:` (not a nested route's).
+                    let mut own = None;
+                    let mut k = i + 2;
+                    while k < close {
+                        if resolver.nested_route(&tokens[k])
+                            && tokens.get(k + 1).is_some_and(|n| n.is("("))
+                        {
+                            k = matching(tokens, k + 1).map_or(close, |e| e + 1);
+                            continue;
                         }
+                        if tokens[k].is(&router.path_arg)
+                            && tokens.get(k + 1).is_some_and(|c| c.is(":"))
+                            && tokens.get(k + 2).is_some_and(Token::is_str)
+                        {
+                            own = Some(tokens[k + 2].text.clone());
+                            break;
+                        }
+                        k += 1;
                     }
-                    k += 1;
+                    own.unwrap_or_default()
+                };
+                calls.push((i, close, path, is_shell));
+            }
+            for (n, (start, close, path, is_shell)) in calls.iter().enumerate() {
+                let mut full = path.clone();
+                // Parents: the calls before this one whose range holds it, innermost first.
+                let mut inner = *start;
+                for (s, c, p, _) in calls[..n].iter().rev() {
+                    if *s < inner && *c > *close {
+                        if !p.is_empty() {
+                            full = if full.is_empty() { p.clone() } else { join(p, &full) };
+                        }
+                        inner = *s;
+                    }
                 }
-                for (widget, line) in built_widgets(tokens, i + 2, close, index, rules) {
-                    if dispatched.contains(&widget) {
+                let full = if full.starts_with('/') || full.is_empty() {
+                    full
+                } else {
+                    format!("/{full}")
+                };
+                let has_param = full.split('/').any(|s| s.starts_with(':'));
+                for (id, e0, e1) in returns(tokens, start + 2, *close, &resolver) {
+                    let Some(shown) = resolver.shown(tokens, e0, e1, start + 2, 0) else {
+                        continue;
+                    };
+                    if *is_shell {
+                        routing.shells.insert(shown.widget);
                         continue;
                     }
-                    found.entry(widget).or_insert(Registration {
-                        route: path.clone(),
-                        via_registry: false,
-                        file: file_path.clone(),
-                        line,
-                    });
+                    let route = id
+                        .as_deref()
+                        .map_or_else(|| full.clone(), |id| dispatched_path(&full, id));
+                    routing.paths.push((route.clone(), shown.widget.clone()));
+                    routing
+                        .by_widget
+                        .entry(shown.widget)
+                        .or_default()
+                        .push(Registration {
+                            route,
+                            via_registry: false,
+                            generic: id.is_none() && has_param && shown.takes_parameter,
+                            dispatched: id,
+                            file: file_path.clone(),
+                            // The returned expression's line, here: the widget itself may be
+                            // built in another file (a factory).
+                            line: tokens[e0].line,
+                        });
+                }
+            }
+            for (i, close) in registry_calls {
+                let id = router
+                    .registry_id_args
+                    .iter()
+                    .find_map(|a| named_literal(tokens, i + 2, close, a))
+                    .unwrap_or_default();
+                let mut k = i + 2;
+                while k < close {
+                    let t = &tokens[k];
+                    if is_upper_ident(t)
+                        && tokens.get(k + 1).is_some_and(|n| n.is("("))
+                        && index.is_widget(&t.text, rules)
+                    {
+                        routing
+                            .by_widget
+                            .entry(t.text.clone())
+                            .or_default()
+                            .push(Registration {
+                                route: format!("registry:{id}"),
+                                via_registry: true,
+                                dispatched: None,
+                                generic: false,
+                                file: file_path.clone(),
+                                line: t.line,
+                            });
+                    }
+                    k += 1;
                 }
             }
         }
     }
-    found
+    routing
+}
+
+/// Where a class navigates: each target widget (resolved through the routes or built in a
+/// page route) with the line of the navigation, and the path literals no route declares.
+#[derive(Debug, Default, Clone)]
+pub(super) struct Navigation {
+    pub targets: Vec<(String, u32)>,
+    pub unresolved: Vec<(String, u32)>,
+}
+
+/// Navigation calls taking a path (see the module docs).
+const NAVIGATE_CALLS: [&str; 9] = [
+    "go",
+    "push",
+    "goNamed",
+    "pushNamed",
+    "pushReplacement",
+    "pushReplacementNamed",
+    "pushNamedAndRemoveUntil",
+    "replace",
+    "popAndPushNamed",
+];
+
+pub(super) fn navigation(located: &Located, routing: &Routing, resolver: &Resolver) -> Navigation {
+    let tokens = located.tokens();
+    let mut nav = Navigation::default();
+    for method in &located.class.methods {
+        for call in &method.calls {
+            if !NAVIGATE_CALLS.contains(&call.name.as_str()) {
+                continue;
+            }
+            let Some(path) = call.string_args.first().filter(|p| p.starts_with('/')) else {
+                continue;
+            };
+            match routing.widget_at(path) {
+                Some(w) => nav.targets.push((w.to_owned(), call.line)),
+                None => nav.unresolved.push((path.clone(), call.line)),
+            }
+        }
+    }
+    let body = &located.class.body;
+    let mut k = body.start;
+    while k < body.end.min(tokens.len()) {
+        let t = &tokens[k];
+        let page_route = t.is_ident()
+            && (t.text.ends_with("PageRoute") || t.text == "PageRouteBuilder")
+            && tokens.get(k + 1).is_some_and(|n| n.is("("));
+        if page_route && let Some(close) = matching(tokens, k + 1) {
+            for (_, e0, e1) in returns(tokens, k + 2, close, resolver) {
+                if let Some(s) = resolver.shown(tokens, e0, e1, body.start, 0) {
+                    nav.targets.push((s.widget, s.line));
+                }
+            }
+            k = close + 1;
+            continue;
+        }
+        k += 1;
+    }
+    nav
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn routing_of(files: &[(&str, &str)]) -> Routing {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("pubspec.yaml"), "name: app\n").unwrap();
+        for (rel, text) in files {
+            let p = dir.path().join("lib").join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        let project = crate::project::read_project(dir.path(), &[]);
+        let rules = Compiled::default_rules();
+        let index = Index::new(&project);
+        routing(&project, &index, &rules)
+    }
+
+    fn routes(r: &Routing) -> Vec<(String, String, Option<String>, bool)> {
+        r.by_widget
+            .iter()
+            .flat_map(|(w, regs)| {
+                regs.iter()
+                    .map(|g| (w.clone(), g.route.clone(), g.dispatched.clone(), g.generic))
+            })
+            .collect()
+    }
+
+    const SCREENS: &str = "
+class A extends StatelessWidget {}
+class B extends StatefulWidget { B.named(); }
+class C extends ConsumerWidget {}
+class Shell extends StatelessWidget {}
+class Detail extends StatelessWidget {}
+class Entry { static Widget make(int s) { final w = B.named(); return w; } }
+";
+
+    #[test]
+    fn a_router_in_a_provider_with_nested_routes_shells_factories_and_dispatch() {
+        let router = "
+final routerProvider = Provider<GoRouter>((ref) {
+  return GoRouter(routes: <RouteBase>[
+    GoRoute(path: '/', builder: (c, s) { return const A(); }, routes: [
+      ShellRoute(builder: (c, s, child) => Shell(child: child), routes: [
+        GoRoute(path: 'home', builder: (c, s) => const C()),
+      ]),
+      GoRoute(path: 'b', builder: (c, s) { final x = 1; return Entry.make(x); }),
+      GoRoute(path: 'detail/:id', builder: (c, s) {
+        final id = s.pathParameters['id']!;
+        return Detail(id: id);
+      }),
+      GoRoute(path: 'active/:id', builder: (c, s) {
+        final id = s.pathParameters['id']!;
+        if (id == 'c') { final screen = const C(); return screen; }
+        switch (id) { case 'a': return const A(); }
+        return Detail(id: id);
+      }),
+    ]),
+  ]);
+});
+";
+        let r = routing_of(&[("screens.dart", SCREENS), ("router.dart", router)]);
+        assert_eq!(
+            routes(&r),
+            [
+                ("A".into(), "/".into(), None, false),
+                ("A".into(), "/active/a".into(), Some("a".into()), false),
+                ("B".into(), "/b".into(), None, false),
+                ("C".into(), "/home".into(), None, false),
+                ("C".into(), "/active/c".into(), Some("c".into()), false),
+                ("Detail".into(), "/detail/:id".into(), None, true),
+                ("Detail".into(), "/active/:id".into(), None, true),
+            ]
+        );
+        assert_eq!(r.shells, BTreeSet::from(["Shell".to_owned()]));
+        assert_eq!(r.widget_at("/active/c"), Some("C"));
+        assert_eq!(r.widget_at("/detail/\u{1}"), Some("Detail"));
+        assert_eq!(r.widget_at("/nowhere"), None);
+    }
+
+    #[test]
+    fn switch_expressions_dispatch_too() {
+        let router = "
+final r = GoRouter(routes: [
+  GoRoute(path: '/ex/:id', builder: (c, s) => switch (s.pathParameters['id']) {
+    'a' => const A(),
+    _ => const C(),
+  }),
+]);
+";
+        let r = routing_of(&[("screens.dart", SCREENS), ("router.dart", router)]);
+        let found = routes(&r);
+        assert!(found.contains(&("A".into(), "/ex/a".into(), Some("a".into()), false)), "{found:?}");
+    }
+
+    #[test]
+    fn odd_input_never_panics() {
+        for text in [
+            "GoRoute(",
+            "GoRoute(path: '/x', builder: (c, s) =>",
+            "GoRoute(path: , builder: (c, s) { return ; })",
+            "ShellRoute(builder: => ) GoRoute(path: '/', builder: (c,s) { if ( == 'x') return",
+            "class A extends StatelessWidget {} GoRoute(path: '/a', builder: (c, s) { final a = a; return a; })",
+            "class E { static Widget m() => E.m(); } GoRoute(path: '/e', builder: (c, s) => E.m())",
+        ] {
+            let _ = routing_of(&[("screens.dart", SCREENS), ("r.dart", text)]);
+        }
+    }
 }

@@ -51,6 +51,9 @@ pub struct Method {
     pub calls: Vec<Call>,
     /// Identifiers the body mentions (to see which fields it touches).
     pub mentions: Vec<String>,
+    /// The body's token range in the file's [`DartFile::tokens`] (`{`/`=>` excluded); empty
+    /// for a method without a body.
+    pub body: std::ops::Range<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +72,8 @@ pub struct Class {
     pub methods: Vec<Method>,
     /// String literals in the class body, with lines.
     pub strings: Vec<(String, u32)>,
+    /// The body's token range in the file's [`DartFile::tokens`] (braces excluded).
+    pub body: std::ops::Range<usize>,
 }
 
 impl Class {
@@ -230,6 +235,7 @@ fn class_at(tokens: &[Token], at: usize) -> Option<(Class, usize)> {
         fields: Vec::new(),
         methods: Vec::new(),
         strings: Vec::new(),
+        body: 0..0,
     };
     let header_stops = ["extends", "with", "implements", "on", "{", ";"];
     while i < tokens.len() && !tokens[i].is("{") && !tokens[i].is(";") {
@@ -274,6 +280,7 @@ fn class_at(tokens: &[Token], at: usize) -> Option<(Class, usize)> {
         .filter(|t| t.is_str())
         .map(|t| (t.text.clone(), t.line))
         .collect();
+    class.body = (i + 1).min(close)..close;
     members(tokens, i + 1, close, &mut class);
     Some((class, close + 1))
 }
@@ -325,7 +332,7 @@ fn members(tokens: &[Token], from: usize, to: usize, class: &mut Class) {
             }
             if tj.is("{") {
                 let close = matching(tokens, j).unwrap_or(to);
-                if paren_at.is_some() && !saw_assign {
+                if (paren_at.is_some() || getter_name(&tokens[start..j]).is_some()) && !saw_assign {
                     body = Some((j + 1, close));
                     end = close + 1;
                     break;
@@ -339,7 +346,22 @@ fn members(tokens: &[Token], from: usize, to: usize, class: &mut Class) {
             }
             j += 1;
         }
-        if let (Some(p), false) = (paren_at, saw_assign && body.is_none()) {
+        // A getter (`get name {` / `get name =>`) is a method without parameters.
+        let getter = body.and_then(|(b0, _)| getter_name(&tokens[start..b0]));
+        if let (Some(name_tok), Some((b0, b1))) = (getter, body) {
+            class.methods.push(Method {
+                name: name_tok.text.clone(),
+                line: name_tok.line,
+                is_override,
+                calls: calls_in(tokens, b0, b1.min(tokens.len())),
+                mentions: tokens[b0..b1.min(tokens.len())]
+                    .iter()
+                    .filter(|t| t.is_ident())
+                    .map(|t| t.text.clone())
+                    .collect(),
+                body: b0..b1.min(tokens.len()),
+            });
+        } else if let (Some(p), false) = (paren_at, saw_assign && body.is_none()) {
             let name_tok = tokens[start..p].iter().rev().find(|t| t.is_ident());
             if let Some(name_tok) = name_tok {
                 let (b0, b1) = body.unwrap_or((p, p));
@@ -353,6 +375,7 @@ fn members(tokens: &[Token], from: usize, to: usize, class: &mut Class) {
                         .filter(|t| t.is_ident())
                         .map(|t| t.text.clone())
                         .collect(),
+                    body: b0..b1.min(tokens.len()),
                 });
             }
         } else {
@@ -389,6 +412,13 @@ fn members(tokens: &[Token], from: usize, to: usize, class: &mut Class) {
         is_override = false;
         i = end.max(i + 1);
     }
+}
+
+/// The name of a getter declared by a member's head (`static String get url`), if it is one.
+fn getter_name(head: &[Token]) -> Option<&Token> {
+    let at = head.iter().position(|t| t.is("get"))?;
+    head.get(at + 1)
+        .filter(|t| t.is_ident() && head.get(at + 2).is_none_or(|n| n.is("{") || n.is("=>")))
 }
 
 /// The calls between token indexes `from` and `to`.
