@@ -1,7 +1,78 @@
 //! The exercise types the agent (Python) routes, read from its sources without running them.
 
 use crate::rules::Compiled;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Where the agent compares the type variable with a literal inside a function that nothing
+/// calls: (file, line, function).
+pub type Unreached = BTreeMap<String, (String, u32, String)>;
+
+/// The types whose every comparison sits in a function (`def name(`) that no agent file
+/// names anywhere else: the agent can never take that branch.
+pub fn unreached_types(files: &[(std::path::PathBuf, String)], rules: &Compiled) -> Unreached {
+    let var = regex::escape(&rules.rules.agent.type_variable);
+    let compare = regex::Regex::new(&format!(
+        r#"\b{var}\s*==\s*["']([\w\-]+)["']|["']([\w\-]+)["']\s*==\s*{var}\b"#
+    ))
+    .expect("a valid regex");
+    let def = regex::Regex::new(r"^(\s*)(?:async\s+)?def\s+(\w+)\s*\(").expect("a valid regex");
+    let all: String = files
+        .iter()
+        .map(|(_, t)| t.as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
+    // Per type: whether some comparison is reachable, and the first unreachable one.
+    let mut seen: BTreeMap<String, (bool, Option<(String, u32, String)>)> = BTreeMap::new();
+    for (path, text) in files {
+        let lines: Vec<&str> = text.lines().collect();
+        for (n, line) in lines.iter().enumerate() {
+            let code = line.split_once('#').map_or(*line, |(c, _)| c);
+            for c in compare.captures_iter(code) {
+                let Some(t) = c.get(1).or_else(|| c.get(2)) else {
+                    continue;
+                };
+                let indent = line.len() - line.trim_start().len();
+                // The innermost `def` above, less indented than this line.
+                let mut limit = indent;
+                let mut function = None;
+                for above in lines[..n].iter().rev() {
+                    if let Some(d) = def.captures(above)
+                        && d[1].len() < limit
+                    {
+                        function = Some(d[2].to_owned());
+                        break;
+                    }
+                    let ind = above.len() - above.trim_start().len();
+                    if !above.trim().is_empty()
+                        && ind < limit
+                        && !above.trim_start().starts_with('#')
+                    {
+                        limit = ind;
+                    }
+                }
+                let called = function.as_ref().is_none_or(|f| {
+                    let name = regex::Regex::new(&format!(r"\b{}\b", regex::escape(f)))
+                        .expect("a valid regex");
+                    name.find_iter(&all).count() > 1
+                });
+                let entry = seen.entry(t.as_str().to_owned()).or_insert((false, None));
+                if called {
+                    entry.0 = true;
+                } else if entry.1.is_none() {
+                    entry.1 = Some((
+                        path.display().to_string(),
+                        n as u32 + 1,
+                        function.unwrap_or_default(),
+                    ));
+                }
+            }
+        }
+    }
+    seen.into_iter()
+        .filter(|(_, (reached, _))| !reached)
+        .filter_map(|(t, (_, at))| at.map(|a| (t, a)))
+        .collect()
+}
 
 /// Exercise types the agent routes: literals compared with the type variable, and keys of
 /// the route tables.
@@ -76,6 +147,35 @@ pub fn agent_types(files: &[(std::path::PathBuf, String)], rules: &Compiled) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_comparison_in_a_function_nothing_calls_is_unreached() {
+        let py = r#"
+class Manager:
+    @staticmethod
+    def from_metadata(meta):
+        exercise_type = meta.get("exercise_type")
+        if exercise_type == "job_interview":
+            return 1
+        elif exercise_type == "confidence_boost":
+            return 2
+
+def route(exercise_type):
+    if exercise_type == "confidence_boost":  # reached: route() is called below
+        return 3
+
+route("x")
+"#;
+        let files = [(std::path::PathBuf::from("main.py"), py.to_owned())];
+        let unreached = unreached_types(&files, &Compiled::default_rules());
+        assert_eq!(
+            unreached.into_iter().collect::<Vec<_>>(),
+            [(
+                "job_interview".to_owned(),
+                ("main.py".to_owned(), 6, "from_metadata".to_owned())
+            )]
+        );
+    }
 
     #[test]
     fn agent_types_from_comparisons_membership_and_tables() {

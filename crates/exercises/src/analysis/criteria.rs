@@ -109,6 +109,8 @@ pub(super) struct Surroundings<'a> {
     pub stack: &'a StackContext,
     /// Exercise types the agent routes (empty: no agent source found).
     pub routed: &'a BTreeSet<String>,
+    /// Routed types whose every branch sits in a function nothing calls.
+    pub unreached: &'a super::agent::Unreached,
     pub drifts: &'a [Drift],
 }
 
@@ -210,7 +212,9 @@ impl<'a> Subject<'a> {
                 continue;
             }
             for used in index.uses(package, order[next]) {
-                if !order.contains(&used) && closure.binary_search_by(|c| c.as_str().cmp(used)).is_ok() {
+                if !order.contains(&used)
+                    && closure.binary_search_by(|c| c.as_str().cmp(used)).is_ok()
+                {
                     order.push(used);
                 }
             }
@@ -442,7 +446,11 @@ fn sent_type(package: &Package, order: &[String], rules: &Rules) -> Option<(Stri
         let mut found: Vec<(&str, u32)> = Vec::new();
         for k in 0..t.len().saturating_sub(2) {
             let key = (t[k].is_str() || t[k].is_ident())
-                && rules.lifecycle.type_keys.iter().any(|key| *key == t[k].text);
+                && rules
+                    .lifecycle
+                    .type_keys
+                    .iter()
+                    .any(|key| *key == t[k].text);
             if key && t[k + 1].is(":") && t[k + 2].is_str() && !t[k + 2].text.contains(HOLE) {
                 found.push((t[k + 2].text.as_str(), t[k + 2].line));
             }
@@ -505,7 +513,7 @@ pub(super) fn judge(id: CriterionId, s: &Subject, around: &Surroundings) -> Judg
         CriterionId::MixinCallbacks => mixin_callbacks(s),
         CriterionId::AudioInit => audio_init(s),
         CriterionId::Dispose => dispose(s),
-        CriterionId::AgentRouting => agent_routing(s, around.routed),
+        CriterionId::AgentRouting => agent_routing(s, around.routed, around.unreached),
         CriterionId::EndpointDrift => endpoint_drift(s, around.stack, around.drifts),
         CriterionId::ServicesHealthy => services_healthy(s, around.stack),
         CriterionId::ErrorHandling => error_handling(s),
@@ -570,7 +578,10 @@ fn audio_init(s: &Subject) -> Judgement {
     let placeholder = |t: &str| {
         t.trim().is_empty()
             || t.contains(HOLE)
-            || r.screens.template_placeholders.iter().any(|p| t.contains(p))
+            || r.screens
+                .template_placeholders
+                .iter()
+                .any(|p| t.contains(p))
     };
     let (passed, finding) = match (&s.audio, s.started_in_init.first(), s.init) {
         (Some((t, line)), _, _) if placeholder(t) => (
@@ -588,7 +599,10 @@ fn audio_init(s: &Subject) -> Judgement {
         (None, Some(reached), _) => (
             true,
             evidence(
-                format!("the audio session starts from initState: {}", trail(reached)),
+                format!(
+                    "the audio session starts from initState: {}",
+                    trail(reached)
+                ),
                 &reached.file,
                 reached.call.line,
             ),
@@ -727,7 +741,11 @@ fn dispose(s: &Subject) -> Judgement {
     let mut seen = BTreeSet::new();
     for start in started {
         let provider = start.provider.as_deref().unwrap_or_default();
-        if !seen.insert(provider) || stops.iter().any(|x| x.provider.as_deref() == Some(provider)) {
+        if !seen.insert(provider)
+            || stops
+                .iter()
+                .any(|x| x.provider.as_deref() == Some(provider))
+        {
             continue;
         }
         match provider_declaration(s.package, provider) {
@@ -758,13 +776,16 @@ fn short_name(path: &str) -> &str {
     path.rsplit(['/', '\\']).next().unwrap_or(path)
 }
 
-fn agent_routing(s: &Subject, routed: &BTreeSet<String>) -> Judgement {
+fn agent_routing(
+    s: &Subject,
+    routed: &BTreeSet<String>,
+    unreached: &super::agent::Unreached,
+) -> Judgement {
     // Only an exercise on LiveKit (or started with the audio init call) reaches the agent.
     let on_livekit = s.audio.is_some()
-        || s
-        .required
-        .iter()
-        .any(|x| x.when_imports.iter().any(|i| i.contains("livekit")) || x.name.contains("livekit"));
+        || s.required.iter().any(|x| {
+            x.when_imports.iter().any(|i| i.contains("livekit")) || x.name.contains("livekit")
+        });
     if !on_livekit && !s.uses_mixin {
         return Judgement::not_applicable();
     }
@@ -788,6 +809,19 @@ fn agent_routing(s: &Subject, routed: &BTreeSet<String>) -> Judgement {
     };
     match s.exercise_type() {
         None => Judgement::not_applicable(),
+        Some(t) if let Some((afile, aline, function)) = unreached.get(t) => Judgement {
+            passed: Some(false),
+            findings: vec![
+                evidence(
+                    format!(
+                        "the agent compares the type with `{t}` only in {function}(), which nothing calls: every room runs the agent's default exercise"
+                    ),
+                    afile,
+                    *aline,
+                ),
+                evidence(format!("this exercise sends `{t}`"), &file, line),
+            ],
+        },
         Some(t) if routed.contains(t) => Judgement {
             passed: Some(true),
             findings: vec![evidence(

@@ -85,9 +85,11 @@ fn judged(id: CriterionId, screen: &str, stack: StackContext, routed: &[&str]) -
     let subject = Subject::new(located, regs, &[], &index, &rules);
     let drifts = super::super::drift::drift(&project, &rules, &stack);
     let routed: BTreeSet<String> = routed.iter().map(|t| (*t).to_owned()).collect();
+    let unreached = Default::default();
     let around = Surroundings {
         stack: &stack,
         routed: &routed,
+        unreached: &unreached,
         drifts: &drifts,
     };
     judge(id, &subject, &around)
@@ -211,7 +213,10 @@ fn agent_routing_needs_the_type_routed() {
     assert_eq!(j.passed, Some(true));
     assert_eq!(
         messages(&j),
-        [("the agent routes `cosmic_voice`, the type this exercise sends", 8)]
+        [(
+            "the agent routes `cosmic_voice`, the type this exercise sends",
+            8
+        )]
     );
 
     let j = judged(

@@ -84,7 +84,9 @@ mod tests {
     #[test]
     fn globs_and_loopback_urls() {
         let glob_matches = |g: &str, p: &str| {
-            regex::Regex::new(&crate::rules::glob_regex(g)).unwrap().is_match(p)
+            regex::Regex::new(&crate::rules::glob_regex(g))
+                .unwrap()
+                .is_match(p)
         };
         assert!(glob_matches(
             "lib/**/app_config.dart",

@@ -193,10 +193,12 @@ pub fn analyse_incremental(
         rules,
     };
     let routed: BTreeSet<String> = agent_types(&project.agent_files, rules);
+    let unreached = agent::unreached_types(&project.agent_files, rules);
     let drifts = drift::drift(project, rules, stack);
     let around = Surroundings {
         stack,
         routed: &routed,
+        unreached: &unreached,
         drifts: &drifts,
     };
     let screens = &rules.rules.screens;
@@ -454,6 +456,9 @@ fn detect(index: &Index, routing: &Routing, resolver: &Resolver, rules: &Compile
             flow,
         });
     }
+    for shell in &routing.shells {
+        verdicts.insert(shell, "a shell: it frames the routes below it".into());
+    }
     let screens = verdicts
         .into_iter()
         .filter_map(|(name, reason)| {
@@ -522,7 +527,11 @@ fn score_exercise<'a>(
         class_name: s.class.name.clone(),
         line: s.class.line,
         route: reg.route.clone(),
-        routes: found.registrations.iter().map(|r| r.route.clone()).collect(),
+        routes: found
+            .registrations
+            .iter()
+            .map(|r| r.route.clone())
+            .collect(),
         flow: flow
             .iter()
             .map(|f| FlowScreen {

@@ -232,7 +232,11 @@ impl Routing {
         // An exact route wins over a parameterised one.
         self.paths
             .iter()
-            .find(|(p, _)| p.split('/').filter(|s| !s.is_empty()).eq(want.iter().copied()))
+            .find(|(p, _)| {
+                p.split('/')
+                    .filter(|s| !s.is_empty())
+                    .eq(want.iter().copied())
+            })
             .or_else(|| self.paths.iter().find(|(p, _)| fits(p)))
             .map(|(_, w)| w.as_str())
     }
@@ -360,7 +364,11 @@ impl Resolver<'_, '_> {
 /// `scope..open`) whose initialiser does.
 fn passes_parameter(tokens: &[Token], open: usize, close: usize, scope: usize) -> bool {
     const READS: [&str; 4] = ["pathParameters", "queryParameters", "params", "queryParams"];
-    let reads = |from: usize, to: usize| tokens[from..to].iter().any(|t| READS.contains(&t.text.as_str()));
+    let reads = |from: usize, to: usize| {
+        tokens[from..to]
+            .iter()
+            .any(|t| READS.contains(&t.text.as_str()))
+    };
     if reads(open, close) {
         return true;
     }
@@ -398,10 +406,13 @@ pub(super) fn returns(
             continue;
         }
         if t.is("==") {
-            let literal = [tokens.get(k + 1), k.checked_sub(1).and_then(|p| tokens.get(p))]
-                .into_iter()
-                .flatten()
-                .find(|t| t.is_str() && !t.text.contains(HOLE));
+            let literal = [
+                tokens.get(k + 1),
+                k.checked_sub(1).and_then(|p| tokens.get(p)),
+            ]
+            .into_iter()
+            .flatten()
+            .find(|t| t.is_str() && !t.text.contains(HOLE));
             if let Some(l) = literal {
                 pending = Some(l.text.clone());
             }
@@ -420,7 +431,10 @@ pub(super) fn returns(
             let end = expression_end(tokens, k + 1, to, t.is("=>"));
             // An arrow whose body returns in turn (`=> switch … { 'a' => A() }`) is left to
             // the returns inside it.
-            let nests = t.is("=>") && tokens[k + 1..end].iter().any(|n| n.is("=>") || n.is("return"));
+            let nests = t.is("=>")
+                && tokens[k + 1..end]
+                    .iter()
+                    .any(|n| n.is("=>") || n.is("return"));
             if end > k + 1 && !nests {
                 out.push((pending.take(), k + 1, end));
             }
@@ -557,7 +571,11 @@ pub(super) fn routing(project: &Project, index: &Index, rules: &Compiled) -> Rou
                 for (s, c, p, _) in calls[..n].iter().rev() {
                     if *s < inner && *c > *close {
                         if !p.is_empty() {
-                            full = if full.is_empty() { p.clone() } else { join(p, &full) };
+                            full = if full.is_empty() {
+                                p.clone()
+                            } else {
+                                join(p, &full)
+                            };
                         }
                         inner = *s;
                     }
@@ -781,7 +799,10 @@ final r = GoRouter(routes: [
 ";
         let r = routing_of(&[("screens.dart", SCREENS), ("router.dart", router)]);
         let found = routes(&r);
-        assert!(found.contains(&("A".into(), "/ex/a".into(), Some("a".into()), false)), "{found:?}");
+        assert!(
+            found.contains(&("A".into(), "/ex/a".into(), Some("a".into()), false)),
+            "{found:?}"
+        );
     }
 
     #[test]
