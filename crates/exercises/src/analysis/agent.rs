@@ -22,7 +22,8 @@ pub fn unreached_types(files: &[(std::path::PathBuf, String)], rules: &Compiled)
         .collect::<Vec<_>>()
         .join("\n");
     // Per type: whether some comparison is reachable, and the first unreachable one.
-    let mut seen: BTreeMap<String, (bool, Option<(String, u32, String)>)> = BTreeMap::new();
+    type Seen = (bool, Option<(String, u32, String)>);
+    let mut seen: BTreeMap<String, Seen> = BTreeMap::new();
     for (path, text) in files {
         let lines: Vec<&str> = text.lines().collect();
         for (n, line) in lines.iter().enumerate() {

@@ -45,8 +45,7 @@ pub(super) fn drift(project: &Project, rules: &Compiled, stack: &StackContext) -
                     .dart
                     .classes
                     .iter()
-                    .filter(|c| c.line <= *line)
-                    .next_back()
+                    .rfind(|c| c.line <= *line)
                     .and_then(|c| {
                         c.fields
                             .iter()
