@@ -51,6 +51,8 @@ fn generated() -> String {
         greenroom_exercises::analysis::Criterion::decl(&cfg),
         greenroom_exercises::analysis::Exercise::decl(&cfg),
         greenroom_exercises::analysis::Orphan::decl(&cfg),
+        greenroom_exercises::analysis::ScreenVerdict::decl(&cfg),
+        greenroom_exercises::analysis::FlowScreen::decl(&cfg),
         greenroom_exercises::analysis::Drift::decl(&cfg),
         greenroom_exercises::analysis::Analysis::decl(&cfg),
         greenroom_exercises::history::HistoryPoint::decl(&cfg),

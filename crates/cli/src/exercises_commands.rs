@@ -13,7 +13,7 @@ pub(crate) struct ExercisesOptions {
     /// below it) [default: the workspace setting]
     #[arg(long, global = true)]
     project: Option<PathBuf>,
-    /// Print JSON (schema: `exercises`, `orphans`, `drift`, `skipped`, `agent_types`)
+    /// Print JSON (schema: `exercises`, `screens`, `orphans`, `drift`, `skipped`, `agent_types`)
     #[arg(long, global = true)]
     json: bool,
     /// Exit with 1 when an exercise is not valid
@@ -140,13 +140,22 @@ fn exercises_text(
                 analysis.files_read
             );
             for e in selected {
-                println!("{}  {}", if e.valid { "✔" } else { "✘" }, e.id);
                 println!(
-                    "    type: {}   route: {}",
+                    "{}  {} ({})",
+                    if e.valid { "✔" } else { "✘" },
+                    e.id,
+                    e.score
+                );
+                println!(
+                    "    type: {}   routes: {}",
                     e.exercise_type.as_deref().unwrap_or("—"),
-                    e.route
+                    e.routes.join(", ")
                 );
                 println!("    file: {}:{}", rel(&e.file), e.line);
+                if !e.flow.is_empty() {
+                    let flow: Vec<&str> = e.flow.iter().map(|f| f.class_name.as_str()).collect();
+                    println!("    flow: {} → {}", e.class_name, flow.join(" → "));
+                }
                 println!(
                     "    needs: {}",
                     if e.required_services.is_empty() {
@@ -209,8 +218,25 @@ fn exercises_text(
             }
         }
     }
+    if view == "scan" && !analysis.screens.is_empty() {
+        println!("\nnot exercises:");
+        for sc in &analysis.screens {
+            println!(
+                "  {} {}at {}:{} — {}",
+                sc.class_name,
+                if sc.route.is_empty() {
+                    String::new()
+                } else {
+                    format!("({}) ", sc.route)
+                },
+                rel(&sc.file),
+                sc.line,
+                sc.reason
+            );
+        }
+    }
     if !analysis.orphans.is_empty() {
-        println!("\norphans (exercise-like screens nothing registers):");
+        println!("\norphans (screens nothing registers or shows):");
         for o in &analysis.orphans {
             println!(
                 "  {} at {}:{} — {}",

@@ -265,9 +265,17 @@ export type Exercise = {
  */
 id: string, class_name: string, file: string, line: number, 
 /**
- * The route path, or `registry:<id>` for an exercise-list entry.
+ * The route path it is shown at first, or `registry:<id>` for an exercise-list entry.
  */
-route: string, exercise_type: string | null, required_services: Array<string>, score: number, valid: boolean, criteria: Array<Criterion>, recommendations: Array<string>, fix_minutes: number, 
+route: string, 
+/**
+ * Every route that shows it (a direct route and a dispatcher's id, say), `route` first.
+ */
+routes: Array<string>, 
+/**
+ * The screens of its flow (selection → session → results), its own excluded.
+ */
+flow: Array<FlowScreen>, exercise_type: string | null, required_services: Array<string>, score: number, valid: boolean, criteria: Array<Criterion>, recommendations: Array<string>, fix_minutes: number, 
 /**
  * Content hash of the files it depends on (its import closure), for history.
  */
@@ -279,6 +287,14 @@ depends_on: Array<string>, };
 
 export type Orphan = { class_name: string, file: string, line: number, reason: string, };
 
+export type ScreenVerdict = { class_name: string, 
+/**
+ * Its first route (empty for a shell).
+ */
+route: string, file: string, line: number, reason: string, };
+
+export type FlowScreen = { class_name: string, file: string, line: number, };
+
 export type Drift = { file: string, line: number, url: string, port: number, message: string, 
 /**
  * The config entry holding the URL (`exercisesApiUrl`), when it is a named field:
@@ -286,7 +302,11 @@ export type Drift = { file: string, line: number, url: string, port: number, mes
  */
 entry: string | null, };
 
-export type Analysis = { project: string, packages: Array<string>, files_read: number, exercises: Array<Exercise>, orphans: Array<Orphan>, drift: Array<Drift>, skipped: Array<Skipped>, 
+export type Analysis = { project: string, packages: Array<string>, files_read: number, exercises: Array<Exercise>, 
+/**
+ * Registered screens that are not exercises, each with the reason.
+ */
+screens: Array<ScreenVerdict>, orphans: Array<Orphan>, drift: Array<Drift>, skipped: Array<Skipped>, 
 /**
  * Exercise types the agent routes (empty when no agent source was found).
  */

@@ -186,12 +186,9 @@ impl<'a> Subject<'a> {
             .any(|c| r.screens.exercise_templates.contains(c));
         // What it depends on: the import closure of its files (a change there can change
         // its score) …
-        let mut closure: Vec<String> = Vec::new();
-        for (l, _) in &owned_at {
-            closure.extend(import_closure(package, l.file));
-        }
+        let starts: Vec<&str> = owned_at.iter().map(|(l, _)| l.file).collect();
+        let mut closure = import_closure(package, &starts);
         closure.sort();
-        closure.dedup();
         let closure_paths = closure
             .iter()
             .filter_map(|f| package.files.get(f))
@@ -267,7 +264,7 @@ impl<'a> Subject<'a> {
                         .any(|p| i.uri.starts_with(p.as_str()))
                 })
             });
-        let required = required_services(package, &uses, &own, rules);
+        let required = required_services(package, &order, &own, index, rules);
         Self {
             rules: r,
             compiled: rules,
@@ -309,12 +306,12 @@ impl<'a> Subject<'a> {
     }
 }
 
-/// Files of `package` reachable from `start` through package-internal imports (`start`
+/// Files of `package` reachable from `starts` through package-internal imports (`starts`
 /// included), breadth first.
-fn import_closure(package: &Package, start: &str) -> Vec<String> {
-    let mut seen = BTreeSet::from([start.to_owned()]);
-    let mut order = vec![start.to_owned()];
-    let mut queue = VecDeque::from([start.to_owned()]);
+fn import_closure(package: &Package, starts: &[&str]) -> Vec<String> {
+    let mut seen: BTreeSet<String> = starts.iter().map(|s| (*s).to_owned()).collect();
+    let mut order: Vec<String> = seen.iter().cloned().collect();
+    let mut queue: VecDeque<String> = order.iter().cloned().collect();
     while let Some(file) = queue.pop_front() {
         let Some(src) = package.files.get(&file) else {
             continue;
@@ -466,42 +463,37 @@ fn sent_type(package: &Package, order: &[String], rules: &Rules) -> Option<(Stri
 
 /// The `[[services]]` an exercise needs (see the module docs). The app's config files
 /// (`network.config_files`) are left out: they name every service.
-fn required_services<'r>(
-    package: &Package,
-    closure: &[String],
+fn required_services<'a, 'r>(
+    package: &'a Package,
+    uses: &[&'a str],
     own: &[Owned],
+    index: &Index<'a>,
     rules: &'r Compiled,
 ) -> Vec<&'r ServiceRule> {
-    let mut used: BTreeSet<&str> = BTreeSet::new();
-    let mut imports: Vec<&str> = Vec::new();
-    for (rel, f) in closure
+    let files: Vec<(&'a str, &crate::project::SourceFile)> = uses
         .iter()
-        .filter_map(|rel| package.files.get(rel).map(|f| (rel, f)))
-    {
-        if rules.is_config_file(rel) {
-            continue;
-        }
-        used.extend(
-            f.dart
-                .tokens
-                .iter()
-                .filter(|t| t.is_ident() || t.is_str())
-                .map(|t| t.text.as_str()),
-        );
-        imports.extend(f.dart.imports.iter().map(|i| i.uri.as_str()));
-    }
-    for o in own {
-        used.extend(o.class.mixins.iter().map(String::as_str));
-    }
+        .filter(|rel| !rules.is_config_file(rel))
+        .filter_map(|rel| package.files.get(*rel).map(|f| (*rel, f)))
+        .collect();
+    let names: Vec<_> = files
+        .iter()
+        .map(|(rel, _)| index.names(package, rel))
+        .collect();
+    let mentioned = |u: &str| {
+        names.iter().any(|n| n.contains(u))
+            || own.iter().any(|o| o.class.mixins.iter().any(|m| m == u))
+    };
     rules
         .rules
         .services
         .iter()
         .filter(|s| {
-            s.when_uses.iter().any(|u| used.contains(u.as_str()))
-                || s.when_imports
-                    .iter()
-                    .any(|p| imports.iter().any(|i| i.starts_with(p.as_str())))
+            s.when_uses.iter().any(|u| mentioned(u))
+                || s.when_imports.iter().any(|p| {
+                    files
+                        .iter()
+                        .any(|(_, f)| f.dart.imports.iter().any(|i| i.uri.starts_with(p.as_str())))
+                })
         })
         .collect()
 }

@@ -78,7 +78,7 @@ fn judged(id: CriterionId, screen: &str, stack: StackContext, routed: &[&str]) -
         ("api.dart", API),
     ]);
     let rules = Compiled::default_rules();
-    let index = Index::new(&project);
+    let index = Index::new(&project, &rules);
     let routing = registry::routing(&project, &index, &rules);
     let regs = &routing.by_widget["XScreen"];
     let located = &index.classes["XScreen"];

@@ -25,6 +25,27 @@ fn loopback_urls(text: &str) -> Vec<(String, u16)> {
         .collect()
 }
 
+/// Ports as a list with runs collapsed: `6379, 7880–7881, 40000–40100`.
+fn port_ranges(ports: &std::collections::BTreeSet<u16>) -> String {
+    let mut runs: Vec<(u16, u16)> = Vec::new();
+    for &p in ports {
+        match runs.last_mut() {
+            Some((_, end)) if end.checked_add(1) == Some(p) => *end = p,
+            _ => runs.push((p, p)),
+        }
+    }
+    runs.iter()
+        .map(|(a, b)| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}–{b}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Loopback URLs in the app's config files (`network.config_files`) whose port the stack does
 /// not publish; none when the published ports are unknown.
 pub(super) fn drift(project: &Project, rules: &Compiled, stack: &StackContext) -> Vec<Drift> {
@@ -63,7 +84,7 @@ pub(super) fn drift(project: &Project, rules: &Compiled, stack: &StackContext) -
                             line: *line,
                             message: format!(
                                 "the app calls port {port} ({url}) but the stack publishes no port {port}; it publishes {}",
-                                published.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")
+                                port_ranges(published)
                             ),
                             url,
                             port,
@@ -79,6 +100,14 @@ pub(super) fn drift(project: &Project, rules: &Compiled, stack: &StackContext) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn published_ports_read_as_runs() {
+        let ports = [6379u16, 7880, 7881, 8005, 40000, 40001, 40002]
+            .into_iter()
+            .collect();
+        assert_eq!(port_ranges(&ports), "6379, 7880–7881, 8005, 40000–40002");
+    }
 
     #[test]
     fn globs_and_loopback_urls() {

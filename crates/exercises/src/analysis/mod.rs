@@ -97,7 +97,7 @@ pub struct Orphan {
 
 /// A registered screen that is not an exercise, and why (a designer checks the verdict).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-pub struct Screen {
+pub struct ScreenVerdict {
     pub class_name: String,
     /// Its first route (empty for a shell).
     pub route: String,
@@ -133,7 +133,7 @@ pub struct Analysis {
     pub files_read: u32,
     pub exercises: Vec<Exercise>,
     /// Registered screens that are not exercises, each with the reason.
-    pub screens: Vec<Screen>,
+    pub screens: Vec<ScreenVerdict>,
     pub orphans: Vec<Orphan>,
     pub drift: Vec<Drift>,
     pub skipped: Vec<Skipped>,
@@ -186,7 +186,7 @@ pub fn analyse_incremental(
     stack: &StackContext,
     previous: Option<(&Analysis, &BTreeSet<String>)>,
 ) -> Analysis {
-    let index = Index::new(project);
+    let index = Index::new(project, rules);
     let routing = registry::routing(project, &index, rules);
     let resolver = Resolver {
         index: &index,
@@ -338,7 +338,7 @@ struct Found {
 
 struct Detected {
     exercises: Vec<Found>,
-    screens: Vec<Screen>,
+    screens: Vec<ScreenVerdict>,
 }
 
 /// Which registered widgets are exercises (see the module docs), the flow of each, and why
@@ -464,7 +464,7 @@ fn detect(index: &Index, routing: &Routing, resolver: &Resolver, rules: &Compile
         .filter_map(|(name, reason)| {
             let located = index.classes.get(name)?;
             let reg = routing.by_widget.get(name).and_then(|r| r.first());
-            Some(Screen {
+            Some(ScreenVerdict {
                 class_name: name.to_owned(),
                 route: reg.map(|r| r.route.clone()).unwrap_or_default(),
                 file: located.path(),

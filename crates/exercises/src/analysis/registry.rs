@@ -64,15 +64,33 @@ pub(super) struct Index<'a> {
     declared: std::collections::HashMap<(&'a str, &'a str), &'a str>,
     /// Per file, the files whose top-level names it mentions (filled on first use).
     uses: std::cell::RefCell<std::collections::HashMap<&'a str, Vec<&'a str>>>,
+    /// Per file, the identifiers and string literals it holds (filled on first use).
+    names: std::cell::RefCell<
+        std::collections::HashMap<&'a str, std::rc::Rc<std::collections::HashSet<&'a str>>>,
+    >,
+    /// Whether a name is a widget (filled on first use: detection asks for every call).
+    widgets: std::cell::RefCell<std::collections::HashMap<String, bool>>,
+    /// The state class of each widget: `… extends State<Widget>` (the first one).
+    states: BTreeMap<&'a str, &'a str>,
 }
 
 impl<'a> Index<'a> {
-    pub fn new(project: &'a Project) -> Self {
+    pub fn new(project: &'a Project, rules: &Compiled) -> Self {
         let mut classes = BTreeMap::new();
+        let mut states = BTreeMap::new();
         let mut declared = std::collections::HashMap::new();
         for package in &project.packages {
             for (rel, file) in &package.files {
                 for class in &file.dart.classes {
+                    if class
+                        .superclass
+                        .as_ref()
+                        .is_some_and(|s| rules.rules.screens.state_bases.contains(s))
+                    {
+                        for widget in &class.superclass_args {
+                            states.entry(widget.as_str()).or_insert(class.name.as_str());
+                        }
+                    }
                     classes.entry(class.name.as_str()).or_insert(Located {
                         package,
                         file: rel,
@@ -108,6 +126,9 @@ impl<'a> Index<'a> {
             classes,
             declared,
             uses: Default::default(),
+            names: Default::default(),
+            widgets: Default::default(),
+            states,
         }
     }
 
@@ -129,21 +150,43 @@ impl<'a> Index<'a> {
             return u.clone();
         }
         let mut out: Vec<&'a str> = Vec::new();
-        if let Some(file) = package.files.get(rel) {
-            let mut seen = std::collections::HashSet::new();
-            for t in &file.dart.tokens {
-                if t.is_ident()
-                    && seen.insert(t.text.as_str())
-                    && let Some(&at) = self.declared.get(&(package.name.as_str(), t.text.as_str()))
-                    && at != rel
-                    && !out.contains(&at)
-                {
-                    out.push(at);
-                }
+        for name in self.names(package, rel).iter() {
+            if let Some(&at) = self.declared.get(&(package.name.as_str(), *name))
+                && at != rel
+                && !out.contains(&at)
+            {
+                out.push(at);
             }
         }
+        out.sort_unstable();
         self.uses.borrow_mut().insert(rel, out.clone());
         out
+    }
+
+    /// The identifiers and string literals of a file, as a set.
+    pub fn names(
+        &self,
+        package: &'a Package,
+        rel: &'a str,
+    ) -> std::rc::Rc<std::collections::HashSet<&'a str>> {
+        if let Some(n) = self.names.borrow().get(rel) {
+            return n.clone();
+        }
+        let set: std::collections::HashSet<&'a str> = package
+            .files
+            .get(rel)
+            .map(|f| {
+                f.dart
+                    .tokens
+                    .iter()
+                    .filter(|t| t.is_ident() || t.is_str())
+                    .map(|t| t.text.as_str())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let set = std::rc::Rc::new(set);
+        self.names.borrow_mut().insert(rel, set.clone());
+        set
     }
 
     /// The superclass chain of `name` (itself first), within the project then one step out.
@@ -167,21 +210,24 @@ impl<'a> Index<'a> {
     }
 
     pub fn is_widget(&self, name: &str, rules: &Compiled) -> bool {
-        self.chain(name)
+        if let Some(&known) = self.widgets.borrow().get(name) {
+            return known;
+        }
+        let widget = self
+            .chain(name)
             .iter()
             .skip(1)
-            .any(|c| rules.rules.screens.widget_bases.contains(c))
+            .any(|c| rules.rules.screens.widget_bases.contains(c));
+        self.widgets.borrow_mut().insert(name.to_owned(), widget);
+        widget
     }
 
-    /// The state class of a widget: `… extends State<Widget>`.
-    pub fn state_of(&self, widget: &str, rules: &Compiled) -> Option<&Located<'a>> {
-        self.classes.values().find(|l| {
-            l.class
-                .superclass
-                .as_ref()
-                .is_some_and(|s| rules.rules.screens.state_bases.contains(s))
-                && l.class.superclass_args.iter().any(|a| a == widget)
-        })
+    /// The state class of a widget: `… extends State<Widget>` (the first one declared, in
+    /// package and path order).
+    pub fn state_of(&self, widget: &str, _rules: &Compiled) -> Option<&Located<'a>> {
+        self.states
+            .get(widget)
+            .and_then(|state| self.classes.get(state))
     }
 }
 
@@ -721,7 +767,7 @@ mod tests {
         }
         let project = crate::project::read_project(dir.path(), &[]);
         let rules = Compiled::default_rules();
-        let index = Index::new(&project);
+        let index = Index::new(&project, &rules);
         routing(&project, &index, &rules)
     }
 

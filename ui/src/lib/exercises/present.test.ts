@@ -4,7 +4,7 @@ import { editorLink, filterExercises, historyPoints, missingServices, relative, 
 
 function ex(id: string, score: number, valid: boolean, type: string | null = null): Exercise {
   return {
-    id, class_name: id, file: `/p/lib/${id}.dart`, line: 3, route: `/exercise/${id}`, exercise_type: type, required_services: ['stt'],
+    id, class_name: id, file: `/p/lib/${id}.dart`, line: 3, route: `/exercise/${id}`, routes: [`/exercise/${id}`], flow: [], exercise_type: type, required_services: ['stt'],
     score, valid, criteria: [], recommendations: [], fix_minutes: 0, content_hash: 'h', depends_on: [],
   };
 }
