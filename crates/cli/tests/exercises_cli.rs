@@ -92,3 +92,62 @@ fn a_project_without_a_flutter_app_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no Flutter app (pubspec.yaml)"));
 }
+
+/// On the team's real repository (`../shared/eloquence-2025-08-04`, next to this checkout):
+/// the four exercises learners practise, the stack read from its own compose file.
+#[test]
+fn scan_on_the_team_app_finds_the_four_exercises() {
+    let snapshot = greenroom_test_support::workspace().join("../shared/eloquence-2025-08-04");
+    assert!(
+        snapshot.join("frontend/flutter_app").is_dir(),
+        "the team's repository snapshot is missing at {}",
+        snapshot.display()
+    );
+    let out = greenroom()
+        .args(["exercises", "scan", "--json", "--project"])
+        .arg(&snapshot)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let classes: Vec<&str> = json["exercises"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["class_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        classes,
+        [
+            "ConfidenceBoostLiveKitScreen",
+            "DragonBreathScreen",
+            "StoryGeneratorHomeScreen",
+            "VirelangueRouletteScreen"
+        ]
+    );
+    // The ports come from the snapshot's own compose file: 2700 (Vosk) is not published.
+    assert!(
+        json["drift"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["port"] == 2700),
+        "{}",
+        json["drift"]
+    );
+    let human = greenroom()
+        .args(["exercises", "scan", "--project"])
+        .arg(&snapshot)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(
+        text.contains("ExercisesScreen (/exercises) at ")
+            && text.contains("an exercise list: it opens"),
+        "{text}"
+    );
+}
