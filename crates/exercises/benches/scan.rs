@@ -191,7 +191,8 @@ fn main() {
         t / b
     );
 
-    // Save → updated score, on the same tree, through the real watcher (50 ms debounce).
+    // Save → updated score, on the same tree, through the real watcher (50 ms quiet window;
+    // a completed save is handled without waiting for it).
     let (tx, rx) = std::sync::mpsc::channel::<(Instant, Vec<String>)>();
     let (watcher, _) = greenroom_exercises::watch::ExerciseWatcher::start(
         dir.path(),
@@ -224,9 +225,7 @@ fn main() {
     }
     delays.sort_by(f64::total_cmp);
     let p = |q: f64| greenroom_test_support::percentile(&delays, q);
-    println!(
-        "\nsave → updated score (atomic save of one screen, 50 ms debounce included), 30 saves:"
-    );
+    println!("\nsave → updated score (atomic save of one screen, through the watcher), 30 saves:");
     println!(
         "p50 {:.0} ms, p95 {:.0} ms, max {:.0} ms; only the saved exercise is scored again",
         p(0.5),

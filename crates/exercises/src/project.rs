@@ -4,7 +4,8 @@
 //! `.gitignore` and always prunes `build/`, `.dart_tool/`, `.git/`, `ios/Pods`,
 //! `android/.gradle` and `node_modules` before descending. A file is skipped, with the
 //! reason, when it is larger than [`MAX_FILE_BYTES`], holds a NUL byte (binary) or is not
-//! UTF-8 text.
+//! UTF-8 text. Files are found first (in walk order), then read and parsed on as many
+//! threads as there are cores; the result does not depend on the number of threads.
 
 use crate::dart::{self, DartFile};
 use greenroom_core::{Classified, ErrorKind};
@@ -128,6 +129,60 @@ pub fn package_name(pubspec: &str) -> Option<String> {
         .filter(|n| !n.is_empty())
 }
 
+/// A Dart file found by the walk, to be read.
+struct Job {
+    package: usize,
+    path: PathBuf,
+    rel: String,
+}
+
+/// A file read and parsed: (content hash, size in bytes, its Dart), or why it was not.
+type Read = Result<(u64, u64, DartFile), ReadError>;
+
+/// Reads and parses every job, on up to as many threads as the machine has cores; the
+/// results come back in the jobs' order.
+fn read_all(jobs: &[Job]) -> Vec<Read> {
+    let read_one = |job: &Job| {
+        read_file(&job.path).map(|(text, hash, bytes)| (hash, bytes, dart::read(&text)))
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(jobs.len() / 8)
+        .max(1);
+    if threads == 1 {
+        return jobs.iter().map(read_one).collect();
+    }
+    // Work is handed out one file at a time (file sizes vary a hundredfold).
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<Option<Read>> = std::iter::repeat_with(|| None).take(jobs.len()).collect();
+    std::thread::scope(|scope| {
+        let work = || {
+            let mut done = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(job) = jobs.get(i) else { break };
+                done.push((i, read_one(job)));
+            }
+            done
+        };
+        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
+        let mine = work();
+        for (i, r) in helpers
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .chain(mine)
+        {
+            results[i] = Some(r);
+        }
+    });
+    results
+        .into_iter()
+        .zip(jobs)
+        // A helper that panicked has left its files unread: read them here.
+        .map(|(r, job)| r.unwrap_or_else(|| read_one(job)))
+        .collect()
+}
+
 pub fn read_project(root: &Path, agent_paths: &[String]) -> Project {
     let mut project = Project {
         root: root.to_path_buf(),
@@ -139,17 +194,14 @@ pub fn read_project(root: &Path, agent_paths: &[String]) -> Project {
         .map(|e| e.into_path())
         .collect();
     pubspecs.sort();
+    // Walk first (in order), then read and parse the files in parallel.
+    let mut jobs: Vec<Job> = Vec::new();
     for pubspec in pubspecs {
         let dir = pubspec.parent().unwrap_or(root).to_path_buf();
         let name = std::fs::read_to_string(&pubspec)
             .ok()
             .and_then(|t| package_name(&t))
             .unwrap_or_else(|| "app".into());
-        let mut package = Package {
-            root: dir.clone(),
-            name,
-            files: BTreeMap::new(),
-        };
         let lib = dir.join("lib");
         if lib.is_dir() {
             for entry in walker(&lib).filter_map(Result::ok) {
@@ -164,27 +216,39 @@ pub fn read_project(root: &Path, agent_paths: &[String]) -> Project {
                     .unwrap_or(path)
                     .to_string_lossy()
                     .replace('\\', "/");
-                match read_file(path) {
-                    Ok((text, hash, bytes)) => {
-                        package.files.insert(
-                            rel.clone(),
-                            SourceFile {
-                                path: path.to_path_buf(),
-                                rel,
-                                hash,
-                                bytes,
-                                dart: dart::read(&text),
-                            },
-                        );
-                    }
-                    Err(e) => project.skipped.push(Skipped {
-                        file: path.display().to_string(),
-                        reason: e.to_string(),
-                    }),
-                }
+                jobs.push(Job {
+                    package: project.packages.len(),
+                    path: entry.into_path(),
+                    rel,
+                });
             }
         }
-        project.packages.push(package);
+        project.packages.push(Package {
+            root: dir,
+            name,
+            files: BTreeMap::new(),
+        });
+    }
+    let results = read_all(&jobs);
+    for (job, result) in jobs.into_iter().zip(results) {
+        match result {
+            Ok((hash, bytes, dart)) => {
+                project.packages[job.package].files.insert(
+                    job.rel.clone(),
+                    SourceFile {
+                        path: job.path,
+                        rel: job.rel,
+                        hash,
+                        bytes,
+                        dart,
+                    },
+                );
+            }
+            Err(e) => project.skipped.push(Skipped {
+                file: job.path.display().to_string(),
+                reason: e.to_string(),
+            }),
+        }
     }
     for rel in agent_paths {
         let dir = root.join(rel);

@@ -7,10 +7,19 @@
 //! `greenroom-exercises.toml`). Each folder gets a non-recursive watch; a folder created
 //! later is added when its creation is seen.
 //!
-//! **On a change** (debounced by notify-debouncer-full, which also pairs an editor's
-//! write-temp-then-rename into one change): changed Dart files are read again — only those
-//! whose content hash changed count —, deleted ones dropped; then only the exercises whose
-//! import closure contains a changed file are scored again. A change to the agent, a compose
+//! **Batches**: the OS's file events (notify, unbatched) are gathered into batches; reads
+//! (open, close without writing) are not changes and never count. A batch is handled as
+//! soon as a save is complete — a file closed after writing, or renamed into place, when it
+//! is a Dart file, a Python file, `.env`, a compose file, a rule pack or the flush sentinel
+//! (not an editor's temporary: `~`, `.swp`, `.tmp`, `.#…`) — and no other change follows
+//! within [`SETTLE`]; otherwise once no change has come for the quiet window (the `debounce`
+//! given to [`ExerciseWatcher::start`]); and at the latest [`MAX_BATCH_AGE`] after its first
+//! change. An editor's write-temp-then-rename is one batch (the rename completes it), and so
+//! is a burst of changes (a checkout) that arrive closer together than the window.
+//!
+//! **On a change**: changed Dart files are read again — only those whose content hash
+//! changed count —, deleted ones dropped; then only the exercises whose import closure
+//! contains a changed file are scored again. A change to the agent, a compose
 //! file, `.env` or the rule pack, or a Dart file that is in no closure (a router, a new
 //! file), scores everything again. Each round is an [`Update`] given to the callback.
 //!
@@ -23,12 +32,19 @@ use crate::analysis::{Analysis, StackContext, analyse, analyse_incremental};
 use crate::project::{self, Project};
 use crate::rules::Compiled;
 use greenroom_core::{Classified, ErrorKind, lock_unpoisoned};
-use notify::RecursiveMode;
-use notify_debouncer_full::{DebounceEventResult, new_debouncer};
+use notify::event::{AccessKind, AccessMode, ModifyKind, RenameMode};
+use notify::{EventKind, RecursiveMode, Watcher as _};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
+
+/// After a completed save, how long the batch waits for more events before it is handled.
+pub const SETTLE: Duration = Duration::from_millis(1);
+
+/// The longest a batch waits for its quiet window (events that never stop).
+pub const MAX_BATCH_AGE: Duration = Duration::from_millis(500);
 
 /// What a round of revalidation did.
 #[derive(Debug, Clone)]
@@ -38,7 +54,7 @@ pub struct Update {
     pub changed: Vec<String>,
     /// Exercises scored again (ids).
     pub revalidated: Vec<String>,
-    /// From the moment the debounced change arrived to the new analysis.
+    /// From the moment its batch was complete (see the module docs) to the new analysis.
     pub elapsed_ms: f64,
     pub analysis: Analysis,
 }
@@ -117,14 +133,91 @@ struct State {
 /// The prefix of flush sentinel files (see [`ExerciseWatcher::flush`]).
 const SENTINEL: &str = ".greenroom-flush-";
 
-type Debouncer = notify_debouncer_full::Debouncer<
-    notify::RecommendedWatcher,
-    notify_debouncer_full::RecommendedCache,
->;
-
 pub struct ExerciseWatcher {
     state: Arc<Mutex<State>>,
-    _debouncer: Arc<Mutex<Debouncer>>,
+    /// The only strong reference: dropping the `ExerciseWatcher` stops the OS watcher, which
+    /// ends the worker thread.
+    _watcher: Arc<Mutex<notify::RecommendedWatcher>>,
+}
+
+/// An editor's temporary file (`~`, `.swp`, `.tmp`, `.#…`).
+fn is_scratch(name: &str) -> bool {
+    name.ends_with('~')
+        || name.ends_with(".swp")
+        || name.ends_with(".tmp")
+        || name.starts_with(".#")
+}
+
+/// A file whose completed write ends a batch at once (see the module docs).
+fn completes_a_save(path: &Path) -> bool {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    if name.starts_with(SENTINEL) {
+        return true;
+    }
+    !is_scratch(name)
+        && (path.extension().is_some_and(|e| e == "dart" || e == "py")
+            || ["greenroom-exercises.toml", ".env", "greenroom.toml"].contains(&name)
+            || name.contains("compose"))
+}
+
+/// Whether an event is a change (reads are not), and whether it completes a save.
+fn classify(event: &notify::Event) -> (bool, bool) {
+    match event.kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => {
+            (true, event.paths.iter().any(|p| completes_a_save(p)))
+        }
+        EventKind::Access(_) => (false, false),
+        EventKind::Modify(ModifyKind::Name(RenameMode::To | RenameMode::Both)) => (
+            true,
+            event.paths.last().is_some_and(|p| completes_a_save(p)),
+        ),
+        _ => (true, false),
+    }
+}
+
+/// The next batch of changes (see the module docs); `None` when the watcher has stopped.
+fn next_batch(
+    rx: &Receiver<notify::Result<notify::Event>>,
+    quiet: Duration,
+) -> Option<Vec<notify::Event>> {
+    let mut events = Vec::new();
+    let mut complete = false;
+    // The first change: wait as long as it takes.
+    while events.is_empty() {
+        let Ok(event) = rx.recv().ok()? else { continue };
+        let (change, completes) = classify(&event);
+        if change {
+            complete = completes;
+            events.push(event);
+        }
+    }
+    // Then more, until the batch is complete: reads (which are not changes) do not delay it.
+    let first = Instant::now();
+    let mut last = first;
+    loop {
+        let window = if complete { SETTLE } else { quiet };
+        let deadline = (last + window).min(first + MAX_BATCH_AGE);
+        let Some(wait) = deadline.checked_duration_since(Instant::now()) else {
+            return Some(events);
+        };
+        match rx.recv_timeout(wait) {
+            Ok(Ok(event)) => {
+                let (change, completes) = classify(&event);
+                if change {
+                    complete |= completes;
+                    events.push(event);
+                    last = Instant::now();
+                }
+            }
+            Ok(Err(_)) => {}
+            // Out of time, or the watcher stopped: what was gathered is handled.
+            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
+                return Some(events);
+            }
+        }
+    }
 }
 
 fn map_error(path: &Path, e: notify::Error) -> WatchError {
@@ -168,29 +261,21 @@ impl ExerciseWatcher {
             watched: dirs.len(),
             flushed: 0,
         }));
-        let (tx, rx) = std::sync::mpsc::channel::<DebounceEventResult>();
-        let mut debouncer = new_debouncer(debounce, Some(Duration::from_millis(10)), tx)
-            .map_err(|e| map_error(root, e))?;
+        let (tx, rx) = std::sync::mpsc::channel::<notify::Result<notify::Event>>();
+        let mut watcher = notify::recommended_watcher(tx).map_err(|e| map_error(root, e))?;
         for dir in &dirs {
-            debouncer
+            watcher
                 .watch(dir, RecursiveMode::NonRecursive)
                 .map_err(|e| map_error(dir, e))?;
         }
         let worker_state = state.clone();
-        let debouncer = Arc::new(Mutex::new(debouncer));
-        let worker_debouncer = debouncer.clone();
+        let watcher = Arc::new(Mutex::new(watcher));
+        let worker_watcher: Weak<Mutex<notify::RecommendedWatcher>> = Arc::downgrade(&watcher);
         let mut known: BTreeSet<PathBuf> = dirs.into_iter().collect();
         std::thread::Builder::new()
             .name("greenroom-exercise-watch".into())
             .spawn(move || {
-                for result in rx {
-                    let Ok(events) = result else { continue };
-                    // Reading a file is an event too (inotify access): only changes count,
-                    // or our own reads would wake us up forever.
-                    let events: Vec<_> = events
-                        .into_iter()
-                        .filter(|e| !matches!(e.kind, notify::EventKind::Access(_)))
-                        .collect();
+                while let Some(events) = next_batch(&rx, debounce) {
                     if events.is_empty() {
                         continue;
                     }
@@ -219,8 +304,11 @@ impl ExerciseWatcher {
                         for entry in walker.flatten() {
                             let p = entry.into_path();
                             if p.is_dir() {
-                                let mut d = lock_unpoisoned(&worker_debouncer);
-                                if d.watch(&p, RecursiveMode::NonRecursive).is_ok() {
+                                let Some(watcher) = worker_watcher.upgrade() else {
+                                    break;
+                                };
+                                let mut w = lock_unpoisoned(&watcher);
+                                if w.watch(&p, RecursiveMode::NonRecursive).is_ok() {
                                     known.insert(p);
                                     lock_unpoisoned(&worker_state).watched += 1;
                                 }
@@ -259,7 +347,7 @@ impl ExerciseWatcher {
         Ok((
             Self {
                 state,
-                _debouncer: debouncer,
+                _watcher: watcher,
             },
             analysis,
         ))
@@ -302,7 +390,7 @@ impl ExerciseWatcher {
     }
 }
 
-/// Applies one debounced batch; `None` when no content changed.
+/// Applies one batch; `None` when no content changed.
 fn process(state: &Mutex<State>, paths: &BTreeSet<PathBuf>, received: Instant) -> Option<Update> {
     let mut s = lock_unpoisoned(state);
     let mut changed: Vec<String> = Vec::new();
@@ -320,12 +408,7 @@ fn process(state: &Mutex<State>, paths: &BTreeSet<PathBuf>, received: Instant) -
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        if name.ends_with('~')
-            || name.ends_with(".swp")
-            || name.ends_with(".tmp")
-            || name.starts_with(".#")
-            || name.starts_with(SENTINEL)
-        {
+        if is_scratch(&name) || name.starts_with(SENTINEL) {
             continue;
         }
         if path.extension().is_some_and(|e| e == "dart") {
@@ -410,7 +493,6 @@ fn process(state: &Mutex<State>, paths: &BTreeSet<PathBuf>, received: Instant) -
         }
         global = !all_covered;
     }
-    let previous = s.analysis.clone();
     let analysis = if global {
         analyse(&s.project, &s.rules, &s.context)
     } else {
@@ -418,7 +500,7 @@ fn process(state: &Mutex<State>, paths: &BTreeSet<PathBuf>, received: Instant) -
             &s.project,
             &s.rules,
             &s.context,
-            Some((&previous, &rescore)),
+            Some((&s.analysis, &rescore)),
         )
     };
     let revalidated = if global {
@@ -474,6 +556,114 @@ mod tests {
             })
             .collect();
         assert_eq!(planned, ["", "lib", "lib/a", "lib/a/b"]);
+    }
+
+    fn event(kind: EventKind, paths: &[&str]) -> notify::Result<notify::Event> {
+        let mut e = notify::Event::new(kind);
+        for p in paths {
+            e = e.add_path(PathBuf::from(p));
+        }
+        Ok(e)
+    }
+
+    fn close_write(path: &str) -> notify::Result<notify::Event> {
+        event(
+            EventKind::Access(AccessKind::Close(AccessMode::Write)),
+            &[path],
+        )
+    }
+
+    fn kinds(batch: &[notify::Event]) -> Vec<String> {
+        batch
+            .iter()
+            .map(|e| format!("{:?} {}", e.kind, e.paths.last().unwrap().display()))
+            .collect()
+    }
+
+    #[test]
+    fn a_completed_save_ends_its_batch_without_waiting_for_the_quiet_window() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        // An atomic save: the temporary is written, then renamed onto the Dart file.
+        tx.send(event(
+            EventKind::Create(notify::event::CreateKind::File),
+            &["/p/lib/a.dart.tmp"],
+        ))
+        .unwrap();
+        tx.send(close_write("/p/lib/a.dart.tmp")).unwrap();
+        tx.send(event(
+            EventKind::Modify(ModifyKind::Name(RenameMode::Both)),
+            &["/p/lib/a.dart.tmp", "/p/lib/a.dart"],
+        ))
+        .unwrap();
+        // Someone reads the file: not a change.
+        tx.send(event(
+            EventKind::Access(AccessKind::Open(AccessMode::Any)),
+            &["/p/lib/a.dart"],
+        ))
+        .unwrap();
+        let started = Instant::now();
+        let batch = next_batch(&rx, Duration::from_secs(30)).unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no quiet window"
+        );
+        assert_eq!(batch.len(), 3, "{:?}", kinds(&batch));
+        // An in-place write of a Dart file completes too; a temporary's does not.
+        tx.send(close_write("/p/lib/b.dart")).unwrap();
+        assert_eq!(next_batch(&rx, Duration::from_secs(30)).unwrap().len(), 1);
+        assert!(!completes_a_save(Path::new("/p/lib/b.dart.tmp")));
+        assert!(!completes_a_save(Path::new("/p/lib/b.dart~")));
+        assert!(completes_a_save(Path::new("/p/.greenroom-flush-3")));
+        assert!(completes_a_save(Path::new("/p/docker-compose.yml")));
+    }
+
+    #[test]
+    fn other_changes_wait_for_the_quiet_window_and_reads_never_count() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        tx.send(event(
+            EventKind::Access(AccessKind::Open(AccessMode::Any)),
+            &["/p/lib/a.dart"],
+        ))
+        .unwrap();
+        tx.send(event(
+            EventKind::Remove(notify::event::RemoveKind::File),
+            &["/p/lib/gone.dart"],
+        ))
+        .unwrap();
+        let sender = std::thread::spawn(move || {
+            // Within the window: the same batch; then a save completes it.
+            std::thread::sleep(Duration::from_millis(20));
+            tx.send(event(
+                EventKind::Create(notify::event::CreateKind::Folder),
+                &["/p/lib/new"],
+            ))
+            .unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+            tx.send(close_write("/p/lib/new/c.dart")).unwrap();
+            tx
+        });
+        let batch = next_batch(&rx, Duration::from_secs(5)).unwrap();
+        assert_eq!(
+            kinds(&batch),
+            [
+                "Remove(File) /p/lib/gone.dart",
+                "Create(Folder) /p/lib/new",
+                "Access(Close(Write)) /p/lib/new/c.dart"
+            ]
+        );
+        // Changes that complete nothing are handled once the window has passed.
+        let tx = sender.join().unwrap();
+        tx.send(event(
+            EventKind::Remove(notify::event::RemoveKind::File),
+            &["/p/lib/x.dart"],
+        ))
+        .unwrap();
+        let started = Instant::now();
+        assert_eq!(next_batch(&rx, Duration::from_millis(30)).unwrap().len(), 1);
+        assert!(started.elapsed() >= Duration::from_millis(30));
+        // A stopped watcher ends the batches.
+        drop(tx);
+        assert!(next_batch(&rx, Duration::from_millis(30)).is_none());
     }
 
     #[test]

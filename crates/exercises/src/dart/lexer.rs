@@ -45,105 +45,210 @@ pub const HOLE: char = '\u{1}';
 
 pub fn lex(source: &str) -> Vec<Token> {
     let mut lexer = Lexer {
-        chars: source.chars().collect(),
+        src: source,
+        bytes: source.as_bytes(),
         pos: 0,
         line: 1,
-        out: Vec::with_capacity(source.len() / 4),
+        out: Vec::with_capacity(source.len() / 5),
     };
     lexer.run(false);
     lexer.out
 }
 
-struct Lexer {
-    chars: Vec<char>,
+/// Works on the bytes of the source (a `&str`, so `pos` is always on a character
+/// boundary): ASCII is handled byte by byte, other characters are decoded where they are
+/// met. Every token's text is one slice of the source copied once, except a string's text.
+struct Lexer<'s> {
+    src: &'s str,
+    bytes: &'s [u8],
+    /// Byte offset of the next character.
     pos: usize,
     line: u32,
     out: Vec<Token>,
 }
 
 // No `>>`, `>>>` or `>>=`: closing generics (`List<List<int>>`) must stay two `>`.
+// The punctuation `punct_len` recognises (the tests check it against these lists).
+#[cfg_attr(not(test), allow(dead_code))]
 const PUNCT3: [&str; 4] = ["...", "??=", "<<=", "?.."];
+#[cfg_attr(not(test), allow(dead_code))]
 const PUNCT2: [&str; 20] = [
     "=>", "==", "!=", "<=", ">=", "&&", "||", "??", "?.", "..", "++", "--", "+=", "-=", "*=", "/=",
     "%=", "&=", "|=", "^=",
 ];
 
-impl Lexer {
-    fn peek(&self, ahead: usize) -> Option<char> {
-        self.chars.get(self.pos + ahead).copied()
+fn is_ident_start(c: char) -> bool {
+    c.is_alphabetic() || c == '_' || c == '$'
+}
+
+fn is_ident_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '_' || c == '$'
+}
+
+impl Lexer<'_> {
+    /// The character starting at byte `at`.
+    fn char_at(&self, at: usize) -> Option<char> {
+        let b = *self.bytes.get(at)?;
+        if b < 0x80 {
+            Some(char::from(b))
+        } else {
+            self.src.get(at..)?.chars().next()
+        }
     }
 
-    fn bump(&mut self) -> Option<char> {
-        let c = self.chars.get(self.pos).copied()?;
-        self.pos += 1;
+    fn byte(&self, at: usize) -> Option<u8> {
+        self.bytes.get(at).copied()
+    }
+
+    /// Moves past the character at `pos`, which is `c`.
+    fn bump_char(&mut self, c: char) {
+        self.pos += c.len_utf8();
         if c == '\n' {
             self.line += 1;
         }
-        Some(c)
     }
 
-    fn starts_with(&self, s: &str) -> bool {
-        s.chars().enumerate().all(|(i, c)| self.peek(i) == Some(c))
+    fn bump(&mut self) -> Option<char> {
+        let c = self.char_at(self.pos)?;
+        self.bump_char(c);
+        Some(c)
     }
 
     /// Lexes until the end, or (inside `${…}`) until the `}` that closes it.
     fn run(&mut self, in_interpolation: bool) {
         let mut depth = 0usize;
-        while let Some(c) = self.peek(0) {
+        let bytes = self.bytes;
+        while self.pos < bytes.len() {
+            let b = bytes[self.pos];
             let line = self.line;
-            if c.is_whitespace() {
-                self.bump();
-            } else if self.starts_with("//") {
-                while let Some(c) = self.peek(0) {
-                    if c == '\n' {
-                        break;
+            // ASCII by its first byte (each arm is the branch the character would take);
+            // other characters are whitespace, identifiers or punctuation.
+            let c = if b < 0x80 {
+                match b {
+                    b'\n' => {
+                        self.pos += 1;
+                        self.line += 1;
+                        continue;
                     }
-                    self.bump();
-                }
-            } else if self.starts_with("/*") {
-                self.block_comment();
-            } else if (c == 'r' || c == 'R') && matches!(self.peek(1), Some('\'' | '"')) {
-                self.bump();
-                self.string_token(true, line);
-            } else if c == '\'' || c == '"' {
-                self.string_token(false, line);
-            } else if c == '@' {
-                self.bump();
-                let name =
-                    self.take_while(|c| c.is_alphanumeric() || c == '_' || c == '$' || c == '.');
-                self.push(TokenKind::Annotation, name, line);
-            } else if c.is_alphabetic() || c == '_' || c == '$' {
-                let word = self.take_while(|c| c.is_alphanumeric() || c == '_' || c == '$');
-                self.push(TokenKind::Ident, word, line);
-            } else if c.is_ascii_digit()
-                || (c == '.' && self.peek(1).is_some_and(|d| d.is_ascii_digit()))
-            {
-                let number = self.take_while(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_');
-                self.push(TokenKind::Number, number, line);
-            } else {
-                if in_interpolation {
-                    if c == '{' {
-                        depth += 1;
-                    } else if c == '}' {
-                        if depth == 0 {
-                            self.bump();
-                            return;
+                    b' ' | b'\t' | b'\r' | 0x0b | 0x0c => {
+                        self.pos += 1;
+                        while matches!(
+                            self.byte(self.pos),
+                            Some(b' ' | b'\t' | b'\r' | 0x0b | 0x0c)
+                        ) {
+                            self.pos += 1;
                         }
-                        depth -= 1;
+                        continue;
                     }
+                    b'/' if self.byte(self.pos + 1) == Some(b'/') => {
+                        // Up to the end of the line (the newline is left for the next turn).
+                        self.pos =
+                            memchr(b'\n', &bytes[self.pos..]).map_or(bytes.len(), |n| self.pos + n);
+                        continue;
+                    }
+                    b'/' if self.byte(self.pos + 1) == Some(b'*') => {
+                        self.block_comment();
+                        continue;
+                    }
+                    b'r' | b'R' if matches!(self.byte(self.pos + 1), Some(b'\'' | b'"')) => {
+                        self.pos += 1;
+                        self.string_token(true, line);
+                        continue;
+                    }
+                    b'\'' | b'"' => {
+                        self.string_token(false, line);
+                        continue;
+                    }
+                    b'@' => {
+                        self.pos += 1;
+                        let name = self.take_while(|c| is_ident_char(c) || c == '.');
+                        self.push(TokenKind::Annotation, name, line);
+                        continue;
+                    }
+                    b'a'..=b'z' | b'A'..=b'Z' | b'_' | b'$' => {
+                        let start = self.pos;
+                        self.pos += 1;
+                        self.skip_ident();
+                        let word = self.src[start..self.pos].to_owned();
+                        self.push(TokenKind::Ident, word, line);
+                        continue;
+                    }
+                    b'0'..=b'9' => {
+                        let number = self.take_number();
+                        self.push(TokenKind::Number, number, line);
+                        continue;
+                    }
+                    b'.' if self.byte(self.pos + 1).is_some_and(|d| d.is_ascii_digit()) => {
+                        let number = self.take_number();
+                        self.push(TokenKind::Number, number, line);
+                        continue;
+                    }
+                    _ => char::from(b),
                 }
-                let punct = PUNCT3
-                    .iter()
-                    .chain(PUNCT2.iter())
-                    .find(|p| self.starts_with(p))
-                    .map(|p| (*p).to_owned())
-                    .unwrap_or_else(|| c.to_string());
-                for _ in 0..punct.chars().count() {
-                    self.bump();
+            } else {
+                let Some(c) = self.char_at(self.pos) else {
+                    break;
+                };
+                if c.is_whitespace() {
+                    self.bump_char(c);
+                    continue;
                 }
-                self.push(TokenKind::Punct, punct, line);
+                if is_ident_start(c) {
+                    let start = self.pos;
+                    self.pos += c.len_utf8();
+                    self.skip_ident();
+                    let word = self.src[start..self.pos].to_owned();
+                    self.push(TokenKind::Ident, word, line);
+                    continue;
+                }
+                c
+            };
+            // Punctuation (never a newline: whitespace was taken above).
+            if in_interpolation {
+                if c == '{' {
+                    depth += 1;
+                } else if c == '}' {
+                    if depth == 0 {
+                        self.pos += 1;
+                        return;
+                    }
+                    depth -= 1;
+                }
+            }
+            let len = if c.is_ascii() {
+                punct_len(&bytes[self.pos..])
+            } else {
+                c.len_utf8()
+            };
+            let text = self.src[self.pos..self.pos + len].to_owned();
+            self.pos += len;
+            self.push(TokenKind::Punct, text, line);
+        }
+    }
+
+    /// The rest of an identifier.
+    fn skip_ident(&mut self) {
+        while let Some(&b) = self.bytes.get(self.pos) {
+            if b.is_ascii_alphanumeric() || b == b'_' || b == b'$' {
+                self.pos += 1;
+            } else if b >= 0x80 && self.char_at(self.pos).is_some_and(char::is_alphanumeric) {
+                self.pos += self.char_at(self.pos).map_or(1, char::len_utf8);
+            } else {
+                break;
             }
         }
+    }
+
+    /// A number: ASCII letters, digits, `.` and `_` (`1.5e3`, `0xFF`, `1_000`).
+    fn take_number(&mut self) -> String {
+        let start = self.pos;
+        while self
+            .byte(self.pos)
+            .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_')
+        {
+            self.pos += 1;
+        }
+        self.src[start..self.pos].to_owned()
     }
 
     /// A string literal, placed before the tokens of its interpolations (source order).
@@ -168,33 +273,42 @@ impl Lexer {
         self.out.push(Token { kind, text, line });
     }
 
+    /// The characters from `pos` that `keep` accepts (never a newline), as a new string.
     fn take_while(&mut self, keep: impl Fn(char) -> bool) -> String {
-        let mut s = String::new();
-        while let Some(c) = self.peek(0) {
+        let start = self.pos;
+        self.skip_while(keep);
+        self.src[start..self.pos].to_owned()
+    }
+
+    fn skip_while(&mut self, keep: impl Fn(char) -> bool) {
+        while let Some(c) = self.char_at(self.pos) {
             if !keep(c) {
                 break;
             }
-            s.push(c);
-            self.bump();
+            self.bump_char(c);
         }
-        s
     }
 
     fn block_comment(&mut self) {
-        self.bump();
-        self.bump();
+        self.pos += 2;
         let mut depth = 1;
-        while depth > 0 && self.peek(0).is_some() {
-            if self.starts_with("/*") {
-                self.bump();
-                self.bump();
-                depth += 1;
-            } else if self.starts_with("*/") {
-                self.bump();
-                self.bump();
-                depth -= 1;
-            } else {
-                self.bump();
+        let bytes = self.bytes;
+        // Byte by byte: `/`, `*` and `\n` never occur inside a multi-byte character.
+        while depth > 0 && self.pos < bytes.len() {
+            match bytes[self.pos] {
+                b'/' if bytes.get(self.pos + 1) == Some(&b'*') => {
+                    self.pos += 2;
+                    depth += 1;
+                }
+                b'*' if bytes.get(self.pos + 1) == Some(&b'/') => {
+                    self.pos += 2;
+                    depth -= 1;
+                }
+                b'\n' => {
+                    self.pos += 1;
+                    self.line += 1;
+                }
+                _ => self.pos += 1,
             }
         }
     }
@@ -202,35 +316,50 @@ impl Lexer {
     /// A string literal starting at its opening quote; returns its constant text and
     /// whether it had interpolations. Tokens inside `${…}` are lexed (and kept) as usual.
     fn string(&mut self, raw: bool) -> (String, bool) {
-        let quote = self.bump().unwrap_or('\'');
-        let triple = self.peek(0) == Some(quote) && self.peek(1) == Some(quote);
+        let Some(quote) = self.byte(self.pos) else {
+            return (String::new(), false);
+        };
+        self.pos += 1;
+        let triple = self.byte(self.pos) == Some(quote) && self.byte(self.pos + 1) == Some(quote);
         if triple {
-            self.bump();
-            self.bump();
-        } else if self.peek(0) == Some(quote) {
+            self.pos += 2;
+        } else if self.byte(self.pos) == Some(quote) {
             // The empty string: two quotes, not the start of a triple.
-            self.bump();
+            self.pos += 1;
             return (String::new(), false);
         }
+        let bytes = self.bytes;
         let mut text = String::new();
         let mut interpolated = false;
-        while let Some(c) = self.peek(0) {
+        while self.pos < bytes.len() {
+            // A run of plain characters is copied at once.
+            let run = bytes[self.pos..]
+                .iter()
+                .position(|&b| b == quote || b == b'\n' || b == b'\\' || b == b'$')
+                .unwrap_or(bytes.len() - self.pos);
+            if run > 0 {
+                text.push_str(&self.src[self.pos..self.pos + run]);
+                self.pos += run;
+                continue;
+            }
+            let c = bytes[self.pos];
             if triple {
-                if c == quote && self.peek(1) == Some(quote) && self.peek(2) == Some(quote) {
-                    self.bump();
-                    self.bump();
-                    self.bump();
+                if c == quote
+                    && self.byte(self.pos + 1) == Some(quote)
+                    && self.byte(self.pos + 2) == Some(quote)
+                {
+                    self.pos += 3;
                     break;
                 }
             } else if c == quote {
-                self.bump();
+                self.pos += 1;
                 break;
-            } else if c == '\n' {
+            } else if c == b'\n' {
                 // An unterminated single-line string ends at the end of its line.
                 break;
             }
-            if !raw && c == '\\' {
-                self.bump();
+            if !raw && c == b'\\' {
+                self.pos += 1;
                 if let Some(escaped) = self.bump() {
                     text.push(match escaped {
                         'n' => '\n',
@@ -241,28 +370,64 @@ impl Lexer {
                 }
                 continue;
             }
-            if !raw && c == '$' {
-                if self.peek(1) == Some('{') {
-                    self.bump();
-                    self.bump();
+            if !raw && c == b'$' {
+                if self.byte(self.pos + 1) == Some(b'{') {
+                    self.pos += 2;
                     self.run(true);
                     text.push(HOLE);
                     interpolated = true;
                     continue;
                 }
-                if self.peek(1).is_some_and(|n| n.is_alphabetic() || n == '_') {
-                    self.bump();
-                    let _ = self.take_while(|c| c.is_alphanumeric() || c == '_');
+                if self
+                    .char_at(self.pos + 1)
+                    .is_some_and(|n| n.is_alphabetic() || n == '_')
+                {
+                    self.pos += 1;
+                    self.skip_while(|c| c.is_alphanumeric() || c == '_');
                     text.push(HOLE);
                     interpolated = true;
                     continue;
                 }
             }
-            text.push(c);
-            self.bump();
+            // A quote that does not close, a newline in a triple-quoted string, a `\` or
+            // `$` of a raw string, or a `$` that starts nothing: plain text.
+            text.push(char::from(c));
+            self.pos += 1;
+            if c == b'\n' {
+                self.line += 1;
+            }
         }
         (text, interpolated)
     }
+}
+
+/// The length of the punctuation at the start of `rest` (ASCII): the first of [`PUNCT3`],
+/// then of [`PUNCT2`], that it starts with, else one character.
+fn punct_len(rest: &[u8]) -> usize {
+    match rest {
+        [b'.', b'.', b'.', ..]
+        | [b'?', b'?', b'=', ..]
+        | [b'<', b'<', b'=', ..]
+        | [b'?', b'.', b'.', ..] => 3,
+        [b'=', b'>' | b'=', ..]
+        | [
+            b'!' | b'<' | b'>' | b'+' | b'-' | b'*' | b'/' | b'%' | b'&' | b'|' | b'^',
+            b'=',
+            ..,
+        ]
+        | [b'&', b'&', ..]
+        | [b'|', b'|', ..]
+        | [b'?', b'?' | b'.', ..]
+        | [b'.', b'.', ..]
+        | [b'+', b'+', ..]
+        | [b'-', b'-', ..] => 2,
+        _ => 1,
+    }
+}
+
+/// The index of the first `needle` in `haystack`.
+fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
+    haystack.iter().position(|&b| b == needle)
 }
 
 #[cfg(test)]
@@ -349,6 +514,25 @@ l''', r'raw\n$x', "a$b c${d + e['k']}f", '', "it's");"#);
                 .any(|t| t.text == "A")
         );
         assert!(!lex("x = \"${unclosed").is_empty() || lex("x = \"${unclosed").is_empty());
+    }
+
+    #[test]
+    fn punct_len_is_the_first_listed_punctuation_that_matches() {
+        let ascii: Vec<u8> = (0x20u8..0x7f).collect();
+        for &a in &ascii {
+            for &b in &ascii {
+                for &c in &ascii {
+                    let rest = [a, b, c];
+                    let listed = PUNCT3
+                        .iter()
+                        .chain(PUNCT2.iter())
+                        .find(|p| rest.starts_with(p.as_bytes()))
+                        .map_or(1, |p| p.len());
+                    assert_eq!(punct_len(&rest), listed, "{:?}", std::str::from_utf8(&rest));
+                }
+            }
+            assert_eq!(punct_len(&[a]), 1);
+        }
     }
 
     proptest::proptest! {

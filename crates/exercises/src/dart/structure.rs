@@ -95,6 +95,123 @@ pub struct DartFile {
 
 pub fn read(source: &str) -> DartFile {
     let tokens = lex(source);
+    let mut file = read_tokens(&Index::new(&tokens));
+    file.tokens = tokens;
+    file
+}
+
+/// What the structural pass asks of a file's tokens again and again, computed once, in
+/// one pass over them: where each bracket closes, where the `try` blocks are, and the
+/// bracket depth of every string literal (so a call's string arguments are found without
+/// walking its nested arguments).
+struct Index<'t> {
+    tokens: &'t [Token],
+    /// For each token, the index of the bracket closing it, or [`Index::NONE`]: exactly
+    /// what [`matching`] answers for a punctuation token.
+    close: Vec<u32>,
+    /// Bracket depth before each token (and after the last one): `(`, `[` and `{` count
+    /// one up, `)`, `]` and `}` one down, whatever their kinds (as `calls_in` counts them).
+    depth: Vec<i32>,
+    /// (depth, index) of every string literal, sorted.
+    strings: Vec<(i32, u32)>,
+    /// `try {`: (index of `try`, index of the `}` closing its block), in order.
+    tries: Vec<(usize, usize)>,
+}
+
+impl<'t> Index<'t> {
+    const NONE: u32 = u32::MAX;
+
+    fn new(tokens: &'t [Token]) -> Self {
+        let n = tokens.len();
+        let mut close = vec![Self::NONE; n];
+        let mut depth = Vec::with_capacity(n + 1);
+        let mut strings = Vec::new();
+        // Open brackets waiting for their close, by kind: ( [ { <
+        let mut open: [Vec<u32>; 4] = Default::default();
+        let mut d = 0i32;
+        for (i, t) in tokens.iter().enumerate() {
+            depth.push(d);
+            match t.kind {
+                TokenKind::Punct => {}
+                TokenKind::Str { .. } => {
+                    strings.push((d, i as u32));
+                    continue;
+                }
+                _ => continue,
+            }
+            let (kind, opens) = match t.text.as_str() {
+                "(" => (0, true),
+                "[" => (1, true),
+                "{" => (2, true),
+                "<" => (3, true),
+                ")" => (0, false),
+                "]" => (1, false),
+                "}" => (2, false),
+                ">" => (3, false),
+                ";" => {
+                    // A `<` still open here was not a type argument list.
+                    open[3].clear();
+                    continue;
+                }
+                _ => continue,
+            };
+            if kind < 3 {
+                d += if opens { 1 } else { -1 };
+            }
+            if opens {
+                if kind == 0 || kind == 2 {
+                    open[3].clear();
+                }
+                open[kind].push(i as u32);
+            } else if let Some(o) = open[kind].pop() {
+                close[o as usize] = i as u32;
+            }
+        }
+        depth.push(d);
+        strings.sort_unstable();
+        let mut tries = Vec::new();
+        for i in 0..n.saturating_sub(1) {
+            if tokens[i].is("try") && tokens[i + 1].is("{") && close[i + 1] != Self::NONE {
+                tries.push((i, close[i + 1] as usize));
+            }
+        }
+        Self {
+            tokens,
+            close,
+            depth,
+            strings,
+            tries,
+        }
+    }
+
+    /// [`matching`], looked up (`open` is a punctuation token, or out of range).
+    fn matching(&self, open: usize) -> Option<usize> {
+        self.close
+            .get(open)
+            .filter(|c| **c != Self::NONE)
+            .map(|c| *c as usize)
+    }
+
+    /// Index just past the next `what` at this nesting level.
+    fn skip_past(&self, from: usize, what: &str) -> usize {
+        let tokens = self.tokens;
+        let mut i = from;
+        while i < tokens.len() {
+            if tokens[i].is(what) {
+                return i + 1;
+            }
+            if tokens[i].is("{") || tokens[i].is("(") || tokens[i].is("[") {
+                i = self.matching(i).map_or(tokens.len(), |e| e + 1);
+                continue;
+            }
+            i += 1;
+        }
+        tokens.len()
+    }
+}
+
+fn read_tokens(ix: &Index) -> DartFile {
+    let tokens = ix.tokens;
     let mut file = DartFile {
         strings: tokens
             .iter()
@@ -103,7 +220,7 @@ pub fn read(source: &str) -> DartFile {
                 _ => None,
             })
             .collect(),
-        calls: calls_in(&tokens, 0, tokens.len()),
+        calls: calls_in(ix, 0, tokens.len()),
         ..Default::default()
     };
     let mut i = 0;
@@ -116,7 +233,7 @@ pub fn read(source: &str) -> DartFile {
                     line: t.line,
                 });
             }
-            i = skip_past(&tokens, i, ";");
+            i = ix.skip_past(i, ";");
             continue;
         }
         if t.is("class") || t.is("mixin") || t.is("enum") {
@@ -125,39 +242,25 @@ pub fn read(source: &str) -> DartFile {
                 i += 1;
                 continue;
             }
-            if let Some((class, end)) = class_at(&tokens, i) {
+            if let Some((class, end)) = class_at(ix, i) {
                 file.classes.push(class);
                 i = end;
                 continue;
             }
         }
         if t.is("{") {
-            i = matching(&tokens, i).map_or(tokens.len(), |e| e + 1);
+            i = ix.matching(i).map_or(tokens.len(), |e| e + 1);
             continue;
         }
         i += 1;
     }
-    file.tokens = tokens;
     file
 }
 
-/// Index just past the next `what` at this nesting level.
-fn skip_past(tokens: &[Token], from: usize, what: &str) -> usize {
-    let mut i = from;
-    while i < tokens.len() {
-        if tokens[i].is(what) {
-            return i + 1;
-        }
-        if tokens[i].is("{") || tokens[i].is("(") || tokens[i].is("[") {
-            i = matching(tokens, i).map_or(tokens.len(), |e| e + 1);
-            continue;
-        }
-        i += 1;
-    }
-    tokens.len()
-}
-
-/// The index of the bracket closing the one at `open` (`{`, `(`, `[`, `<`).
+/// The index of the bracket closing the one at `open` (`{`, `(`, `[`, `<`): the first
+/// closing punctuation of its kind that brings the count of its kind back to zero; for
+/// `<`, `None` when a `;`, `{` or `(` comes first (not a type argument list after all).
+/// A linear scan: the structural pass looks the answer up in a table built once per file.
 pub fn matching(tokens: &[Token], open: usize) -> Option<usize> {
     let (o, c) = match tokens.get(open)?.text.as_str() {
         "{" => ("{", "}"),
@@ -186,14 +289,15 @@ pub fn matching(tokens: &[Token], open: usize) -> Option<usize> {
 }
 
 /// Identifiers of a type list (`A, B<C>, D`) from `from` until one of `stops`.
-fn type_names(tokens: &[Token], mut i: usize, stops: &[&str]) -> (Vec<String>, usize) {
+fn type_names(ix: &Index, mut i: usize, stops: &[&str]) -> (Vec<String>, usize) {
+    let tokens = ix.tokens;
     let mut names = Vec::new();
     while i < tokens.len() && !stops.iter().any(|s| tokens[i].is(s)) {
         let t = &tokens[i];
         if t.is_ident() {
             names.push(t.text.clone());
             if tokens.get(i + 1).is_some_and(|n| n.is("<")) {
-                i = matching(tokens, i + 1).map_or(i + 1, |e| e + 1);
+                i = ix.matching(i + 1).map_or(i + 1, |e| e + 1);
                 continue;
             }
         }
@@ -202,7 +306,8 @@ fn type_names(tokens: &[Token], mut i: usize, stops: &[&str]) -> (Vec<String>, u
     (names, i)
 }
 
-fn class_at(tokens: &[Token], at: usize) -> Option<(Class, usize)> {
+fn class_at(ix: &Index, at: usize) -> Option<(Class, usize)> {
+    let tokens = ix.tokens;
     let keyword = tokens[at].text.clone();
     let name_tok = tokens.get(at + 1).filter(|t| t.is_ident())?;
     let mut modifiers = Vec::new();
@@ -221,7 +326,7 @@ fn class_at(tokens: &[Token], at: usize) -> Option<(Class, usize)> {
     }
     let mut i = at + 2;
     if tokens.get(i).is_some_and(|t| t.is("<")) {
-        i = matching(tokens, i).map_or(i + 1, |e| e + 1);
+        i = ix.matching(i).map_or(i + 1, |e| e + 1);
     }
     let mut class = Class {
         name: name_tok.text.clone(),
@@ -244,8 +349,11 @@ fn class_at(tokens: &[Token], at: usize) -> Option<(Class, usize)> {
             if let Some(sup) = tokens.get(i + 1).filter(|t| t.is_ident()) {
                 class.superclass = Some(sup.text.clone());
                 if tokens.get(i + 2).is_some_and(|n| n.is("<")) {
-                    let end = matching(tokens, i + 2).unwrap_or(i + 2);
-                    class.superclass_args = tokens[i + 3..end]
+                    // An unclosed `<` (a header being typed): no type arguments.
+                    let end = ix.matching(i + 2).unwrap_or(i + 2);
+                    class.superclass_args = tokens
+                        .get(i + 3..end)
+                        .unwrap_or_default()
                         .iter()
                         .filter(|t| t.is_ident())
                         .map(|t| t.text.clone())
@@ -256,7 +364,7 @@ fn class_at(tokens: &[Token], at: usize) -> Option<(Class, usize)> {
             }
             i += 2;
         } else if t.is("with") || t.is("implements") || t.is("on") {
-            let (names, next) = type_names(tokens, i + 1, &header_stops);
+            let (names, next) = type_names(ix, i + 1, &header_stops);
             if t.is("with") {
                 class.mixins = names;
             } else if t.is("implements") {
@@ -274,19 +382,20 @@ fn class_at(tokens: &[Token], at: usize) -> Option<(Class, usize)> {
     if !tokens.get(i).is_some_and(|t| t.is("{")) {
         return Some((class, i + 1));
     }
-    let close = matching(tokens, i).unwrap_or(tokens.len().saturating_sub(1));
+    let close = ix.matching(i).unwrap_or(tokens.len().saturating_sub(1));
     class.strings = tokens[i..close.min(tokens.len())]
         .iter()
         .filter(|t| t.is_str())
         .map(|t| (t.text.clone(), t.line))
         .collect();
     class.body = (i + 1).min(close)..close;
-    members(tokens, i + 1, close, &mut class);
+    members(ix, i + 1, close, &mut class);
     Some((class, close + 1))
 }
 
 /// Fields and methods between `from` and `to` (the class body, braces excluded).
-fn members(tokens: &[Token], from: usize, to: usize, class: &mut Class) {
+fn members(ix: &Index, from: usize, to: usize, class: &mut Class) {
+    let tokens = ix.tokens;
     let mut i = from;
     let mut is_override = false;
     while i < to {
@@ -295,7 +404,7 @@ fn members(tokens: &[Token], from: usize, to: usize, class: &mut Class) {
             is_override |= t.text == "override";
             // Skip an annotation's arguments: `@Deprecated('x')`.
             if tokens.get(i + 1).is_some_and(|n| n.is("(")) {
-                i = matching(tokens, i + 1).map_or(to, |e| e + 1);
+                i = ix.matching(i + 1).map_or(to, |e| e + 1);
             } else {
                 i += 1;
             }
@@ -314,24 +423,24 @@ fn members(tokens: &[Token], from: usize, to: usize, class: &mut Class) {
                 if paren_at.is_none() && !saw_assign {
                     paren_at = Some(j);
                 }
-                j = matching(tokens, j).map_or(to, |e| e + 1);
+                j = ix.matching(j).map_or(to, |e| e + 1);
                 continue;
             }
             if tj.is("[") {
-                j = matching(tokens, j).map_or(to, |e| e + 1);
+                j = ix.matching(j).map_or(to, |e| e + 1);
                 continue;
             }
             if tj.is("=") {
                 saw_assign = true;
             }
             if tj.is("=>") {
-                let semi = skip_past(tokens, j, ";").min(to);
+                let semi = ix.skip_past(j, ";").min(to);
                 body = Some((j + 1, semi.saturating_sub(1)));
                 end = semi;
                 break;
             }
             if tj.is("{") {
-                let close = matching(tokens, j).unwrap_or(to);
+                let close = ix.matching(j).unwrap_or(to);
                 if (paren_at.is_some() || getter_name(&tokens[start..j]).is_some()) && !saw_assign {
                     body = Some((j + 1, close));
                     end = close + 1;
@@ -348,29 +457,26 @@ fn members(tokens: &[Token], from: usize, to: usize, class: &mut Class) {
         }
         // A getter (`get name {` / `get name =>`) is a method without parameters.
         let getter = body.and_then(|(b0, _)| getter_name(&tokens[start..b0]));
-        if let (Some(name_tok), Some((b0, b1))) = (getter, body) {
-            class.methods.push(Method {
-                name: name_tok.text.clone(),
-                line: name_tok.line,
-                is_override,
-                calls: calls_in(tokens, b0, b1.min(tokens.len())),
-                mentions: tokens[b0..b1.min(tokens.len())]
-                    .iter()
-                    .filter(|t| t.is_ident())
-                    .map(|t| t.text.clone())
-                    .collect(),
-                body: b0..b1.min(tokens.len()),
-            });
-        } else if let (Some(p), false) = (paren_at, saw_assign && body.is_none()) {
-            let name_tok = tokens[start..p].iter().rev().find(|t| t.is_ident());
+        let method = match (getter, paren_at) {
+            (Some(name), _) => Some((Some(name), body.map_or(start, |(b0, _)| b0))),
+            (None, Some(p)) if !(saw_assign && body.is_none()) => {
+                Some((tokens[start..p].iter().rev().find(|t| t.is_ident()), p))
+            }
+            _ => None,
+        };
+        if let Some((name_tok, p)) = method {
             if let Some(name_tok) = name_tok {
                 let (b0, b1) = body.unwrap_or((p, p));
+                // `=> }` (a body being typed) is empty.
+                let b1 = b1.min(tokens.len()).max(b0.min(tokens.len()));
                 class.methods.push(Method {
                     name: name_tok.text.clone(),
                     line: name_tok.line,
                     is_override,
-                    calls: calls_in(tokens, b0, b1.min(tokens.len())),
-                    mentions: tokens[b0..b1.min(tokens.len())]
+                    calls: calls_in(ix, b0, b1),
+                    mentions: tokens
+                        .get(b0..b1)
+                        .unwrap_or_default()
                         .iter()
                         .filter(|t| t.is_ident())
                         .map(|t| t.text.clone())
@@ -422,18 +528,15 @@ fn getter_name(head: &[Token]) -> Option<&Token> {
 }
 
 /// The calls between token indexes `from` and `to`.
-fn calls_in(tokens: &[Token], from: usize, to: usize) -> Vec<Call> {
+fn calls_in(ix: &Index, from: usize, to: usize) -> Vec<Call> {
+    let tokens = ix.tokens;
     let to = to.min(tokens.len());
-    // Where `try { … }` blocks are, as token ranges.
-    let mut tries: Vec<(usize, usize)> = Vec::new();
-    for i in from..to {
-        if tokens[i].is("try")
-            && tokens.get(i + 1).is_some_and(|t| t.is("{"))
-            && let Some(close) = matching(tokens, i + 1)
-        {
-            tries.push((i + 1, close));
-        }
-    }
+    // The `try { … }` blocks whose `try` is in the range, as token ranges.
+    let tries = {
+        let lo = ix.tries.partition_point(|t| t.0 < from);
+        let hi = ix.tries.partition_point(|t| t.0 < to).max(lo);
+        &ix.tries[lo..hi]
+    };
     let mut calls = Vec::new();
     for i in from..to {
         let t = &tokens[i];
@@ -442,7 +545,7 @@ fn calls_in(tokens: &[Token], from: usize, to: usize) -> Vec<Call> {
         }
         let mut open = i + 1;
         if tokens.get(open).is_some_and(|n| n.is("<")) {
-            match matching(tokens, open) {
+            match ix.matching(open) {
                 Some(e) => open = e + 1,
                 None => continue,
             }
@@ -462,23 +565,34 @@ fn calls_in(tokens: &[Token], from: usize, to: usize) -> Vec<Call> {
         {
             continue;
         }
-        let close = matching(tokens, open).unwrap_or(to.saturating_sub(1));
-        let receiver = (i >= 2
-            && (tokens[i - 1].is(".") || tokens[i - 1].is("?.") || tokens[i - 1].is("..")))
-        .then(|| tokens[i - 2].clone())
-        .filter(|r| r.is_ident() || r.is(")"))
-        .map(|r| if r.is_ident() { r.text } else { ")".into() });
+        let close = ix.matching(open).unwrap_or(to.saturating_sub(1));
+        let receiver = if i >= 2
+            && (tokens[i - 1].is(".") || tokens[i - 1].is("?.") || tokens[i - 1].is(".."))
+        {
+            let r = &tokens[i - 2];
+            if r.is_ident() {
+                Some(r.text.clone())
+            } else if r.is(")") {
+                Some(")".to_owned())
+            } else {
+                None
+            }
+        } else {
+            None
+        };
+        // The string literals at the call's own level: those between `open` and `close`
+        // whose bracket depth is the depth just inside `open`.
         let mut string_args = Vec::new();
         let mut named_string_args = Vec::new();
-        let mut depth = 0;
-        let mut k = open + 1;
-        while k < close {
-            let tk = &tokens[k];
-            if tk.is("(") || tk.is("[") || tk.is("{") {
-                depth += 1;
-            } else if tk.is(")") || tk.is("]") || tk.is("}") {
-                depth -= 1;
-            } else if depth == 0 && tk.is_str() {
+        if open + 1 < close {
+            let level = ix.depth[open + 1];
+            let lo = ix
+                .strings
+                .partition_point(|&s| s < (level, (open + 1) as u32));
+            let hi = ix.strings.partition_point(|&s| s < (level, close as u32));
+            for &(_, k) in &ix.strings[lo..hi.max(lo)] {
+                let k = k as usize;
+                let tk = &tokens[k];
                 let named = k >= 2 && tokens[k - 1].is(":") && tokens[k - 2].is_ident();
                 if named {
                     named_string_args.push((tokens[k - 2].text.clone(), tk.text.clone()));
@@ -486,13 +600,12 @@ fn calls_in(tokens: &[Token], from: usize, to: usize) -> Vec<Call> {
                     string_args.push(tk.text.clone());
                 }
             }
-            k += 1;
         }
         let caught_after = tokens.get(close + 1).is_some_and(|d| d.is("."))
             && tokens
                 .get(close + 2)
                 .is_some_and(|n| n.is("catchError") || n.is("onError"));
-        let in_try = tries.iter().any(|(a, b)| *a < i && i < *b);
+        let in_try = tries.iter().any(|&(a, b)| a + 1 < i && i < b);
         calls.push(Call {
             name: t.text.clone(),
             receiver,
@@ -653,7 +766,34 @@ enum Mode { a, b }
         assert!(state.method("build").is_some());
     }
 
+    #[test]
+    fn the_bracket_table_answers_as_matching_does() {
+        let toks = lex("a<b>(c[d{e}]) < f; g<h(i)> { j<k<l>> } ) ] } < 'x' < {");
+        let ix = Index::new(&toks);
+        for i in 0..=toks.len() {
+            assert_eq!(ix.matching(i), matching(&toks, i), "token {i}");
+        }
+        // `f<` then `;`: not a type argument list.
+        let at = toks.iter().position(|t| t.is("<") && t.line == 1).unwrap();
+        assert_eq!(ix.matching(at), Some(at + 2));
+    }
+
     proptest::proptest! {
+        #[test]
+        fn bracket_table_equals_matching_on_random_token_streams(
+            s in "([(){}\\[\\]<>;,=.]|<=|>=|=>|'s'|'\\{'|'\\}'|\"\\(\"|\\$|x|try|class|// c\n| |\n){0,200}"
+        ) {
+            let toks = lex(&s);
+            let ix = Index::new(&toks);
+            for (i, t) in toks.iter().enumerate() {
+                // The structural pass only asks about punctuation.
+                if t.kind == TokenKind::Punct {
+                    proptest::prop_assert_eq!(ix.matching(i), matching(&toks, i), "token {} of {:?}", i, s);
+                }
+            }
+            proptest::prop_assert_eq!(ix.matching(toks.len()), None);
+        }
+
         #[test]
         fn never_panics(s in "\\PC{0,400}") {
             let _ = read(&s);
