@@ -131,7 +131,11 @@ impl Api {
         let analysis = tokio::task::spawn_blocking(move || {
             let project =
                 greenroom_exercises::project::read_project(&root, &rules.rules.agent.paths);
-            greenroom_exercises::analysis::analyse(&project, &rules, &context)
+            let analysis = greenroom_exercises::analysis::analyse(&project, &rules, &context);
+            // Freeing a read project (every token of every file) takes about as long as
+            // analysing it: do it off the caller's path (a one-shot CLI exits before).
+            std::thread::spawn(move || drop(project));
+            analysis
         })
         .await
         .map_err(|e| ApiError::internal(format!("the scan stopped: {e}")))?;

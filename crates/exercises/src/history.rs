@@ -86,7 +86,7 @@ impl History {
             });
         }
         conn.execute_batch(
-            "PRAGMA journal_mode = WAL;
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
              CREATE TABLE IF NOT EXISTS validations (
                  id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, project TEXT NOT NULL, exercise TEXT NOT NULL,
                  score INTEGER NOT NULL, valid INTEGER NOT NULL, criteria TEXT NOT NULL, content_hash TEXT NOT NULL);

@@ -59,11 +59,14 @@ pub struct Project {
     pub agent_files: Vec<(PathBuf, String)>,
 }
 
-/// FNV-1a: content hashes for the per-file cache.
+/// Content hashes for the per-file cache and the history (FxHash over the bytes, eight at a
+/// time: only change detection needs it, never security).
 pub fn hash(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf29ce484222325u64, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
-    })
+    use std::hash::Hasher;
+    let mut h = rustc_hash::FxHasher::default();
+    h.write(bytes);
+    h.write_usize(bytes.len());
+    h.finish()
 }
 
 /// Why a file was not read (its `Display` is the [`Skipped::reason`]).

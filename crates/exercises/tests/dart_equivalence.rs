@@ -1,5 +1,5 @@
 //! The fast Dart reader gives exactly what the reader it replaced gave (kept verbatim in
-//! `reference/`): tokens, imports, classes (fields, methods, their calls and mentions),
+//! `reference/`): tokens, imports, classes (fields, methods, their calls and body spans),
 //! calls and strings, on random input, on the fixture project and, when it is next to the
 //! workspace, on every Dart file of the Eloquence snapshot.
 

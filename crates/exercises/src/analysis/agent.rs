@@ -7,15 +7,27 @@ use std::collections::{BTreeMap, BTreeSet};
 /// calls: (file, line, function).
 pub type Unreached = BTreeMap<String, (String, u32, String)>;
 
+/// How many times `word` occurs in `text` as a whole word (not inside a longer name).
+fn words(text: &str, word: &str) -> usize {
+    let part = |c: char| c.is_alphanumeric() || c == '_';
+    text.match_indices(word)
+        .filter(|(at, _)| {
+            !text[..*at].chars().next_back().is_some_and(part)
+                && !text[at + word.len()..].chars().next().is_some_and(part)
+        })
+        .count()
+}
+
 /// The types whose every comparison sits in a function (`def name(`) that no agent file
 /// names anywhere else: the agent can never take that branch.
 pub fn unreached_types(files: &[(std::path::PathBuf, String)], rules: &Compiled) -> Unreached {
     let var = regex::escape(&rules.rules.agent.type_variable);
     let compare = regex::Regex::new(&format!(
-        r#"\b{var}\s*==\s*["']([\w\-]+)["']|["']([\w\-]+)["']\s*==\s*{var}\b"#
+        r#"(?-u:\b){var}[ \t]*==[ \t]*["']([A-Za-z0-9_\-]+)["']|["']([A-Za-z0-9_\-]+)["'][ \t]*==[ \t]*{var}(?-u:\b)"#
     ))
     .expect("a valid regex");
-    let def = regex::Regex::new(r"^(\s*)(?:async\s+)?def\s+(\w+)\s*\(").expect("a valid regex");
+    let def = regex::Regex::new(r"^([ \t]*)(?:async[ \t]+)?def[ \t]+([A-Za-z0-9_]+)[ \t]*\(")
+        .expect("a valid regex");
     let all: String = files
         .iter()
         .map(|(_, t)| t.as_str())
@@ -51,11 +63,7 @@ pub fn unreached_types(files: &[(std::path::PathBuf, String)], rules: &Compiled)
                         limit = ind;
                     }
                 }
-                let called = function.as_ref().is_none_or(|f| {
-                    let name = regex::Regex::new(&format!(r"\b{}\b", regex::escape(f)))
-                        .expect("a valid regex");
-                    name.find_iter(&all).count() > 1
-                });
+                let called = function.as_ref().is_none_or(|f| words(&all, f) > 1);
                 let entry = seen.entry(t.as_str().to_owned()).or_insert((false, None));
                 if called {
                     entry.0 = true;
@@ -80,14 +88,17 @@ pub fn unreached_types(files: &[(std::path::PathBuf, String)], rules: &Compiled)
 pub fn agent_types(files: &[(std::path::PathBuf, String)], rules: &Compiled) -> BTreeSet<String> {
     let var = regex::escape(&rules.rules.agent.type_variable);
     let compare = regex::Regex::new(&format!(
-        r#"\b{var}\s*==\s*["']([\w\-]+)["']|["']([\w\-]+)["']\s*==\s*{var}\b"#
+        r#"(?-u:\b){var}[ \t]*==[ \t]*["']([A-Za-z0-9_\-]+)["']|["']([A-Za-z0-9_\-]+)["'][ \t]*==[ \t]*{var}(?-u:\b)"#
     ))
     .expect("a valid regex");
-    let membership = regex::Regex::new(&format!(r#"\b{var}\s+in\s*[\(\[\{{]([^\)\]\}}]*)"#))
+    let membership = regex::Regex::new(&format!(
+        r#"(?-u:\b){var}[ \t]+in[ \t]*[\(\[\{{]([^\)\]\}}]*)"#
+    ))
+    .expect("a valid regex");
+    let literal = regex::Regex::new(r#"["']([A-Za-z0-9_\-]+)["']"#).expect("a valid regex");
+    let table = regex::Regex::new(r"(?m)^[ \t]*([A-Za-z0-9_]+)[ \t]*(?::[^=\n]*)?=[ \t\r\n]*\{")
         .expect("a valid regex");
-    let literal = regex::Regex::new(r#"["']([\w\-]+)["']"#).expect("a valid regex");
-    let table = regex::Regex::new(r"(?m)^\s*(\w+)\s*(?::[^=\n]*)?=\s*\{").expect("a valid regex");
-    let key = regex::Regex::new(r#"["']([\w\-]+)["']\s*:"#).expect("a valid regex");
+    let key = regex::Regex::new(r#"["']([A-Za-z0-9_\-]+)["'][ \t\r\n]*:"#).expect("a valid regex");
     let mut types = BTreeSet::new();
     for (_, text) in files {
         let code: String = text

@@ -42,6 +42,9 @@ use crate::project::{Package, resolve_import};
 use crate::rules::{Compiled, Rules, ServiceRule};
 use std::collections::{BTreeSet, VecDeque};
 
+/// The identifiers and string literals of a file (see [`Index::names`]).
+pub(super) type Names<'a> = std::rc::Rc<rustc_hash::FxHashSet<&'a str>>;
+
 /// One of an exercise's classes, with its file (absolute).
 pub(super) struct Owned<'a> {
     pub class: &'a Class,
@@ -84,6 +87,8 @@ pub(super) struct Subject<'a> {
     pub closure: Vec<String>,
     /// The files it uses, nearest first (see [`Subject::new`]): a subset of the closure.
     pub uses: Vec<String>,
+    /// The same files: absolute path, and the names (identifiers, strings) each holds.
+    pub used_files: Vec<(String, Names<'a>)>,
     /// The same files, absolute.
     pub closure_paths: Vec<String>,
     /// `initState`, from the first of its classes that declares one.
@@ -218,6 +223,13 @@ impl<'a> Subject<'a> {
             next += 1;
         }
         let uses: Vec<String> = order.iter().map(|f| (*f).to_owned()).collect();
+        let used_files: Vec<(String, Names<'a>)> = order
+            .iter()
+            .filter_map(|rel| {
+                let f = package.files.get(*rel)?;
+                Some((f.path.display().to_string(), index.names(package, rel)))
+            })
+            .collect();
         let init = screen_own.iter().find_map(|o| o.class.method("initState"));
         let audio = init.and_then(|m| audio_type(m, r));
         let sent_type = if audio.is_some() {
@@ -279,6 +291,7 @@ impl<'a> Subject<'a> {
             is_template,
             closure,
             uses,
+            used_files,
             closure_paths,
             init,
             audio,
@@ -405,12 +418,12 @@ fn providers_read(
         };
         let close = crate::dart::structure::matching(tokens, k + 3).unwrap_or(k + 4);
         if k >= 2 && tokens[k - 1].is("=") && tokens[k - 2].is_ident() {
-            out.push((tokens[k - 2].text.clone(), provider.text.clone()));
+            out.push((tokens[k - 2].text.to_string(), provider.text.to_string()));
         }
         if tokens.get(close + 1).is_some_and(|t| t.is("."))
             && let Some(m) = tokens.get(close + 2).filter(|t| t.is_ident())
         {
-            out.push((chained(&m.text, m.line), provider.text.clone()));
+            out.push((chained(&m.text, m.line), provider.text.to_string()));
         }
     }
     out
@@ -705,7 +718,10 @@ fn dispose(s: &Subject) -> Judgement {
         let released = dispose.is_some_and(|d| {
             d.calls.iter().any(|c| {
                 c.receiver.as_deref() == Some(field.name.as_str()) && calls.contains(&c.name)
-            }) || (calls.iter().any(|c| c == "sink") && d.mentions.contains(&field.name))
+            }) || (calls.iter().any(|c| c == "sink")
+                && o.tokens
+                    .get(d.body.clone())
+                    .is_some_and(|body| body.iter().any(|t| t.is_ident() && t.text == field.name)))
         });
         if !released {
             findings.push(evidence(
@@ -874,29 +890,19 @@ fn endpoint_drift(s: &Subject, stack: &StackContext, drifts: &[Drift]) -> Judgem
             Judgement::unless_found(findings)
         };
     }
-    // Affected when a file it depends on uses the drifted entry (or, for a URL that is not
-    // a named entry, when it depends on the config file at all).
-    let uses = |name: &str| {
-        s.uses
+    // Affected when a file it uses names the drifted entry (or, for a URL that is not a
+    // named entry, when it uses the config file at all).
+    let names = |name: &str| {
+        s.used_files
             .iter()
-            .filter_map(|f| s.package.files.get(f))
-            .filter(|f| {
-                !drifts
-                    .iter()
-                    .any(|d| d.file == f.path.display().to_string())
-            })
-            .any(|f| f.dart.tokens.iter().any(|t| t.is_ident() && t.text == name))
+            .filter(|(path, _)| !drifts.iter().any(|d| d.file == *path))
+            .any(|(_, names)| names.contains(name))
     };
     findings.extend(
         drifts
             .iter()
-            .filter(|d| {
-                s.uses
-                    .iter()
-                    .filter_map(|f| s.package.files.get(f))
-                    .any(|f| f.path.display().to_string() == d.file)
-            })
-            .filter(|d| d.entry.as_deref().is_none_or(uses))
+            .filter(|d| s.used_files.iter().any(|(path, _)| *path == d.file))
+            .filter(|d| d.entry.as_deref().is_none_or(names))
             .map(|d| evidence(d.message.clone(), &d.file, d.line)),
     );
     Judgement::unless_found(findings)

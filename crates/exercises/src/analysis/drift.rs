@@ -7,10 +7,13 @@ use crate::rules::Compiled;
 
 /// URLs on loopback in string literals: (url, port).
 fn loopback_urls(text: &str) -> Vec<(String, u16)> {
-    let re = regex::Regex::new(
-        r"(?i)\b(https?|wss?)://(localhost|127\.0\.0\.1|10\.0\.2\.2|0\.0\.0\.0)(?::(\d{1,5}))?",
-    )
-    .expect("a valid regex");
+    static LOOPBACK: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let re = LOOPBACK.get_or_init(|| {
+        regex::Regex::new(
+            r"(?i)\b(https?|wss?)://(localhost|127\.0\.0\.1|10\.0\.2\.2|0\.0\.0\.0)(?::(\d{1,5}))?",
+        )
+        .expect("a valid regex")
+    });
     re.captures_iter(text)
         .filter_map(|c| {
             let default = match c[1].to_ascii_lowercase().as_str() {

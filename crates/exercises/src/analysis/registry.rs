@@ -61,15 +61,15 @@ impl<'a> Located<'a> {
 pub(super) struct Index<'a> {
     pub classes: BTreeMap<&'a str, Located<'a>>,
     /// Top-level name → package-relative file declaring it (per package name).
-    declared: std::collections::HashMap<(&'a str, &'a str), &'a str>,
+    declared: rustc_hash::FxHashMap<(&'a str, &'a str), &'a str>,
     /// Per file, the files whose top-level names it mentions (filled on first use).
-    uses: std::cell::RefCell<std::collections::HashMap<&'a str, Vec<&'a str>>>,
+    uses: std::cell::RefCell<rustc_hash::FxHashMap<&'a str, Vec<&'a str>>>,
     /// Per file, the identifiers and string literals it holds (filled on first use).
     names: std::cell::RefCell<
-        std::collections::HashMap<&'a str, std::rc::Rc<std::collections::HashSet<&'a str>>>,
+        rustc_hash::FxHashMap<&'a str, std::rc::Rc<rustc_hash::FxHashSet<&'a str>>>,
     >,
     /// Whether a name is a widget (filled on first use: detection asks for every call).
-    widgets: std::cell::RefCell<std::collections::HashMap<String, bool>>,
+    widgets: std::cell::RefCell<rustc_hash::FxHashMap<String, bool>>,
     /// The state class of each widget: `… extends State<Widget>` (the first one).
     states: BTreeMap<&'a str, &'a str>,
 }
@@ -78,7 +78,7 @@ impl<'a> Index<'a> {
     pub fn new(project: &'a Project, rules: &Compiled) -> Self {
         let mut classes = BTreeMap::new();
         let mut states = BTreeMap::new();
-        let mut declared = std::collections::HashMap::new();
+        let mut declared = rustc_hash::FxHashMap::default();
         for package in &project.packages {
             for (rel, file) in &package.files {
                 for class in &file.dart.classes {
@@ -137,10 +137,9 @@ impl<'a> Index<'a> {
     pub fn is_hub(&self, package: &Package, rel: &str, rules: &Compiled) -> bool {
         rel == "lib/main.dart"
             || package.files.get(rel).is_some_and(|f| {
-                f.dart
-                    .tokens
-                    .iter()
-                    .any(|t| t.is_ident() && rules.rules.router.route_calls.contains(&t.text))
+                f.dart.tokens.iter().any(|t| {
+                    t.is_ident() && rules.rules.router.route_calls.iter().any(|c| *c == t.text)
+                })
             })
     }
 
@@ -168,11 +167,11 @@ impl<'a> Index<'a> {
         &self,
         package: &'a Package,
         rel: &'a str,
-    ) -> std::rc::Rc<std::collections::HashSet<&'a str>> {
+    ) -> std::rc::Rc<rustc_hash::FxHashSet<&'a str>> {
         if let Some(n) = self.names.borrow().get(rel) {
             return n.clone();
         }
-        let set: std::collections::HashSet<&'a str> = package
+        let set: rustc_hash::FxHashSet<&'a str> = package
             .files
             .get(rel)
             .map(|f| {
@@ -317,7 +316,7 @@ pub(super) struct Shown {
 impl Resolver<'_, '_> {
     fn nested_route(&self, t: &Token) -> bool {
         let r = &self.rules.rules.router;
-        r.route_calls.contains(&t.text) || r.shell_calls.contains(&t.text)
+        r.route_calls.iter().any(|c| *c == t.text) || r.shell_calls.iter().any(|c| *c == t.text)
     }
 
     /// The screen that `tokens[from..to]` shows (see the module docs); `scope` is where local
@@ -356,7 +355,7 @@ impl Resolver<'_, '_> {
                 if let Some(open) = open {
                     let close = matching(tokens, open).unwrap_or(to).min(to);
                     return Some(Shown {
-                        widget: t.text.clone(),
+                        widget: t.text.to_string(),
                         line: t.line,
                         takes_parameter: passes_parameter(tokens, open, close, scope),
                     });
@@ -460,19 +459,19 @@ pub(super) fn returns(
             .flatten()
             .find(|t| t.is_str() && !t.text.contains(HOLE));
             if let Some(l) = literal {
-                pending = Some(l.text.clone());
+                pending = Some(l.text.to_string());
             }
         } else if t.is("case")
             && tokens.get(k + 1).is_some_and(Token::is_str)
             && tokens.get(k + 2).is_some_and(|n| n.is(":"))
         {
-            pending = Some(tokens[k + 1].text.clone());
+            pending = Some(tokens[k + 1].text.to_string());
         } else if t.is("return") || t.is("=>") {
             if t.is("=>")
                 && let Some(prev) = k.checked_sub(1).map(|p| &tokens[p])
                 && prev.is_str()
             {
-                pending = Some(prev.text.clone());
+                pending = Some(prev.text.to_string());
             }
             let end = expression_end(tokens, k + 1, to, t.is("=>"));
             // An arrow whose body returns in turn (`=> switch … { 'a' => A() }`) is left to
@@ -516,7 +515,7 @@ fn named_literal(tokens: &[Token], from: usize, to: usize, name: &str) -> Option
         (tokens[k].is(name)
             && tokens.get(k + 1).is_some_and(|c| c.is(":"))
             && tokens.get(k + 2).is_some_and(Token::is_str))
-        .then(|| tokens[k + 2].text.clone())
+        .then(|| tokens[k + 2].text.to_string())
     })
 }
 
@@ -571,9 +570,9 @@ pub(super) fn routing(project: &Project, index: &Index, rules: &Compiled) -> Rou
                 if !t.is_ident() || !tokens.get(i + 1).is_some_and(|n| n.is("(")) {
                     continue;
                 }
-                let is_route = router.route_calls.contains(&t.text);
-                let is_shell = router.shell_calls.contains(&t.text);
-                let is_registry = router.registry_calls.contains(&t.text);
+                let is_route = router.route_calls.iter().any(|c| *c == t.text);
+                let is_shell = router.shell_calls.iter().any(|c| *c == t.text);
+                let is_registry = router.registry_calls.iter().any(|c| *c == t.text);
                 if !(is_route || is_shell || is_registry) {
                     continue;
                 }
@@ -601,7 +600,7 @@ pub(super) fn routing(project: &Project, index: &Index, rules: &Compiled) -> Rou
                             && tokens.get(k + 1).is_some_and(|c| c.is(":"))
                             && tokens.get(k + 2).is_some_and(Token::is_str)
                         {
-                            own = Some(tokens[k + 2].text.clone());
+                            own = Some(tokens[k + 2].text.to_string());
                             break;
                         }
                         k += 1;
@@ -675,7 +674,7 @@ pub(super) fn routing(project: &Project, index: &Index, rules: &Compiled) -> Rou
                     {
                         routing
                             .by_widget
-                            .entry(t.text.clone())
+                            .entry(t.text.to_string())
                             .or_default()
                             .push(Registration {
                                 route: format!("registry:{id}"),

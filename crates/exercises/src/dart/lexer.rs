@@ -24,7 +24,7 @@ pub struct Token {
     pub kind: TokenKind,
     /// Identifier, punctuation, number, annotation name (without `@`), or a string's
     /// constant text.
-    pub text: String,
+    pub text: Text,
     pub line: u32,
 }
 
@@ -38,6 +38,233 @@ impl Token {
     pub fn is_str(&self) -> bool {
         matches!(self.kind, TokenKind::Str { .. })
     }
+}
+
+/// A token's text: punctuation shares one static string per symbol; the rest is owned. Reads
+/// as a `&str` (it derefs to one); `to_string()` gives an owned copy.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Text(std::borrow::Cow<'static, str>);
+
+impl Text {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Text {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for Text {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl std::fmt::Display for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl PartialEq<str> for Text {
+    fn eq(&self, other: &str) -> bool {
+        *self.0 == *other
+    }
+}
+
+impl PartialEq<&str> for Text {
+    fn eq(&self, other: &&str) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<String> for Text {
+    fn eq(&self, other: &String) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<Text> for String {
+    fn eq(&self, other: &Text) -> bool {
+        **self == *other.0
+    }
+}
+
+impl From<String> for Text {
+    fn from(s: String) -> Self {
+        Self(std::borrow::Cow::Owned(s))
+    }
+}
+
+impl From<&'static str> for Text {
+    fn from(s: &'static str) -> Self {
+        Self(std::borrow::Cow::Borrowed(s))
+    }
+}
+
+/// The static text of a punctuation token (every symbol [`punct_len`] yields), if it is one.
+fn static_punct(p: &str) -> Option<&'static str> {
+    const ALL: [&str; 47] = [
+        "...", "??=", "<<=", "?..", "=>", "==", "!=", "<=", ">=", "+=", "-=", "*=", "/=", "%=",
+        "&=", "|=", "^=", "&&", "||", "??", "?.", "..", "++", "--", "(", ")", "{", "}", "[", "]",
+        "<", ">", ";", ",", ".", ":", "=", "!", "?", "+", "-", "*", "/", "%", "&", "|", "^",
+    ];
+    ALL.iter().find(|a| **a == p).copied()
+}
+
+/// The static text of a frequent identifier (keywords, Flutter's common names), so that
+/// most identifiers need no allocation.
+fn static_word(w: &str) -> Option<&'static str> {
+    Some(match w {
+        "abstract" => "abstract",
+        "as" => "as",
+        "assert" => "assert",
+        "async" => "async",
+        "await" => "await",
+        "base" => "base",
+        "break" => "break",
+        "case" => "case",
+        "catch" => "catch",
+        "class" => "class",
+        "const" => "const",
+        "continue" => "continue",
+        "covariant" => "covariant",
+        "default" => "default",
+        "deferred" => "deferred",
+        "do" => "do",
+        "dynamic" => "dynamic",
+        "else" => "else",
+        "enum" => "enum",
+        "export" => "export",
+        "extends" => "extends",
+        "extension" => "extension",
+        "external" => "external",
+        "factory" => "factory",
+        "false" => "false",
+        "final" => "final",
+        "finally" => "finally",
+        "for" => "for",
+        "Function" => "Function",
+        "get" => "get",
+        "hide" => "hide",
+        "if" => "if",
+        "implements" => "implements",
+        "import" => "import",
+        "in" => "in",
+        "interface" => "interface",
+        "is" => "is",
+        "late" => "late",
+        "library" => "library",
+        "mixin" => "mixin",
+        "new" => "new",
+        "null" => "null",
+        "on" => "on",
+        "operator" => "operator",
+        "part" => "part",
+        "required" => "required",
+        "rethrow" => "rethrow",
+        "return" => "return",
+        "sealed" => "sealed",
+        "set" => "set",
+        "show" => "show",
+        "static" => "static",
+        "super" => "super",
+        "switch" => "switch",
+        "sync" => "sync",
+        "this" => "this",
+        "throw" => "throw",
+        "true" => "true",
+        "try" => "try",
+        "typedef" => "typedef",
+        "var" => "var",
+        "void" => "void",
+        "when" => "when",
+        "while" => "while",
+        "with" => "with",
+        "yield" => "yield",
+        "String" => "String",
+        "int" => "int",
+        "double" => "double",
+        "bool" => "bool",
+        "num" => "num",
+        "List" => "List",
+        "Map" => "Map",
+        "Set" => "Set",
+        "Future" => "Future",
+        "Stream" => "Stream",
+        "Duration" => "Duration",
+        "DateTime" => "DateTime",
+        "Widget" => "Widget",
+        "BuildContext" => "BuildContext",
+        "State" => "State",
+        "context" => "context",
+        "child" => "child",
+        "children" => "children",
+        "widget" => "widget",
+        "state" => "state",
+        "color" => "color",
+        "style" => "style",
+        "height" => "height",
+        "width" => "width",
+        "size" => "size",
+        "value" => "value",
+        "type" => "type",
+        "id" => "id",
+        "message" => "message",
+        "text" => "text",
+        "padding" => "padding",
+        "key" => "key",
+        "Text" => "Text",
+        "SizedBox" => "SizedBox",
+        "Colors" => "Colors",
+        "Container" => "Container",
+        "Icons" => "Icons",
+        "Icon" => "Icon",
+        "Column" => "Column",
+        "Row" => "Row",
+        "EdgeInsets" => "EdgeInsets",
+        "TextStyle" => "TextStyle",
+        "Color" => "Color",
+        "Padding" => "Padding",
+        "Center" => "Center",
+        "Expanded" => "Expanded",
+        "setState" => "setState",
+        "mounted" => "mounted",
+        "override" => "override",
+        "dispose" => "dispose",
+        "initState" => "initState",
+        "build" => "build",
+        "debugPrint" => "debugPrint",
+        "print" => "print",
+        "e" => "e",
+        "i" => "i",
+        "json" => "json",
+        "map" => "map",
+        "toList" => "toList",
+        "copyWith" => "copyWith",
+        "withOpacity" => "withOpacity",
+        "length" => "length",
+        "isEmpty" => "isEmpty",
+        "isNotEmpty" => "isNotEmpty",
+        "ref" => "ref",
+        "read" => "read",
+        "watch" => "watch",
+        "notifier" => "notifier",
+        "add" => "add",
+        "logger" => "logger",
+        "_logger" => "_logger",
+        _ => return None,
+    })
 }
 
 /// The marker that stands for an interpolation inside a string's text.
@@ -169,8 +396,16 @@ impl Lexer<'_> {
                         let start = self.pos;
                         self.pos += 1;
                         self.skip_ident();
-                        let word = self.src[start..self.pos].to_owned();
-                        self.push(TokenKind::Ident, word, line);
+                        let word = &self.src[start..self.pos];
+                        let text = match static_word(word) {
+                            Some(w) => Text::from(w),
+                            None => Text::from(word.to_owned()),
+                        };
+                        self.out.push(Token {
+                            kind: TokenKind::Ident,
+                            text,
+                            line,
+                        });
                         continue;
                     }
                     b'0'..=b'9' => {
@@ -220,9 +455,17 @@ impl Lexer<'_> {
             } else {
                 c.len_utf8()
             };
-            let text = self.src[self.pos..self.pos + len].to_owned();
+            let slice = &self.src[self.pos..self.pos + len];
+            let text = match static_punct(slice) {
+                Some(p) => Text::from(p),
+                None => Text::from(slice.to_owned()),
+            };
             self.pos += len;
-            self.push(TokenKind::Punct, text, line);
+            self.out.push(Token {
+                kind: TokenKind::Punct,
+                text,
+                line,
+            });
         }
     }
 
@@ -264,13 +507,17 @@ impl Lexer<'_> {
         let (text, interpolated) = self.string(raw);
         self.out[slot] = Token {
             kind: TokenKind::Str { interpolated },
-            text,
+            text: text.into(),
             line,
         };
     }
 
     fn push(&mut self, kind: TokenKind, text: String, line: u32) {
-        self.out.push(Token { kind, text, line });
+        self.out.push(Token {
+            kind,
+            text: text.into(),
+            line,
+        });
     }
 
     /// The characters from `pos` that `keep` accepts (never a newline), as a new string.
@@ -490,7 +737,7 @@ l''', r'raw\n$x', "a$b c${d + e['k']}f", '', "it's");"#);
     fn generics_and_operators() {
         let texts: Vec<String> = lex("Map<String, List<int>>? m = a ?? b; x?.y..z(); f() => 1;")
             .into_iter()
-            .map(|t| t.text)
+            .map(|t| t.text.to_string())
             .collect();
         assert!(
             texts.contains(&"??".to_owned())

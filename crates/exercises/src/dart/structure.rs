@@ -49,8 +49,6 @@ pub struct Method {
     pub line: u32,
     pub is_override: bool,
     pub calls: Vec<Call>,
-    /// Identifiers the body mentions (to see which fields it touches).
-    pub mentions: Vec<String>,
     /// The body's token range in the file's [`DartFile::tokens`] (`{`/`=>` excluded); empty
     /// for a method without a body.
     pub body: std::ops::Range<usize>,
@@ -216,7 +214,7 @@ fn read_tokens(ix: &Index) -> DartFile {
         strings: tokens
             .iter()
             .filter_map(|t| match t.kind {
-                TokenKind::Str { interpolated } => Some((t.text.clone(), t.line, interpolated)),
+                TokenKind::Str { interpolated } => Some((t.text.to_string(), t.line, interpolated)),
                 _ => None,
             })
             .collect(),
@@ -229,7 +227,7 @@ fn read_tokens(ix: &Index) -> DartFile {
         if t.is("import") || t.is("export") || t.is("part") {
             if let Some(uri) = tokens.get(i + 1).filter(|n| n.is_str()) {
                 file.imports.push(Import {
-                    uri: uri.text.clone(),
+                    uri: uri.text.to_string(),
                     line: t.line,
                 });
             }
@@ -295,7 +293,7 @@ fn type_names(ix: &Index, mut i: usize, stops: &[&str]) -> (Vec<String>, usize) 
     while i < tokens.len() && !stops.iter().any(|s| tokens[i].is(s)) {
         let t = &tokens[i];
         if t.is_ident() {
-            names.push(t.text.clone());
+            names.push(t.text.to_string());
             if tokens.get(i + 1).is_some_and(|n| n.is("<")) {
                 i = ix.matching(i + 1).map_or(i + 1, |e| e + 1);
                 continue;
@@ -308,7 +306,7 @@ fn type_names(ix: &Index, mut i: usize, stops: &[&str]) -> (Vec<String>, usize) 
 
 fn class_at(ix: &Index, at: usize) -> Option<(Class, usize)> {
     let tokens = ix.tokens;
-    let keyword = tokens[at].text.clone();
+    let keyword = tokens[at].text.to_string();
     let name_tok = tokens.get(at + 1).filter(|t| t.is_ident())?;
     let mut modifiers = Vec::new();
     let mut back = at;
@@ -318,7 +316,7 @@ fn class_at(ix: &Index, at: usize) -> Option<(Class, usize)> {
             .contains(&prev.text.as_str())
             && prev.is_ident()
         {
-            modifiers.push(prev.text.clone());
+            modifiers.push(prev.text.to_string());
             back -= 1;
         } else {
             break;
@@ -329,7 +327,7 @@ fn class_at(ix: &Index, at: usize) -> Option<(Class, usize)> {
         i = ix.matching(i).map_or(i + 1, |e| e + 1);
     }
     let mut class = Class {
-        name: name_tok.text.clone(),
+        name: name_tok.text.to_string(),
         line: name_tok.line,
         keyword,
         modifiers,
@@ -347,7 +345,7 @@ fn class_at(ix: &Index, at: usize) -> Option<(Class, usize)> {
         let t = &tokens[i];
         if t.is("extends") {
             if let Some(sup) = tokens.get(i + 1).filter(|t| t.is_ident()) {
-                class.superclass = Some(sup.text.clone());
+                class.superclass = Some(sup.text.to_string());
                 if tokens.get(i + 2).is_some_and(|n| n.is("<")) {
                     // An unclosed `<` (a header being typed): no type arguments.
                     let end = ix.matching(i + 2).unwrap_or(i + 2);
@@ -356,7 +354,7 @@ fn class_at(ix: &Index, at: usize) -> Option<(Class, usize)> {
                         .unwrap_or_default()
                         .iter()
                         .filter(|t| t.is_ident())
-                        .map(|t| t.text.clone())
+                        .map(|t| t.text.to_string())
                         .collect();
                     i = end + 1;
                     continue;
@@ -386,7 +384,7 @@ fn class_at(ix: &Index, at: usize) -> Option<(Class, usize)> {
     class.strings = tokens[i..close.min(tokens.len())]
         .iter()
         .filter(|t| t.is_str())
-        .map(|t| (t.text.clone(), t.line))
+        .map(|t| (t.text.to_string(), t.line))
         .collect();
     class.body = (i + 1).min(close)..close;
     members(ix, i + 1, close, &mut class);
@@ -470,17 +468,10 @@ fn members(ix: &Index, from: usize, to: usize, class: &mut Class) {
                 // `=> }` (a body being typed) is empty.
                 let b1 = b1.min(tokens.len()).max(b0.min(tokens.len()));
                 class.methods.push(Method {
-                    name: name_tok.text.clone(),
+                    name: name_tok.text.to_string(),
                     line: name_tok.line,
                     is_override,
                     calls: calls_in(ix, b0, b1),
-                    mentions: tokens
-                        .get(b0..b1)
-                        .unwrap_or_default()
-                        .iter()
-                        .filter(|t| t.is_ident())
-                        .map(|t| t.text.clone())
-                        .collect(),
                     body: b0..b1.min(tokens.len()),
                 });
             }
@@ -507,9 +498,9 @@ fn members(ix: &Index, from: usize, to: usize, class: &mut Class) {
                 })
                 .collect();
             if let Some(name) = idents.last() {
-                let type_name = (idents.len() > 1).then(|| idents[0].text.clone());
+                let type_name = (idents.len() > 1).then(|| idents[0].text.to_string());
                 class.fields.push(Field {
-                    name: name.text.clone(),
+                    name: name.text.to_string(),
                     type_name,
                     line: name.line,
                 });
@@ -571,7 +562,7 @@ fn calls_in(ix: &Index, from: usize, to: usize) -> Vec<Call> {
         {
             let r = &tokens[i - 2];
             if r.is_ident() {
-                Some(r.text.clone())
+                Some(r.text.to_string())
             } else if r.is(")") {
                 Some(")".to_owned())
             } else {
@@ -595,9 +586,9 @@ fn calls_in(ix: &Index, from: usize, to: usize) -> Vec<Call> {
                 let tk = &tokens[k];
                 let named = k >= 2 && tokens[k - 1].is(":") && tokens[k - 2].is_ident();
                 if named {
-                    named_string_args.push((tokens[k - 2].text.clone(), tk.text.clone()));
+                    named_string_args.push((tokens[k - 2].text.to_string(), tk.text.to_string()));
                 } else if k == open + 1 || tokens[k - 1].is(",") {
-                    string_args.push(tk.text.clone());
+                    string_args.push(tk.text.to_string());
                 }
             }
         }
@@ -607,7 +598,7 @@ fn calls_in(ix: &Index, from: usize, to: usize) -> Vec<Call> {
                 .is_some_and(|n| n.is("catchError") || n.is("onError"));
         let in_try = tries.iter().any(|&(a, b)| a + 1 < i && i < b);
         calls.push(Call {
-            name: t.text.clone(),
+            name: t.text.to_string(),
             receiver,
             line: t.line,
             string_args,

@@ -124,13 +124,17 @@ mod lexer {
             let (text, interpolated) = self.string(raw);
             self.out[slot] = Token {
                 kind: TokenKind::Str { interpolated },
-                text,
+                text: text.into(),
                 line,
             };
         }
 
         fn push(&mut self, kind: TokenKind, text: String, line: u32) {
-            self.out.push(Token { kind, text, line });
+            self.out.push(Token {
+                kind,
+                text: text.into(),
+                line,
+            });
         }
 
         fn take_while(&mut self, keep: impl Fn(char) -> bool) -> String {
@@ -241,7 +245,9 @@ mod structure {
             strings: tokens
                 .iter()
                 .filter_map(|t| match t.kind {
-                    TokenKind::Str { interpolated } => Some((t.text.clone(), t.line, interpolated)),
+                    TokenKind::Str { interpolated } => {
+                        Some((t.text.to_string(), t.line, interpolated))
+                    }
                     _ => None,
                 })
                 .collect(),
@@ -254,7 +260,7 @@ mod structure {
             if t.is("import") || t.is("export") || t.is("part") {
                 if let Some(uri) = tokens.get(i + 1).filter(|n| n.is_str()) {
                     file.imports.push(Import {
-                        uri: uri.text.clone(),
+                        uri: uri.text.to_string(),
                         line: t.line,
                     });
                 }
@@ -333,7 +339,7 @@ mod structure {
         while i < tokens.len() && !stops.iter().any(|s| tokens[i].is(s)) {
             let t = &tokens[i];
             if t.is_ident() {
-                names.push(t.text.clone());
+                names.push(t.text.to_string());
                 if tokens.get(i + 1).is_some_and(|n| n.is("<")) {
                     i = matching(tokens, i + 1).map_or(i + 1, |e| e + 1);
                     continue;
@@ -345,7 +351,7 @@ mod structure {
     }
 
     fn class_at(tokens: &[Token], at: usize) -> Option<(Class, usize)> {
-        let keyword = tokens[at].text.clone();
+        let keyword = tokens[at].text.to_string();
         let name_tok = tokens.get(at + 1).filter(|t| t.is_ident())?;
         let mut modifiers = Vec::new();
         let mut back = at;
@@ -355,7 +361,7 @@ mod structure {
                 .contains(&prev.text.as_str())
                 && prev.is_ident()
             {
-                modifiers.push(prev.text.clone());
+                modifiers.push(prev.text.to_string());
                 back -= 1;
             } else {
                 break;
@@ -366,7 +372,7 @@ mod structure {
             i = matching(tokens, i).map_or(i + 1, |e| e + 1);
         }
         let mut class = Class {
-            name: name_tok.text.clone(),
+            name: name_tok.text.to_string(),
             line: name_tok.line,
             keyword,
             modifiers,
@@ -384,13 +390,13 @@ mod structure {
             let t = &tokens[i];
             if t.is("extends") {
                 if let Some(sup) = tokens.get(i + 1).filter(|t| t.is_ident()) {
-                    class.superclass = Some(sup.text.clone());
+                    class.superclass = Some(sup.text.to_string());
                     if tokens.get(i + 2).is_some_and(|n| n.is("<")) {
                         let end = matching(tokens, i + 2).unwrap_or(i + 2);
                         class.superclass_args = tokens[i + 3..end]
                             .iter()
                             .filter(|t| t.is_ident())
-                            .map(|t| t.text.clone())
+                            .map(|t| t.text.to_string())
                             .collect();
                         i = end + 1;
                         continue;
@@ -420,7 +426,7 @@ mod structure {
         class.strings = tokens[i..close.min(tokens.len())]
             .iter()
             .filter(|t| t.is_str())
-            .map(|t| (t.text.clone(), t.line))
+            .map(|t| (t.text.to_string(), t.line))
             .collect();
         class.body = (i + 1).min(close)..close;
         members(tokens, i + 1, close, &mut class);
@@ -503,16 +509,12 @@ mod structure {
                 if let Some(name_tok) = name_tok {
                     let (b0, b1) = body.unwrap_or((p, p));
                     class.methods.push(Method {
-                        name: name_tok.text.clone(),
+                        name: name_tok.text.to_string(),
                         line: name_tok.line,
                         is_override,
                         calls: calls_in(tokens, b0, b1.min(tokens.len())),
-                        mentions: tokens[b0..b1.min(tokens.len())]
-                            .iter()
-                            .filter(|t| t.is_ident())
-                            .map(|t| t.text.clone())
-                            .collect(),
-                        body: b0..b1.min(tokens.len()),
+                        // `=> }` (a body being typed) is empty, as in the reader.
+                        body: b0..b1.min(tokens.len()).max(b0),
                     });
                 }
             } else {
@@ -538,9 +540,9 @@ mod structure {
                     })
                     .collect();
                 if let Some(name) = idents.last() {
-                    let type_name = (idents.len() > 1).then(|| idents[0].text.clone());
+                    let type_name = (idents.len() > 1).then(|| idents[0].text.to_string());
                     class.fields.push(Field {
-                        name: name.text.clone(),
+                        name: name.text.to_string(),
                         type_name,
                         line: name.line,
                     });
@@ -619,9 +621,10 @@ mod structure {
                 } else if depth == 0 && tk.is_str() {
                     let named = k >= 2 && tokens[k - 1].is(":") && tokens[k - 2].is_ident();
                     if named {
-                        named_string_args.push((tokens[k - 2].text.clone(), tk.text.clone()));
+                        named_string_args
+                            .push((tokens[k - 2].text.to_string(), tk.text.to_string()));
                     } else if k == open + 1 || tokens[k - 1].is(",") {
-                        string_args.push(tk.text.clone());
+                        string_args.push(tk.text.to_string());
                     }
                 }
                 k += 1;
@@ -632,8 +635,8 @@ mod structure {
                     .is_some_and(|n| n.is("catchError") || n.is("onError"));
             let in_try = tries.iter().any(|(a, b)| *a < i && i < *b);
             calls.push(Call {
-                name: t.text.clone(),
-                receiver,
+                name: t.text.to_string(),
+                receiver: receiver.map(|r| r.to_string()),
                 line: t.line,
                 string_args,
                 named_string_args,
