@@ -70,7 +70,7 @@ pub(super) struct Subject<'a> {
     pub rules: &'a Rules,
     pub compiled: &'a Compiled,
     /// Every place it is shown, `registration` first.
-    pub registrations: &'a [Registration],
+    pub registrations: Vec<Registration>,
     pub package: &'a Package,
     /// The widget.
     pub class: &'a Class,
@@ -147,7 +147,7 @@ impl Judgement {
 impl<'a> Subject<'a> {
     pub fn new(
         located: &Located<'a>,
-        registrations: &'a [Registration],
+        registrations: &[Registration],
         flow: &[&Located<'a>],
         index: &Index<'a>,
         rules: &'a Compiled,
@@ -280,7 +280,7 @@ impl<'a> Subject<'a> {
         Self {
             rules: r,
             compiled: rules,
-            registrations,
+            registrations: registrations.to_vec(),
             package,
             class,
             state_class,

@@ -187,96 +187,106 @@ pub fn analyse_incremental(
     previous: Option<(&Analysis, &BTreeSet<String>)>,
 ) -> Analysis {
     let index = Index::new(project, rules);
-    let routing = registry::routing(project, &index, rules);
-    let resolver = Resolver {
-        index: &index,
-        rules,
-    };
-    let routed: BTreeSet<String> = agent_types(&project.agent_files, rules);
-    let unreached = agent::unreached_types(&project.agent_files, rules);
-    let drifts = drift::drift(project, rules, stack);
-    let around = Surroundings {
-        stack,
-        routed: &routed,
-        unreached: &unreached,
-        drifts: &drifts,
-    };
-    let screens = &rules.rules.screens;
-    let detected = detect(&index, &routing, &resolver, rules);
-
-    let mut exercises = Vec::new();
-    for found in &detected.exercises {
-        let Some(located) = index.classes.get(found.class.as_str()) else {
-            continue;
-        };
-        let reg = &found.registrations[0];
-        let kept = previous.and_then(|(prev, rescore)| {
-            if rescore.contains(&found.class) {
-                return None;
-            }
-            prev.exercises
-                .iter()
-                .find(|e| e.class_name == found.class && e.route == reg.route)
-                .cloned()
+    // What needs no routing runs beside it: the agent's and the config's findings, then how
+    // often each class is built (for orphans).
+    let (classes, widgets) = (&index.classes, &index.widgets);
+    std::thread::scope(|scope| {
+        let beside = scope.spawn(move || {
+            let routed: BTreeSet<String> = agent_types(&project.agent_files, rules);
+            let unreached = agent::unreached_types(&project.agent_files, rules);
+            let drifts = drift::drift(project, rules, stack);
+            (routed, unreached, drifts)
         });
-        exercises.push(kept.unwrap_or_else(|| {
-            let flow: Vec<&Located> = found
-                .flow
-                .iter()
-                .filter_map(|f| index.classes.get(f.as_str()))
-                .collect();
-            score_exercise(located, found, &flow, &index, rules, &around)
-        }));
-    }
-    exercises.sort_by(|a, b| a.id.cmp(&b.id));
+        let built = scope.spawn(move || constructions(project, classes, widgets));
+        let routing = registry::routing(project, &index, rules);
+        let resolver = Resolver {
+            index: &index,
+            rules,
+        };
+        let screens = &rules.rules.screens;
+        let detected = detect(&index, &routing, &resolver, rules);
+        let (routed, unreached, drifts) = beside.join().expect("the agent and drift reading");
+        let around = Surroundings {
+            stack,
+            routed: &routed,
+            unreached: &unreached,
+            drifts: &drifts,
+        };
 
-    let in_flow: BTreeSet<&str> = detected
-        .exercises
-        .iter()
-        .flat_map(|e| e.flow.iter().map(String::as_str))
-        .collect();
-    let constructed = constructions(project, &index, rules);
-    let mut orphans = Vec::new();
-    for (name, located) in &index.classes {
-        if routing.by_widget.contains_key(*name)
-            || routing.shells.contains(*name)
-            || in_flow.contains(name)
-            || !index.is_widget(name, rules)
-            || screens.exercise_templates.iter().any(|t| t == name)
-        {
-            continue;
+        let mut exercises = Vec::new();
+        for found in &detected.exercises {
+            let Some(located) = index.classes.get(found.class.as_str()) else {
+                continue;
+            };
+            let reg = &found.registrations[0];
+            let kept = previous.and_then(|(prev, rescore)| {
+                if rescore.contains(&found.class) {
+                    return None;
+                }
+                prev.exercises
+                    .iter()
+                    .find(|e| e.class_name == found.class && e.route == reg.route)
+                    .cloned()
+            });
+            exercises.push(kept.unwrap_or_else(|| {
+                let flow: Vec<&Located> = found
+                    .flow
+                    .iter()
+                    .filter_map(|f| index.classes.get(f.as_str()))
+                    .collect();
+                score_exercise(located, found, &flow, &index, rules, &around)
+            }));
         }
-        let reason = if uses_mixin(&index, located, rules) {
-            "uses the exercise mixin, but no route or exercise list registers it"
-        } else if from_template(&index, name, rules) {
-            "extends the exercise template, but no route or exercise list registers it"
-        } else if rules.screen_name.is_match(name.trim_start_matches('_'))
-            && !rules.is_excluded(name)
-            && constructed.get(*name).copied().unwrap_or(0) == 0
-        {
-            "nothing shows it: no route, navigation or other widget builds it"
-        } else {
-            continue;
-        };
-        orphans.push(Orphan {
-            class_name: (*name).to_owned(),
-            file: located.path(),
-            line: located.class.line,
-            reason: reason.into(),
-        });
-    }
+        exercises.sort_by(|a, b| a.id.cmp(&b.id));
 
-    Analysis {
-        project: project.root.display().to_string(),
-        packages: project.packages.iter().map(|p| p.name.clone()).collect(),
-        files_read: project.packages.iter().map(|p| p.files.len() as u32).sum(),
-        exercises,
-        screens: detected.screens,
-        orphans,
-        drift: drifts,
-        skipped: project.skipped.clone(),
-        agent_types: routed.into_iter().collect(),
-    }
+        let in_flow: BTreeSet<&str> = detected
+            .exercises
+            .iter()
+            .flat_map(|e| e.flow.iter().map(String::as_str))
+            .collect();
+        let constructed = built.join().expect("the construction count");
+        let mut orphans = Vec::new();
+        for (name, located) in &index.classes {
+            if routing.by_widget.contains_key(*name)
+                || routing.shells.contains(*name)
+                || in_flow.contains(name)
+                || !index.is_widget(name, rules)
+                || screens.exercise_templates.iter().any(|t| t == name)
+            {
+                continue;
+            }
+            let reason = if uses_mixin(&index, located, rules) {
+                "uses the exercise mixin, but no route or exercise list registers it"
+            } else if from_template(&index, name, rules) {
+                "extends the exercise template, but no route or exercise list registers it"
+            } else if rules.screen_name.is_match(name.trim_start_matches('_'))
+                && !rules.is_excluded(name)
+                && constructed.get(*name).copied().unwrap_or(0) == 0
+            {
+                "nothing shows it: no route, navigation or other widget builds it"
+            } else {
+                continue;
+            };
+            orphans.push(Orphan {
+                class_name: (*name).to_owned(),
+                file: located.path(),
+                line: located.class.line,
+                reason: reason.into(),
+            });
+        }
+
+        Analysis {
+            project: project.root.display().to_string(),
+            packages: project.packages.iter().map(|p| p.name.clone()).collect(),
+            files_read: project.packages.iter().map(|p| p.files.len() as u32).sum(),
+            exercises,
+            screens: detected.screens,
+            orphans,
+            drift: drifts,
+            skipped: project.skipped.clone(),
+            agent_types: routed.into_iter().collect(),
+        }
+    })
 }
 
 fn uses_mixin(index: &Index, l: &Located, rules: &Compiled) -> bool {
@@ -300,25 +310,28 @@ fn from_template(index: &Index, name: &str, rules: &Compiled) -> bool {
 /// body excluded.
 fn constructions<'a>(
     project: &'a Project,
-    index: &Index<'a>,
-    rules: &Compiled,
+    classes: &BTreeMap<&'a str, Located<'a>>,
+    widgets: &rustc_hash::FxHashSet<&'a str>,
 ) -> BTreeMap<&'a str, usize> {
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for package in &project.packages {
         for (rel, file) in &package.files {
             let tokens = &file.dart.tokens;
             for (i, t) in tokens.iter().enumerate() {
+                if !registry::is_upper_ident(t) {
+                    continue;
+                }
                 let call = tokens.get(i + 1).is_some_and(|n| n.is("("))
                     || (tokens.get(i + 1).is_some_and(|n| n.is("."))
                         && tokens.get(i + 3).is_some_and(|n| n.is("(")));
-                if !call || !registry::is_upper_ident(t) {
+                if !call {
                     continue;
                 }
-                let Some((name, located)) = index.classes.get_key_value(t.text.as_str()) else {
+                let Some((name, located)) = classes.get_key_value(t.text.as_str()) else {
                     continue;
                 };
                 let own = located.file == rel.as_str() && located.class.body.contains(&i);
-                if !own && index.is_widget(name, rules) {
+                if !own && widgets.contains(name) {
                     *counts.entry(name).or_default() += 1;
                 }
             }
@@ -478,7 +491,7 @@ fn detect(index: &Index, routing: &Routing, resolver: &Resolver, rules: &Compile
 
 fn score_exercise<'a>(
     located: &Located<'a>,
-    found: &'a Found,
+    found: &Found,
     flow: &[&Located<'a>],
     index: &Index<'a>,
     rules: &'a Compiled,

@@ -68,8 +68,8 @@ pub(super) struct Index<'a> {
     names: std::cell::RefCell<
         rustc_hash::FxHashMap<&'a str, std::rc::Rc<rustc_hash::FxHashSet<&'a str>>>,
     >,
-    /// Whether a name is a widget (filled on first use: detection asks for every call).
-    widgets: std::cell::RefCell<rustc_hash::FxHashMap<String, bool>>,
+    /// The project's widget classes.
+    pub widgets: rustc_hash::FxHashSet<&'a str>,
     /// The state class of each widget: `… extends State<Widget>` (the first one).
     states: BTreeMap<&'a str, &'a str>,
 }
@@ -122,14 +122,28 @@ impl<'a> Index<'a> {
                 }
             }
         }
-        Self {
+        let mut index = Self {
             classes,
             declared,
             uses: Default::default(),
             names: Default::default(),
             widgets: Default::default(),
             states,
-        }
+        };
+        let widgets = index
+            .classes
+            .keys()
+            .copied()
+            .filter(|name| {
+                index
+                    .chain(name)
+                    .iter()
+                    .skip(1)
+                    .any(|c| rules.rules.screens.widget_bases.contains(c))
+            })
+            .collect();
+        index.widgets = widgets;
+        index
     }
 
     /// Whether `rel` is a hub the use graph does not go through: the app's entry
@@ -208,17 +222,9 @@ impl<'a> Index<'a> {
         out
     }
 
-    pub fn is_widget(&self, name: &str, rules: &Compiled) -> bool {
-        if let Some(&known) = self.widgets.borrow().get(name) {
-            return known;
-        }
-        let widget = self
-            .chain(name)
-            .iter()
-            .skip(1)
-            .any(|c| rules.rules.screens.widget_bases.contains(c));
-        self.widgets.borrow_mut().insert(name.to_owned(), widget);
-        widget
+    /// A class of the project that extends a widget base (directly or through its classes).
+    pub fn is_widget(&self, name: &str, _rules: &Compiled) -> bool {
+        self.widgets.contains(name)
     }
 
     /// The state class of a widget: `… extends State<Widget>` (the first one declared, in

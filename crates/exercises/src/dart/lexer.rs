@@ -30,7 +30,12 @@ pub struct Token {
 
 impl Token {
     pub fn is(&self, text: &str) -> bool {
-        matches!(self.kind, TokenKind::Ident | TokenKind::Punct) && self.text == text
+        // Most questions are one-character punctuation: compare bytes before calling memcmp.
+        let (a, b) = (self.text.as_bytes(), text.as_bytes());
+        matches!(self.kind, TokenKind::Ident | TokenKind::Punct)
+            && a.len() == b.len()
+            && a.first() == b.first()
+            && a == b
     }
     pub fn is_ident(&self) -> bool {
         self.kind == TokenKind::Ident

@@ -7,7 +7,7 @@
 //!   arguments), `with`, `implements`, `on`;
 //! - members of a class: fields (name, type, line) and methods (name, line, `@override`,
 //!   and what their body calls);
-//! - calls anywhere: `name(`, `receiver.name(`, constructor calls (`const`/`new` optional),
+//! - calls in a method: `name(`, `receiver.name(`, constructor calls (`const`/`new` optional),
 //!   with the string literal arguments, named string arguments (`type: 'x'`), and whether
 //!   the call sits inside a `try` block or is followed by `.catchError(`.
 //!
@@ -84,8 +84,6 @@ impl Class {
 pub struct DartFile {
     pub imports: Vec<Import>,
     pub classes: Vec<Class>,
-    /// Every call in the file (top level and in classes).
-    pub calls: Vec<Call>,
     /// Every string literal: (text, line, interpolated).
     pub strings: Vec<(String, u32, bool)>,
     pub tokens: Vec<Token>,
@@ -218,7 +216,6 @@ fn read_tokens(ix: &Index) -> DartFile {
                 _ => None,
             })
             .collect(),
-        calls: calls_in(ix, 0, tokens.len()),
         ..Default::default()
     };
     let mut i = 0;

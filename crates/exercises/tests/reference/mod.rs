@@ -251,7 +251,6 @@ mod structure {
                     _ => None,
                 })
                 .collect(),
-            calls: calls_in(&tokens, 0, tokens.len()),
             ..Default::default()
         };
         let mut i = 0;
