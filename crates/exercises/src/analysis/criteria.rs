@@ -243,7 +243,10 @@ impl<'a> Subject<'a> {
                 .flat_map(|o| reached(o, lifecycle))
                 .filter(|c| {
                     rules.session_start.is_match(&c.call.name)
-                        || r.lifecycle.audio_init_calls.contains(&c.call.name)
+                        || r.lifecycle
+                            .audio_init_calls
+                            .iter()
+                            .any(|x| *x == c.call.name)
                 })
                 .collect()
         };
@@ -433,7 +436,13 @@ fn providers_read(
 fn audio_type(init: &Method, rules: &Rules) -> Option<(String, u32)> {
     init.calls
         .iter()
-        .filter(|c| rules.lifecycle.audio_init_calls.contains(&c.name))
+        .filter(|c| {
+            rules
+                .lifecycle
+                .audio_init_calls
+                .iter()
+                .any(|x| *x == c.name)
+        })
         .find_map(|c| {
             c.named_string_args
                 .iter()
@@ -570,7 +579,7 @@ fn trail(r: &Reached) -> String {
     steps.push(match (&r.call.receiver, &r.provider) {
         (_, Some(p)) => format!("{p}.{}", r.call.name),
         (Some(recv), None) => format!("{recv}.{}", r.call.name),
-        (None, None) => r.call.name.clone(),
+        (None, None) => r.call.name.to_string(),
     });
     steps.join(" → ")
 }
@@ -717,7 +726,8 @@ fn dispose(s: &Subject) -> Judgement {
         }
         let released = dispose.is_some_and(|d| {
             d.calls.iter().any(|c| {
-                c.receiver.as_deref() == Some(field.name.as_str()) && calls.contains(&c.name)
+                c.receiver.as_deref() == Some(field.name.as_str())
+                    && calls.iter().any(|x| *x == c.name)
             }) || (calls.iter().any(|c| c == "sink")
                 && o.tokens
                     .get(d.body.clone())
@@ -871,14 +881,14 @@ fn endpoint_drift(s: &Subject, stack: &StackContext, drifts: &[Drift]) -> Judgem
     // Hard-coded LAN addresses in the files it depends on: they work on one network only.
     let mut findings: Vec<Evidence> = Vec::new();
     for f in s.uses.iter().filter_map(|f| s.package.files.get(f)) {
-        for (text, line, _) in &f.dart.strings {
+        for (text, line, _) in f.dart.strings() {
             if let Some(ip) = lan_address(text) {
                 findings.push(evidence(
                     format!(
                         "the LAN address {ip} is written in the code: the app reaches the stack only on that one network; read it from the config (.env) instead"
                     ),
                     &f.path.display().to_string(),
-                    *line,
+                    line,
                 ));
             }
         }
@@ -951,7 +961,9 @@ fn error_handling(s: &Subject) -> Judgement {
                     .map(move |c| (o, c))
             })
             .filter(|(_, c)| {
-                c.receiver.is_some() && s.rules.network.calls.contains(&c.name) && !c.handled
+                c.receiver.is_some()
+                    && s.rules.network.calls.iter().any(|x| *x == c.name)
+                    && !c.handled
             })
             .map(|(o, c)| {
                 evidence(
@@ -975,7 +987,14 @@ fn template_changed(s: &Subject) -> Judgement {
     Judgement::unless_found(
         s.own
             .iter()
-            .flat_map(|o| o.class.strings.iter())
+            .flat_map(|o| {
+                o.tokens
+                    .get(o.class.body.clone())
+                    .unwrap_or_default()
+                    .iter()
+                    .filter(|t| t.is_str())
+                    .map(|t| (t.text.as_str(), t.line))
+            })
             .filter(|(text, _)| {
                 s.rules
                     .screens
@@ -987,7 +1006,7 @@ fn template_changed(s: &Subject) -> Judgement {
                 evidence(
                     format!("still the template's placeholder: \"{text}\""),
                     &s.file,
-                    *line,
+                    line,
                 )
             })
             .collect(),

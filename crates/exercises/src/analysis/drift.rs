@@ -61,7 +61,7 @@ pub(super) fn drift(project: &Project, rules: &Compiled, stack: &StackContext) -
             if !rules.is_config_file(rel) {
                 continue;
             }
-            for (text, line, _) in &file.dart.strings {
+            for (text, line, _) in file.dart.strings() {
                 let constant = text.replace(HOLE, "");
                 // The field or getter holding it: the last member declared at or before
                 // its line in the class around it.
@@ -69,13 +69,13 @@ pub(super) fn drift(project: &Project, rules: &Compiled, stack: &StackContext) -
                     .dart
                     .classes
                     .iter()
-                    .rfind(|c| c.line <= *line)
+                    .rfind(|c| c.line <= line)
                     .and_then(|c| {
                         c.fields
                             .iter()
                             .map(|f| (f.line, &f.name))
                             .chain(c.methods.iter().map(|m| (m.line, &m.name)))
-                            .filter(|(l, _)| l <= line)
+                            .filter(|(l, _)| *l <= line)
                             .max_by_key(|(l, _)| *l)
                             .map(|(_, n)| n.clone())
                     });
@@ -84,7 +84,7 @@ pub(super) fn drift(project: &Project, rules: &Compiled, stack: &StackContext) -
                         out.push(Drift {
                             entry: entry.clone(),
                             file: file.path.display().to_string(),
-                            line: *line,
+                            line,
                             message: format!(
                                 "the app calls port {port} ({url}) but the stack publishes no port {port}; it publishes {}",
                                 port_ranges(published)

@@ -45,8 +45,8 @@ impl Token {
     }
 }
 
-/// A token's text: punctuation shares one static string per symbol; the rest is owned. Reads
-/// as a `&str` (it derefs to one); `to_string()` gives an owned copy.
+/// A token's text: punctuation and frequent words share one static string each; the rest
+/// is owned. Reads as a `&str` (it derefs to one); `to_string()` gives an owned copy.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct Text(std::borrow::Cow<'static, str>);
 
@@ -59,49 +59,49 @@ impl Text {
 impl std::ops::Deref for Text {
     type Target = str;
     fn deref(&self) -> &str {
-        &self.0
+        self.as_str()
     }
 }
 
 impl std::borrow::Borrow<str> for Text {
     fn borrow(&self) -> &str {
-        &self.0
+        self.as_str()
     }
 }
 
 impl std::fmt::Debug for Text {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Debug::fmt(&*self.0, f)
+        std::fmt::Debug::fmt(self.as_str(), f)
     }
 }
 
 impl std::fmt::Display for Text {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
 impl PartialEq<str> for Text {
     fn eq(&self, other: &str) -> bool {
-        *self.0 == *other
+        self.as_str() == other
     }
 }
 
 impl PartialEq<&str> for Text {
     fn eq(&self, other: &&str) -> bool {
-        *self.0 == **other
+        self.as_str() == *other
     }
 }
 
 impl PartialEq<String> for Text {
     fn eq(&self, other: &String) -> bool {
-        *self.0 == **other
+        self.as_str() == other.as_str()
     }
 }
 
 impl PartialEq<Text> for String {
     fn eq(&self, other: &Text) -> bool {
-        **self == *other.0
+        self.as_str() == other.as_str()
     }
 }
 
@@ -111,8 +111,15 @@ impl From<String> for Text {
     }
 }
 
-impl From<&'static str> for Text {
-    fn from(s: &'static str) -> Self {
+impl From<&str> for Text {
+    /// An owned copy (see [`Text::from_static`] for text that lives for ever).
+    fn from(s: &str) -> Self {
+        Self(std::borrow::Cow::Owned(s.to_owned()))
+    }
+}
+
+impl Text {
+    pub fn from_static(s: &'static str) -> Self {
         Self(std::borrow::Cow::Borrowed(s))
     }
 }
@@ -403,8 +410,8 @@ impl Lexer<'_> {
                         self.skip_ident();
                         let word = &self.src[start..self.pos];
                         let text = match static_word(word) {
-                            Some(w) => Text::from(w),
-                            None => Text::from(word.to_owned()),
+                            Some(w) => Text::from_static(w),
+                            None => Text::from(word),
                         };
                         self.out.push(Token {
                             kind: TokenKind::Ident,
@@ -462,8 +469,8 @@ impl Lexer<'_> {
             };
             let slice = &self.src[self.pos..self.pos + len];
             let text = match static_punct(slice) {
-                Some(p) => Text::from(p),
-                None => Text::from(slice.to_owned()),
+                Some(p) => Text::from_static(p),
+                None => Text::from(slice),
             };
             self.pos += len;
             self.out.push(Token {

@@ -13,7 +13,7 @@
 //!
 //! Anything it does not understand is skipped, never fatal.
 
-use super::lexer::{Token, TokenKind, lex};
+use super::lexer::{Text, Token, TokenKind, lex};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Import {
@@ -23,9 +23,9 @@ pub struct Import {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Call {
-    pub name: String,
+    pub name: Text,
     /// `x` in `x.name(` (the last identifier before the dot), when there is one.
-    pub receiver: Option<String>,
+    pub receiver: Option<Text>,
     pub line: u32,
     /// String literals passed positionally, in order.
     pub string_args: Vec<String>,
@@ -68,10 +68,18 @@ pub struct Class {
     pub interfaces: Vec<String>,
     pub fields: Vec<Field>,
     pub methods: Vec<Method>,
-    /// String literals in the class body, with lines.
-    pub strings: Vec<(String, u32)>,
     /// The body's token range in the file's [`DartFile::tokens`] (braces excluded).
     pub body: std::ops::Range<usize>,
+}
+
+impl DartFile {
+    /// Every string literal: (text, line, interpolated).
+    pub fn strings(&self) -> impl Iterator<Item = (&str, u32, bool)> {
+        self.tokens.iter().filter_map(|t| match t.kind {
+            TokenKind::Str { interpolated } => Some((t.text.as_str(), t.line, interpolated)),
+            _ => None,
+        })
+    }
 }
 
 impl Class {
@@ -84,8 +92,6 @@ impl Class {
 pub struct DartFile {
     pub imports: Vec<Import>,
     pub classes: Vec<Class>,
-    /// Every string literal: (text, line, interpolated).
-    pub strings: Vec<(String, u32, bool)>,
     pub tokens: Vec<Token>,
 }
 
@@ -208,16 +214,7 @@ impl<'t> Index<'t> {
 
 fn read_tokens(ix: &Index) -> DartFile {
     let tokens = ix.tokens;
-    let mut file = DartFile {
-        strings: tokens
-            .iter()
-            .filter_map(|t| match t.kind {
-                TokenKind::Str { interpolated } => Some((t.text.to_string(), t.line, interpolated)),
-                _ => None,
-            })
-            .collect(),
-        ..Default::default()
-    };
+    let mut file = DartFile::default();
     let mut i = 0;
     while i < tokens.len() {
         let t = &tokens[i];
@@ -334,7 +331,6 @@ fn class_at(ix: &Index, at: usize) -> Option<(Class, usize)> {
         interfaces: Vec::new(),
         fields: Vec::new(),
         methods: Vec::new(),
-        strings: Vec::new(),
         body: 0..0,
     };
     let header_stops = ["extends", "with", "implements", "on", "{", ";"];
@@ -378,11 +374,6 @@ fn class_at(ix: &Index, at: usize) -> Option<(Class, usize)> {
         return Some((class, i + 1));
     }
     let close = ix.matching(i).unwrap_or(tokens.len().saturating_sub(1));
-    class.strings = tokens[i..close.min(tokens.len())]
-        .iter()
-        .filter(|t| t.is_str())
-        .map(|t| (t.text.to_string(), t.line))
-        .collect();
     class.body = (i + 1).min(close)..close;
     members(ix, i + 1, close, &mut class);
     Some((class, close + 1))
@@ -559,9 +550,9 @@ fn calls_in(ix: &Index, from: usize, to: usize) -> Vec<Call> {
         {
             let r = &tokens[i - 2];
             if r.is_ident() {
-                Some(r.text.to_string())
+                Some(r.text.clone())
             } else if r.is(")") {
-                Some(")".to_owned())
+                Some(Text::from_static(")"))
             } else {
                 None
             }
@@ -595,7 +586,7 @@ fn calls_in(ix: &Index, from: usize, to: usize) -> Vec<Call> {
                 .is_some_and(|n| n.is("catchError") || n.is("onError"));
         let in_try = tries.iter().any(|&(a, b)| a + 1 < i && i < b);
         calls.push(Call {
-            name: t.text.to_string(),
+            name: t.text.clone(),
             receiver,
             line: t.line,
             string_args,

@@ -242,15 +242,6 @@ mod structure {
     pub fn read(source: &str) -> DartFile {
         let tokens = super::lexer::lex(source);
         let mut file = DartFile {
-            strings: tokens
-                .iter()
-                .filter_map(|t| match t.kind {
-                    TokenKind::Str { interpolated } => {
-                        Some((t.text.to_string(), t.line, interpolated))
-                    }
-                    _ => None,
-                })
-                .collect(),
             ..Default::default()
         };
         let mut i = 0;
@@ -381,7 +372,6 @@ mod structure {
             interfaces: Vec::new(),
             fields: Vec::new(),
             methods: Vec::new(),
-            strings: Vec::new(),
             body: 0..0,
         };
         let header_stops = ["extends", "with", "implements", "on", "{", ";"];
@@ -422,11 +412,6 @@ mod structure {
             return Some((class, i + 1));
         }
         let close = matching(tokens, i).unwrap_or(tokens.len().saturating_sub(1));
-        class.strings = tokens[i..close.min(tokens.len())]
-            .iter()
-            .filter(|t| t.is_str())
-            .map(|t| (t.text.to_string(), t.line))
-            .collect();
         class.body = (i + 1).min(close)..close;
         members(tokens, i + 1, close, &mut class);
         Some((class, close + 1))
@@ -634,8 +619,8 @@ mod structure {
                     .is_some_and(|n| n.is("catchError") || n.is("onError"));
             let in_try = tries.iter().any(|(a, b)| *a < i && i < *b);
             calls.push(Call {
-                name: t.text.to_string(),
-                receiver: receiver.map(|r| r.to_string()),
+                name: t.text.clone(),
+                receiver: receiver.map(|r| r.as_str().into()),
                 line: t.line,
                 string_args,
                 named_string_args,
