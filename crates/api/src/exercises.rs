@@ -127,10 +127,26 @@ impl Api {
         &self,
         project: Option<String>,
     ) -> Result<greenroom_exercises::analysis::Analysis, ApiError> {
-        let (root, rules, context) = self.exercises_context(project).await?;
+        // Reading the files (the longest part) starts first; the rule pack compiles and the
+        // stack is read meanwhile.
+        let root = self.exercises_project(project)?;
+        let agent_paths = greenroom_exercises::rules::Compiled::agent_paths(&root);
+        let read_root = root.clone();
+        let reading = tokio::task::spawn_blocking(move || {
+            greenroom_exercises::project::read_project(&read_root, &agent_paths)
+        });
+        let (root, rules, context) = self
+            .exercises_context(Some(root.display().to_string()))
+            .await?;
+        let read = reading
+            .await
+            .map_err(|e| ApiError::internal(format!("the scan stopped: {e}")))?;
         let analysis = tokio::task::spawn_blocking(move || {
-            let project =
-                greenroom_exercises::project::read_project(&root, &rules.rules.agent.paths);
+            let project = if read.agent_paths_match(&rules.rules.agent.paths) {
+                read
+            } else {
+                greenroom_exercises::project::read_project(&root, &rules.rules.agent.paths)
+            };
             let analysis = greenroom_exercises::analysis::analyse(&project, &rules, &context);
             // Freeing a read project (every token of every file) takes about as long as
             // analysing it: do it off the caller's path (a one-shot CLI exits before).

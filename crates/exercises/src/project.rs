@@ -57,6 +57,15 @@ pub struct Project {
     pub skipped: Vec<Skipped>,
     /// (path, text) of the agent's Python files.
     pub agent_files: Vec<(PathBuf, String)>,
+    /// The agent folders they were looked for in (relative to the root).
+    pub agent_paths: Vec<String>,
+}
+
+impl Project {
+    /// Whether its agent sources were looked for in exactly these folders.
+    pub fn agent_paths_match(&self, paths: &[String]) -> bool {
+        self.agent_paths == paths
+    }
 }
 
 /// Content hashes for the per-file cache and the history (FxHash over the bytes, eight at a
@@ -189,6 +198,7 @@ fn read_all(jobs: &[Job]) -> Vec<Read> {
 pub fn read_project(root: &Path, agent_paths: &[String]) -> Project {
     let mut project = Project {
         root: root.to_path_buf(),
+        agent_paths: agent_paths.to_vec(),
         ..Default::default()
     };
     let mut pubspecs: Vec<PathBuf> = walker(root)

@@ -340,6 +340,28 @@ impl Compiled {
         Self::from_toml(DEFAULT_RULES, DEFAULT_ORIGIN).expect("the embedded rule pack is valid")
     }
 
+    /// Where the project's agent sources are (`[agent] paths`, with the same precedence),
+    /// read without compiling the pack: a scan starts reading files with it while the pack
+    /// compiles. A project file that cannot be read as a pack gives the default's paths
+    /// ([`Compiled::for_project`] reports the error).
+    pub fn agent_paths(root: &Path) -> Vec<String> {
+        let from = |text: &str| -> Option<Vec<String>> {
+            let value: toml::Value = toml::from_str(text).ok()?;
+            value
+                .get("agent")?
+                .get("paths")?
+                .as_array()?
+                .iter()
+                .map(|p| p.as_str().map(str::to_owned))
+                .collect()
+        };
+        std::fs::read_to_string(root.join(PROJECT_FILE))
+            .ok()
+            .and_then(|t| from(&t))
+            .or_else(|| from(DEFAULT_RULES))
+            .unwrap_or_default()
+    }
+
     /// The default rules with the project's overrides (`greenroom-exercises.toml`) applied
     /// (precedence in the module docs).
     pub fn for_project(root: &Path) -> Result<Self, RulesError> {
@@ -441,6 +463,25 @@ pub fn glob_regex(pattern: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn agent_paths_without_compiling_follow_the_same_precedence() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(
+            Compiled::agent_paths(dir.path()),
+            Compiled::default_rules().rules.agent.paths
+        );
+        std::fs::write(
+            dir.path().join(PROJECT_FILE),
+            "[agent]\npaths = [\"bots\"]\ntype_variable = \"kind\"\nroute_tables = \"x\"\n",
+        )
+        .unwrap();
+        assert_eq!(Compiled::agent_paths(dir.path()), ["bots"]);
+        assert_eq!(
+            Compiled::for_project(dir.path()).unwrap().rules.agent.paths,
+            ["bots"]
+        );
+    }
 
     #[test]
     fn the_default_pack_compiles_and_excludes_what_is_not_an_exercise() {
