@@ -89,6 +89,8 @@ pub(super) struct Subject<'a> {
     pub uses: Vec<String>,
     /// The same files: absolute path, and the names (identifiers, strings) each holds.
     pub used_files: Vec<(String, Names<'a>)>,
+    /// LAN addresses written in those files: (file, line, address).
+    pub lan_addresses: Vec<(String, u32, String)>,
     /// The same files, absolute.
     pub closure_paths: Vec<String>,
     /// `initState`, from the first of its classes that declares one.
@@ -230,6 +232,17 @@ impl<'a> Subject<'a> {
                 Some((f.path.display().to_string(), index.names(package, rel)))
             })
             .collect();
+        let lan_addresses = order
+            .iter()
+            .zip(&used_files)
+            .flat_map(|(rel, (path, _))| {
+                index
+                    .lan_addresses(package, rel)
+                    .iter()
+                    .map(|(line, ip)| (path.clone(), *line, ip.clone()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
         let init = screen_own.iter().find_map(|o| o.class.method("initState"));
         let audio = init.and_then(|m| audio_type(m, r));
         let sent_type = if audio.is_some() {
@@ -295,6 +308,7 @@ impl<'a> Subject<'a> {
             closure,
             uses,
             used_files,
+            lan_addresses,
             closure_paths,
             init,
             audio,
@@ -862,36 +876,17 @@ fn agent_routing(
     }
 }
 
-/// A private IPv4 address (`192.168.1.44`) written in a string literal; not the emulators'
-/// aliases of the host (`10.0.2.2` Android, `10.0.3.2` Genymotion).
-fn lan_address(text: &str) -> Option<&str> {
-    text.split(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .find(|w| {
-            let octets: Vec<u8> = w.split('.').filter_map(|o| o.parse().ok()).collect();
-            w.split('.').count() == 4
-                && octets.len() == 4
-                && !["10.0.2.2", "10.0.3.2"].contains(w)
-                && (octets[0] == 10
-                    || (octets[0] == 192 && octets[1] == 168)
-                    || (octets[0] == 172 && (16..=31).contains(&octets[1])))
-        })
-}
-
 fn endpoint_drift(s: &Subject, stack: &StackContext, drifts: &[Drift]) -> Judgement {
     // Hard-coded LAN addresses in the files it depends on: they work on one network only.
     let mut findings: Vec<Evidence> = Vec::new();
-    for f in s.uses.iter().filter_map(|f| s.package.files.get(f)) {
-        for (text, line, _) in f.dart.strings() {
-            if let Some(ip) = lan_address(text) {
-                findings.push(evidence(
-                    format!(
-                        "the LAN address {ip} is written in the code: the app reaches the stack only on that one network; read it from the config (.env) instead"
-                    ),
-                    &f.path.display().to_string(),
-                    line,
-                ));
-            }
-        }
+    for (file, line, ip) in &s.lan_addresses {
+        findings.push(evidence(
+            format!(
+                "the LAN address {ip} is written in the code: the app reaches the stack only on that one network; read it from the config (.env) instead"
+            ),
+            file,
+            *line,
+        ));
     }
     if stack.published_ports.is_none() {
         return if findings.is_empty() {

@@ -64,6 +64,8 @@ pub(super) struct Index<'a> {
     declared: rustc_hash::FxHashMap<(&'a str, &'a str), &'a str>,
     /// Per file, the files whose top-level names it mentions (filled on first use).
     uses: std::cell::RefCell<rustc_hash::FxHashMap<&'a str, Vec<&'a str>>>,
+    /// Per file, the LAN addresses its string literals hold (filled on first use).
+    lan: std::cell::RefCell<rustc_hash::FxHashMap<&'a str, std::rc::Rc<Vec<(u32, String)>>>>,
     /// Per file, the identifiers and string literals it holds (filled on first use).
     names: std::cell::RefCell<
         rustc_hash::FxHashMap<&'a str, std::rc::Rc<rustc_hash::FxHashSet<&'a str>>>,
@@ -127,6 +129,7 @@ impl<'a> Index<'a> {
             declared,
             uses: Default::default(),
             names: Default::default(),
+            lan: Default::default(),
             widgets: Default::default(),
             states,
         };
@@ -174,6 +177,31 @@ impl<'a> Index<'a> {
         out.sort_unstable();
         self.uses.borrow_mut().insert(rel, out.clone());
         out
+    }
+
+    /// The LAN addresses (see [`lan_address`]) in a file's string literals: (line, address).
+    pub fn lan_addresses(
+        &self,
+        package: &'a Package,
+        rel: &'a str,
+    ) -> std::rc::Rc<Vec<(u32, String)>> {
+        if let Some(found) = self.lan.borrow().get(rel) {
+            return found.clone();
+        }
+        let found: Vec<(u32, String)> = package
+            .files
+            .get(rel)
+            .map(|f| {
+                f.dart
+                    .strings()
+                    .filter(|(text, _, _)| text.contains('.'))
+                    .filter_map(|(text, line, _)| lan_address(text).map(|ip| (line, ip.to_owned())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let found = std::rc::Rc::new(found);
+        self.lan.borrow_mut().insert(rel, found.clone());
+        found
     }
 
     /// The identifiers and string literals of a file, as a set.
@@ -298,6 +326,21 @@ fn glob_fits(segment: &str, pattern: &str) -> bool {
     let mut parts = pattern.split(HOLE);
     let first = parts.next().unwrap_or("");
     segment.starts_with(first) && segment.len() >= first.len()
+}
+
+/// A private IPv4 address (`192.168.1.44`) written in a string literal; not the emulators'
+/// aliases of the host (`10.0.2.2` Android, `10.0.3.2` Genymotion).
+pub(super) fn lan_address(text: &str) -> Option<&str> {
+    text.split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .find(|w| {
+            let octets: Vec<u8> = w.split('.').filter_map(|o| o.parse().ok()).collect();
+            w.split('.').count() == 4
+                && octets.len() == 4
+                && !["10.0.2.2", "10.0.3.2"].contains(w)
+                && (octets[0] == 10
+                    || (octets[0] == 192 && octets[1] == 168)
+                    || (octets[0] == 172 && (16..=31).contains(&octets[1])))
+        })
 }
 
 pub(super) fn is_upper_ident(t: &Token) -> bool {
