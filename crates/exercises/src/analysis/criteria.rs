@@ -3,29 +3,48 @@
 //! says (`Surroundings`). `judge` dispatches on the id exhaustively, so a criterion
 //! cannot be declared without its judge.
 //!
-//! "Its classes" are the widget and its state class (`… extends State<Widget>`); "its
-//! closure" is the package-internal import closure of their files. `passed = None`: the
-//! criterion does not apply (it is left out of the score).
+//! "Its classes" are the widget and its state class (`… extends State<Widget>`), then each
+//! screen of its flow and its state class; "its screen" is the first two. "Its closure" is
+//! the package-internal import closure of their files (what a change can affect: the watch
+//! rescoring set). "What it uses" is narrower: from its classes' files, the files declaring
+//! a top-level name (class, variable, function) that a file already reached mentions, within
+//! the closure, nearest first; the app's entry (`lib/main.dart`) and files declaring routes
+//! are reached but not gone through (everything is reachable from them). "A session start" is
+//! a call matching `lifecycle.session_start` (or an audio init call); one "through a
+//! provider" is on a receiver read from `ref.read(x.notifier)` / `ref.watch(x)`.
+//! `passed = None`: the criterion does not apply (it is left out of the score).
 //! - `registered`: always passes (an exercise is registered by definition); the evidence
-//!   says where.
-//! - `mixin_callbacks`: applies when its classes use one of `screens.exercise_mixins`;
-//!   passes when they implement every `lifecycle.mixin_callbacks` between them.
-//! - `audio_init`: always applies; passes when `initState` (the first of its classes that
-//!   has one) calls one of `lifecycle.audio_init_calls` with an exercise type (its first
-//!   `lifecycle.type_args` named string argument, else its first string argument) that is
-//!   not blank, not interpolated and holds none of `screens.template_placeholders`.
-//! - `dispose`: applies when a field of its classes has a `lifecycle.release` type; passes
-//!   when `dispose()` calls one of that type's release calls on every such field (for a
-//!   `sink` release: mentions the field).
-//! - `agent_routing` (blocking): applies when agent sources were found and `audio_init`
-//!   found a type (placeholder or not); passes when the agent routes that type.
-//! - `endpoint_drift`: applies when the stack's published ports are known; fails with each
-//!   drift found in a file of its closure, unless the drift is a named config entry that no
-//!   file of its closure (drift files aside) names.
+//!   gives every route that shows it, with the dispatcher's id.
+//! - `mixin_callbacks`: applies when its screen uses one of `screens.exercise_mixins`;
+//!   passes when its classes implement every `lifecycle.mixin_callbacks` between them.
+//! - `audio_init`: applies when it uses audio (the mixin, an audio init call in `initState`,
+//!   or an import starting with one of `lifecycle.audio_imports` in what it uses). Passes
+//!   when `initState` calls one of `lifecycle.audio_init_calls` with an exercise type (its
+//!   first `lifecycle.type_args` named string argument, else its first string argument)
+//!   that is not blank, not interpolated and holds none of `screens.template_placeholders`;
+//!   or when, with no such call, a session start is reached from `initState` through its
+//!   screen's own methods. Fails saying where the session starts instead when that is
+//!   `build` (it runs on every rebuild).
+//! - `dispose`: applies when a field of its classes has a `lifecycle.release` type, or its
+//!   classes start a session through a provider. Passes when the `dispose()` of the class
+//!   holding each such field calls one of that type's release calls on it (for a `sink`
+//!   release: names the field), and when every provider a session starts through is ended
+//!   in its screen's `dispose()` (a `lifecycle.session_stop` call on it) or declared
+//!   `autoDispose`.
+//! - `agent_routing` (blocking): applies when agent sources were found, it reaches the agent
+//!   (it needs a LiveKit service, uses the mixin or gives the audio init call a type) and it
+//!   has a type: the audio init call's, else the one it sends (`lifecycle.type_keys`: the
+//!   nearest used file writing exactly one). Passes when the agent compares that type in a
+//!   branch something calls; fails when it does not route it, or routes it only in a
+//!   function nothing calls.
+//! - `endpoint_drift`: applies when the stack's published ports are known or a file it uses
+//!   writes a LAN address (`10.x`, `172.16–31.x`, `192.168.x`; not the emulators' host
+//!   aliases). Fails with each such address, and each drift in a file it uses, unless the
+//!   drift is a named config entry that no file it uses (drift files aside) names.
 //! - `services_healthy`: applies when a stack is running; passes when every service it
 //!   needs is found under one of its `stack_names` and healthy. It needs a `[[services]]`
-//!   entry when its closure mentions (or its classes mix in) one of `when_uses`, or its
-//!   closure imports a URI starting with one of `when_imports`.
+//!   entry when a file it uses (config files aside) names one of `when_uses` (or its classes
+//!   mix one in), or imports a URI starting with one of `when_imports`.
 //! - `error_handling`: always applies; passes when every `network.calls` call on a
 //!   receiver in its classes sits in a `try` block or is followed by `.catchError(` /
 //!   `.onError(`.
@@ -85,9 +104,8 @@ pub(super) struct Subject<'a> {
     pub is_template: bool,
     /// Its closure (package-relative paths), sorted.
     pub closure: Vec<String>,
-    /// The files it uses, nearest first (see [`Subject::new`]): a subset of the closure.
-    pub uses: Vec<String>,
-    /// The same files: absolute path, and the names (identifiers, strings) each holds.
+    /// The files it uses, nearest first (see [`Subject::new`]), a subset of the closure: each
+    /// one's absolute path, and the names (identifiers, strings) it holds.
     pub used_files: Vec<(String, Names<'a>)>,
     /// LAN addresses written in those files: (file, line, address).
     pub lan_addresses: Vec<(String, u32, String)>,
@@ -224,7 +242,6 @@ impl<'a> Subject<'a> {
             }
             next += 1;
         }
-        let uses: Vec<String> = order.iter().map(|f| (*f).to_owned()).collect();
         let used_files: Vec<(String, Names<'a>)> = order
             .iter()
             .filter_map(|rel| {
@@ -248,7 +265,7 @@ impl<'a> Subject<'a> {
         let sent_type = if audio.is_some() {
             None
         } else {
-            sent_type(package, &uses, r)
+            sent_type(package, &order, r)
         };
         let reach = |lifecycle: &str| -> Vec<Reached<'a>> {
             screen_own
@@ -284,7 +301,7 @@ impl<'a> Subject<'a> {
             .collect();
         let uses_audio = uses_mixin
             || audio.is_some()
-            || uses.iter().filter_map(|f| package.files.get(f)).any(|f| {
+            || order.iter().filter_map(|f| package.files.get(*f)).any(|f| {
                 f.dart.imports.iter().any(|i| {
                     r.lifecycle
                         .audio_imports
@@ -306,7 +323,6 @@ impl<'a> Subject<'a> {
             uses_mixin,
             is_template,
             closure,
-            uses,
             used_files,
             lan_addresses,
             closure_paths,
@@ -470,9 +486,9 @@ fn audio_type(init: &Method, rules: &Rules) -> Option<(String, u32)> {
 /// The exercise type its closure sends (`'exercise_type': 'x'`, `exerciseType: 'x'`): in the
 /// nearest file (breadth-first `order`) that writes exactly one such type — a file writing
 /// several is a catalogue of exercises, not this one's service.
-fn sent_type(package: &Package, order: &[String], rules: &Rules) -> Option<(String, String, u32)> {
+fn sent_type(package: &Package, order: &[&str], rules: &Rules) -> Option<(String, String, u32)> {
     for rel in order {
-        let Some(f) = package.files.get(rel) else {
+        let Some(f) = package.files.get(*rel) else {
             continue;
         };
         let t = &f.dart.tokens;

@@ -384,3 +384,127 @@ fn no_criterion_fails_the_good_exercise() {
         .collect();
     assert!(verdicts.values().all(|p| *p != Some(false)), "{verdicts:?}");
 }
+
+/// A screen that starts its session through a Riverpod provider, in `initState` through one
+/// of its own methods, and never ends it.
+const PROVIDED: &str = r#"import 'session.dart';
+class XScreen extends ConsumerStatefulWidget {}
+class _XState extends ConsumerState<XScreen> {
+  @override
+  void initState() {
+    super.initState();
+    WidgetsBinding.instance.addPostFrameCallback((_) => _begin());
+  }
+  Future<void> _begin() async {
+    final notifier = ref.read(sessionProvider.notifier);
+    await notifier.startSession(userId: 'u');
+  }
+  @override
+  void dispose() {
+    super.dispose();
+  }
+}
+"#;
+
+fn judged_with_provider(id: CriterionId, screen: &str, provider: &str) -> Judgement {
+    let session = format!(
+        "import 'package:livekit_client/livekit_client.dart';\nclass SessionNotifier {{}}\nfinal sessionProvider = {provider};\n"
+    );
+    let project = project(&[
+        ("router.dart", ROUTER),
+        ("x.dart", screen),
+        ("session.dart", &session),
+    ]);
+    let rules = Compiled::default_rules();
+    let index = Index::new(&project, &rules);
+    let routing = registry::routing(&project, &index, &rules);
+    let subject = Subject::new(
+        &index.classes["XScreen"],
+        &routing.by_widget["XScreen"],
+        &[],
+        &index,
+        &rules,
+    );
+    let stack = StackContext::default();
+    let (routed, unreached) = (BTreeSet::new(), Default::default());
+    let around = Surroundings {
+        stack: &stack,
+        routed: &routed,
+        unreached: &unreached,
+        drifts: &[],
+    };
+    judge(id, &subject, &around)
+}
+
+#[test]
+fn a_session_started_through_a_provider_counts_for_audio_and_must_end_in_dispose() {
+    let plain = "StateNotifierProvider<SessionNotifier, int>((ref) => SessionNotifier())";
+    let j = judged_with_provider(CriterionId::AudioInit, PROVIDED, plain);
+    assert_eq!(
+        (j.passed, messages(&j)),
+        (
+            Some(true),
+            vec![(
+                "the audio session starts from initState: initState → _begin → sessionProvider.startSession",
+                11
+            )]
+        )
+    );
+    let j = judged_with_provider(CriterionId::Dispose, PROVIDED, plain);
+    assert_eq!(j.passed, Some(false));
+    assert_eq!(
+        messages(&j),
+        [(
+            "initState → _begin → sessionProvider.startSession starts a session that dispose() never ends, and `sessionProvider` is not autoDispose (session.dart:3): leaving the screen keeps it running",
+            11
+        )]
+    );
+    // Ended in dispose, or a provider that ends with its last listener: passes.
+    let ended = PROVIDED.replace(
+        "    super.dispose();",
+        "    ref.read(sessionProvider.notifier).endSession();\n    super.dispose();",
+    );
+    assert_eq!(
+        judged_with_provider(CriterionId::Dispose, &ended, plain).passed,
+        Some(true)
+    );
+    let auto =
+        "StateNotifierProvider.autoDispose<SessionNotifier, int>((ref) => SessionNotifier())";
+    assert_eq!(
+        judged_with_provider(CriterionId::Dispose, PROVIDED, auto).passed,
+        Some(true)
+    );
+    // Started from build instead: audio fails and says where.
+    let in_build = PROVIDED
+        .replace(
+            "    WidgetsBinding.instance.addPostFrameCallback((_) => _begin());\n",
+            "",
+        )
+        .replace(
+            "  Future<void> _begin() async {",
+            "  Widget build(BuildContext context) {",
+        );
+    let j = judged_with_provider(CriterionId::AudioInit, &in_build, plain);
+    assert_eq!(j.passed, Some(false));
+    assert!(
+        j.findings[0].message.starts_with(
+            "the audio session starts in build (build → sessionProvider.startSession)"
+        ),
+        "{:?}",
+        j.findings
+    );
+}
+
+#[test]
+fn lan_addresses_but_not_the_emulators_host_aliases() {
+    use super::super::registry::lan_address;
+    assert_eq!(
+        lan_address("http://192.168.1.44:8005"),
+        Some("192.168.1.44")
+    );
+    assert_eq!(lan_address("ws://10.1.2.3"), Some("10.1.2.3"));
+    assert_eq!(lan_address("172.20.0.5"), Some("172.20.0.5"));
+    assert_eq!(lan_address("http://10.0.2.2:8000"), None);
+    assert_eq!(lan_address("172.32.0.1 and 8.8.8.8 and v1.2.3.4"), None);
+    assert_eq!(lan_address("192.168.1"), None);
+}

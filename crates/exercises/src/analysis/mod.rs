@@ -1,13 +1,22 @@
 //! Finding the exercises the app registers, and scoring each one.
 //!
-//! **Registered**: a widget built inside a route declaration (`GoRoute(path: …, builder:
-//! …)`; in a builder that dispatches on an id, `if (id == 'x') return XScreen();` registers
-//! `XScreen` at the path with `:id` = `x`) or inside an exercise-list entry
-//! (`ExerciseInfo(id: 'x', …)`). **An exercise** is a registered widget that uses the
-//! exercise mixin, extends the exercise template, is an exercise-list entry, or sits on a
-//! route matching `screens.exercise_route` — unless its name is excluded
-//! (`screens.not_exercises`: login, home, splash, settings, lists…). **An orphan** is an
-//! unregistered widget that uses the mixin or extends the template.
+//! **Registered**: a widget a route shows (read as `registry` documents: full paths of
+//! nested routes, builders followed through factories and local variables, a dispatching
+//! builder's `if`/`switch` on an id registering each screen at the path with `:id` = the id)
+//! or one built inside an exercise-list entry (`ExerciseInfo(id: 'x', …)`). A widget shown
+//! only with the route's parameter and no dispatch is **generic** (a detail page, a
+//! dispatcher's fallback); a widget a shell route builds is a **shell**.
+//!
+//! **An exercise** is a registered widget, not generic, not a shell, not the template, not
+//! excluded by name (`screens.not_exercises`), that uses the exercise mixin, extends the
+//! exercise template, is an exercise-list entry or is shown at a path matching
+//! `screens.exercise_route`; then **exercise lists** are taken out: such a widget that opens
+//! two or more other registered screens (`go`/`push` to their paths, or a page route) is a
+//! list, and the screens it opens are exercises. **Its flow**: the unregistered widgets it
+//! opens, and they in turn. Every other registered widget is listed in
+//! [`Analysis::screens`] with the reason. **An orphan** is an unregistered widget in no flow
+//! that uses the mixin, extends the template, or is named like a screen
+//! (`screens.screen_name`) and is built nowhere but in its own body.
 //!
 //! **Criteria**: the nine [`CriterionId`]s, every one judged for every exercise, in
 //! declaration order; what each checks exactly is in [`criteria`]. A criterion's weight and

@@ -56,6 +56,9 @@ impl<'a> Located<'a> {
     }
 }
 
+/// A file's LAN addresses: (line, address).
+pub(super) type LanAddresses = std::rc::Rc<Vec<(u32, String)>>;
+
 /// Every class of the project by name (the first one, when two files declare the same name),
 /// and where each top-level name (class, variable, function) is declared.
 pub(super) struct Index<'a> {
@@ -65,7 +68,7 @@ pub(super) struct Index<'a> {
     /// Per file, the files whose top-level names it mentions (filled on first use).
     uses: std::cell::RefCell<rustc_hash::FxHashMap<&'a str, Vec<&'a str>>>,
     /// Per file, the LAN addresses its string literals hold (filled on first use).
-    lan: std::cell::RefCell<rustc_hash::FxHashMap<&'a str, std::rc::Rc<Vec<(u32, String)>>>>,
+    lan: std::cell::RefCell<rustc_hash::FxHashMap<&'a str, LanAddresses>>,
     /// Per file, the identifiers and string literals it holds (filled on first use).
     names: std::cell::RefCell<
         rustc_hash::FxHashMap<&'a str, std::rc::Rc<rustc_hash::FxHashSet<&'a str>>>,
