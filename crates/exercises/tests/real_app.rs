@@ -132,6 +132,16 @@ fn finds_the_four_exercises_learners_practise_and_nothing_else() {
         assert!(reason(other).contains("by its name"), "{other}");
     }
     assert!(reason("ScenarioScreen").starts_with("not on an exercise route"));
+    // Two files declare a HomeScreen and two a ProfileScreen: each is the one the router
+    // imports.
+    let file = |class: &str| {
+        let s = a.screens.iter().find(|s| s.class_name == class).unwrap();
+        s.file.replace('\\', "/")
+    };
+    assert!(file("HomeScreen").ends_with("flutter_app/lib/screens/home_screen.dart"));
+    assert!(
+        file("ProfileScreen").ends_with("lib/presentation/screens/profile/profile_screen.dart")
+    );
     // A results screen nothing shows.
     assert!(
         a.orphans

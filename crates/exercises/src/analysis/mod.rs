@@ -224,7 +224,8 @@ pub fn analyse_incremental(
 
         let mut exercises = Vec::new();
         for found in &detected.exercises {
-            let Some(located) = index.classes.get(found.class.as_str()) else {
+            let declared_in = found.registrations[0].declared_in.as_deref();
+            let Some(located) = index.declared_at(&found.class, declared_in) else {
                 continue;
             };
             let reg = &found.registrations[0];
@@ -255,8 +256,17 @@ pub fn analyse_incremental(
             .collect();
         let constructed = built.join().expect("the construction count");
         let mut orphans = Vec::new();
-        for (name, located) in &index.classes {
-            if routing.by_widget.contains_key(*name)
+        // Every declaration: of two classes of one name, the one no route sees can be an orphan.
+        let declarations = index
+            .classes
+            .keys()
+            .flat_map(|name| index.declarations(name).iter().map(move |l| (name, l)));
+        for (name, located) in declarations {
+            let registered = routing.by_widget.get(*name).is_some_and(|regs| {
+                regs.iter()
+                    .any(|r| r.declared_in.as_deref().is_none_or(|f| f == located.file))
+            });
+            if registered
                 || routing.shells.contains(*name)
                 || in_flow.contains(name)
                 || !index.is_widget(name, rules)
@@ -390,7 +400,7 @@ fn detect(index: &Index, routing: &Routing, resolver: &Resolver, rules: &Compile
     let mut candidates: BTreeSet<&str> = BTreeSet::new();
     let mut verdicts: BTreeMap<&str, String> = BTreeMap::new();
     for (name, regs) in &routing.by_widget {
-        let Some(located) = index.classes.get(name.as_str()) else {
+        let Some(located) = index.declared_at(name, regs[0].declared_in.as_deref()) else {
             continue;
         };
         let specific_regs = specific(name);
@@ -484,8 +494,8 @@ fn detect(index: &Index, routing: &Routing, resolver: &Resolver, rules: &Compile
     let screens = verdicts
         .into_iter()
         .filter_map(|(name, reason)| {
-            let located = index.classes.get(name)?;
             let reg = routing.by_widget.get(name).and_then(|r| r.first());
+            let located = index.declared_at(name, reg.and_then(|r| r.declared_in.as_deref()))?;
             Some(ScreenVerdict {
                 class_name: name.to_owned(),
                 route: reg.map(|r| r.route.clone()).unwrap_or_default(),

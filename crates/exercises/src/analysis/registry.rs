@@ -40,6 +40,7 @@ use std::collections::{BTreeMap, BTreeSet};
 pub const MAX_DEPTH: usize = 6;
 
 /// Where a class is: the package, its file, the class.
+#[derive(Clone, Copy)]
 pub(super) struct Located<'a> {
     pub package: &'a Package,
     /// Relative to the package root.
@@ -63,6 +64,9 @@ pub(super) type LanAddresses = std::rc::Rc<Vec<(u32, String)>>;
 /// and where each top-level name (class, variable, function) is declared.
 pub(super) struct Index<'a> {
     pub classes: BTreeMap<&'a str, Located<'a>>,
+    /// Every declaration of each class name, in package and path order (two files may
+    /// declare the same name: the one a file imports is the one it means).
+    all: rustc_hash::FxHashMap<&'a str, Vec<Located<'a>>>,
     /// Top-level name → package-relative file declaring it (per package name).
     declared: rustc_hash::FxHashMap<(&'a str, &'a str), &'a str>,
     /// Per file, the files whose top-level names it mentions (filled on first use).
@@ -82,6 +86,7 @@ pub(super) struct Index<'a> {
 impl<'a> Index<'a> {
     pub fn new(project: &'a Project, rules: &Compiled) -> Self {
         let mut classes = BTreeMap::new();
+        let mut all: rustc_hash::FxHashMap<&str, Vec<Located>> = Default::default();
         let mut states = BTreeMap::new();
         let mut declared = rustc_hash::FxHashMap::default();
         for package in &project.packages {
@@ -96,11 +101,13 @@ impl<'a> Index<'a> {
                             states.entry(widget.as_str()).or_insert(class.name.as_str());
                         }
                     }
-                    classes.entry(class.name.as_str()).or_insert(Located {
+                    let here = Located {
                         package,
                         file: rel,
                         class,
-                    });
+                    };
+                    classes.entry(class.name.as_str()).or_insert(here);
+                    all.entry(class.name.as_str()).or_default().push(here);
                     declared
                         .entry((package.name.as_str(), class.name.as_str()))
                         .or_insert(rel.as_str());
@@ -129,6 +136,7 @@ impl<'a> Index<'a> {
         }
         let mut index = Self {
             classes,
+            all,
             declared,
             uses: Default::default(),
             names: Default::default(),
@@ -150,6 +158,49 @@ impl<'a> Index<'a> {
             .collect();
         index.widgets = widgets;
         index
+    }
+
+    /// Every declaration of a class name.
+    pub fn declarations(&self, name: &str) -> &[Located<'a>] {
+        self.all.get(name).map_or(&[], Vec::as_slice)
+    }
+
+    /// The class `name` as the file `from` (of `package`) sees it: the only declaration, else
+    /// the one nearest in `from`'s imports (breadth first), else the first declared.
+    pub fn visible_from(&self, name: &str, package: &Package, from: &str) -> Option<&Located<'a>> {
+        let all = self.all.get(name)?;
+        if all.len() > 1 {
+            let mut seen = std::collections::BTreeSet::from([from.to_owned()]);
+            let mut queue = std::collections::VecDeque::from([from.to_owned()]);
+            while let Some(file) = queue.pop_front() {
+                if let Some(l) = all
+                    .iter()
+                    .find(|l| l.file == file && std::ptr::eq(l.package, package))
+                {
+                    return Some(l);
+                }
+                for import in package
+                    .files
+                    .get(&file)
+                    .map_or(&[][..], |f| &f.dart.imports)
+                {
+                    if let Some(target) =
+                        crate::project::resolve_import(package, &file, &import.uri)
+                        && seen.insert(target.clone())
+                    {
+                        queue.push_back(target);
+                    }
+                }
+            }
+        }
+        all.first()
+    }
+
+    /// The declaration of `name` in file `rel`, else the first declared.
+    pub fn declared_at(&self, name: &str, rel: Option<&str>) -> Option<&Located<'a>> {
+        let all = self.all.get(name)?;
+        rel.and_then(|r| all.iter().find(|l| l.file == r))
+            .or(all.first())
     }
 
     /// Whether `rel` is a hub the use graph does not go through: the app's entry
@@ -278,6 +329,8 @@ pub(super) struct Registration {
     pub dispatched: Option<String>,
     /// Built with the route's parameter on a parameterised path, without dispatch.
     pub generic: bool,
+    /// The package-relative file declaring the widget, as the registering file sees it.
+    pub declared_in: Option<String>,
     /// The file (absolute) and line of the registering constructor call.
     pub file: String,
     pub line: u32,
@@ -612,9 +665,14 @@ pub(super) fn routing(project: &Project, index: &Index, rules: &Compiled) -> Rou
     let resolver = Resolver { index, rules };
     let mut routing = Routing::default();
     for package in &project.packages {
-        for file in package.files.values() {
+        for (rel, file) in &package.files {
             let tokens = &file.dart.tokens;
             let file_path = file.path.display().to_string();
+            let declared_in = |widget: &str| {
+                index
+                    .visible_from(widget, package, rel)
+                    .map(|l| l.file.to_owned())
+            };
             // Route and shell calls of this file: (start, close, own path, is_shell).
             let mut calls: Vec<(usize, usize, String, bool)> = Vec::new();
             let mut registry_calls: Vec<(usize, usize)> = Vec::new();
@@ -695,6 +753,7 @@ pub(super) fn routing(project: &Project, index: &Index, rules: &Compiled) -> Rou
                         .as_deref()
                         .map_or_else(|| full.clone(), |id| dispatched_path(&full, id));
                     routing.paths.push((route.clone(), shown.widget.clone()));
+                    let declared_in = declared_in(&shown.widget);
                     routing
                         .by_widget
                         .entry(shown.widget)
@@ -703,6 +762,7 @@ pub(super) fn routing(project: &Project, index: &Index, rules: &Compiled) -> Rou
                             route,
                             via_registry: false,
                             generic: id.is_none() && has_param && shown.takes_parameter,
+                            declared_in,
                             dispatched: id,
                             file: file_path.clone(),
                             // The returned expression's line, here: the widget itself may be
@@ -733,6 +793,7 @@ pub(super) fn routing(project: &Project, index: &Index, rules: &Compiled) -> Rou
                                 via_registry: true,
                                 dispatched: None,
                                 generic: false,
+                                declared_in: declared_in(&t.text),
                                 file: file_path.clone(),
                                 line: t.line,
                             });
@@ -901,6 +962,77 @@ final r = GoRouter(routes: [
             "{found:?}"
         );
     }
+
+    #[test]
+    fn a_name_two_files_declare_is_the_one_the_router_imports() {
+        let home = "class HomeScreen extends StatelessWidget {}";
+        let router = "import 'b/home.dart';\nfinal r = GoRouter(routes: [GoRoute(path: '/home', builder: (c, s) => const HomeScreen())]);";
+        let r = routing_of(&[
+            ("a/home.dart", home),
+            ("b/home.dart", home),
+            ("router.dart", router),
+        ]);
+        assert_eq!(
+            r.by_widget["HomeScreen"][0].declared_in.as_deref(),
+            Some("lib/b/home.dart")
+        );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Any soup of router words reads without a panic, and every exercise found has a route.
+        #[test]
+        fn router_soup_never_panics(words in proptest::collection::vec(0usize..WORDS.len(), 0..80)) {
+            let soup: Vec<&str> = words.iter().map(|w| WORDS[*w]).collect();
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(dir.path().join("pubspec.yaml"), "name: app\n").unwrap();
+            std::fs::create_dir_all(dir.path().join("lib")).unwrap();
+            std::fs::write(dir.path().join("lib/screens.dart"), SCREENS).unwrap();
+            std::fs::write(dir.path().join("lib/router.dart"), soup.join(" ")).unwrap();
+            let project = crate::project::read_project(dir.path(), &[]);
+            let analysis = crate::analysis::analyse(&project, &Compiled::default_rules(), &Default::default());
+            for e in &analysis.exercises {
+                proptest::prop_assert!(!e.routes.is_empty() && e.routes[0] == e.route);
+            }
+        }
+    }
+
+    const WORDS: [&str; 34] = [
+        "GoRoute(",
+        "ShellRoute(",
+        "(",
+        ")",
+        "{",
+        "}",
+        "[",
+        "]",
+        "path:",
+        "'/exercise/a'",
+        "':id'",
+        "builder:",
+        "(c, s)",
+        "=>",
+        "return",
+        "if",
+        "(id ==",
+        "'a')",
+        "switch",
+        "case 'b':",
+        "'c' =>",
+        "final x =",
+        "x;",
+        "A()",
+        "const C()",
+        "B.named()",
+        "Entry.make(x)",
+        "Detail(id: id)",
+        "state.pathParameters['id']",
+        ",",
+        ";",
+        "routes:",
+        "context.go('/exercise/a');",
+        "Navigator.push(MaterialPageRoute(builder: (_) => C()));",
+    ];
 
     #[test]
     fn odd_input_never_panics() {
