@@ -150,7 +150,10 @@ impl Api {
             let analysis = greenroom_exercises::analysis::analyse(&project, &rules, &context);
             // Freeing a read project (every token of every file) takes about as long as
             // analysing it: do it off the caller's path (a one-shot CLI exits before).
-            std::thread::spawn(move || drop(project));
+            // When no thread can start, the closure (and the project) is dropped right here.
+            let _ = std::thread::Builder::new()
+                .name("greenroom-free-project".into())
+                .spawn(move || drop(project));
             analysis
         })
         .await
