@@ -176,7 +176,7 @@ impl<'a> Subject<'a> {
         let class = located.class;
         let package = located.package;
         let file = located.path();
-        let state = index.state_of(&class.name, rules);
+        let state = index.state_of(&class.name);
         let state_class = state.map(|s| s.class);
         let state_file = state.map_or_else(|| file.clone(), |s| s.path());
         let mut owned_at: Vec<(&Located<'a>, bool)> = vec![(located, true)];
@@ -185,7 +185,7 @@ impl<'a> Subject<'a> {
         }
         for f in flow {
             owned_at.push((f, false));
-            if let Some(s) = index.state_of(&f.class.name, rules) {
+            if let Some(s) = index.state_of(&f.class.name) {
                 owned_at.push((s, false));
             }
         }

@@ -269,7 +269,7 @@ pub fn analyse_incremental(
             if registered
                 || routing.shells.contains(*name)
                 || in_flow.contains(name)
-                || !index.is_widget(name, rules)
+                || !index.is_widget(name)
                 || screens.exercise_templates.iter().any(|t| t == name)
             {
                 continue;
@@ -309,7 +309,7 @@ pub fn analyse_incremental(
 }
 
 fn uses_mixin(index: &Index, l: &Located, rules: &Compiled) -> bool {
-    let state = index.state_of(&l.class.name, rules);
+    let state = index.state_of(&l.class.name);
     l.class
         .mixins
         .iter()
@@ -389,11 +389,10 @@ fn detect(index: &Index, routing: &Routing, resolver: &Resolver, rules: &Compile
     let navigation = |name: &str| -> Navigation {
         let mut nav = Navigation::default();
         let located = index.classes.get(name);
-        let state = index.state_of(name, rules);
+        let state = index.state_of(name);
         for l in located.into_iter().chain(state) {
             let n = registry::navigation(l, routing, resolver);
             nav.targets.extend(n.targets);
-            nav.unresolved.extend(n.unresolved);
         }
         nav
     };
@@ -474,7 +473,7 @@ fn detect(index: &Index, routing: &Routing, resolver: &Resolver, rules: &Compile
                 if target != *name
                     && !routing.by_widget.contains_key(&target)
                     && !flow.contains(&target)
-                    && index.is_widget(&target, rules)
+                    && index.is_widget(&target)
                     && !rules.is_excluded(&target)
                 {
                     flow.push(target.clone());

@@ -305,13 +305,13 @@ impl<'a> Index<'a> {
     }
 
     /// A class of the project that extends a widget base (directly or through its classes).
-    pub fn is_widget(&self, name: &str, _rules: &Compiled) -> bool {
+    pub fn is_widget(&self, name: &str) -> bool {
         self.widgets.contains(name)
     }
 
     /// The state class of a widget: `… extends State<Widget>` (the first one declared, in
     /// package and path order).
-    pub fn state_of(&self, widget: &str, _rules: &Compiled) -> Option<&Located<'a>> {
+    pub fn state_of(&self, widget: &str) -> Option<&Located<'a>> {
         self.states
             .get(widget)
             .and_then(|state| self.classes.get(state))
@@ -446,7 +446,7 @@ impl Resolver<'_, '_> {
                 i = matching(tokens, i + 1).map_or(to, |e| e + 1);
                 continue;
             }
-            if is_upper_ident(t) && self.index.is_widget(&t.text, self.rules) {
+            if is_upper_ident(t) && self.index.is_widget(&t.text) {
                 let open = if tokens.get(i + 1).is_some_and(|n| n.is("(")) {
                     Some(i + 1)
                 } else if tokens.get(i + 1).is_some_and(|n| n.is("."))
@@ -782,7 +782,7 @@ pub(super) fn routing(project: &Project, index: &Index, rules: &Compiled) -> Rou
                     let t = &tokens[k];
                     if is_upper_ident(t)
                         && tokens.get(k + 1).is_some_and(|n| n.is("("))
-                        && index.is_widget(&t.text, rules)
+                        && index.is_widget(&t.text)
                     {
                         routing
                             .by_widget
@@ -807,11 +807,10 @@ pub(super) fn routing(project: &Project, index: &Index, rules: &Compiled) -> Rou
 }
 
 /// Where a class navigates: each target widget (resolved through the routes or built in a
-/// page route) with the line of the navigation, and the path literals no route declares.
+/// page route) with the line of the navigation. A path no route declares is left out.
 #[derive(Debug, Default, Clone)]
 pub(super) struct Navigation {
     pub targets: Vec<(String, u32)>,
-    pub unresolved: Vec<(String, u32)>,
 }
 
 /// Navigation calls taking a path (see the module docs).
@@ -838,9 +837,8 @@ pub(super) fn navigation(located: &Located, routing: &Routing, resolver: &Resolv
             let Some(path) = call.string_args.first().filter(|p| p.starts_with('/')) else {
                 continue;
             };
-            match routing.widget_at(path) {
-                Some(w) => nav.targets.push((w.to_owned(), call.line)),
-                None => nav.unresolved.push((path.clone(), call.line)),
+            if let Some(w) = routing.widget_at(path) {
+                nav.targets.push((w.to_owned(), call.line));
             }
         }
     }
