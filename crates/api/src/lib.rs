@@ -49,6 +49,7 @@ pub use greenroom_engine::stream_test::{
     Category, LatencyPath, Rating, StreamEvent, StreamReport, Suite, rate_latency,
 };
 pub use greenroom_rooms::participant::IceTransport;
+pub use greenroom_stack::docker::ContainerStatus;
 pub use greenroom_stack::logs::{LogLevel, LogLine};
 pub use greenroom_stack::status::{ServiceState, ServiceStatus, StackStatus};
 pub use greenroom_stack::supervisor::{StackEvent, Supervisor, UpReport, UpResult};

@@ -85,6 +85,20 @@ enum Command {
         /// Start even when pre-flight finds a blocker
         #[arg(long)]
         force: bool,
+        /// Supervise in the background and return (as `docker compose up -d`); `down`,
+        /// `status` and `logs` drive it, and the desktop app attaches to it
+        #[arg(long, short = 'd')]
+        detach: bool,
+        /// With --detach: return only once every service is ready, or fail saying which is not
+        #[arg(long, requires = "detach")]
+        wait: bool,
+        /// With --wait: give up after this many seconds
+        #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+        wait_timeout: u64,
+        /// Set by `--detach` on the background supervisor: a service that fails does not
+        /// stop the others (as `docker compose up -d`)
+        #[arg(long, hide = true)]
+        background: bool,
     },
     /// What would make `up` fail: ports taken (and by whom), missing programs, unset variables
     Preflight {
@@ -344,9 +358,38 @@ pub(crate) fn stack_api(
 async fn run(command: Command, home: AppHome, stack: Option<PathBuf>) -> ExitCode {
     let quiet = || Arc::new(stack_api(home.clone(), stack.clone(), Arc::new(NullSink)));
     match command {
-        Command::Up { only, force } => {
+        Command::Up {
+            only,
+            force,
+            detach: true,
+            wait,
+            wait_timeout,
+            ..
+        } => {
+            let detach = stack_commands::Detach {
+                home: home.root().to_path_buf(),
+                stack: stack.clone(),
+                only,
+                force,
+                wait,
+                wait_timeout: std::time::Duration::from_secs(wait_timeout),
+            };
+            stack_commands::up_detached(quiet(), detach).await
+        }
+        Command::Up {
+            only,
+            force,
+            background,
+            ..
+        } => {
             let lines = Arc::new(stack_commands::StateLines::default());
-            stack_commands::up(Arc::new(stack_api(home, stack, lines)), only, force).await
+            stack_commands::up(
+                Arc::new(stack_api(home, stack, lines)),
+                only,
+                force,
+                background,
+            )
+            .await
         }
         Command::Preflight { json } => stack_commands::preflight(&quiet(), json).await,
         Command::Down => stack_commands::down(quiet()).await,

@@ -60,19 +60,48 @@ pub fn print_table(view: &StackView) {
     );
 
     for s in &view.status.services {
+        let pid = s.pid.or(s.container.as_ref().and_then(|c| c.pid));
         println!(
             "{:<20} {:<12} {:>8}  {:<28} {}",
             s.id,
             state_name(s.state),
-            s.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+            pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
             truncate(&s.ports.join(", "), 28),
             s.message
         );
+        if let Some(c) = &s.container {
+            println!("{:<20} {}", "", container_line(c, s));
+        }
     }
     println!(
         "health score {:.0} / 100, architecture {:?}",
         view.status.summary.score, view.status.summary.architecture
     );
+}
+
+/// A compose service's container on one line: id, image, docker's state and health,
+/// docker's restarts, CPU and memory.
+fn container_line(c: &greenroom_api::ContainerStatus, s: &greenroom_api::ServiceStatus) -> String {
+    let mut parts = vec![format!(
+        "container {} ({}), docker: {}",
+        c.id, c.image, c.state
+    )];
+    if let Some(h) = &c.health {
+        parts.push(match &c.health_output {
+            Some(out) => format!("{h} (last check: {out})"),
+            None => h.clone(),
+        });
+    }
+    if c.engine_restarts > 0 {
+        parts.push(format!("restarted by docker {} time(s)", c.engine_restarts));
+    }
+    if let (Some(cpu), Some(memory)) = (s.cpu_percent, s.memory_bytes) {
+        parts.push(format!(
+            "CPU {cpu:.1} %, {:.1} MiB",
+            memory as f64 / 1_048_576.0
+        ));
+    }
+    parts.join(", ")
 }
 
 fn truncate(s: &str, n: usize) -> String {
@@ -554,7 +583,11 @@ impl greenroom_api::EventSink<greenroom_api::EventEnvelope> for StateLines {
     }
 }
 
-pub async fn up(api: Arc<Api>, only: Vec<String>, force: bool) -> ExitCode {
+/// `up`: starts the stack and supervises it until Ctrl+C or `down`. When a service fails
+/// to come up, what was started is stopped, unless `background` (the supervisor that
+/// `up --detach` starts), which goes on supervising, as `docker compose up -d` leaves
+/// containers running.
+pub async fn up(api: Arc<Api>, only: Vec<String>, force: bool, background: bool) -> ExitCode {
     let target = match Target::for_stack(api.clone()).await {
         Ok(t) => t,
         Err(e) => return api_failure(&e),
@@ -622,7 +655,9 @@ pub async fn up(api: Arc<Api>, only: Vec<String>, force: bool) -> ExitCode {
         Err(e) => return api_failure(&e),
     };
     print_up_report(&report, &view);
-    if !report.ok {
+    if !report.ok && background {
+        println!("not every service came up; supervising what runs (`greenroom down` stops it)");
+    } else if !report.ok {
         println!("stopping what was started…");
         let _ = api.stack_down().await;
         return ExitCode::FAILURE;
@@ -634,8 +669,11 @@ pub async fn up(api: Arc<Api>, only: Vec<String>, force: bool) -> ExitCode {
         tokio::select! {
             _ = &mut stop => break,
             _ = tokio::time::sleep(std::time::Duration::from_millis(300)) => {
+                // Nothing left to supervise (stopped by `down`, or done or given up on):
+                // a service that failed before `down` must not keep this process alive.
                 let all_stopped = api.stack_status().await.is_ok_and(|v| {
-                    v.status.services.iter().all(|s| matches!(s.state, greenroom_api::ServiceState::Stopped | greenroom_api::ServiceState::Disabled))
+                    v.status.services.iter().all(|s| matches!(s.state, ServiceState::Stopped | ServiceState::Disabled | ServiceState::Failed | ServiceState::Completed))
+                        && v.status.services.iter().any(|s| s.state == ServiceState::Stopped)
                 });
                 if all_stopped {
                     println!("\nthe stack was stopped (greenroom down); done");
@@ -658,6 +696,207 @@ pub async fn up(api: Arc<Api>, only: Vec<String>, force: bool) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => api_failure(&e),
+    }
+}
+
+/// `up --detach [--wait]`: what to start, and how long to wait.
+pub struct Detach {
+    pub home: PathBuf,
+    pub stack: Option<PathBuf>,
+    pub only: Vec<String>,
+    pub force: bool,
+    pub wait: bool,
+    pub wait_timeout: Duration,
+}
+
+/// `up --detach`: starts `greenroom up` as a background process of its own (its output in
+/// `supervisor.log` beside the stack's state), returns once it serves its control
+/// endpoint, and with `--wait` once every enabled service is ready. Exit codes: 0 ready (or
+/// started, without `--wait`); 1 the supervisor failed, or a service failed or was not
+/// ready in time (said, with the supervisor's last lines).
+pub async fn up_detached(api: Arc<Api>, detach: Detach) -> ExitCode {
+    if let Ok(Some(remote)) = api.remote_supervisor().await {
+        println!(
+            "the stack is already supervised by Greenroom PID {} ({}); `greenroom down` stops it",
+            remote.pid, remote.url
+        );
+        return if detach.wait {
+            wait_until_ready(&Target::Remote(remote), detach.wait_timeout, None).await
+        } else {
+            ExitCode::SUCCESS
+        };
+    }
+    let dir = match api.stack_dir().await {
+        Ok(d) => d,
+        Err(e) => return api_failure(&e),
+    };
+    let log_path = dir.join("supervisor.log");
+    let log = match std::fs::create_dir_all(&dir).and_then(|_| std::fs::File::create(&log_path)) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: cannot write {}: {e}", log_path.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: cannot find this program to start it in the background: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut command = std::process::Command::new(exe);
+    command.arg("--home").arg(&detach.home);
+    if let Some(stack) = &detach.stack {
+        command
+            .arg("--stack")
+            .arg(std::path::absolute(stack).unwrap_or_else(|_| stack.clone()));
+    }
+    command.arg("up").arg("--background");
+    if !detach.only.is_empty() {
+        command.arg("--only").arg(detach.only.join(","));
+    }
+    if detach.force {
+        command.arg("--force");
+    }
+    let err = match log.try_clone() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: cannot write {}: {e}", log_path.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    command
+        .stdin(std::process::Stdio::null())
+        .stdout(log)
+        .stderr(err);
+    // Its own process group (session-less on Windows): the terminal's Ctrl+C and closing
+    // it do not reach the supervisor.
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        command.process_group(0);
+    }
+    #[cfg(windows)]
+    {
+        use std::os::windows::process::CommandExt;
+        const DETACHED_PROCESS: u32 = 0x0000_0008;
+        const CREATE_NEW_PROCESS_GROUP: u32 = 0x0000_0200;
+        command.creation_flags(DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP);
+    }
+    let mut child = match command.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: cannot start the background supervisor: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!(
+        "starting the stack in the background (supervisor PID {}, its output in {})…",
+        child.id(),
+        log_path.display()
+    );
+    // Until it serves its control endpoint, or ends.
+    let started = std::time::Instant::now();
+    let remote = loop {
+        if let Ok(Some(remote)) = api.remote_supervisor().await
+            && remote.pid == child.id()
+        {
+            break remote;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            eprintln!("error: the background supervisor ended ({status}) before it served:");
+            print_tail(&log_path);
+            return ExitCode::FAILURE;
+        }
+        if started.elapsed() > detach.wait_timeout {
+            eprintln!(
+                "error: the background supervisor did not answer within {} s; its output:",
+                detach.wait_timeout.as_secs()
+            );
+            print_tail(&log_path);
+            return ExitCode::FAILURE;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    if !detach.wait {
+        println!(
+            "supervised in the background by PID {}: `greenroom status`, `greenroom logs`, `greenroom down`",
+            remote.pid
+        );
+        return ExitCode::SUCCESS;
+    }
+    let remaining = detach.wait_timeout.saturating_sub(started.elapsed());
+    let code = wait_until_ready(&Target::Remote(remote), remaining, Some(&log_path)).await;
+    if let Ok(Some(status)) = child.try_wait() {
+        eprintln!("the background supervisor ended ({status})");
+    }
+    code
+}
+
+/// Polls the stack until every enabled service is ready (`running` or `completed`), one
+/// fails, or `timeout` passes; prints the table at the end.
+async fn wait_until_ready(
+    target: &Target,
+    timeout: Duration,
+    log: Option<&std::path::Path>,
+) -> ExitCode {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let view = match target.call::<StackView>(Request::StackStatus {}).await {
+            Ok(v) => v,
+            Err(e) => {
+                if let Some(log) = log {
+                    print_tail(log);
+                }
+                return api_failure(&e);
+            }
+        };
+        let enabled: Vec<_> = view
+            .status
+            .services
+            .iter()
+            .filter(|s| s.state != ServiceState::Disabled)
+            .collect();
+        let failed: Vec<_> = enabled
+            .iter()
+            .filter(|s| s.state == ServiceState::Failed)
+            .collect();
+        let ready = enabled.iter().all(|s| s.is_healthy());
+        if ready || !failed.is_empty() || std::time::Instant::now() > deadline {
+            print_table(&view);
+            if ready {
+                println!("ready: every service is up");
+                return ExitCode::SUCCESS;
+            }
+            for s in &failed {
+                eprintln!("error: {} failed: {}", s.id, s.message);
+            }
+            let late: Vec<_> = enabled
+                .iter()
+                .filter(|s| !s.is_healthy() && s.state != ServiceState::Failed)
+                .map(|s| format!("{} ({})", s.id, state_name(s.state)))
+                .collect();
+            if failed.is_empty() {
+                eprintln!(
+                    "error: not ready after {} s: {}",
+                    timeout.as_secs(),
+                    late.join(", ")
+                );
+            }
+            eprintln!("the stack goes on running in the background: `greenroom down` stops it");
+            return ExitCode::FAILURE;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The last lines of a file, to stderr.
+fn print_tail(path: &std::path::Path) {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    for line in &lines[lines.len().saturating_sub(20)..] {
+        eprintln!("  | {line}");
     }
 }
 

@@ -17,7 +17,7 @@
 //! | process | its own process group / Job Object, output appended to its log ([`crate::process`]) | its exit code (`None` when killed by a signal) | the stop signal to its group (Windows: CTRL_BREAK) | SIGKILL to the group / the Job Object terminated | Unix: SIGKILL to what is left of its group |
 //! | re-attached process | — | when its PID is gone or is another program (polled every 100 ms; its code is unknown) | as for a process, only while it is still ours | the whole tree, only while it is still ours | as for a process, only if it was ours |
 //! | built-in | a task ([`crate::builtin`]) | its task ends: `Ok` is code 0, anything else code 1 | asks it to stop | aborts the task | — |
-//! | compose | `docker compose up -d --no-deps SERVICE` | never (its probe watches it) | `docker compose stop SERVICE`, then it counts as ended | the same, unless done | — |
+//! | compose | waits for the engine, then `docker compose up -d --no-deps SERVICE`, and watches its container ([`crate::container`]) | when its container exits and docker will not restart it, or is removed | `docker compose stop -t GRACE SERVICE` | `docker compose kill SERVICE` | — (a person's stop: `docker compose rm -f -s SERVICE`, volumes kept) |
 //! | external | nothing | never | nothing; it counts as ended | nothing | — |
 //!
 //! A process service is refused before it is spawned when another program holds one of
@@ -40,7 +40,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// How a run ended, as far as we can tell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Exit {
     /// It exited with this code.
     Code(i32),
@@ -48,6 +48,32 @@ pub(crate) enum Exit {
     Signalled,
     /// A re-attached process: we are not its parent, so its code is unknown.
     Unknown,
+    /// It could not run, or ended for this reason (a compose service whose image cannot
+    /// be pulled, whose container was removed…).
+    Failed(String),
+}
+
+/// What a run reports besides its end: so far only compose runs, which docker runs.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum ChildEvent {
+    /// What it waited for before starting (an image build, the engine) is done and it
+    /// started now: readiness is measured, and the start timeout counted, from here.
+    Launched,
+    /// Probes do not count until [`ChildEvent::Resumed`]: why (the engine went away).
+    Paused(String),
+    Resumed,
+    /// Docker restarted it after an exit, by its restart policy: Greenroom must not.
+    RestartedByEngine {
+        exit_code: Option<i32>,
+        policy: String,
+    },
+    /// Its container changed (identity, state, health).
+    Container(crate::docker::ContainerStatus),
+    /// Its CPU (percent of one core) and memory (bytes).
+    Resources {
+        cpu: f32,
+        memory: u64,
+    },
 }
 
 /// One run of a service: what the runner can do to it.
@@ -70,6 +96,23 @@ pub(crate) trait ServiceChild: Send {
     fn kill(&mut self) -> BoxFuture<'_, ()>;
     /// It ended after [`ServiceChild::signal`]: make sure nothing it started lingers.
     fn reap(&mut self) {}
+    /// A person stopped it (not a restart): let go of what is kept between runs (a
+    /// compose service's container; its volumes stay).
+    fn release(&mut self) -> BoxFuture<'_, ()> {
+        async {}.boxed()
+    }
+    /// Its end ([`ServiceChild::wait`]) or, before that, the next thing it reports.
+    /// Cancel-safe.
+    fn watch(&mut self) -> BoxFuture<'_, Watched> {
+        self.wait().map(Watched::Ended).boxed()
+    }
+}
+
+/// What [`ServiceChild::watch`] saw first.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Watched {
+    Ended(Exit),
+    Event(ChildEvent),
 }
 
 /// Starts runs and probes them: the runner's only way to the outside world.
@@ -111,7 +154,7 @@ impl Launcher for RealLauncher {
         async move {
             let child: Box<dyn ServiceChild> = match spec.kind {
                 ServiceKind::Process => Box::new(self.spawn_process(id, spec)?),
-                ServiceKind::Compose => Box::new(self.compose_up(id, spec).await?),
+                ServiceKind::Compose => Box::new(self.compose_up(id, spec)),
                 ServiceKind::External => Box::new(ExternalChild { stopped: false }),
                 ServiceKind::Builtin => Box::new(self.start_builtin(id, spec)?),
             };
@@ -166,36 +209,17 @@ impl RealLauncher {
         })
     }
 
-    async fn compose_up(
-        &self,
-        id: &str,
-        spec: &ServiceSpec,
-    ) -> Result<ComposeChild, SupervisorError> {
+    fn compose_up(&self, id: &str, spec: &ServiceSpec) -> crate::container::ComposeChild {
         let (base, service) = compose_invocation(spec, &self.shared.root, &self.shared.name, id);
-        let out = tokio::process::Command::new("docker")
-            .args(&base)
-            .args(["up", "-d", "--no-deps", &service])
-            .current_dir(&self.shared.root)
-            .output()
-            .await
-            .map_err(|e| SupervisorError::DockerMissing {
-                reason: e.to_string(),
-            })?;
-        if !out.status.success() {
-            return Err(SupervisorError::ComposeUp {
-                service,
-                reason: String::from_utf8_lossy(&out.stderr)
-                    .lines()
-                    .last()
-                    .unwrap_or("")
-                    .trim()
-                    .to_owned(),
-            });
-        }
-        Ok(ComposeChild {
+        crate::container::ComposeChild::start(crate::container::ComposeService {
+            project: spec
+                .compose_project
+                .clone()
+                .unwrap_or_else(|| self.shared.name.clone()),
             base,
             service,
-            stopped: false,
+            id: id.to_owned(),
+            shared: self.shared.clone(),
         })
     }
 
@@ -253,14 +277,14 @@ impl ServiceChild for ProcessChild {
     }
     fn wait(&mut self) -> BoxFuture<'_, Exit> {
         async move {
-            if let Some(exit) = self.exit {
+            if let Some(exit) = self.exit.clone() {
                 return exit;
             }
             let exit = match self.spawned.child.wait().await.ok().and_then(|s| s.code()) {
                 Some(code) => Exit::Code(code),
                 None => Exit::Signalled,
             };
-            self.exit = Some(exit);
+            self.exit = Some(exit.clone());
             exit
         }
         .boxed()
@@ -356,14 +380,14 @@ impl ServiceChild for BuiltinChild {
     }
     fn wait(&mut self) -> BoxFuture<'_, Exit> {
         async move {
-            if let Some(exit) = self.exit {
+            if let Some(exit) = self.exit.clone() {
                 return exit;
             }
             let exit = match (&mut self.finished).await {
                 Ok(Ok(())) => Exit::Code(0),
                 _ => Exit::Code(1),
             };
-            self.exit = Some(exit);
+            self.exit = Some(exit.clone());
             exit
         }
         .boxed()
@@ -377,46 +401,6 @@ impl ServiceChild for BuiltinChild {
     fn kill(&mut self) -> BoxFuture<'_, ()> {
         self.finished.abort();
         async {}.boxed()
-    }
-}
-
-/// A compose service: docker runs it; we only start and stop it.
-struct ComposeChild {
-    base: Vec<std::ffi::OsString>,
-    service: String,
-    stopped: bool,
-}
-
-impl ComposeChild {
-    async fn stop(&mut self) {
-        if self.stopped {
-            return;
-        }
-        let _ = tokio::process::Command::new("docker")
-            .args(&self.base)
-            .args(["stop", &self.service])
-            .kill_on_drop(true)
-            .output()
-            .await;
-        self.stopped = true;
-    }
-}
-
-impl ServiceChild for ComposeChild {
-    fn pid(&self) -> Option<u32> {
-        None
-    }
-    fn is_running(&mut self) -> bool {
-        false
-    }
-    fn wait(&mut self) -> BoxFuture<'_, Exit> {
-        ended_once_stopped(self.stopped)
-    }
-    fn signal(&mut self, _signal: StopSignal) -> BoxFuture<'_, ()> {
-        self.stop().boxed()
-    }
-    fn kill(&mut self) -> BoxFuture<'_, ()> {
-        self.stop().boxed()
     }
 }
 
@@ -445,7 +429,7 @@ impl ServiceChild for ExternalChild {
     }
 }
 
-/// Compose and external services never end by themselves; once stopped, they have.
+/// External services never end by themselves; once stopped, they have.
 fn ended_once_stopped(stopped: bool) -> BoxFuture<'static, Exit> {
     if stopped {
         async { Exit::Code(0) }.boxed()

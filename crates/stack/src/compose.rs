@@ -27,6 +27,8 @@
 //! - **`depends_on`**: `service_started`, `service_healthy`,
 //!   `service_completed_successfully`; `required: false` entries are dropped.
 //! - **`restart`**: `no`, `always`, `on-failure[:N]` (N = max restarts), `unless-stopped`.
+//! - **`stop_grace_period`** becomes `stop.grace_ms` (compose's default: 10 s); docker itself
+//!   sends the container's `stop_signal`.
 //! - **Labels** `greenroom.critical: "true"` and `greenroom.group: fallback` set those fields.
 //!
 //! Every imported field records where it came from (`file:line`) in the service's

@@ -22,6 +22,11 @@
 //! - `child` (internal): the seam between the runner and what it runs (a process, a
 //!   re-attached process, a built-in task, a compose or external service) and probes, so
 //!   that the runner's decisions are unit-tested with a scripted fake.
+//! - `container` (internal): one run of a compose service — waiting for the engine, `up`,
+//!   watching its container, following its log, stop with grace — and who restarts what
+//!   (docker restarts exits, Greenroom restarts unhealthy containers).
+//! - [`docker`]: the Docker engine through the `docker` CLI — containers, health, stats,
+//!   and failures sorted by what a person can do.
 //! - [`process`]: OS primitives for a service's process tree — spawn in its own group /
 //!   Job Object, stop signal, kill, PID + start time identity, descendants.
 //! - [`builtin`]: services that run inside Greenroom as tasks (wired in by the API).
@@ -50,6 +55,8 @@ pub mod breaker;
 pub mod builtin;
 mod child;
 pub mod compose;
+mod container;
+pub mod docker;
 pub mod dotenv;
 pub mod graph;
 pub mod health;

@@ -7,6 +7,12 @@
 //! [`MAX_LOG_BYTES`] it is rotated: copied to `<service>.log.1` (older copies shift up to
 //! `.3`) and truncated in place, which is safe while the service writes in append mode.
 //!
+//! A compose service's log is written by Greenroom itself, from `docker compose logs
+//! --follow --timestamps` ([`crate::container`]): each line starts with docker's RFC 3339
+//! time. For such services ([`LogBook::mark_timestamped`]) a line's time is docker's, the
+//! stamp is not shown, and the last stamp in the file ([`LogBook::last_timestamp`]) is where
+//! a restarted Greenroom resumes, so that no line is read twice.
+//!
 //! Levels are read from the text (`ERROR`, `WARN`, `DEBUG`… as words, case-insensitive);
 //! anything else is `info`.
 //!
@@ -72,6 +78,8 @@ pub struct LogBook {
     dir: PathBuf,
     rings: Mutex<HashMap<String, VecDeque<LogLine>>>,
     offsets: Mutex<HashMap<String, u64>>,
+    /// Services whose lines start with docker's timestamp.
+    timestamped: Mutex<std::collections::HashSet<String>>,
 }
 
 impl LogBook {
@@ -81,6 +89,7 @@ impl LogBook {
             dir,
             rings: Mutex::new(HashMap::new()),
             offsets: Mutex::new(HashMap::new()),
+            timestamped: Mutex::new(Default::default()),
         })
     }
 
@@ -122,15 +131,22 @@ impl LogBook {
         let complete = buf.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
         offset += complete as u64;
         let now = now_ms();
+        let timestamped = self.is_timestamped(service);
         let lines: Vec<LogLine> = String::from_utf8_lossy(&buf[..complete])
             .lines()
             .map(|l| l.trim_end_matches('\r'))
             .filter(|l| !l.is_empty())
-            .map(|text| LogLine {
-                service: service.to_owned(),
-                at_ms: now,
-                level: level_of(text),
-                text: greenroom_core::redact_tokens(text),
+            .map(|line| {
+                let (at_ms, text) = match crate::docker::split_timestamp(line) {
+                    Some((_, ms, text)) if timestamped => (ms, text),
+                    _ => (now, line),
+                };
+                LogLine {
+                    service: service.to_owned(),
+                    at_ms,
+                    level: level_of(text),
+                    text: greenroom_core::redact_tokens(text),
+                }
             })
             .collect();
         if offset >= MAX_LOG_BYTES && rotate(&path).is_ok() {
@@ -150,16 +166,55 @@ impl LogBook {
         lines
     }
 
-    /// Appends a line of Greenroom's own to a service's log (e.g. why it was killed).
-    pub fn note(&self, service: &str, text: &str) {
+    /// Marks a service whose log lines start with docker's timestamp (compose services).
+    pub fn mark_timestamped(&self, service: &str) {
+        lock_unpoisoned(&self.timestamped).insert(service.to_owned());
+    }
+
+    fn is_timestamped(&self, service: &str) -> bool {
+        lock_unpoisoned(&self.timestamped).contains(service)
+    }
+
+    /// The last docker timestamp written to a service's log (its file, or the newest
+    /// rotated copy when the file was just rotated): where following it resumes.
+    pub fn last_timestamp(&self, service: &str) -> Option<String> {
+        let path = self.path(service);
+        let rotated = PathBuf::from(format!("{}.1", path.display()));
+        [path, rotated].iter().find_map(|p| {
+            let mut file = std::fs::File::open(p).ok()?;
+            let len = file.metadata().ok()?.len();
+            file.seek(SeekFrom::Start(len.saturating_sub(64 * 1024)))
+                .ok()?;
+            let mut buf = Vec::new();
+            file.read_to_end(&mut buf).ok()?;
+            let text = String::from_utf8_lossy(&buf);
+            text.lines().rev().find_map(|l| {
+                crate::docker::split_timestamp(l).map(|(stamp, _, _)| stamp.to_owned())
+            })
+        })
+    }
+
+    /// Appends lines to a service's log as they are (compose services' lines, which
+    /// Greenroom writes itself).
+    pub fn append(&self, service: &str, lines: &[String]) {
         use std::io::Write;
+        if lines.is_empty() {
+            return;
+        }
         if let Ok(mut f) = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.path(service))
         {
-            let _ = writeln!(f, "{text}");
+            let mut text = lines.join("\n");
+            text.push('\n');
+            let _ = f.write_all(text.as_bytes());
         }
+    }
+
+    /// Appends a line of Greenroom's own to a service's log (e.g. why it was killed).
+    pub fn note(&self, service: &str, text: &str) {
+        self.append(service, &[text.to_owned()]);
     }
 
     /// The last `n` lines of one service, or of all of them merged by time.
@@ -184,7 +239,15 @@ impl LogBook {
         };
         let text =
             String::from_utf8_lossy(&text[text.len().saturating_sub(64 * 1024)..]).into_owned();
-        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        let timestamped = self.is_timestamped(service);
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| match crate::docker::split_timestamp(l) {
+                Some((_, _, text)) if timestamped => text,
+                _ => l,
+            })
+            .collect();
         lines[lines.len().saturating_sub(n)..]
             .iter()
             .map(|l| greenroom_core::redact_tokens(l))

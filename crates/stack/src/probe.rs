@@ -8,7 +8,7 @@
 //! | `redis`     | `PING` gets `+PONG`, or `-NOAUTH` (up, but password-protected) |
 //! | `command`   | the command exits with 0 |
 //! | `log`       | the service printed a line matching `pattern` since it started |
-//! | `compose`   | docker reports the container healthy (or running, when it has no healthcheck) |
+//! | `compose`   | `docker inspect` reports the service's container healthy (or running, when it has no healthcheck); a failure quotes the last healthcheck's output |
 //!
 //! Every probe ends within its timeout; a probe that runs out of time is a failure that
 //! says so. The response time is measured around the probe itself.
@@ -233,50 +233,34 @@ async fn websocket(url: &str) -> Result<String, String> {
 }
 
 async fn compose_health(ctx: &ProbeContext) -> Result<String, String> {
-    let (files, project, service) = ctx
+    let (_, project, service) = ctx
         .compose
         .as_ref()
         .ok_or("no compose service to ask about")?;
-    let mut c = tokio::process::Command::new("docker");
-    c.arg("compose").arg("-p").arg(project);
-    for f in files {
-        c.arg("-f").arg(f);
-    }
-    c.args(["ps", "--format", "json", service])
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true);
-    let out = c
-        .output()
+    let id = crate::docker::container_of(project, service)
         .await
-        .map_err(|e| format!("cannot run docker compose: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "docker compose ps failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-                .lines()
-                .next()
-                .unwrap_or("")
-                .trim()
-        ));
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text
-        .lines()
-        .find(|l| !l.trim().is_empty())
-        .ok_or("the container is not running")?;
-    let json: serde_json::Value =
-        serde_json::from_str(line).map_err(|e| format!("unexpected docker output: {e}"))?;
-    let state = json.get("State").and_then(|s| s.as_str()).unwrap_or("");
-    let health = json.get("Health").and_then(|s| s.as_str()).unwrap_or("");
-    match (state, health) {
-        ("running", "healthy") => Ok("docker reports it healthy".into()),
-        ("running", "") => Ok("running (no healthcheck)".into()),
-        (s, h) => Err(format!(
+        .map_err(|e| e.explain(service))?
+        .ok_or("it has no container")?;
+    let c = crate::docker::inspect(&id)
+        .await
+        .map_err(|e| e.explain(service))?
+        .ok_or("its container is gone")?;
+    let last_check = |c: &crate::docker::ContainerState| {
+        c.health_output
+            .as_deref()
+            .map(|o| format!(" (last check: {o})"))
+            .unwrap_or_default()
+    };
+    match (c.status.as_str(), c.health.as_deref()) {
+        ("running", Some("healthy")) => Ok("docker reports it healthy".into()),
+        ("running", None) => Ok("running (no healthcheck)".into()),
+        ("running", Some(h)) => Err(format!("docker reports it {h}{}", last_check(&c))),
+        (s, _) => Err(format!(
             "docker reports it {s}{}",
-            if h.is_empty() {
-                String::new()
+            if s == "exited" {
+                format!(" (code {})", c.exit_code)
             } else {
-                format!(", {h}")
+                String::new()
             }
         )),
     }

@@ -507,6 +507,7 @@ mod tests {
             message: "unhealthy".into(),
             attached: false,
             cpu_percent: None,
+            container: None,
             memory_bytes: None,
         }
     }

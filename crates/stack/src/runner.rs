@@ -25,12 +25,19 @@
 //! - *Stop* (a person, a restart, or the end of a run): the stop signal (Windows:
 //!   CTRL_BREAK), up to `grace_ms` for it to end, then a kill; a kill is noted in the
 //!   service's log. `stop.signal = "KILL"` kills at once.
+//! - *Compose services* ([`crate::container`]): exits are docker's. A run that docker
+//!   restarts (`RestartedByEngine`) counts as a restart and waits for readiness again,
+//!   without a spawn; a run that ended by an exit docker does not restart is not restarted
+//!   here either. Unhealthy and not-ready runs are restarted by the policy, as for
+//!   processes. Readiness and the start timeout count from when the container started
+//!   (`Launched`: after an image build, or the engine's return), and probes do not count
+//!   while the engine is away (`Paused`). A person's stop also removes the container.
 //! - *Start* and *restart* by a person reset the restart count and the breaker.
 //! - When the supervisor goes away (its control channel closes), the runner lets go of
 //!   the run without stopping it: the next Greenroom re-attaches to it.
 
 use crate::breaker::{Breaker, BreakerState};
-use crate::child::{Exit, Launcher, ServiceChild};
+use crate::child::{ChildEvent, Exit, Launcher, ServiceChild, Watched};
 use crate::logs::{LogLine, now_ms};
 use crate::manifest::{ProbeCheck, RestartPolicy, ServiceKind, ServiceSpec, StopSignal};
 use crate::restart::{Decision, RestartCounter, RunEnd, clock_jitter};
@@ -85,6 +92,8 @@ pub(crate) enum RunOutcome {
         end: RunEnd,
         ran_for: Duration,
         why: String,
+        /// It ended by itself (an exit), not stopped for being unhealthy or not ready.
+        exited: bool,
     },
 }
 
@@ -228,6 +237,7 @@ impl Runner {
                 RunOutcome::Detached => return false,
                 RunOutcome::Stopped(reply) => {
                     self.stop_running(&mut running).await;
+                    running.child.release().await;
                     self.shared.record(&self.id, |r| {
                         r.pid = None;
                         r.start_time = None;
@@ -263,9 +273,14 @@ impl Runner {
                         }
                     }
                 }
-                RunOutcome::Ended { end, ran_for, why } => {
+                RunOutcome::Ended {
+                    end,
+                    ran_for,
+                    why,
+                    exited,
+                } => {
                     match self
-                        .after_run(&mut running, end, ran_for, why, control)
+                        .after_run(&mut running, end, ran_for, why, exited, control)
                         .await
                     {
                         AfterRun::Next(next) => running = next,
@@ -285,6 +300,7 @@ impl Runner {
         end: RunEnd,
         ran_for: Duration,
         why: String,
+        exited: bool,
         control: &mut mpsc::UnboundedReceiver<Control>,
     ) -> AfterRun {
         self.stop_running(running).await;
@@ -309,32 +325,36 @@ impl Runner {
             });
             return AfterRun::Idle;
         }
-        let (after, attempt) =
-            match self
-                .counter
+        // A compose service's exits are docker's to restart (crate::container): one
+        // that reached here is one docker's policy does not restart.
+        let decision = if self.spec.kind == ServiceKind::Compose && exited {
+            Decision::Stay("docker's restart policy does not restart it".into())
+        } else {
+            self.counter
                 .decide(&self.spec.restart, end, ran_for, (self.jitter)())
-            {
-                Decision::Stay(reason) => {
-                    let completed = end == RunEnd::Exited(Some(0));
-                    self.set(|s| {
-                        s.state = if completed {
-                            ServiceState::Completed
-                        } else {
-                            ServiceState::Failed
-                        };
-                        s.pid = None;
-                        s.attached = false;
-                        s.last_exit_code = exit_code;
-                        s.message = if completed {
-                            format!("{why}; done")
-                        } else {
-                            format!("{why}; not restarted: {reason}")
-                        };
-                    });
-                    return AfterRun::Idle;
-                }
-                Decision::Restart { after, attempt } => (after, attempt),
-            };
+        };
+        let (after, attempt) = match decision {
+            Decision::Stay(reason) => {
+                let completed = end == RunEnd::Exited(Some(0));
+                self.set(|s| {
+                    s.state = if completed {
+                        ServiceState::Completed
+                    } else {
+                        ServiceState::Failed
+                    };
+                    s.pid = None;
+                    s.attached = false;
+                    s.last_exit_code = exit_code;
+                    s.message = if completed {
+                        format!("{why}; done")
+                    } else {
+                        format!("{why}; not restarted: {reason}")
+                    };
+                });
+                return AfterRun::Idle;
+            }
+            Decision::Restart { after, attempt } => (after, attempt),
+        };
         let wait_until = match self.breaker.retry_at().filter(|_| !self.breaker.allow(now)) {
             Some(at) => at.max(now + after),
             None => now + after,
@@ -436,9 +456,13 @@ impl Runner {
         self.shared.logs.poll(&self.id);
     }
 
-    /// Whether what runs writes to the service's log (processes and built-ins).
+    /// Whether what runs writes to the service's log (processes, built-ins, and compose
+    /// services, whose log Greenroom follows).
     fn has_log(&self) -> bool {
-        matches!(self.spec.kind, ServiceKind::Process | ServiceKind::Builtin)
+        matches!(
+            self.spec.kind,
+            ServiceKind::Process | ServiceKind::Builtin | ServiceKind::Compose
+        )
     }
 
     /// Spawns the process (or starts the compose service); a new run begins.
@@ -479,9 +503,14 @@ impl Runner {
         running: &mut Running,
         control: &mut mpsc::UnboundedReceiver<Control>,
     ) -> RunOutcome {
-        let spawned_at = running.spawned_at;
+        let mut spawned_at = running.spawned_at;
         let attached = running.attached;
         let probe = self.spec.probe.clone();
+        // A compose run starts once the engine answers and its image is there: until it
+        // says so (`Launched`), probes and the start timeout wait.
+        let mut launched = self.spec.kind != ServiceKind::Compose || attached;
+        // While the engine is away, probes do not count.
+        let mut paused = false;
         let mut ready = probe.is_none() || attached;
         if ready {
             self.mark_ready(spawned_at, attached);
@@ -518,8 +547,14 @@ impl Runner {
             })
         });
         let _abort = AbortOnDrop(probe_task);
-        let start_deadline = spawned_at
-            + Duration::from_millis(probe.as_ref().map_or(u64::MAX / 4, |p| p.start_timeout_ms));
+        let start_timeout =
+            Duration::from_millis(probe.as_ref().map_or(u64::MAX / 4, |p| p.start_timeout_ms));
+        let never = Instant::now() + Duration::from_secs(100 * 365 * 86_400);
+        let mut start_deadline = if launched {
+            spawned_at + start_timeout
+        } else {
+            never
+        };
         let threshold = probe.as_ref().map_or(1, |p| p.failure_threshold);
         let mut failures_in_a_row = 0u32;
         let mut last_detail = String::from("no probe answer yet");
@@ -528,21 +563,77 @@ impl Runner {
         log_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             tokio::select! {
-                exit = running.child.wait() => {
+                watched = running.child.watch() => {
+                    let exit = match watched {
+                        Watched::Ended(exit) => exit,
+                        Watched::Event(event) => {
+                            match event {
+                                ChildEvent::Launched => {
+                                    launched = true;
+                                    spawned_at = Instant::now();
+                                    start_deadline = spawned_at + start_timeout;
+                                }
+                                ChildEvent::Paused(why) => {
+                                    paused = true;
+                                    start_deadline = never;
+                                    self.set(|s| s.message = why);
+                                }
+                                ChildEvent::Resumed => {
+                                    paused = false;
+                                    failures_in_a_row = 0;
+                                    if !ready {
+                                        start_deadline = Instant::now() + start_timeout;
+                                    }
+                                    self.set(|s| s.message = "the Docker engine answers again".into());
+                                }
+                                ChildEvent::RestartedByEngine { exit_code, policy } => {
+                                    ready = false;
+                                    is_ready.store(false, Ordering::Relaxed);
+                                    launched = false;
+                                    start_deadline = never;
+                                    failures_in_a_row = 0;
+                                    self.breaker.record_failure(clock());
+                                    self.counter.total += 1;
+                                    let total = self.counter.total;
+                                    self.shared.record(&self.id, |r| r.restarts = total);
+                                    let exit = exit_code.map_or("an exit".into(), |c| format!("an exit with code {c}"));
+                                    let message = format!("docker restarted it after {exit} (restart policy `{policy}`); waiting until it is ready");
+                                    self.shared.logs.note(&self.id, &format!("[greenroom] {message}"));
+                                    self.set(|s| {
+                                        s.state = ServiceState::Starting;
+                                        s.restarts = total;
+                                        s.last_exit_code = exit_code;
+                                        s.ready_after_ms = None;
+                                        s.message = message;
+                                    });
+                                }
+                                ChildEvent::Container(container) => self.set(|s| s.container = Some(Box::new(container))),
+                                ChildEvent::Resources { cpu, memory } => self.set(|s| {
+                                    s.cpu_percent = Some(cpu);
+                                    s.memory_bytes = Some(memory);
+                                }),
+                            }
+                            continue;
+                        }
+                    };
                     let lines = self.shared.logs.poll(&self.id);
                     self.emit_lines(lines);
+                    // A run that could not start (a compose `up` that failed) did not exit:
+                    // its restart is Greenroom's, by the restart policy.
+                    let exited = !matches!(exit, Exit::Failed(_));
                     let (code, why) = match exit {
                         Exit::Code(c) => (Some(c), format!("exited with code {c}")),
                         Exit::Unknown => (None, "exited (re-attached: its exit code is unknown)".into()),
                         Exit::Signalled => (None, "was killed by a signal".into()),
+                        Exit::Failed(why) => (None, why),
                     };
                     let end = if !ready && code == Some(0) && self.spec.probe.is_some() {
                         RunEnd::Exited(Some(1))
                     } else {
                         RunEnd::Exited(code.or(if attached { Some(1) } else { None }))
                     };
-                    let why = if ready { why } else { format!("{why} before it was ready") };
-                    return RunOutcome::Ended { end, ran_for: spawned_at.elapsed(), why };
+                    let why = if ready || !exited { why } else { format!("{why} before it was ready") };
+                    return RunOutcome::Ended { end, ran_for: spawned_at.elapsed(), why, exited };
                 }
                 message = control.recv() => match message {
                     None => return RunOutcome::Detached,
@@ -552,6 +643,9 @@ impl Runner {
                     Some(Control::SetProbeTimeout(ms, reply)) => { self.set_probe_timeout(ms); let _ = reply.send(()); }
                 },
                 Some(sample) = samples.recv() => {
+                    if paused || !launched {
+                        continue;
+                    }
                     greenroom_core::lock_unpoisoned(&self.shared.stats).entry(self.id.clone()).or_default().add(&sample);
                     last_detail = sample.detail.clone();
                     let ok = sample.ok;
@@ -588,16 +682,18 @@ impl Runner {
                                 end: RunEnd::Unhealthy,
                                 ran_for: spawned_at.elapsed(),
                                 why: format!("unhealthy after {failures_in_a_row} failed probes ({last_detail})"),
+                                exited: false,
                             };
                         }
                     }
                 }
-                _ = tokio::time::sleep_until(start_deadline), if !ready => {
+                _ = tokio::time::sleep_until(start_deadline), if !ready && !paused => {
                     let timeout = probe.as_ref().map_or(0, |p| p.start_timeout_ms);
                     return RunOutcome::Ended {
                         end: RunEnd::Exited(None),
                         ran_for: spawned_at.elapsed(),
                         why: format!("not ready after {:.1} s (last probe: {last_detail})", timeout as f64 / 1000.0),
+                        exited: false,
                     };
                 }
                 _ = log_tick.tick(), if has_log => {

@@ -74,6 +74,8 @@ pub struct ServiceStatus {
     pub cpu_percent: Option<f32>,
     #[ts(type = "number | null")]
     pub memory_bytes: Option<u64>,
+    /// A compose service's container, as docker last described it.
+    pub container: Option<Box<crate::docker::ContainerStatus>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, TS)]

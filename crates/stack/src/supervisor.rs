@@ -166,12 +166,6 @@ pub enum SupervisorError {
     /// The OS refused to start its program.
     #[error("cannot start {}: {reason}", program.display())]
     Spawn { program: PathBuf, reason: String },
-    /// `docker` cannot be run.
-    #[error("cannot run docker compose ({reason}); install Docker (greenroom doctor says how)")]
-    DockerMissing { reason: String },
-    /// `docker compose up` failed (its last line of error output).
-    #[error("docker compose up {service} failed: {reason}")]
-    ComposeUp { service: String, reason: String },
     /// The manifest names a built-in service this Greenroom does not have.
     #[error("this Greenroom has no built-in service named `{name}`; known: {}", known.join(", "))]
     UnknownBuiltin { name: String, known: Vec<String> },
@@ -199,8 +193,6 @@ impl Classified for SupervisorError {
             | CommandMissing { .. }
             | NotOnPath { .. }
             | Spawn { .. }
-            | DockerMissing { .. }
-            | ComposeUp { .. }
             | Builtin { .. } => ErrorKind::Unavailable,
             LogFolder { .. } | RunnerStopped { .. } => ErrorKind::Internal,
         }
@@ -315,10 +307,19 @@ pub struct Supervisor {
 }
 
 /// Where a stack keeps its state and logs: `<home>/stacks/<name>-<hash of its manifest path>`.
+/// The same folder however the stack was named (`compose.yml`, `./compose.yml`, an
+/// absolute path): a relative root (empty for a file in the current folder) is made
+/// absolute before it is resolved.
 pub fn stack_dir(home: &Path, name: &str, root: &Path) -> PathBuf {
-    let key = root
+    let root = if root.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        root
+    };
+    let absolute = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
+    let key = absolute
         .canonicalize()
-        .unwrap_or_else(|_| root.to_path_buf())
+        .unwrap_or(absolute)
         .display()
         .to_string();
     let hash = key.bytes().fold(0xcbf29ce484222325u64, |h, b| {
@@ -811,6 +812,7 @@ pub(crate) fn initial_status(id: &str, spec: &ServiceSpec) -> ServiceStatus {
         },
         attached: false,
         cpu_percent: None,
+        container: None,
         memory_bytes: None,
     }
 }

@@ -187,6 +187,11 @@ impl Api {
 
     /// Another live Greenroom process that supervises the current stack, if any.
     pub async fn remote_supervisor(&self) -> Result<Option<control::ControlEndpoint>, ApiError> {
+        Ok(control::find(&self.stack_dir().await?))
+    }
+
+    /// The folder of the current stack's state, logs and `supervisor.json`.
+    pub async fn stack_dir(&self) -> Result<std::path::PathBuf, ApiError> {
         let source = self.stack_source().await;
         let definition = self.load_manifest(&source)?;
         let name = definition
@@ -194,8 +199,11 @@ impl Api {
             .name
             .clone()
             .unwrap_or_else(|| "stack".into());
-        let dir = greenroom_stack::supervisor::stack_dir(self.home.root(), &name, &definition.root);
-        Ok(control::find(&dir))
+        Ok(greenroom_stack::supervisor::stack_dir(
+            self.home.root(),
+            &name,
+            &definition.root,
+        ))
     }
 
     /// The supervisor itself, for fronts that need more than the commands (the CLI's

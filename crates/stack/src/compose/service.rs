@@ -154,6 +154,24 @@ impl Loader<'_> {
             spec.restart.policy = RestartPolicy::No;
         }
 
+        // Docker stops a container with its own `stop_signal`, then kills it after the grace
+        // period: compose's default is 10 s.
+        spec.stop.grace_ms = 10_000;
+        if let Some(grace) = node.get("stop_grace_period") {
+            match grace.as_str().and_then(parse_duration_ms) {
+                Some(ms) => {
+                    spec.stop.grace_ms = ms;
+                    spec.provenance.insert("stop".into(), here(grace));
+                }
+                None => self.errors.push(error_at(
+                    &file_of(grace),
+                    Some(grace),
+                    format!("service `{name}`: stop_grace_period is not a duration"),
+                    Some("write it as compose does: 10s, 1m30s, 500ms"),
+                )),
+            }
+        }
+
         if let Some(labels) = node.get("labels") {
             let labels = key_values(labels);
             if labels.get("greenroom.critical").map(String::as_str) == Some("true") {

@@ -28,6 +28,8 @@ struct Script {
     ignores_signal: bool,
     /// Its probe answers, in order; the last one repeats (empty: always healthy).
     probes: Vec<bool>,
+    /// What it reports, and when (ms after its spawn): a compose run's docker events.
+    events: Vec<(u64, ChildEvent)>,
 }
 
 impl Script {
@@ -46,6 +48,10 @@ impl Script {
     }
     fn ignores_signal(mut self) -> Self {
         self.ignores_signal = true;
+        self
+    }
+    fn reports(mut self, at_ms: u64, event: ChildEvent) -> Self {
+        self.events.push((at_ms, event));
         self
     }
 }
@@ -117,9 +123,24 @@ struct FakeChild {
     fake: Arc<Fake>,
     ignores_signal: bool,
     exit: watch::Sender<Option<Exit>>,
+    events: mpsc::UnboundedReceiver<ChildEvent>,
 }
 
 impl ServiceChild for FakeChild {
+    fn watch(&mut self) -> BoxFuture<'_, Watched> {
+        let mut exit = self.exit.subscribe();
+        async move {
+            tokio::select! {
+                biased;
+                Some(event) = self.events.recv() => Watched::Event(event),
+                ended = exit.wait_for(Option::is_some) => {
+                    let ended = ended.expect("the child lives").clone();
+                    Watched::Ended(ended.expect("waited for an exit"))
+                }
+            }
+        }
+        .boxed()
+    }
     fn pid(&self) -> Option<u32> {
         Some(1000 + self.run)
     }
@@ -133,7 +154,7 @@ impl ServiceChild for FakeChild {
                 .wait_for(Option::is_some)
                 .await
                 .expect("the child lives");
-            exit.expect("waited for an exit")
+            exit.clone().expect("waited for an exit")
         }
         .boxed()
     }
@@ -188,11 +209,20 @@ impl Launcher for Arc<Fake> {
                 exit.send_if_modified(|e| e.replace(Exit::Code(code)).is_none());
             });
         }
+        let (events_tx, events) = mpsc::unbounded_channel();
+        for (after, event) in script.events.clone() {
+            let events_tx = events_tx.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(after)).await;
+                let _ = events_tx.send(event);
+            });
+        }
         let child: Box<dyn ServiceChild> = Box::new(FakeChild {
             run,
             fake: self.clone(),
             ignores_signal: script.ignores_signal,
             exit,
+            events,
         });
         async move { Ok(child) }.boxed()
     }
@@ -801,4 +831,109 @@ async fn a_start_during_the_backoff_starts_it_at_once_and_resets_the_count() {
         .await;
     assert_eq!(h.fake.spawns(), vec![0, 500]);
     assert_eq!(running.breaker, BreakerState::Closed);
+}
+
+fn compose_spec(policy: RestartPolicy) -> ServiceSpec {
+    ServiceSpec {
+        kind: ServiceKind::Compose,
+        probe: Some(probe(2)),
+        ..spec(restart(policy, 1000, 5))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_compose_exit_is_left_to_dockers_restart_policy() {
+    // Docker did not restart it (the run ended): Greenroom must not either, whatever the
+    // policy says, or the two would both restart it.
+    let mut h = harness(
+        compose_spec(RestartPolicy::Always),
+        vec![Script::exits(5000, 3).reports(0, ChildEvent::Launched)],
+    );
+    h.start().await;
+    let failed = h.until("failed", |s| s.state == ServiceState::Failed).await;
+    assert_eq!(
+        failed.message,
+        "exited with code 3; not restarted: docker's restart policy does not restart it"
+    );
+    a_minute_later().await;
+    assert_eq!(
+        h.fake.spawns(),
+        vec![0],
+        "one run: Greenroom started nothing more"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_restart_by_docker_is_counted_and_awaited_not_repeated() {
+    let mut h = harness(
+        compose_spec(RestartPolicy::UnlessStopped),
+        vec![
+            Script::runs()
+                // Healthy, then down while docker restarts it, then healthy again.
+                .probes(&[true, true, false, false, false, false, false, true])
+                .reports(0, ChildEvent::Launched)
+                .reports(
+                    150,
+                    ChildEvent::RestartedByEngine {
+                        exit_code: Some(137),
+                        policy: "unless-stopped".into(),
+                    },
+                )
+                .reports(2000, ChildEvent::Launched),
+        ],
+    );
+    h.start().await;
+    let restarting = h.until("restarted by docker", |s| s.restarts == 1).await;
+    assert_eq!(restarting.state, ServiceState::Starting);
+    assert_eq!(
+        restarting.message,
+        "docker restarted it after an exit with code 137 (restart policy `unless-stopped`); waiting until it is ready"
+    );
+    assert_eq!(restarting.last_exit_code, Some(137));
+    let again = h
+        .until("ready again", |s| {
+            s.state == ServiceState::Running && s.restarts == 1
+        })
+        .await;
+    assert!(again.ready_after_ms.is_some());
+    a_minute_later().await;
+    assert_eq!(
+        h.fake.spawns(),
+        vec![0],
+        "docker restarted it; Greenroom did not"
+    );
+    assert!(
+        h.log()
+            .contains("[greenroom] docker restarted it after an exit with code 137"),
+        "{}",
+        h.log()
+    );
+    assert_ne!(h.status.borrow().state, ServiceState::Unhealthy);
+}
+
+#[tokio::test(start_paused = true)]
+async fn probes_do_not_count_while_the_engine_is_away() {
+    let mut h = harness(
+        compose_spec(RestartPolicy::UnlessStopped),
+        vec![
+            Script::runs()
+                .probes(&[true, true, false])
+                .reports(0, ChildEvent::Launched)
+                .reports(
+                    50,
+                    ChildEvent::Paused("the Docker engine is not running".into()),
+                ),
+        ],
+    );
+    h.start().await;
+    h.until("away", |s| s.message == "the Docker engine is not running")
+        .await;
+    a_minute_later().await;
+    let status = h.status.borrow().clone();
+    assert_eq!(status.state, ServiceState::Running, "{status:?}");
+    assert_eq!(
+        h.fake.spawns(),
+        vec![0],
+        "no restart while the engine is away"
+    );
 }
