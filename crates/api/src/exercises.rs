@@ -75,7 +75,7 @@ impl Api {
         let project_stack = stack::resolve(None, None, Some(&root));
         let published_ports = match &project_stack {
             StackSource::Sandbox => None,
-            source => self.load_manifest(source).ok().map(|d| {
+            source => self.read_manifest(source).ok().map(|d| {
                 d.manifest
                     .services
                     .values()

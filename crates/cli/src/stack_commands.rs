@@ -398,6 +398,7 @@ pub fn import_compose(
             files: files.clone(),
             profiles,
             env: std::env::vars().collect(),
+            missing_env_files_are_notes: false,
         }) {
             Ok(i) => i,
             Err(errors) => {

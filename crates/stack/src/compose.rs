@@ -5,13 +5,16 @@
 //!   key; `ports`, `expose`, `volumes`, `env_file`, `secrets`, `configs`, `dns` and
 //!   `profiles` lists are appended without duplicates; `environment`, `labels` and
 //!   `depends_on` are normalised to mappings first, then merged; any other value of a later
-//!   file replaces the earlier one.
-//! - **`include:`** (a path, a list of paths, or `{path, project_directory, env_file}`) loads
+//!   file replaces the earlier one. An empty file (nothing, comments only, or `{}`) among
+//!   others is ignored, as compose ignores it.
+//! - **`include:`** (a list of paths, or of `{path, project_directory, env_file}`) loads
 //!   the included files first, relative to the including file; a service defined twice is an
-//!   error, as in compose. Includes nest up to 10 deep; a loop is an error.
+//!   error, as in compose. Includes nest up to 10 deep; a loop is an error. The relative
+//!   `env_file`s of an included file are found from its own folder (or from the include's
+//!   `project_directory`), those of a `-f` file from the project directory.
 //! - **Interpolation** ([`crate::interpolate`]) applies to every value, with variables from
 //!   the process environment first, then the `.env` file of the project directory (the
-//!   folder of the first file); an included file's `env_file` adds its own.
+//!   folder of the first file); an include's `env_file` adds its own.
 //! - **Profiles**: a service with `profiles` is imported disabled unless one of its
 //!   profiles is active (`--profile`, or `COMPOSE_PROFILES`).
 //! - **Ports**: `"8000"`, `"8000:8000"`, `"127.0.0.1:8000:8000"`, `"7882:7882/udp"`,
@@ -26,17 +29,43 @@
 //!   threshold, `timeout` the probe timeout, and `start_period` extends the start timeout.
 //! - **`depends_on`**: `service_started`, `service_healthy`,
 //!   `service_completed_successfully`; `required: false` entries are dropped.
+//! - **Implicit dependencies**, as compose adds them: `links` (`db`, `db:alias`),
+//!   `volumes_from` (`files`, `files:ro`; not `container:NAME`) and `service:NAME` in
+//!   `network_mode`, `ipc`, `pid`, `uts` or `cgroup` make the service depend on that one,
+//!   `started` (provenance `depends_on.NAME`, the line that names it). An explicit
+//!   `depends_on` entry for the same service wins (even one dropped as `required: false`).
 //! - **`restart`**: `no`, `always`, `on-failure[:N]` (N = max restarts), `unless-stopped`.
 //! - **`stop_grace_period`** becomes `stop.grace_ms` (compose's default: 10 s); docker itself
 //!   sends the container's `stop_signal`.
 //! - **Labels** `greenroom.critical: "true"` and `greenroom.group: fallback` set those fields.
+//! - **`extends`** is not resolved: a note says so, and the service keeps only its own keys
+//!   (what it extends must still exist, as below).
+//!
+//! What compose refuses, Greenroom refuses, each with the `file:line` and a hint:
+//! - an empty compose file, alone or with only empty ones (`empty compose file`);
+//! - what compose's schema refuses (the `schema` submodule): an unknown key at the top or in a
+//!   service (keys starting with `x-` are allowed everywhere), a value of the wrong type
+//!   (`ports` not a list, `environment` neither a list nor a mapping, `image: 12`…),
+//!   `include` or `services` in another form;
+//! - a reference to a service that does not exist, or that is disabled (its profiles
+//!   inactive) while the referring service is enabled, by `depends_on` (unless `required:
+//!   false`) or by an implicit dependency;
+//! - a missing `env_file` of an enabled service, unless its long form says `required: false`;
+//! - an `include:` that cannot be read, and any remote include (`oci://`, `git@…`,
+//!   `https://…`: compose would download it; Greenroom reads local files only);
+//! - a service with neither `image` nor `build` (nor `provider`, nor `extends`), or with both
+//!   `network_mode` and `networks`; an `extends` of a file that cannot be read, or of a
+//!   service the project does not define; and what [`crate::manifest::validate`] refuses
+//!   (dependency cycles…).
 //!
 //! Every imported field records where it came from (`file:line`) in the service's
 //! `provenance`, so errors point at the compose file a person edits. Errors are
-//! [`DefinitionError`]s (kind `InvalidInput`: the files need an edit).
+//! [`DefinitionError`]s (kind `InvalidInput`: the files need an edit). Problems of a file
+//! (YAML, schema, includes, `.env`) are reported first and alone; then every service's.
 //!
-//! This file reads, includes, interpolates and merges the files; `service` (a submodule)
-//! maps one merged service to a [`crate::manifest::ServiceSpec`].
+//! This file reads, includes, interpolates and merges the files; `schema` checks each file's
+//! shape; `service` maps one merged service to a [`crate::manifest::ServiceSpec`].
+//! `tests/compose_oracle.rs` compares the result with `docker compose config` itself.
 
 use crate::dotenv;
 use crate::interpolate::interpolate;
@@ -45,6 +74,7 @@ use crate::yaml::{self, YamlNode, YamlValue};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+mod schema;
 mod service;
 
 pub use service::parse_duration_ms;
@@ -60,6 +90,10 @@ pub struct ComposeOptions {
     pub profiles: Vec<String>,
     /// The environment interpolation sees first (normally the process's).
     pub env: HashMap<String, String>,
+    /// Reading a checkout without running it (the exercise analysis reads its published
+    /// ports): a missing `env_file` is a note, not an error. A fresh clone has no `.env`
+    /// (it holds secrets and is not committed), and its ports do not depend on it.
+    pub missing_env_files_are_notes: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -108,6 +142,16 @@ struct Loader<'a> {
     project_name: Option<String>,
     /// Every file read, indexed by [`YamlNode::source`].
     files: Vec<PathBuf>,
+    /// For each file read (same index): the folder its relative paths (`env_file`) are
+    /// resolved against — the project directory for a `-f` file, the included file's folder
+    /// (or the include's `project_directory`) for an included one.
+    workdirs: Vec<PathBuf>,
+}
+
+/// One file as loaded: its services (includes first), and whether it defines nothing at all.
+struct Loaded {
+    services: Vec<(String, ServiceDoc)>,
+    empty: bool,
 }
 
 fn error_at(
@@ -144,28 +188,52 @@ pub fn import(options: &ComposeOptions) -> Result<ComposeImport, Vec<DefinitionE
         unset: Vec::new(),
         project_name: None,
         files: Vec::new(),
+        workdirs: Vec::new(),
     };
     let mut vars = HashMap::new();
     let dotenv_path = project_dir.join(".env");
     if dotenv_path.is_file() {
-        loader.read_env_file(&dotenv_path, &mut vars);
+        loader.read_env_file(&dotenv_path, None, &mut vars);
     }
 
     let mut merged: BTreeMap<String, ServiceDoc> = BTreeMap::new();
+    let mut all_empty = true;
     for file in &options.files {
         let mut stack = Vec::new();
-        if let Some(services) = loader.load_file(file, &vars, &mut stack) {
-            for (name, doc) in services {
-                let combined = match merged.remove(&name) {
-                    Some(base) => ServiceDoc {
-                        node: merge(&base.node, &doc.node, ""),
-                        key: base.key,
-                    },
-                    None => doc,
-                };
-                merged.insert(name, combined);
-            }
+        let Some(loaded) = loader.load_file(file, &project_dir, &vars, &mut stack) else {
+            all_empty = false;
+            continue;
+        };
+        all_empty &= loaded.empty;
+        for (name, doc) in loaded.services {
+            let combined = match merged.remove(&name) {
+                Some(base) => ServiceDoc {
+                    node: merge(&base.node, &doc.node, ""),
+                    key: base.key,
+                },
+                None => doc,
+            };
+            merged.insert(name, combined);
         }
+    }
+    if all_empty {
+        let which = if options.files.len() == 1 {
+            "this file defines nothing".to_owned()
+        } else {
+            format!("none of the {} files defines anything", options.files.len())
+        };
+        return Err(vec![error_at(
+            first,
+            None,
+            format!("empty compose file: {which}"),
+            Some(
+                "add a `services:` mapping with at least one service (compose refuses an empty file too)",
+            ),
+        )]);
+    }
+    // A file compose would not read stops here: what follows would only add noise.
+    if !loader.errors.is_empty() {
+        return Err(loader.errors);
     }
 
     let active: Vec<String> = options
@@ -202,33 +270,32 @@ pub fn import(options: &ComposeOptions) -> Result<ComposeImport, Vec<DefinitionE
         name: Some(project.clone()),
         ..Default::default()
     };
+    let known: BTreeMap<String, service::Known> = merged
+        .iter()
+        .map(|(name, doc)| (name.clone(), service::Known::of(&doc.node, &active)))
+        .collect();
     for (name, doc) in &merged {
-        if let Some(spec) = loader.service(name, doc, &active, &project, &compose_files) {
+        if let Some(spec) = loader.service(name, doc, &known, &project, &compose_files) {
             manifest.services.insert(name.clone(), spec);
         }
     }
-    if !loader.errors.is_empty() {
-        return Err(loader.errors);
-    }
-    // References and cycles, with the compose file's lines.
-    let problems = crate::manifest::validate(&manifest);
-    if !problems.is_empty() {
-        return Err(problems
-            .into_iter()
-            .map(|p| {
-                let at = manifest.services.get(&p.service).and_then(|s| {
-                    p.field
-                        .as_deref()
-                        .and_then(|f| s.provenance.get(f))
-                        .or_else(|| s.provenance.get("service"))
-                });
-                DefinitionError {
-                    location: parse_location(at.map(String::as_str)),
-                    message: format!("service `{}`: {}", p.service, p.message),
-                    hint: p.hint,
-                }
-            })
-            .collect());
+    // The services' own problems, then references and cycles, with the compose file's lines.
+    let mut errors = std::mem::take(&mut loader.errors);
+    errors.extend(crate::manifest::validate(&manifest).into_iter().map(|p| {
+        let at = manifest.services.get(&p.service).and_then(|s| {
+            p.field
+                .as_deref()
+                .and_then(|f| s.provenance.get(f))
+                .or_else(|| s.provenance.get("service"))
+        });
+        DefinitionError {
+            location: parse_location(at.map(String::as_str)),
+            message: format!("service `{}`: {}", p.service, p.message),
+            hint: p.hint,
+        }
+    }));
+    if !errors.is_empty() {
+        return Err(errors);
     }
     Ok(ComposeImport {
         manifest,
@@ -251,12 +318,33 @@ fn parse_location(text: Option<&str>) -> Location {
 }
 
 impl Loader<'_> {
-    fn read_env_file(&mut self, path: &Path, vars: &mut HashMap<String, String>) {
-        let text = match std::fs::read_to_string(path) {
+    /// Reads a `.env`-format file into `vars`; `named_at` is the `file:line` that names it
+    /// (an include's `env_file`), for the error when it cannot be read.
+    fn read_env_file(
+        &mut self,
+        path: &Path,
+        named_at: Option<(&Path, &YamlNode)>,
+        vars: &mut HashMap<String, String>,
+    ) {
+        // Only a regular file is read (not a FIFO or a device that never ends).
+        let text = match std::fs::metadata(path).and_then(|m| {
+            if m.is_file() {
+                std::fs::read_to_string(path)
+            } else {
+                Err(std::io::Error::other("it is not a file"))
+            }
+        }) {
             Ok(t) => t,
             Err(e) => {
-                self.errors
-                    .push(error_at(path, None, format!("cannot read: {e}"), None));
+                self.errors.push(match named_at {
+                    Some((file, node)) => error_at(
+                        file,
+                        Some(node),
+                        format!("cannot read the env file {}: {e}", path.display()),
+                        Some("create it, or fix the path (relative to this file's folder)"),
+                    ),
+                    None => error_at(path, None, format!("cannot read: {e}"), None),
+                });
                 return;
             }
         };
@@ -276,20 +364,23 @@ impl Loader<'_> {
         }
     }
 
-    /// Loads one file and its includes; returns its services (includes first).
+    /// Loads one file and its includes; returns its services (includes first), or `None`
+    /// when the file cannot be used (the errors say why). `workdir` is the folder the
+    /// file's relative paths are resolved against.
     fn load_file(
         &mut self,
         file: &Path,
+        workdir: &Path,
         vars: &HashMap<String, String>,
         stack: &mut Vec<PathBuf>,
-    ) -> Option<Vec<(String, ServiceDoc)>> {
+    ) -> Option<Loaded> {
         let canonical = file.canonicalize().unwrap_or_else(|_| file.to_path_buf());
         if stack.contains(&canonical) {
             self.errors.push(error_at(
                 file,
                 None,
                 "this file includes itself (through `include:`)",
-                None,
+                Some("remove the `include:` entry that leads back to this file"),
             ));
             return None;
         }
@@ -298,7 +389,7 @@ impl Loader<'_> {
                 file,
                 None,
                 format!("`include:` nests deeper than {MAX_INCLUDE_DEPTH} files"),
-                None,
+                Some("include the deepest files directly from a higher one"),
             ));
             return None;
         }
@@ -327,6 +418,7 @@ impl Loader<'_> {
         };
         let source = self.files.len();
         self.files.push(file.to_path_buf());
+        self.workdirs.push(workdir.to_path_buf());
         let root = match yaml::parse(&text) {
             Ok(mut r) => {
                 r.set_source(source);
@@ -346,15 +438,24 @@ impl Loader<'_> {
             }
         };
         if root.is_null() {
-            return Some(Vec::new());
+            return Some(Loaded {
+                services: Vec::new(),
+                empty: true,
+            });
         }
-        if root.as_map().is_none() {
+        let Some(top) = root.as_map() else {
             self.errors.push(error_at(
                 file,
                 Some(&root),
                 format!("a compose file is a mapping, this is {}", root.kind()),
-                None,
+                Some("start with `services:` and the services under it"),
             ));
+            return None;
+        };
+        let empty = top.is_empty();
+        let problems = schema::check_file(file, &root);
+        if !problems.is_empty() {
+            self.errors.extend(problems);
             return None;
         }
         if self.project_name.is_none() {
@@ -363,118 +464,115 @@ impl Loader<'_> {
         let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
         stack.push(canonical);
         let mut services = Vec::new();
-        if let Some(include) = root.get("include") {
-            let entries: Vec<&YamlNode> = match &include.value {
-                YamlValue::Seq(items) => items.iter().collect(),
-                _ => vec![include],
+        // The schema says `include` is a list of paths or of mappings with a `path`.
+        for entry in root
+            .get("include")
+            .and_then(YamlNode::as_seq)
+            .unwrap_or_default()
+        {
+            let paths: Vec<&YamlNode> = match entry.get("path") {
+                Some(p) => p.as_seq().map_or_else(|| vec![p], |s| s.iter().collect()),
+                None => vec![entry],
             };
-            for entry in entries {
-                let (paths, env_file): (Vec<&YamlNode>, Option<&YamlNode>) = match &entry.value {
-                    YamlValue::Scalar { .. } => (vec![entry], None),
-                    YamlValue::Map(_) => {
-                        let paths = match entry.get("path") {
-                            Some(p) if p.as_seq().is_some() => {
-                                p.as_seq().unwrap_or_default().iter().collect()
-                            }
-                            Some(p) => vec![p],
-                            None => {
-                                self.errors.push(error_at(
-                                    file,
-                                    Some(entry),
-                                    "an `include:` entry needs a `path`",
-                                    None,
-                                ));
-                                continue;
-                            }
-                        };
-                        (paths, entry.get("env_file"))
-                    }
-                    _ => {
-                        self.errors.push(error_at(
-                            file,
-                            Some(entry),
-                            "an `include:` entry is a path or a mapping",
-                            None,
-                        ));
-                        continue;
-                    }
-                };
-                let mut included_vars = vars.clone();
-                if let Some(env_file) = env_file.and_then(|e| e.as_str()) {
-                    self.read_env_file(&dir.join(env_file), &mut included_vars);
-                }
-                for path in paths {
-                    let Some(rel) = path.as_str() else {
-                        self.errors.push(error_at(
-                            file,
-                            Some(path),
-                            "an include path must be a string",
-                            None,
-                        ));
-                        continue;
-                    };
-                    let target = dir.join(rel);
-                    if let Some(included) = self.load_file(&target, &included_vars, stack) {
-                        for (name, doc) in included {
-                            if services
-                                .iter()
-                                .any(|(n, _): &(String, ServiceDoc)| *n == name)
-                            {
-                                self.errors.push(error_at(
-                                    &target,
-                                    Some(&doc.key),
-                                    format!("service `{name}` is defined by two included files"),
-                                    Some("compose refuses this too: rename one"),
-                                ));
-                                continue;
-                            }
-                            services.push((name, doc));
-                        }
+            let mut included_vars = vars.clone();
+            if let Some(env_files) = entry.get("env_file") {
+                let env_files: Vec<&YamlNode> = env_files
+                    .as_seq()
+                    .map_or_else(|| vec![env_files], |s| s.iter().collect());
+                for env_file in env_files {
+                    if let Some(rel) = env_file.as_str() {
+                        self.read_env_file(
+                            &dir.join(rel),
+                            Some((file, env_file)),
+                            &mut included_vars,
+                        );
                     }
                 }
             }
+            let project_directory = entry
+                .get("project_directory")
+                .and_then(YamlNode::as_str)
+                .map(|p| dir.join(p));
+            for path in paths {
+                let Some(rel) = path.as_str() else { continue };
+                if let Some(what) = remote_include(rel) {
+                    self.errors.push(error_at(
+                        file,
+                        Some(path),
+                        format!("`include:` of `{rel}`: a remote include ({what}); Greenroom reads only local files"),
+                        Some("vendor it: copy the compose file(s) into this project and include them by their local path"),
+                    ));
+                    continue;
+                }
+                let target = dir.join(rel);
+                if let Err(e) = std::fs::metadata(&target).and_then(|m| {
+                    if m.is_file() {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::other("it is not a file"))
+                    }
+                }) {
+                    self.errors.push(error_at(
+                        file,
+                        Some(path),
+                        format!("`include:` cannot read `{rel}` ({}): {e}", target.display()),
+                        Some("fix the path (relative to this file's folder), or remove the entry"),
+                    ));
+                    continue;
+                }
+                let workdir = project_directory
+                    .clone()
+                    .unwrap_or_else(|| target.parent().map(Path::to_path_buf).unwrap_or_default());
+                let Some(included) = self.load_file(&target, &workdir, &included_vars, stack)
+                else {
+                    continue;
+                };
+                for (name, doc) in included.services {
+                    if services
+                        .iter()
+                        .any(|(n, _): &(String, ServiceDoc)| *n == name)
+                    {
+                        self.errors.push(error_at(
+                            &target,
+                            Some(&doc.key),
+                            format!("service `{name}` is defined by two included files"),
+                            Some("compose refuses this too: rename one"),
+                        ));
+                        continue;
+                    }
+                    services.push((name, doc));
+                }
+            }
         }
-        if let Some(defined) = root.get("services") {
-            match defined.as_map() {
-                Some(entries) => {
-                    let env = &self.options.env;
-                    let lookup =
-                        |name: &str| env.get(name).cloned().or_else(|| vars.get(name).cloned());
-                    for (key, node) in entries {
-                        let Some(name) = key.as_str() else { continue };
-                        let mut node = node.clone();
-                        self.interpolate_node(file, &mut node, &lookup);
-                        if let Some(existing) = services.iter().position(|(n, _)| n == name) {
-                            if root.get("include").is_some() {
-                                self.errors.push(error_at(
-                                    file,
-                                    Some(key),
-                                    format!("service `{name}` is defined here and in an included file"),
-                                    Some("compose refuses this too: rename one, or use an override file (-f) instead"),
-                                ));
-                            }
-                            services.remove(existing);
-                        }
-                        services.push((
-                            name.to_owned(),
-                            ServiceDoc {
-                                key: key.clone(),
-                                node,
-                            },
+        if let Some(entries) = root.get("services").and_then(YamlNode::as_map) {
+            let env = &self.options.env;
+            let lookup = |name: &str| env.get(name).cloned().or_else(|| vars.get(name).cloned());
+            for (key, node) in entries {
+                let Some(name) = key.as_str() else { continue };
+                let mut node = node.clone();
+                self.interpolate_node(file, &mut node, &lookup);
+                if let Some(existing) = services.iter().position(|(n, _)| n == name) {
+                    if root.get("include").is_some() {
+                        self.errors.push(error_at(
+                            file,
+                            Some(key),
+                            format!("service `{name}` is defined here and in an included file"),
+                            Some("compose refuses this too: rename one, or use an override file (-f) instead"),
                         ));
                     }
+                    services.remove(existing);
                 }
-                None if defined.is_null() => {}
-                None => self.errors.push(error_at(
-                    file,
-                    Some(defined),
-                    format!("`services` must be a mapping, this is {}", defined.kind()),
-                    None,
-                )),
+                services.push((
+                    name.to_owned(),
+                    ServiceDoc {
+                        key: key.clone(),
+                        node,
+                    },
+                ));
             }
         }
         stack.pop();
-        Some(services)
+        Some(Loaded { services, empty })
     }
 
     fn interpolate_node(
@@ -517,6 +615,27 @@ impl Loader<'_> {
                 .for_each(|(_, v)| self.interpolate_node(file, v, lookup)),
             YamlValue::Null => {}
         }
+    }
+}
+
+/// What compose would do with an `include:` path that is remote, or `None` for a local path.
+fn remote_include(path: &str) -> Option<&'static str> {
+    let lower = path.to_ascii_lowercase();
+    if lower.starts_with("oci://") {
+        Some("compose would pull it from an OCI registry")
+    } else if lower.starts_with("git@")
+        || lower.starts_with("git://")
+        || lower.starts_with("ssh://")
+        || ((lower.starts_with("https://") || lower.starts_with("http://"))
+            && (lower.contains(".git") || lower.contains("github.com/")))
+    {
+        Some("compose would clone it from a git repository")
+    } else if lower.starts_with("https://") || lower.starts_with("http://") {
+        Some(
+            "compose does not download it either: it reads a URL that is not a git repository as a path, and fails",
+        )
+    } else {
+        None
     }
 }
 
@@ -640,4 +759,410 @@ pub fn to_toml(import: &ComposeImport, sources: &[PathBuf]) -> Result<String, Ex
         "# Greenroom stack manifest, imported from {} by `greenroom import compose`.\n# Edit freely; `provenance` says where each field came from.\n\n{body}",
         list.join(", ")
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::Condition;
+
+    /// Writes `files` (name, text) into a new folder; imports the first ones named in `given`.
+    fn import_files(
+        files: &[(&str, &str)],
+        given: &[&str],
+    ) -> (
+        tempfile::TempDir,
+        Result<ComposeImport, Vec<DefinitionError>>,
+    ) {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        for (name, text) in files {
+            let path = dir.path().join(name);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).expect("a folder");
+            }
+            std::fs::write(&path, text).expect("a file");
+        }
+        let result = import(&ComposeOptions {
+            files: given.iter().map(|g| dir.path().join(g)).collect(),
+            ..Default::default()
+        });
+        (dir, result)
+    }
+
+    fn ok(files: &[(&str, &str)]) -> ComposeImport {
+        let (_dir, result) = import_files(files, &[files[0].0]);
+        result.unwrap_or_else(|e| panic!("{e:#?}"))
+    }
+
+    fn refused(files: &[(&str, &str)], given: &[&str]) -> String {
+        let (_dir, result) = import_files(files, given);
+        match result {
+            Ok(_) => panic!("{given:?} must be refused"),
+            Err(errors) => errors
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        }
+    }
+
+    #[test]
+    fn links_volumes_from_and_shared_namespaces_are_dependencies() {
+        let imported = ok(&[(
+            "c.yml",
+            "services:\n  web:\n    image: x\n    links: [db, \"cache:c\"]\n    volumes_from: [files, \"logs:ro\", \"container:other\"]\n    depends_on:\n      db:\n        condition: service_healthy\n  side:\n    image: x\n    network_mode: \"service:web\"\n    ipc: \"service:files\"\n    pid: \"service:logs\"\n    uts: \"service:cache\"\n  db: {image: x}\n  cache: {image: x}\n  files: {image: x}\n  logs: {image: x}\n",
+        )]);
+        let s = &imported.manifest.services;
+        // The explicit entry wins (db stays healthy); the others are `started`.
+        assert_eq!(
+            s["web"].depends_on.entries(),
+            vec![
+                ("cache".to_owned(), Condition::Started),
+                ("db".to_owned(), Condition::Healthy),
+                ("files".to_owned(), Condition::Started),
+                ("logs".to_owned(), Condition::Started),
+            ]
+        );
+        let side: Vec<String> = s["side"]
+            .depends_on
+            .entries()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(side, ["cache", "files", "logs", "web"]);
+        // Provenance: the line that names each implicit dependency.
+        let p = &s["web"].provenance;
+        assert!(p["depends_on.cache"].ends_with("c.yml:4"), "{p:?}");
+        assert!(p["depends_on.logs"].ends_with("c.yml:5"), "{p:?}");
+        assert!(!p.contains_key("depends_on.db"), "{p:?}");
+        let p = &s["side"].provenance;
+        assert!(p["depends_on.web"].ends_with("c.yml:11"), "{p:?}");
+        assert_eq!(p["depends_on"], p["depends_on.web"], "{p:?}");
+    }
+
+    #[test]
+    fn implicit_dependencies_survive_the_written_manifest() {
+        let imported = ok(&[(
+            "c.yml",
+            "services:\n  web:\n    image: x\n    links: [db]\n    network_mode: \"service:db\"\n  db: {image: x}\n",
+        )]);
+        let text = to_toml(&imported, &[PathBuf::from("c.yml")]).expect("TOML");
+        let back = crate::manifest::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(back, imported.manifest);
+        assert!(crate::manifest::validate(&back).is_empty());
+    }
+
+    #[test]
+    fn an_explicit_optional_dependency_wins_over_an_implicit_one() {
+        let imported = ok(&[(
+            "c.yml",
+            "services:\n  web:\n    image: x\n    links: [db]\n    depends_on:\n      db: {condition: service_healthy, required: false}\n  db: {image: x}\n",
+        )]);
+        assert!(imported.manifest.services["web"].depends_on.is_empty());
+    }
+
+    #[test]
+    fn a_reference_to_an_unknown_or_disabled_service_is_refused_with_its_line() {
+        let cases = [
+            (
+                "links: [\"ghost:g\"]",
+                "c.yml:4:",
+                "service `web` links to `ghost`, which is not a service of this project",
+            ),
+            (
+                "network_mode: \"service:ghost\"",
+                "c.yml:4:",
+                "shares the network (network_mode) of `ghost`",
+            ),
+            (
+                "ipc: \"service:ghost\"",
+                "c.yml:4:",
+                "shares the IPC namespace (ipc) of `ghost`",
+            ),
+            (
+                "volumes_from: [\"container:elsewhere\", \"ghost:ro\"]",
+                "c.yml:4:",
+                "mounts the volumes (volumes_from) of `ghost`",
+            ),
+            (
+                "depends_on: [ghost]",
+                "c.yml:4:",
+                "service `web` depends on `ghost`, which is not a service",
+            ),
+            (
+                "links: [db]",
+                "c.yml:4:",
+                "service `web` links to `db`, which is disabled: none of its profiles (db) is active",
+            ),
+            (
+                "depends_on: {db: {condition: service_healthy}}",
+                "c.yml:4:",
+                "depends on `db`, which is disabled",
+            ),
+        ];
+        for (line, location, message) in cases {
+            let text = format!(
+                "services:\n  web:\n    image: x\n    {line}\n  db:\n    image: x\n    profiles: [db]\n"
+            );
+            let errors = refused(&[("c.yml", &text)], &["c.yml"]);
+            assert!(
+                errors.contains(location) && errors.contains(message),
+                "{line}:\n{errors}"
+            );
+        }
+        // Optional, or both disabled: accepted.
+        ok(&[(
+            "c.yml",
+            "services:\n  web:\n    image: x\n    depends_on: {db: {condition: service_started, required: false}, ghost: {condition: service_started, required: \"false\"}}\n  db:\n    image: x\n    profiles: [db]\n",
+        )]);
+        ok(&[(
+            "c.yml",
+            "services:\n  web:\n    image: x\n    profiles: [db]\n    links: [db]\n  db:\n    image: x\n    profiles: [db]\n",
+        )]);
+    }
+
+    #[test]
+    fn empty_files_are_refused_alone_and_ignored_among_others() {
+        let empty = ("empty.yml", "# nothing here\n");
+        let web = ("web.yml", "services:\n  web: {image: x}\n");
+        let errors = refused(&[empty], &["empty.yml"]);
+        assert!(errors.contains("empty.yml: empty compose file"), "{errors}");
+        let errors = refused(&[("e.yml", "{}\n")], &["e.yml"]);
+        assert!(errors.contains("empty compose file"), "{errors}");
+        let errors = refused(&[empty, ("e2.yml", "")], &["empty.yml", "e2.yml"]);
+        assert!(
+            errors.contains("none of the 2 files defines anything"),
+            "{errors}"
+        );
+        for given in [["empty.yml", "web.yml"], ["web.yml", "empty.yml"]] {
+            let (_dir, result) = import_files(&[empty, web], &given);
+            assert!(result.is_ok(), "{given:?}: {result:?}");
+        }
+        // A file with only a name is not empty.
+        ok(&[("n.yml", "name: demo\n")]);
+    }
+
+    #[test]
+    fn a_missing_env_file_is_refused_unless_optional() {
+        let errors = refused(
+            &[
+                (
+                    "c.yml",
+                    "services:\n  web:\n    image: x\n    env_file:\n      - here.env\n      - missing.env\n",
+                ),
+                ("here.env", "A=1\n"),
+            ],
+            &["c.yml"],
+        );
+        assert!(
+            errors.contains("c.yml:6:")
+                && errors.contains("env_file `missing.env` cannot be read")
+                && errors.contains("it does not exist"),
+            "{errors}"
+        );
+        assert!(!errors.contains("here.env"), "{errors}");
+        ok(&[(
+            "c.yml",
+            "services:\n  web:\n    image: x\n    env_file:\n      - path: missing.env\n        required: false\n",
+        )]);
+        // A disabled service's env_file is not read, as compose does not read it.
+        ok(&[(
+            "c.yml",
+            "services:\n  web: {image: x}\n  tools:\n    image: x\n    profiles: [tools]\n    env_file: missing.env\n",
+        )]);
+        // A folder is not an env file.
+        let errors = refused(
+            &[
+                (
+                    "c.yml",
+                    "services:\n  web:\n    image: x\n    env_file: sub\n",
+                ),
+                ("sub/x", ""),
+            ],
+            &["c.yml"],
+        );
+        assert!(errors.contains("it is not a file"), "{errors}");
+    }
+
+    #[test]
+    fn env_files_are_found_from_the_folder_of_the_file_that_names_them() {
+        // Included: from the included file's folder, or the include's project_directory.
+        ok(&[
+            (
+                "c.yml",
+                "include:\n  - sub/inc.yml\nservices:\n  web: {image: x}\n",
+            ),
+            (
+                "sub/inc.yml",
+                "services:\n  worker:\n    image: x\n    env_file: [w.env]\n",
+            ),
+            ("sub/w.env", "W=1\n"),
+        ]);
+        ok(&[
+            (
+                "c.yml",
+                "include:\n  - path: sub/inc.yml\n    project_directory: other\n",
+            ),
+            (
+                "sub/inc.yml",
+                "services:\n  worker:\n    image: x\n    env_file: [w.env]\n",
+            ),
+            ("other/w.env", "W=1\n"),
+        ]);
+        // An overlay (-f) in another folder: from the project directory.
+        let files = [
+            ("a/c.yml", "services:\n  web: {image: x}\n"),
+            ("b/over.yml", "services:\n  web:\n    env_file: [x.env]\n"),
+            ("b/x.env", "X=1\n"),
+        ];
+        let (_dir, result) = import_files(&files, &["a/c.yml", "b/over.yml"]);
+        let errors = result.err().map(|e| format!("{e:?}")).unwrap_or_default();
+        assert!(
+            errors.contains("over.yml") && errors.contains("a/x.env"),
+            "{errors}"
+        );
+    }
+
+    #[test]
+    fn includes_that_cannot_be_read_or_are_remote_are_refused_with_their_line() {
+        let errors = refused(&[("c.yml", "include:\n  - nope.yml\n")], &["c.yml"]);
+        assert!(
+            errors.contains("c.yml:2:5: `include:` cannot read `nope.yml`"),
+            "{errors}"
+        );
+        for (path, what) in [
+            ("oci://registry.example/team/stack:1", "OCI registry"),
+            ("git@github.com:team/stack.git", "git repository"),
+            (
+                "https://github.com/team/stack.git#main:compose.yml",
+                "git repository",
+            ),
+            ("https://example.com/compose.yml", "not a git repository"),
+        ] {
+            let errors = refused(
+                &[("c.yml", &format!("include:\n  - path: \"{path}\"\n"))],
+                &["c.yml"],
+            );
+            assert!(
+                errors.contains("c.yml:2:")
+                    && errors.contains("a remote include")
+                    && errors.contains(what)
+                    && errors.contains("vendor it"),
+                "{path}: {errors}"
+            );
+        }
+        let errors = refused(
+            &[
+                ("c.yml", "include: other.yml\n"),
+                ("other.yml", "services: {}\n"),
+            ],
+            &["c.yml"],
+        );
+        assert!(
+            errors.contains("c.yml:1:10: include must be a list"),
+            "{errors}"
+        );
+        let errors = refused(
+            &[
+                (
+                    "c.yml",
+                    "include:\n  - path: other.yml\n    env_file: missing.env\n",
+                ),
+                ("other.yml", "services:\n  a: {image: x}\n"),
+            ],
+            &["c.yml"],
+        );
+        assert!(
+            errors.contains("c.yml:3:15: cannot read the env file"),
+            "{errors}"
+        );
+    }
+
+    #[test]
+    fn a_service_compose_would_not_run_is_refused() {
+        let errors = refused(
+            &[("c.yml", "services:\n  web:\n    ports: [\"80:80\"]\n")],
+            &["c.yml"],
+        );
+        assert!(
+            errors.contains("c.yml:2:3: service `web` has neither an image nor a build context"),
+            "{errors}"
+        );
+        let errors = refused(
+            &[(
+                "c.yml",
+                "services:\n  web:\n    image: x\n    network_mode: host\n    networks: [default]\n",
+            )],
+            &["c.yml"],
+        );
+        assert!(
+            errors.contains("c.yml:4:") && errors.contains("both `network_mode` and `networks`"),
+            "{errors}"
+        );
+        // A schema problem is refused with its line, before anything else.
+        let errors = refused(
+            &[("c.yml", "services:\n  web:\n    imgae: x\n")],
+            &["c.yml"],
+        );
+        assert!(
+            errors.contains("c.yml:3:5: services.web: unknown key `imgae`"),
+            "{errors}"
+        );
+        assert!(!errors.contains("neither an image"), "{errors}");
+    }
+
+    #[test]
+    fn extends_of_what_compose_cannot_find_is_refused() {
+        let errors = refused(
+            &[(
+                "c.yml",
+                "services:\n  web:\n    extends:\n      file: gone.yml\n      service: web\n",
+            )],
+            &["c.yml"],
+        );
+        assert!(
+            errors.contains("c.yml:4:13: service `web` extends a service of `gone.yml`"),
+            "{errors}"
+        );
+        let errors = refused(
+            &[("c.yml", "services:\n  web:\n    extends: base\n")],
+            &["c.yml"],
+        );
+        assert!(
+            errors.contains("c.yml:3:14: service `web` extends `base`, which is not a service"),
+            "{errors}"
+        );
+        // A file beside it: found from the folder of the file that names it.
+        ok(&[
+            (
+                "sub/c.yml",
+                "services:\n  web:\n    extends: {file: base.yml, service: web}\n",
+            ),
+            ("sub/base.yml", "services:\n  web: {image: x}\n"),
+        ]);
+    }
+
+    #[test]
+    fn extends_is_noted_as_not_resolved() {
+        let imported = ok(&[(
+            "c.yml",
+            "services:\n  base: {image: x, ports: [\"80:80\"]}\n  web:\n    extends: base\n",
+        )]);
+        assert!(
+            imported
+                .notes
+                .iter()
+                .any(|n| n.contains("c.yml:4") && n.contains("`extends`")),
+            "{:?}",
+            imported.notes
+        );
+    }
+
+    #[test]
+    fn remote_includes_are_told_apart_from_paths() {
+        assert_eq!(remote_include("sub/compose.yml"), None);
+        assert_eq!(remote_include("../x.yml"), None);
+        assert!(remote_include("OCI://x/y").is_some());
+        assert!(remote_include("ssh://git@host/x.git").is_some());
+    }
 }

@@ -21,6 +21,7 @@ fn eloquence(profiles: &[&str], env: &[(&str, &str)]) -> greenroom_stack::compos
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect::<HashMap<_, _>>(),
+        missing_env_files_are_notes: false,
     })
     .unwrap_or_else(|errors| panic!("{errors:#?}"))
 }
@@ -225,5 +226,233 @@ proptest::proptest! {
         let file = dir.path().join("docker-compose.yml");
         std::fs::write(&file, &body).unwrap();
         let _ = import(&ComposeOptions { files: vec![file], ..Default::default() });
+    }
+}
+
+mod arbitrary_documents {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A scalar as a compose file may hold one (plain, quoted, a reference, a path…).
+    fn scalar() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-z]{1,6}",
+            prop::sample::select(vec![
+                "12",
+                "1.5",
+                "true",
+                "null",
+                "~",
+                "yes",
+                "2001-12-14",
+                "\"\"",
+                "\"8000:80\"",
+                "\"127.0.0.1:7000-7001:7000-7001/udp\"",
+                "\"service:web\"",
+                "\"service:ghost\"",
+                "\"db:ro\"",
+                "\"db:alias\"",
+                "\"container:c\"",
+                "\"${VAR:-x}\"",
+                "\"${VAR:?no}\"",
+                "\"oci://r/x\"",
+                "\"git@h:x.git\"",
+                "missing.env",
+                "\"../x.yml\"",
+                "service_healthy",
+                "service_started",
+                "\"false\"",
+                "x-a",
+            ])
+            .prop_map(str::to_owned),
+        ]
+    }
+
+    /// A key compose knows (or nearly: typos and extensions too).
+    fn key() -> impl Strategy<Value = String> {
+        prop::sample::select(vec![
+            "image",
+            "build",
+            "ports",
+            "links",
+            "depends_on",
+            "network_mode",
+            "volumes_from",
+            "ipc",
+            "pid",
+            "env_file",
+            "environment",
+            "profiles",
+            "healthcheck",
+            "test",
+            "condition",
+            "required",
+            "path",
+            "published",
+            "target",
+            "extends",
+            "networks",
+            "restart",
+            "labels",
+            "command",
+            "imgae",
+            "x-a",
+            "web",
+            "db",
+            "include",
+            "services",
+        ])
+        .prop_map(str::to_owned)
+    }
+
+    fn value() -> impl Strategy<Value = String> {
+        scalar().prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4)
+                    .prop_map(|items| format!("[{}]", items.join(", "))),
+                prop::collection::vec((key(), inner), 0..4).prop_map(|entries| {
+                    let entries: Vec<String> =
+                        entries.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+                    format!("{{{}}}", entries.join(", "))
+                }),
+            ]
+        })
+    }
+
+    /// A service name, or one that is not defined.
+    fn reference() -> impl Strategy<Value = String> {
+        prop::sample::select(vec!["web", "db", "cache", "ghost"]).prop_map(str::to_owned)
+    }
+
+    /// A service entry of the right shape (so that most documents reach the service rules).
+    fn good_entry() -> impl Strategy<Value = String> {
+        let refs = || prop::collection::vec(reference(), 0..3);
+        prop_oneof![
+            refs().prop_map(|r| format!("links: [{}]", r.join(", "))),
+            refs().prop_map(|r| format!(
+                "volumes_from: [{}]",
+                r.iter()
+                    .map(|n| format!("\"{n}:ro\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            (
+                prop::sample::select(vec!["network_mode", "ipc", "pid", "uts"]),
+                reference()
+            )
+                .prop_map(|(k, r)| format!("{k}: \"service:{r}\"")),
+            refs().prop_map(|r| format!("depends_on: [{}]", r.join(", "))),
+            (
+                reference(),
+                prop::sample::select(vec![
+                    "service_started",
+                    "service_healthy",
+                    "service_completed_successfully"
+                ]),
+                any::<bool>()
+            )
+                .prop_map(|(r, c, req)| format!(
+                    "depends_on: {{{r}: {{condition: {c}, required: {req}}}}}"
+                )),
+            prop::collection::vec(
+                prop::sample::select(vec![
+                    "\"8000:80\"",
+                    "\"127.0.0.1:7000-7002:7000-7002/udp\"",
+                    "80",
+                    "{target: 80, published: \"8080\"}",
+                    "\"99999:1\""
+                ]),
+                0..3
+            )
+            .prop_map(|p| format!("ports: [{}]", p.join(", "))),
+            prop::sample::select(vec![
+                "env_file: missing.env",
+                "env_file: [{path: missing.env, required: false}]",
+                "env_file: []"
+            ])
+            .prop_map(str::to_owned),
+            prop::sample::select(vec![
+                "profiles: [p]",
+                "profiles: []",
+                "environment: {A: 1}",
+                "environment: [\"A=1\"]"
+            ])
+            .prop_map(str::to_owned),
+            prop::sample::select(vec![
+                "healthcheck: {test: [\"CMD\", \"curl\", \"http://localhost:80/\"]}",
+                "healthcheck: {test: \"redis-cli ping\", retries: 2}",
+                "restart: \"on-failure:3\"",
+                "extends: web",
+                "networks: [default]"
+            ])
+            .prop_map(str::to_owned),
+        ]
+    }
+
+    /// A small compose document: services of mostly the right shape with some arbitrary
+    /// keys and values, and top-level keys.
+    fn document() -> impl Strategy<Value = String> {
+        let service = (
+            any::<bool>(),
+            prop::collection::vec(good_entry(), 0..5),
+            prop::option::weighted(0.2, (key(), value())),
+        )
+            .prop_map(|(image, good, random)| {
+                let mut entries: Vec<String> = Vec::new();
+                if image {
+                    entries.push("image: x".into());
+                }
+                entries.extend(good);
+                entries.extend(random.iter().map(|(k, v)| format!("{k}: {v}")));
+                entries
+            });
+        let services = prop::collection::vec((reference(), service), 0..4);
+        let top = prop::collection::vec(
+            (
+                prop::sample::select(vec!["name", "x-common", "include", "networks", "servics"]),
+                value(),
+            ),
+            0..2,
+        );
+        (services, top, 0..8u8).prop_map(|(services, top, shape)| {
+            let mut text = String::new();
+            if shape > 0 && services.is_empty() {
+                text.push_str("services: {}\n");
+            } else if shape > 0 {
+                text.push_str("services:\n");
+                for (name, entries) in services {
+                    text.push_str(&format!("  {name}: {{{}}}\n", entries.join(", ")));
+                }
+            }
+            // Now and then, arbitrary top-level keys too.
+            if shape < 3 {
+                for (k, v) in top {
+                    text.push_str(&format!("{k}: {v}\n"));
+                }
+            }
+            text
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        /// Whatever small YAML document a compose file is, importing it (alone, or after
+        /// another file) never panics, and a refusal always says where.
+        #[test]
+        fn importing_arbitrary_yaml_documents_never_panics(body in document(), overlay in document()) {
+            let dir = tempfile::tempdir().unwrap();
+            let file = dir.path().join("docker-compose.yml");
+            let over = dir.path().join("override.yml");
+            std::fs::write(&file, &body).unwrap();
+            std::fs::write(&over, &overlay).unwrap();
+            for files in [vec![file.clone()], vec![file.clone(), over.clone()]] {
+                if let Err(errors) = import(&ComposeOptions { files, ..Default::default() }) {
+                    prop_assert!(!errors.is_empty());
+                    for e in errors {
+                        prop_assert!(!e.location.file.as_os_str().is_empty(), "{e}");
+                    }
+                }
+            }
+        }
     }
 }

@@ -129,6 +129,16 @@ impl Api {
 
     /// The stack's definition as `source` gives it (a compose file is imported).
     pub(crate) fn load_manifest(&self, source: &StackSource) -> Result<Definition, ApiError> {
+        self.load_definition(source, false)
+    }
+
+    /// The stack's definition, to read it without running it: a compose service's missing
+    /// `env_file` is a note ([`greenroom_stack::compose::ComposeOptions`]).
+    pub(crate) fn read_manifest(&self, source: &StackSource) -> Result<Definition, ApiError> {
+        self.load_definition(source, true)
+    }
+
+    fn load_definition(&self, source: &StackSource, reading: bool) -> Result<Definition, ApiError> {
         let joined = |errors: Vec<greenroom_stack::manifest::DefinitionError>| {
             ApiError::invalid_input(
                 errors
@@ -157,6 +167,7 @@ impl Api {
                         files: files.clone(),
                         profiles: Vec::new(),
                         env: std::env::vars().collect(),
+                        missing_env_files_are_notes: reading,
                     })
                     .map_err(joined)?;
                 let root = files

@@ -172,8 +172,14 @@ pub fn sandbox_manifest(tool_dirs: &[PathBuf], home: &Path) -> Manifest {
         },
     );
     let livekit = found("livekit-server");
-    let mut lk_probe = ProbeSpec::new(ProbeCheck::Websocket {
-        url: format!("ws://127.0.0.1:{SANDBOX_LIVEKIT_PORT}/rtc"),
+    // What a client probes: `GET /` answers `OK`. A WebSocket to /rtc without a token
+    // makes livekit-server log a 401 warning at every probe.
+    let mut lk_probe = ProbeSpec::new(ProbeCheck::Http {
+        url: format!("http://127.0.0.1:{SANDBOX_LIVEKIT_PORT}/"),
+        expect_status: Some(200),
+        body_contains: Some("OK".into()),
+        json_field: None,
+        json_equals: None,
     });
     lk_probe.start_timeout_ms = 30_000;
     manifest.services.insert(

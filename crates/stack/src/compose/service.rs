@@ -1,6 +1,8 @@
 //! From one merged compose service (YAML) to a manifest [`ServiceSpec`]: its command,
-//! environment, ports, dependencies, restart policy, labels and probe, each field with the
-//! `file:line` it came from (see the table in [`super`] for what maps to what).
+//! environment, ports, dependencies (explicit and implicit), restart policy, labels and
+//! probe, each field with the `file:line` it came from (see the table in [`super`] for
+//! what maps to what); and the checks compose makes of one service (references to other
+//! services, `env_file`s, an image or a build).
 
 use super::{Loader, ServiceDoc, error_at};
 use crate::manifest::{
@@ -8,15 +10,113 @@ use crate::manifest::{
     RestartPolicy, ServiceKind, ServiceSpec,
 };
 use crate::yaml::{YamlNode, YamlValue};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+
+/// What the other services need to know of a service: whether it is enabled, and its profiles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Known {
+    pub enabled: bool,
+    pub profiles: Vec<String>,
+}
+
+impl Known {
+    /// A service is enabled when it has no `profiles`, or one of them is active.
+    pub fn of(node: &YamlNode, active: &[String]) -> Known {
+        match node.get("profiles") {
+            Some(p) => {
+                let profiles = strings(p);
+                Known {
+                    enabled: profiles.iter().any(|p| active.contains(p)),
+                    profiles,
+                }
+            }
+            None => Known {
+                enabled: true,
+                profiles: Vec::new(),
+            },
+        }
+    }
+}
+
+/// How a service refers to another, for messages: `depends_on`, or what makes compose add
+/// an implicit dependency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Via {
+    DependsOn,
+    Links,
+    VolumesFrom,
+    /// `network_mode`, `ipc`, `pid`, `uts` or `cgroup`: `service:NAME`.
+    Namespace(&'static str),
+}
+
+impl Via {
+    /// `depends on`, `links to`… (`service `web` links to `db``).
+    fn verb(self) -> String {
+        match self {
+            Via::DependsOn => "depends on".into(),
+            Via::Links => "links to".into(),
+            Via::VolumesFrom => "mounts the volumes (volumes_from) of".into(),
+            Via::Namespace("network_mode") => "shares the network (network_mode) of".into(),
+            Via::Namespace(key) => format!(
+                "shares the {} namespace ({key}) of",
+                if key == "cgroup" {
+                    "cgroup".to_owned()
+                } else {
+                    key.to_ascii_uppercase()
+                }
+            ),
+        }
+    }
+}
+
+/// The services one service makes compose start first without a `depends_on` entry, as
+/// compose adds them: `links` (`db`, `db:alias`), `volumes_from` (`files`, `files:ro`; not
+/// `container:NAME`), and `service:NAME` in `network_mode`, `ipc`, `pid`, `uts`, `cgroup`.
+/// Each with the node that names it.
+pub(super) fn implicit_dependencies(node: &YamlNode) -> Vec<(String, &YamlNode, Via)> {
+    let mut out = Vec::new();
+    for link in node
+        .get("links")
+        .and_then(YamlNode::as_seq)
+        .unwrap_or_default()
+    {
+        let Some(text) = link.as_str() else { continue };
+        // `name:alias`; anything else is the name as written.
+        let name = match text.split(':').collect::<Vec<_>>().as_slice() {
+            [name, _alias] => (*name).to_owned(),
+            _ => text.to_owned(),
+        };
+        out.push((name, link, Via::Links));
+    }
+    for key in ["network_mode", "ipc", "pid", "uts", "cgroup"] {
+        if let Some(value) = node.get(key)
+            && let Some(name) = value.as_str().and_then(|v| v.strip_prefix("service:"))
+        {
+            out.push((name.to_owned(), value, Via::Namespace(key)));
+        }
+    }
+    for from in node
+        .get("volumes_from")
+        .and_then(YamlNode::as_seq)
+        .unwrap_or_default()
+    {
+        let Some(text) = from.as_str() else { continue };
+        if text.starts_with("container:") {
+            continue;
+        }
+        let name = text.split(':').next().unwrap_or(text);
+        out.push((name.to_owned(), from, Via::VolumesFrom));
+    }
+    out
+}
 
 impl Loader<'_> {
     pub(super) fn service(
         &mut self,
         name: &str,
         doc: &ServiceDoc,
-        active: &[String],
+        known: &BTreeMap<String, Known>,
         project: &str,
         files: &[String],
     ) -> Option<ServiceSpec> {
@@ -51,10 +151,43 @@ impl Loader<'_> {
             .map(|i| format!("image {i}"))
             .or_else(|| node.get("build").map(|_| "built from source".to_owned()));
 
+        let me = known.get(name).cloned().unwrap_or(Known {
+            enabled: true,
+            profiles: Vec::new(),
+        });
         if let Some(profiles) = node.get("profiles") {
-            spec.compose_profiles = strings(profiles);
-            spec.enabled = spec.compose_profiles.iter().any(|p| active.contains(p));
+            spec.compose_profiles = me.profiles.clone();
             spec.provenance.insert("enabled".into(), here(profiles));
+        }
+        spec.enabled = me.enabled;
+
+        // What compose checks of a service before it runs anything.
+        let has = |key: &str| node.get(key).is_some();
+        if !(has("image") || has("build") || has("provider") || has("extends")) {
+            self.errors.push(error_at(
+                file,
+                Some(&doc.key),
+                format!("service `{name}` has neither an image nor a build context"),
+                Some("add `image: NAME` or `build: FOLDER` (compose refuses this too)"),
+            ));
+        }
+        if let (Some(mode), Some(_)) = (node.get("network_mode"), node.get("networks")) {
+            self.errors.push(error_at(
+                &file_of(mode),
+                Some(mode),
+                format!("service `{name}` has both `network_mode` and `networks`, which exclude each other"),
+                Some("keep one of them (compose refuses both)"),
+            ));
+        }
+        if let Some(extends) = node.get("extends") {
+            self.check_extends(name, extends, known);
+            self.notes.push(format!(
+                "{}: service `{name}` uses `extends`, which Greenroom does not resolve: ports, dependencies and healthcheck of the service it extends are not imported",
+                here(extends)
+            ));
+        }
+        if me.enabled {
+            self.check_env_files(name, node);
         }
 
         let mut container_to_host: Vec<(u16, u16, Protocol)> = Vec::new();
@@ -77,51 +210,65 @@ impl Loader<'_> {
             }
         }
 
+        // Dependencies: explicit ones, then the implicit ones compose adds (an explicit
+        // entry for the same service wins, even one dropped as `required: false`).
+        let mut map = BTreeMap::new();
+        let mut explicit = BTreeSet::new();
         if let Some(deps) = node.get("depends_on") {
             spec.provenance.insert("depends_on".into(), here(deps));
-            let mut map = BTreeMap::new();
-            match &deps.value {
-                YamlValue::Seq(items) => {
-                    for item in items {
-                        if let Some(n) = item.as_str() {
-                            map.insert(n.to_owned(), Condition::Started);
-                        }
-                    }
+            let entries: Vec<(&YamlNode, Option<&YamlNode>)> = match &deps.value {
+                YamlValue::Seq(items) => items.iter().map(|i| (i, None)).collect(),
+                YamlValue::Map(entries) => entries.iter().map(|(k, v)| (k, Some(v))).collect(),
+                _ => Vec::new(), // the schema check refused it
+            };
+            for (key, value) in entries {
+                let Some(dep) = key.as_str() else { continue };
+                explicit.insert(dep.to_owned());
+                let required = !value
+                    .and_then(|v| v.get("required"))
+                    .and_then(|r| r.as_str())
+                    .is_some_and(is_false);
+                if !required {
+                    continue;
                 }
-                YamlValue::Map(entries) => {
-                    for (key, value) in entries {
-                        let Some(dep) = key.as_str() else { continue };
-                        if value.get("required").and_then(|r| r.as_str()) == Some("false") {
-                            continue;
-                        }
-                        let condition = match value
-                            .get("condition")
-                            .and_then(|c| c.as_str())
-                            .unwrap_or("service_started")
-                        {
-                            "service_started" => Condition::Started,
-                            "service_healthy" => Condition::Healthy,
-                            "service_completed_successfully" => Condition::CompletedSuccessfully,
-                            other => {
-                                self.errors.push(error_at(
-                                    file,
-                                    Some(value),
-                                    format!("service `{name}`: unknown depends_on condition `{other}`"),
-                                    Some("use service_started, service_healthy or service_completed_successfully"),
-                                ));
-                                continue;
-                            }
-                        };
-                        map.insert(dep.to_owned(), condition);
+                let condition_node = value.and_then(|v| v.get("condition"));
+                let condition = match condition_node
+                    .and_then(|c| c.as_str())
+                    .unwrap_or("service_started")
+                {
+                    "service_started" => Condition::Started,
+                    "service_healthy" => Condition::Healthy,
+                    "service_completed_successfully" => Condition::CompletedSuccessfully,
+                    // Only an interpolated value gets here: the schema check saw the others.
+                    other => {
+                        self.errors.push(error_at(
+                            &file_of(key),
+                            condition_node,
+                            format!("service `{name}`: unknown depends_on condition `{other}`"),
+                            Some("use service_started, service_healthy or service_completed_successfully"),
+                        ));
+                        continue;
                     }
+                };
+                if self.check_reference(name, dep, key, Via::DependsOn, known) {
+                    map.insert(dep.to_owned(), condition);
                 }
-                _ => self.errors.push(error_at(
-                    &file_of(deps),
-                    Some(deps),
-                    format!("service `{name}`: depends_on must be a list or a mapping"),
-                    None,
-                )),
             }
+        }
+        for (dep, at, via) in implicit_dependencies(node) {
+            if explicit.contains(&dep) || map.contains_key(&dep) {
+                continue;
+            }
+            if self.check_reference(name, &dep, at, via, known) {
+                spec.provenance
+                    .entry("depends_on".into())
+                    .or_insert_with(|| here(at));
+                spec.provenance
+                    .insert(format!("depends_on.{dep}"), here(at));
+                map.insert(dep, Condition::Started);
+            }
+        }
+        if !map.is_empty() || node.get("depends_on").is_some() {
             spec.depends_on = DependsOn::Map(map);
         }
 
@@ -187,6 +334,167 @@ impl Loader<'_> {
             spec.provenance.insert("probe".into(), here(hc));
         }
         Some(spec)
+    }
+
+    /// Whether service `name` may depend on `dep` (named at `node`): it must be a service
+    /// of the project, and enabled when `name` is (compose refuses both, as "depends on
+    /// undefined service"). The error, with the line, when not.
+    fn check_reference(
+        &mut self,
+        name: &str,
+        dep: &str,
+        node: &YamlNode,
+        via: Via,
+        known: &BTreeMap<String, Known>,
+    ) -> bool {
+        let file = self.files.get(node.source).cloned().unwrap_or_default();
+        let enabled = known.get(name).is_none_or(|k| k.enabled);
+        let verb = via.verb();
+        match known.get(dep) {
+            None => {
+                let hint = match via {
+                    Via::VolumesFrom | Via::Namespace(_) => {
+                        "fix the name, or define that service; a container that is not a service is written container:NAME (compose refuses this too)"
+                    }
+                    Via::DependsOn | Via::Links => {
+                        "fix the name, or define that service (compose refuses this too)"
+                    }
+                };
+                self.errors.push(error_at(
+                    &file,
+                    Some(node),
+                    format!(
+                        "service `{name}` {verb} `{dep}`, which is not a service of this project"
+                    ),
+                    Some(hint),
+                ));
+                false
+            }
+            Some(other) if enabled && !other.enabled => {
+                let profiles = other.profiles.join(", ");
+                let hint = format!(
+                    "activate one of its profiles (--profile {}, or COMPOSE_PROFILES), or give `{name}` the same profile{}; compose refuses this too",
+                    other.profiles.first().map(String::as_str).unwrap_or(""),
+                    if via == Via::DependsOn {
+                        ", or mark the dependency `required: false`"
+                    } else {
+                        ""
+                    }
+                );
+                self.errors.push(error_at(
+                    &file,
+                    Some(node),
+                    format!("service `{name}` {verb} `{dep}`, which is disabled: none of its profiles ({profiles}) is active"),
+                    Some(&hint),
+                ));
+                false
+            }
+            Some(_) => true,
+        }
+    }
+
+    /// `extends` is not resolved, but what compose would fail to find is refused: a `file`
+    /// that cannot be read (relative to the folder of the file that names it), or, without
+    /// `file`, a service that is not defined.
+    fn check_extends(&mut self, name: &str, extends: &YamlNode, known: &BTreeMap<String, Known>) {
+        let file = self.files.get(extends.source).cloned().unwrap_or_default();
+        let (base, other) = match extends.as_str() {
+            Some(base) => (Some((base, extends)), None),
+            None => (
+                extends
+                    .get("service")
+                    .and_then(|b| b.as_str().map(|t| (t, b))),
+                extends.get("file"),
+            ),
+        };
+        match other {
+            Some(other) => {
+                let Some(rel) = other.as_str() else { return };
+                let full = file
+                    .parent()
+                    .map(|d| d.join(rel))
+                    .unwrap_or_else(|| rel.into());
+                if !full.is_file() {
+                    self.errors.push(error_at(
+                        &file,
+                        Some(other),
+                        format!(
+                            "service `{name}` extends a service of `{rel}` ({}), which cannot be read",
+                            full.display()
+                        ),
+                        Some("fix the path (relative to this file's folder); compose refuses this too"),
+                    ));
+                }
+            }
+            None => {
+                if let Some((base, at)) = base
+                    && !known.contains_key(base)
+                {
+                    self.errors.push(error_at(
+                        &file,
+                        Some(at),
+                        format!("service `{name}` extends `{base}`, which is not a service of this project"),
+                        Some("fix the name, or add `file:` to extend a service of another file; compose refuses this too"),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Compose reads every `env_file` of an enabled service when it loads the project: a
+    /// missing one is an error unless its long form says `required: false`. A relative path
+    /// is resolved against the folder of the file that names it (the project directory for a
+    /// `-f` file, the included file's folder or its include's `project_directory`).
+    fn check_env_files(&mut self, name: &str, node: &YamlNode) {
+        let Some(env_file) = node.get("env_file") else {
+            return;
+        };
+        let entries: Vec<&YamlNode> = env_file
+            .as_seq()
+            .map_or_else(|| vec![env_file], |s| s.iter().collect());
+        for entry in entries {
+            let (path, required) = match entry.as_map() {
+                Some(_) => (
+                    entry.get("path").and_then(YamlNode::as_str),
+                    !entry
+                        .get("required")
+                        .and_then(YamlNode::as_str)
+                        .is_some_and(is_false),
+                ),
+                None => (entry.as_str(), true),
+            };
+            let Some(path) = path.filter(|_| required) else {
+                continue;
+            };
+            let workdir = self.workdirs.get(entry.source).cloned().unwrap_or_default();
+            let full = workdir.join(path);
+            let problem = match std::fs::metadata(&full) {
+                Ok(m) if m.is_file() => continue,
+                Ok(_) => "it is not a file".to_owned(),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    "it does not exist".to_owned()
+                }
+                Err(e) => e.to_string(),
+            };
+            let file = self.files.get(entry.source).cloned().unwrap_or_default();
+            if self.options.missing_env_files_are_notes {
+                self.notes.push(format!(
+                    "{}:{}: service `{name}`: env_file `{path}` cannot be read ({problem}); `up` refuses to start it until it exists",
+                    file.display(),
+                    entry.line
+                ));
+                continue;
+            }
+            self.errors.push(error_at(
+                &file,
+                Some(entry),
+                format!(
+                    "service `{name}`: env_file `{path}` cannot be read ({}): {problem}",
+                    full.display()
+                ),
+                Some("create it (compose refuses to start without it), or mark it optional: `- path: FILE` with `required: false`"),
+            ));
+        }
     }
 
     fn probe_for(
@@ -470,6 +778,14 @@ fn parse_compose_port(node: &YamlNode) -> Result<Option<(PortSpec, u16)>, String
     spec.protocol = protocol;
     spec.host_ip = ip.filter(|i| !i.is_empty());
     Ok(Some((spec, container_start)))
+}
+
+/// A boolean written as compose casts it: `false`, `no`, `n`, `off`, `0` (any case).
+fn is_false(text: &str) -> bool {
+    matches!(
+        text.to_ascii_lowercase().as_str(),
+        "false" | "no" | "n" | "off" | "0"
+    )
 }
 
 fn strings(node: &YamlNode) -> Vec<String> {

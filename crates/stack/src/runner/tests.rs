@@ -869,11 +869,15 @@ async fn a_restart_by_docker_is_counted_and_awaited_not_repeated() {
         compose_spec(RestartPolicy::UnlessStopped),
         vec![
             Script::runs()
-                // Healthy, then down while docker restarts it, then healthy again.
-                .probes(&[true, true, false, false, false, false, false, true])
+                // Healthy (ten answers: at least 90 ms of probes), then down while docker
+                // restarts it, then healthy again.
+                .probes(&[
+                    true, true, true, true, true, true, true, true, true, true, false, false,
+                    false, false, false, true,
+                ])
                 .reports(0, ChildEvent::Launched)
                 .reports(
-                    150,
+                    50,
                     ChildEvent::RestartedByEngine {
                         exit_code: Some(137),
                         policy: "unless-stopped".into(),
@@ -917,7 +921,10 @@ async fn probes_do_not_count_while_the_engine_is_away() {
         compose_spec(RestartPolicy::UnlessStopped),
         vec![
             Script::runs()
-                .probes(&[true, true, false])
+                // Ten answers (at least 90 ms of probes) before the engine goes at 50 ms.
+                .probes(&[
+                    true, true, true, true, true, true, true, true, true, true, false,
+                ])
                 .reports(0, ChildEvent::Launched)
                 .reports(
                     50,
