@@ -43,6 +43,47 @@ pub fn find(stack_dir: &Path) -> Option<ControlEndpoint> {
     .then_some(endpoint)
 }
 
+/// Sends `request` to the supervisor at `endpoint` (`POST /api/call` with its bearer
+/// token) and returns its answer: the command's result as JSON, or its error.
+pub async fn call(
+    endpoint: &ControlEndpoint,
+    request: &crate::Request,
+) -> Result<serde_json::Value, crate::ApiError> {
+    use crate::{ApiError, ErrorCode};
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .map_err(|e| ApiError::internal(format!("cannot make an HTTP client: {e}")))?;
+    let response = client
+        .post(format!("{}/api/call", endpoint.url))
+        .bearer_auth(&endpoint.token)
+        .json(request)
+        .send()
+        .await
+        .map_err(|e| {
+            ApiError::unavailable(format!(
+                "the Greenroom that supervises this stack (PID {}) does not answer at {} ({e}); if it hangs, stop it and run the command again",
+                endpoint.pid, endpoint.url
+            ))
+        })?;
+    let ok = response.status().is_success();
+    let body: serde_json::Value = response.json().await.map_err(|e| {
+        ApiError::internal(format!(
+            "unexpected answer from the supervising Greenroom: {e}"
+        ))
+    })?;
+    if ok {
+        Ok(body)
+    } else {
+        Err(serde_json::from_value(body).unwrap_or_else(|_| {
+            ApiError::new(
+                ErrorCode::Internal,
+                "the supervising Greenroom refused the command",
+            )
+        }))
+    }
+}
+
 /// A token nobody can guess: 128 bits from the OS's randomness (via std's hasher keys)
 /// mixed with the time and PID.
 pub fn new_token() -> String {

@@ -75,14 +75,10 @@ impl Api {
         let project_stack = stack::resolve(None, None, Some(&root));
         let published_ports = match &project_stack {
             StackSource::Sandbox => None,
-            source => self.read_manifest(source).ok().map(|d| {
-                d.manifest
-                    .services
-                    .values()
-                    .filter(|s| s.enabled)
-                    .flat_map(|s| s.ports.iter().flat_map(|p| p.ports()))
-                    .collect()
-            }),
+            source => self
+                .read_manifest(source)
+                .ok()
+                .map(|d| d.manifest.published_tcp_ports()),
         };
         let healthy = match self.stack.loaded.lock().await.as_ref() {
             Some(loaded) if loaded.source == project_stack => Some(

@@ -180,8 +180,8 @@ macro_rules! commands {
         }
 
         impl Api {
-            /// Runs a decoded [`Request`]; the result is the command's DTO as JSON.
-            pub async fn dispatch(&self, request: Request) -> Result<serde_json::Value, ApiError> {
+            /// Runs a decoded [`Request`] in this process.
+            async fn dispatch_here(&self, request: Request) -> Result<serde_json::Value, ApiError> {
                 match request {
                     $( Request::$variant { $($arg),* } => {
                         let result = self.$method($($arg),*).await?;
@@ -292,6 +292,54 @@ commands! {
     TalkSessions => talk_sessions { limit: u32 } -> Vec<TalkSessionEntry>;
     /// Copy a recorded talk's folder into a folder; returns the copy's path.
     TalkExport => talk_export { session: String, destination: String } -> String;
+}
+
+impl Request {
+    /// The stack's verbs: what the process that supervises the stack answers.
+    pub fn acts_on_the_stack(&self) -> bool {
+        matches!(
+            self,
+            Request::StackStatus {}
+                | Request::StackPreflight {}
+                | Request::StackUp { .. }
+                | Request::StackDiagnose {}
+                | Request::StackRepair { .. }
+                | Request::StackReport {}
+                | Request::StackDown {}
+                | Request::ServiceStart { .. }
+                | Request::ServiceStop { .. }
+                | Request::ServiceRestart { .. }
+                | Request::StackLogs { .. }
+        )
+    }
+}
+
+impl Api {
+    /// Runs a decoded [`Request`]; the result is the command's DTO as JSON.
+    ///
+    /// A stack verb goes to the process that supervises the stack when that is another
+    /// live Greenroom (`greenroom up --detach`, a terminal's `greenroom up`): this process
+    /// attaches to it rather than supervising the same services a second time. Its
+    /// `stack_status` answer then says so (`attached_to`).
+    pub async fn dispatch(&self, request: Request) -> Result<serde_json::Value, ApiError> {
+        if request.acts_on_the_stack()
+            && let Ok(Some(remote)) = self.remote_supervisor().await
+        {
+            let status = matches!(request, Request::StackStatus {});
+            let mut answer = control::call(&remote, &request).await?;
+            if status && let Some(view) = answer.as_object_mut() {
+                view.insert(
+                    "attached_to".into(),
+                    serde_json::Value::String(format!(
+                        "the Greenroom (PID {}) that supervises this stack",
+                        remote.pid
+                    )),
+                );
+            }
+            return Ok(answer);
+        }
+        self.dispatch_here(request).await
+    }
 }
 
 /// Where Greenroom looks for its tools after `PATH`, in order: `GREENROOM_TOOLS_DIR` when

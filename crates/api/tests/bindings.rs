@@ -26,6 +26,7 @@ fn generated() -> String {
         greenroom_stack::health::Architecture::decl(&cfg),
         greenroom_stack::probe::ProbeSample::decl(&cfg),
         ServiceState::decl(&cfg),
+        greenroom_stack::docker::ContainerStatus::decl(&cfg),
         ServiceStatus::decl(&cfg),
         greenroom_stack::status::StackSummary::decl(&cfg),
         greenroom_stack::status::MachineMetrics::decl(&cfg),

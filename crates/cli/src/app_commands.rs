@@ -30,13 +30,22 @@ pub(crate) enum SettingsCommand {
     },
 }
 
-pub(crate) async fn serve(home: AppHome, addr: SocketAddr) -> ExitCode {
+/// `serve`: the UI and API for a browser, on the stack `--stack` names (else the
+/// workspace setting, else the sandbox).
+pub(crate) async fn serve(
+    home: AppHome,
+    stack: Option<std::path::PathBuf>,
+    addr: SocketAddr,
+) -> ExitCode {
     let events = greenroom_server::BroadcastSink::default();
-    let api = Arc::new(Api::new(
-        home,
-        greenroom_api::default_tool_dirs(),
-        Arc::new(events.clone()),
-    ));
+    let api = Arc::new(
+        Api::new(
+            home,
+            greenroom_api::default_tool_dirs(),
+            Arc::new(events.clone()),
+        )
+        .with_stack(stack, std::env::current_dir().ok()),
+    );
     let server = match greenroom_server::bind(api.clone(), events, addr).await {
         Ok(s) => s,
         Err(e) => return fail(&e.to_string()),

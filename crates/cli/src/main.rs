@@ -562,7 +562,7 @@ async fn run(command: Command, home: AppHome, stack: Option<PathBuf>) -> ExitCod
             talk_command::run(home, args).await
         }
         Command::Serve { port, host } => {
-            app_commands::serve(home, std::net::SocketAddr::new(host, port)).await
+            app_commands::serve(home, stack, std::net::SocketAddr::new(host, port)).await
         }
         Command::Doctor { json } => app_commands::doctor(home, json).await,
         Command::Settings(command) => {

@@ -6,7 +6,7 @@
 //! control endpoint. No command is named by a string here.
 
 use greenroom_api::control::ControlEndpoint;
-use greenroom_api::{Api, ApiError, ErrorCode, Request};
+use greenroom_api::{Api, ApiError, Request};
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
 
@@ -36,47 +36,9 @@ impl Target {
     pub async fn call<T: DeserializeOwned>(&self, request: Request) -> Result<T, ApiError> {
         let value = match self {
             Target::Local(api) => api.dispatch(request).await?,
-            Target::Remote(endpoint) => call_remote(endpoint, &request).await?,
+            Target::Remote(endpoint) => greenroom_api::control::call(endpoint, &request).await?,
         };
         serde_json::from_value(value)
             .map_err(|e| ApiError::internal(format!("unexpected answer from Greenroom's API: {e}")))
-    }
-}
-
-async fn call_remote(
-    endpoint: &ControlEndpoint,
-    request: &Request,
-) -> Result<serde_json::Value, ApiError> {
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .map_err(|e| ApiError::internal(format!("cannot make an HTTP client: {e}")))?;
-    let response = client
-        .post(format!("{}/api/call", endpoint.url))
-        .bearer_auth(&endpoint.token)
-        .json(request)
-        .send()
-        .await
-        .map_err(|e| {
-            ApiError::unavailable(format!(
-                "the Greenroom that supervises this stack (PID {}) does not answer at {} ({e}); if it hangs, stop it and run the command again",
-                endpoint.pid, endpoint.url
-            ))
-        })?;
-    let ok = response.status().is_success();
-    let body: serde_json::Value = response.json().await.map_err(|e| {
-        ApiError::internal(format!(
-            "unexpected answer from the supervising Greenroom: {e}"
-        ))
-    })?;
-    if ok {
-        Ok(body)
-    } else {
-        Err(serde_json::from_value(body).unwrap_or_else(|_| {
-            ApiError::new(
-                ErrorCode::Internal,
-                "the supervising Greenroom refused the command",
-            )
-        }))
     }
 }

@@ -546,3 +546,93 @@ port = {port}
         running.child.try_wait().unwrap().is_some()
     });
 }
+
+/// `POST /api/call` on a `greenroom serve`, as a plain HTTP/1.0 client: the JSON answer.
+fn call_serve(port: u16, command: &str) -> serde_json::Value {
+    use std::io::{Read, Write};
+    let body = format!(r#"{{"command":"{command}","args":{{}}}}"#);
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        stream,
+        "POST /api/call HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let (head, json) = answer.split_once("\r\n\r\n").unwrap();
+    assert!(
+        head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
+        "{answer}"
+    );
+    serde_json::from_str(json).unwrap()
+}
+
+#[test]
+fn up_detached_is_driven_from_other_processes_and_serve_attaches_to_it() {
+    let port = free_port();
+    let p = project(&format!(
+        r#"
+name = "detached-cli"
+[services.api]
+command = "FIXTURE"
+args = ["--port", "{port}"]
+[services.api.probe]
+type = "http"
+url = "http://127.0.0.1:{port}/health"
+"#
+    ));
+    // Returns once ready, the stack supervised in the background.
+    let out = greenroom(&p)
+        .args(["up", "--detach", "--wait", "--wait-timeout", "60"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("ready: every service is up"), "{said}");
+    let pid = service(&status(&p), "api")["pid"].as_u64().unwrap() as u32;
+    assert!(alive(pid));
+
+    // A `serve` (as the desktop app would) attaches: it relays to the background
+    // supervisor instead of supervising the service a second time.
+    let ui_port = free_port();
+    let mut serve = greenroom(&p)
+        .args(["serve", "--port", &ui_port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait("serve listens", Duration::from_secs(20), || {
+        std::net::TcpStream::connect(("127.0.0.1", ui_port)).is_ok()
+    });
+    let view = call_serve(ui_port, "stack_status");
+    assert!(view["attached_to"].is_string(), "{view}");
+    assert_eq!(service(&view, "api")["pid"].as_u64(), Some(u64::from(pid)));
+    assert_eq!(service(&view, "api")["state"], "running");
+
+    // Down through the attached serve: the background supervisor stops it, then exits.
+    let stopped = call_serve(ui_port, "stack_down");
+    assert_eq!(stopped, serde_json::json!(["api"]));
+    wait(
+        "the service's process ends",
+        Duration::from_secs(20),
+        || !alive(pid),
+    );
+    wait(
+        "the background supervisor ends",
+        Duration::from_secs(20),
+        || {
+            let out = greenroom(&p).arg("status").output().unwrap();
+            !String::from_utf8_lossy(&out.stdout).contains("supervised by")
+        },
+    );
+    let _ = serve.kill();
+    let _ = serve.wait();
+}

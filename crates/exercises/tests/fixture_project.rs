@@ -18,12 +18,7 @@ fn published_ports(root: &Path) -> BTreeSet<u16> {
         ..Default::default()
     })
     .unwrap();
-    imported
-        .manifest
-        .services
-        .values()
-        .flat_map(|s| s.ports.iter().flat_map(|p| p.ports()))
-        .collect()
+    imported.manifest.published_tcp_ports()
 }
 
 fn run() -> Analysis {

@@ -28,12 +28,7 @@ fn run() -> Analysis {
         ..Default::default()
     })
     .unwrap();
-    let published_ports = imported
-        .manifest
-        .services
-        .values()
-        .flat_map(|s| s.ports.iter().flat_map(|p| p.ports()))
-        .collect();
+    let published_ports = imported.manifest.published_tcp_ports();
     analyse(
         &project,
         &rules,

@@ -84,6 +84,20 @@ pub struct Manifest {
     pub services: BTreeMap<String, ServiceSpec>,
 }
 
+impl Manifest {
+    /// The TCP ports that enabled services publish on the host: what an HTTP or WebSocket
+    /// URL can reach (a UDP media range is not).
+    pub fn published_tcp_ports(&self) -> std::collections::BTreeSet<u16> {
+        self.services
+            .values()
+            .filter(|s| s.enabled)
+            .flat_map(|s| s.ports.iter())
+            .filter(|p| p.protocol == Protocol::Tcp)
+            .flat_map(|p| p.ports())
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum ServiceKind {

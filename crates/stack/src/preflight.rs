@@ -117,6 +117,9 @@ pub struct PreflightInput<'a> {
     pub env_files: &'a [(PathBuf, Option<String>)],
 }
 
+/// The program holding a port: its PID and name.
+type Holder = (u32, String);
+
 pub async fn run(input: PreflightInput<'_>) -> Preflight {
     let mut findings = Vec::new();
     let enabled: Vec<_> = input
@@ -131,7 +134,9 @@ pub async fn run(input: PreflightInput<'_>) -> Preflight {
             continue;
         }
         for port_spec in &spec.ports {
-            // Ranges are checked up to 16 ports (a 100-port UDP range would take long to scan).
+            // Ranges are checked up to 16 ports (a 100-port UDP range would take long to
+            // scan); taken ports of one holder are said once, as a range.
+            let mut taken: Vec<(u16, Option<Holder>)> = Vec::new();
             for port in port_spec.ports().take(16) {
                 if port_free(port_spec, port) {
                     continue;
@@ -143,15 +148,32 @@ pub async fn run(input: PreflightInput<'_>) -> Preflight {
                 {
                     continue;
                 }
-                let proto = if port_spec.protocol == Protocol::Udp {
-                    "/udp"
+                taken.push((port, holder));
+            }
+            let proto = if port_spec.protocol == Protocol::Udp {
+                "/udp"
+            } else {
+                ""
+            };
+            let mut runs: Vec<(u16, u16, Option<Holder>)> = Vec::new();
+            for (port, holder) in taken {
+                match runs.last_mut() {
+                    Some((_, end, h)) if end.checked_add(1) == Some(port) && *h == holder => {
+                        *end = port
+                    }
+                    _ => runs.push((port, port, holder)),
+                }
+            }
+            for (first, last, holder) in runs {
+                let (ports, are) = if first == last {
+                    (format!("port {first}{proto}"), "is")
                 } else {
-                    ""
+                    (format!("ports {first}–{last}{proto}"), "are")
                 };
                 let (detail, next_step) = match &holder {
                     Some((pid, name)) => (
                         format!(
-                            "port {port}{proto} is held by `{name}` (PID {pid}), which this stack did not start"
+                            "{ports} {are} held by `{name}` (PID {pid}), which this stack did not start"
                         ),
                         format!(
                             "stop `{name}` (PID {pid}) if you do not need it, or give `{id}` another port"
@@ -159,15 +181,15 @@ pub async fn run(input: PreflightInput<'_>) -> Preflight {
                     ),
                     None => (
                         format!(
-                            "port {port}{proto} is in use by another program (the OS does not say which)"
+                            "{ports} {are} in use by another program (the OS does not say which)"
                         ),
-                        format!("free port {port}, or give `{id}` another port"),
+                        format!("free {ports}, or give `{id}` another port"),
                     ),
                 };
                 findings.push(Finding {
                     severity: Severity::Blocker,
                     service: Some((*id).clone()),
-                    title: format!("port {port}{proto} is taken"),
+                    title: format!("{ports} {} taken", if first == last { "is" } else { "are" }),
                     detail,
                     next_step,
                     holder_pid: holder.map(|h| h.0),
@@ -485,6 +507,51 @@ mod tests {
                 && looks_secret("livekit_secret")
                 && !looks_secret("PORT")
         );
+    }
+
+    #[tokio::test]
+    async fn taken_ports_of_a_range_are_said_once_as_a_range() {
+        // Three consecutive free ports, the first two then held by this process.
+        let (start, _held) = (20_000u16..60_000)
+            .step_by(7)
+            .find_map(|p| {
+                let a = std::net::TcpListener::bind(("127.0.0.1", p)).ok()?;
+                let b = std::net::TcpListener::bind(("127.0.0.1", p + 1)).ok()?;
+                std::net::TcpListener::bind(("127.0.0.1", p + 2)).ok()?;
+                Some((p, (a, b)))
+            })
+            .expect("three free ports in a row");
+        let mut manifest = Manifest::default();
+        manifest.services.insert(
+            "media".into(),
+            ServiceSpec {
+                command: Some("true".into()),
+                ports: vec![format!("{start}-{}", start + 2).parse().unwrap()],
+                ..Default::default()
+            },
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let report = run(PreflightInput {
+            manifest: &manifest,
+            root: dir.path(),
+            tool_dirs: &[],
+            running: &BTreeSet::new(),
+            our_pids: &BTreeSet::new(),
+            env: &BTreeMap::new(),
+            env_files: &[],
+        })
+        .await;
+        let ports: Vec<&Finding> = report
+            .findings
+            .iter()
+            .filter(|f| f.title.contains("taken"))
+            .collect();
+        assert_eq!(ports.len(), 1, "{ports:?}");
+        assert_eq!(
+            ports[0].title,
+            format!("ports {start}–{} are taken", start + 1)
+        );
+        assert_eq!(ports[0].holder_pid, Some(std::process::id()));
     }
 
     #[tokio::test]

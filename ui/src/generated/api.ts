@@ -109,6 +109,32 @@ export type ProbeSample = { ok: boolean, latency_ms: number, at_ms: number, deta
 
 export type ServiceState = "stopped" | "starting" | "running" | "unhealthy" | "backing_off" | "stopping" | "completed" | "failed" | "disabled";
 
+export type ContainerStatus = { 
+/**
+ * The short id (12 characters).
+ */
+id: string, 
+/**
+ * Its main process (inside Docker Desktop's virtual machine on Windows and macOS).
+ */
+pid: number | null, image: string, 
+/**
+ * Docker's word for it: `running`, `restarting`, `exited`…
+ */
+state: string, 
+/**
+ * Docker's healthcheck: `starting`, `healthy`, `unhealthy`; `None` without one.
+ */
+health: string | null, 
+/**
+ * The output of the last healthcheck, when it failed.
+ */
+health_output: string | null, 
+/**
+ * How many times docker restarted this container (its `restart:` policy).
+ */
+engine_restarts: number, };
+
 export type ServiceStatus = { id: string, kind: ServiceKind, state: ServiceState, critical: boolean, group: Group, pid: number | null, ports: Array<string>, 
 /**
  * Restarts since a person last started it.
@@ -129,7 +155,11 @@ message: string,
 /**
  * Whether we hold the process, or re-attached to it after a Greenroom restart.
  */
-attached: boolean, cpu_percent: number | null, memory_bytes: number | null, };
+attached: boolean, cpu_percent: number | null, memory_bytes: number | null, 
+/**
+ * A compose service's container, as docker last described it.
+ */
+container: ContainerStatus | null, };
 
 export type StackSummary = { 
 /**
@@ -167,7 +197,12 @@ export type StackView = { source: StackSourceView, status: StackStatus,
 /**
  * Things worth knowing about how it was loaded (re-attached services, import notes).
  */
-notes: Array<string>, };
+notes: Array<string>, 
+/**
+ * Set when another Greenroom process supervises the stack and this one only relays
+ * to it (it then sends no live events: refresh the view).
+ */
+attached_to: string | null, };
 
 export type LogLevel = "error" | "warn" | "info" | "debug";
 

@@ -23,6 +23,10 @@ pub struct StackView {
     pub status: StackStatus,
     /// Things worth knowing about how it was loaded (re-attached services, import notes).
     pub notes: Vec<String>,
+    /// Set when another Greenroom process supervises the stack and this one only relays
+    /// to it (it then sends no live events: refresh the view).
+    #[serde(default)]
+    pub attached_to: Option<String>,
 }
 
 pub(crate) struct LoadedStack {
@@ -112,7 +116,14 @@ impl Api {
                 supervisor.name(),
                 supervisor.root(),
             );
-            if let Err(e) = control::register(&dir, &endpoint) {
+            // Never take over the record of another live supervisor: `down` must still
+            // find it.
+            if let Some(other) = control::find(&dir) {
+                notes.push(format!(
+                    "another Greenroom (PID {}) supervises this stack: this process relays to it",
+                    other.pid
+                ));
+            } else if let Err(e) = control::register(&dir, &endpoint) {
                 notes.push(format!(
                     "cannot register this process as the stack's supervisor: {e}"
                 ));
@@ -229,6 +240,7 @@ impl Api {
             source: source.view(),
             status: supervisor.status(),
             notes,
+            attached_to: None,
         })
     }
 

@@ -6,7 +6,7 @@ function svc(id: string, state: ServiceStatus['state'], critical = false): Servi
   return {
     id, kind: 'process', state, critical, group: 'principal', pid: null, ports: [], restarts: 0, started_at_ms: null,
     ready_after_ms: null, last_exit_code: null, last_probe: null, latencies_ms: [], breaker: 'closed', message: '',
-    attached: false, cpu_percent: null, memory_bytes: null,
+    attached: false, cpu_percent: null, memory_bytes: null, container: null,
   };
 }
 
@@ -35,6 +35,7 @@ describe('stack presentation', () => {
       source: { kind: 'sandbox', files: [], description: 'd' },
       status: { name: 's', services: [svc('a', 'stopped', true), svc('b', 'stopped')], summary: { score: 0, architecture: 'degraded', healthy: 0, total: 2 }, machine: null },
       notes: [],
+      attached_to: null,
     };
     const next = withStatus(view, svc('a', 'running', true));
     expect(next.status.services.map((s) => s.state)).toEqual(['running', 'stopped']);
