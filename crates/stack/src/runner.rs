@@ -444,6 +444,19 @@ impl Runner {
             });
         }
         let killed = stop_child(running.child.as_mut(), signal, grace).await;
+        if self.spec.kind == ServiceKind::Compose {
+            // Its watcher is gone with the run: what docker last said no longer holds.
+            self.set(|s| {
+                if let Some(c) = s.container.as_mut() {
+                    c.state = "stopped".into();
+                    c.pid = None;
+                    c.health = None;
+                    c.health_output = None;
+                }
+                s.cpu_percent = None;
+                s.memory_bytes = None;
+            });
+        }
         if killed && self.has_log() {
             self.shared.logs.note(
                 &self.id,

@@ -5,6 +5,15 @@ import { LogStore, MAX_LINES, emptyFilter, highlight, toggled } from './logstore
 const line = (service: string, text: string, level: LogLine['level'] = 'info'): LogLine => ({ service, text, level, at_ms: 0 });
 
 describe('LogStore', () => {
+  it('replaces its lines with a relayed stack\'s recent ones, newest kept', () => {
+    const store = new LogStore();
+    store.append([line('a', 'old')]);
+    store.replace(Array.from({ length: MAX_LINES + 5 }, (_, i) => line('b', String(i))));
+    expect(store.lines.length).toBe(MAX_LINES);
+    expect(store.lines[0]?.text).toBe('5');
+    expect(store.lines.some((l) => l.text === 'old')).toBe(false);
+  });
+
   it('filters by service, mute, level and text', () => {
     const store = new LogStore();
     store.append([line('redis', 'Ready to accept'), line('api', 'ERROR boom', 'error'), line('api', 'GET /health')]);

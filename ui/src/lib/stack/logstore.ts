@@ -25,6 +25,11 @@ export class LogStore {
     if (this.lines.length > MAX_LINES) this.lines.splice(0, this.lines.length - MAX_LINES);
   }
 
+  /** Replaces every line (a relayed stack's recent lines, read again), keeping the newest {@link MAX_LINES}. */
+  replace(lines: LogLine[]): void {
+    this.lines = lines.slice(-MAX_LINES);
+  }
+
   visible(filter: LogFilter): LogLine[] {
     return filterLines(this.lines, filter);
   }
