@@ -281,6 +281,18 @@ fn compose_services_on_a_real_engine() {
         socket: engine.socket.clone(),
     };
 
+    // A failing assertion must not leave a background supervisor waiting for an engine
+    // that is gone: `down` both stacks first (dropped before the engine).
+    struct DownOnDrop<'a>(&'a Greenroom, Vec<PathBuf>);
+    impl Drop for DownOnDrop<'_> {
+        fn drop(&mut self) {
+            for stack in &self.1 {
+                let _ = self.0.run(stack, &["down"]);
+            }
+        }
+    }
+    let _down = DownOnDrop(&gr, vec![stack.clone(), project.join("greenroom.toml")]);
+
     // 1. Up, detached, waiting until ready: the build runs, the client waits for web.
     let started = Instant::now();
     let out = gr.run(

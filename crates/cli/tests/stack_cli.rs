@@ -585,6 +585,14 @@ type = "http"
 url = "http://127.0.0.1:{port}/health"
 "#
     ));
+    // A failing assertion must not leave the background supervisor running.
+    struct DownOnDrop<'a>(&'a Project);
+    impl Drop for DownOnDrop<'_> {
+        fn drop(&mut self) {
+            let _ = greenroom(self.0).arg("down").output();
+        }
+    }
+    let _down = DownOnDrop(&p);
     // Returns once ready, the stack supervised in the background.
     let out = greenroom(&p)
         .args(["up", "--detach", "--wait", "--wait-timeout", "60"])
@@ -603,12 +611,21 @@ url = "http://127.0.0.1:{port}/health"
     // A `serve` (as the desktop app would) attaches: it relays to the background
     // supervisor instead of supervising the service a second time.
     let ui_port = free_port();
-    let mut serve = greenroom(&p)
-        .args(["serve", "--port", &ui_port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    struct KillOnDrop(Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _serve = KillOnDrop(
+        greenroom(&p)
+            .args(["serve", "--port", &ui_port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     wait("serve listens", Duration::from_secs(20), || {
         std::net::TcpStream::connect(("127.0.0.1", ui_port)).is_ok()
     });
@@ -633,6 +650,4 @@ url = "http://127.0.0.1:{port}/health"
             !String::from_utf8_lossy(&out.stdout).contains("supervised by")
         },
     );
-    let _ = serve.kill();
-    let _ = serve.wait();
 }
