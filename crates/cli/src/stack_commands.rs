@@ -722,7 +722,7 @@ pub async fn up_detached(api: Arc<Api>, detach: Detach) -> ExitCode {
             remote.pid, remote.url
         );
         return if detach.wait {
-            wait_until_ready(&Target::Remote(remote), detach.wait_timeout, None).await
+            wait_until_ready(&Target::Remote(remote, api), detach.wait_timeout, None).await
         } else {
             ExitCode::SUCCESS
         };
@@ -828,7 +828,7 @@ pub async fn up_detached(api: Arc<Api>, detach: Detach) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let remaining = detach.wait_timeout.saturating_sub(started.elapsed());
-    let code = wait_until_ready(&Target::Remote(remote), remaining, Some(&log_path)).await;
+    let code = wait_until_ready(&Target::Remote(remote, api), remaining, Some(&log_path)).await;
     if let Ok(Some(status)) = child.try_wait() {
         eprintln!("the background supervisor ended ({status})");
     }
@@ -844,6 +844,18 @@ async fn wait_until_ready(
 ) -> ExitCode {
     let deadline = std::time::Instant::now() + timeout;
     loop {
+        if let Some(remote) = target.remote()
+            && !greenroom_stack::process::is_ours(remote.pid, remote.start_time)
+        {
+            eprintln!(
+                "error: the background supervisor (PID {}) ended before the stack was ready",
+                remote.pid
+            );
+            if let Some(log) = log {
+                print_tail(log);
+            }
+            return ExitCode::FAILURE;
+        }
         let view = match target.call::<StackView>(Request::StackStatus {}).await {
             Ok(v) => v,
             Err(e) => {
@@ -1002,7 +1014,7 @@ pub async fn status(api: Arc<Api>, json: bool) -> ExitCode {
 
 pub async fn report(api: Arc<Api>, output: PathBuf, duration: f64) -> ExitCode {
     let report = match Target::for_stack(api.clone()).await {
-        Ok(target @ Target::Remote(_)) => {
+        Ok(target @ Target::Remote(..)) => {
             target
                 .call::<serde_json::Value>(Request::StackReport {})
                 .await

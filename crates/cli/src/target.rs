@@ -12,14 +12,15 @@ use std::sync::Arc;
 
 pub enum Target {
     Local(Arc<Api>),
-    Remote(ControlEndpoint),
+    /// The other process, and this one's API for when that process ends meanwhile.
+    Remote(ControlEndpoint, Arc<Api>),
 }
 
 impl Target {
     /// The supervising Greenroom when another process supervises `api`'s stack, else `api`.
     pub async fn for_stack(api: Arc<Api>) -> Result<Target, ApiError> {
         Ok(match api.remote_supervisor().await? {
-            Some(endpoint) => Target::Remote(endpoint),
+            Some(endpoint) => Target::Remote(endpoint, api),
             None => Target::Local(api),
         })
     }
@@ -27,7 +28,7 @@ impl Target {
     /// The other process's endpoint, when the command runs there.
     pub fn remote(&self) -> Option<&ControlEndpoint> {
         match self {
-            Target::Remote(endpoint) => Some(endpoint),
+            Target::Remote(endpoint, _) => Some(endpoint),
             Target::Local(_) => None,
         }
     }
@@ -36,7 +37,22 @@ impl Target {
     pub async fn call<T: DeserializeOwned>(&self, request: Request) -> Result<T, ApiError> {
         let value = match self {
             Target::Local(api) => api.dispatch(request).await?,
-            Target::Remote(endpoint) => greenroom_api::control::call(endpoint, &request).await?,
+            Target::Remote(endpoint, api) => {
+                match greenroom_api::control::call(endpoint, &request).await {
+                    Ok(value) => value,
+                    // It ended between being found and being asked (a supervisor whose
+                    // stack just stopped): the command runs here.
+                    Err(_)
+                        if !greenroom_stack::process::is_ours(
+                            endpoint.pid,
+                            endpoint.start_time,
+                        ) =>
+                    {
+                        api.dispatch(request).await?
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
         };
         serde_json::from_value(value)
             .map_err(|e| ApiError::internal(format!("unexpected answer from Greenroom's API: {e}")))

@@ -69,6 +69,8 @@ pub(crate) enum ChildEvent {
     },
     /// Its container changed (identity, state, health).
     Container(crate::docker::ContainerStatus),
+    /// A line of what it does before it starts (a pull, a build step).
+    Progress(String),
     /// Its CPU (percent of one core) and memory (bytes).
     Resources {
         cpu: f32,

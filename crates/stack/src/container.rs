@@ -25,7 +25,7 @@
 //! |------|-----|
 //! | wait for the engine | `docker version`, every second while it does not answer |
 //! | start | `docker compose --progress plain up -d --no-deps SERVICE`; its output (pulls, builds) goes to the service's log as `[compose] …` lines as it comes; a failure is explained ([`crate::docker::Failure`]) |
-//! | watch | `docker inspect` of the service's container every second: identity, health, restarts, exit |
+//! | watch | `docker inspect` of the service's container every second: identity, health, restarts, exit (an exit docker will not restart, seen on two looks in a row) |
 //! | resources | `docker stats --no-stream` every 5 s |
 //! | log | `docker compose logs --follow --timestamps --no-log-prefix SERVICE`, started again with `--since` the last line's time whenever it ends; a line not newer than the last one written is dropped, so a restart of Greenroom or of the follower duplicates nothing, and a container that docker restarts keeps one log |
 //! | stop | `docker compose stop -t GRACE SERVICE`: the container's own stop signal, then docker kills it after GRACE (the manifest's `stop.grace_ms`, rounded up to seconds) |
@@ -88,7 +88,7 @@ impl ComposeService {
     /// `docker compose up -d --no-deps SERVICE`, its output into the log as it comes.
     /// One at a time per project: two `up`s at once each create the project's network,
     /// and docker then refuses both ("network … is ambiguous").
-    async fn up(&self) -> Result<(), String> {
+    async fn up(&self, progress: &(dyn Fn(String) + Sync)) -> Result<(), String> {
         let lock = project_lock(&self.project);
         let _one_at_a_time = lock.lock().await;
         let mut c = self.compose();
@@ -120,6 +120,7 @@ impl ComposeService {
                 let line = docker::strip_ansi(&line);
                 if !line.trim().is_empty() {
                     self.note(&format!("[compose] {}", line.trim_end()));
+                    progress(line.trim().to_owned());
                     said.push(line);
                 }
             }
@@ -354,8 +355,11 @@ async fn watch_run(
     if away {
         send(ChildEvent::Resumed);
     }
-    // 2. Up.
-    if let Err(why) = service.up().await {
+    // 2. Up, its progress on the way.
+    let progress = |line: String| {
+        let _ = events.send(ChildEvent::Progress(line));
+    };
+    if let Err(why) = service.up(&progress).await {
         return end(why);
     }
     send(ChildEvent::Launched);
@@ -363,6 +367,7 @@ async fn watch_run(
     let mut last: Option<ContainerState> = None;
     let mut shown: Option<ContainerStatus> = None;
     let mut restart_announced = false;
+    let mut exited_looks = 0u32;
     let mut away = false;
     let mut tick = tokio::time::interval(WATCH_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -406,7 +411,7 @@ async fn watch_run(
             send(ChildEvent::Resumed);
             if !state.is_up() {
                 service.note("[greenroom] its container is not running: starting it again");
-                if let Err(why) = service.up().await {
+                if let Err(why) = service.up(&progress).await {
                     return end(why);
                 }
                 send(ChildEvent::Launched);
@@ -438,7 +443,12 @@ async fn watch_run(
                 send(ChildEvent::Launched);
             }
         }
-        if (state.status == "exited" || state.status == "dead") && !state.docker_restarts_it() {
+        // Seen twice in a row: an engine that shuts down stops its containers before it
+        // stops answering, and that is the engine going away, not an exit.
+        let ended =
+            (state.status == "exited" || state.status == "dead") && !state.docker_restarts_it();
+        exited_looks = if ended { exited_looks + 1 } else { 0 };
+        if exited_looks >= 2 {
             let _ = exit.send(Some(if state.oom_killed {
                 Exit::Failed(format!(
                     "exited with code {}: out of memory (the kernel killed it)",

@@ -4,7 +4,8 @@
 //! |-------|----------|-----------|
 //! | a published port is held by a process that is not part of this stack (name and PID) | blocker | stop that program, or give the service another port |
 //! | a program a process service runs is not installed | blocker | install it (`greenroom doctor`) or fix `command` |
-//! | docker is missing, or its engine does not answer, while the stack has compose services | blocker | start Docker Desktop / the docker service |
+//! | docker is missing while the stack has compose services | blocker | install Docker |
+//! | its engine does not answer (compose services wait for it) | warning | start Docker Desktop / the docker service |
 //! | a process service's `venv` has no `bin` (`Scripts`) folder | blocker | re-create it |
 //! | a `${VARIABLE}` the stack uses is not set | warning (secret-looking names: blocker) | set it in `.env` or the environment |
 //! | a LiveKit token in an env file of the stack has expired | warning | regenerate it (`greenroom fix`, which asks first) |
@@ -21,7 +22,6 @@ use crate::status::{ServiceState, ServiceStatus};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 use ts_rs::TS;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -276,20 +276,16 @@ pub async fn run(input: PreflightInput<'_>) -> Preflight {
                 holder_pid: None,
                 token: None,
             }),
-            Ok(docker) => {
-                let answer = tokio::time::timeout(
-                    Duration::from_secs(5),
-                    tokio::process::Command::new(docker).args(["info", "--format", "{{.ServerVersion}}"]).kill_on_drop(true).output(),
-                )
-                .await;
-                let ok = matches!(&answer, Ok(Ok(out)) if out.status.success());
-                if !ok {
+            Ok(_) => {
+                // Not a blocker: a compose service waits for the engine and starts when it
+                // answers (crate::container).
+                if let Err(failure) = crate::docker::engine_version().await {
                     findings.push(Finding {
-                        severity: Severity::Blocker,
+                        severity: Severity::Warning,
                         service: None,
                         title: "the Docker engine does not answer".into(),
-                        detail: "docker is installed, but `docker info` fails or hangs".into(),
-                        next_step: "start Docker Desktop (Windows) or `sudo systemctl start docker` (Linux)".into(),
+                        detail: failure.explain("the compose services"),
+                        next_step: "start Docker Desktop (Windows, macOS) or the docker service (`sudo systemctl start docker`)".into(),
                         holder_pid: None,
                         token: None,
                     });

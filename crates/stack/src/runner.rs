@@ -621,6 +621,10 @@ impl Runner {
                                     });
                                 }
                                 ChildEvent::Container(container) => self.set(|s| s.container = Some(Box::new(container))),
+                                ChildEvent::Progress(line) if !launched => {
+                                    self.set(|s| s.message = format!("starting: {line}"));
+                                }
+                                ChildEvent::Progress(_) => {}
                                 ChildEvent::Resources { cpu, memory } => self.set(|s| {
                                     s.cpu_percent = Some(cpu);
                                     s.memory_bytes = Some(memory);

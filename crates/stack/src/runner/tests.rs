@@ -944,3 +944,27 @@ async fn probes_do_not_count_while_the_engine_is_away() {
         "no restart while the engine is away"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_compose_run_says_what_it_builds_and_counts_readiness_from_its_start() {
+    let mut h = harness(
+        compose_spec(RestartPolicy::No),
+        vec![
+            Script::runs()
+                .reports(0, ChildEvent::Progress("#5 [2/2] RUN echo built".into()))
+                // The build takes 40 s of the 30 s start timeout: the timeout counts
+                // from the container's start, not from `up`.
+                .reports(40_000, ChildEvent::Launched),
+        ],
+    );
+    h.start().await;
+    h.until("the build step said", |s| {
+        s.message == "starting: #5 [2/2] RUN echo built"
+    })
+    .await;
+    let ready = h.until("ready", |s| s.state == ServiceState::Running).await;
+    assert!(
+        ready.ready_after_ms.is_some_and(|ms| ms < 1000.0),
+        "readiness is measured from the container's start: {ready:?}"
+    );
+}
