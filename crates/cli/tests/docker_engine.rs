@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use greenroom_test_support::{binary as fixture, free_port, workspace};
+use greenroom_test_support::{binary as fixture, call_serve, free_port, workspace};
 
 /// A private Docker engine.
 struct Engine {
@@ -349,6 +349,58 @@ fn compose_services_on_a_real_engine() {
     poll("the client's log", Duration::from_secs(20), || {
         gr.logs(&stack, "client").contains("client: web says ok")
     });
+
+    // The UI's view of the same: a `serve` attached to the background supervisor reads
+    // the container and its log through the API the UI calls.
+    let ui_port = free_port();
+    let mut serve = gr
+        .command(&stack, &["serve", "--port", &ui_port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    poll("serve listens", Duration::from_secs(20), || {
+        std::net::TcpStream::connect(("127.0.0.1", ui_port)).is_ok()
+    });
+    let view = call_serve(ui_port, "stack_status", serde_json::json!({}));
+    assert!(view["attached_to"].is_string(), "{view}");
+    let lines = call_serve(
+        ui_port,
+        "stack_logs",
+        serde_json::json!({"service": "web", "limit": 200}),
+    );
+    assert!(
+        lines
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["text"] == "web: serving on :80 (start 1)" && l["at_ms"].as_u64() > Some(0)),
+        "{lines}"
+    );
+    let _ = serve.kill();
+    let _ = serve.wait();
+    // And the report.
+    let report_path = scratch.path().join("report.json");
+    let out = gr.run(
+        &stack,
+        &[
+            "report",
+            "--output",
+            report_path.to_str().unwrap(),
+            "--duration",
+            "0",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report_path).unwrap()).unwrap();
+    assert_eq!(
+        report["services"]["web"]["container"]["id"]
+            .as_str()
+            .map(str::len),
+        Some(12),
+        "{report}"
+    );
 
     // 3. A crash: docker restarts it (policy unless-stopped), exactly once; Greenroom counts it.
     let pid = container["pid"].as_u64().unwrap().to_string();

@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use greenroom_test_support::{binary as fixture, free_port, workspace};
+use greenroom_test_support::{binary as fixture, call_serve, free_port, workspace};
 
 struct Project {
     _dir: tempfile::TempDir,
@@ -547,30 +547,6 @@ port = {port}
     });
 }
 
-/// `POST /api/call` on a `greenroom serve`, as a plain HTTP/1.0 client: the JSON answer.
-fn call_serve(port: u16, command: &str) -> serde_json::Value {
-    use std::io::{Read, Write};
-    let body = format!(r#"{{"command":"{command}","args":{{}}}}"#);
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    write!(
-        stream,
-        "POST /api/call HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    let (head, json) = answer.split_once("\r\n\r\n").unwrap();
-    assert!(
-        head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
-        "{answer}"
-    );
-    serde_json::from_str(json).unwrap()
-}
-
 #[test]
 fn up_detached_is_driven_from_other_processes_and_serve_attaches_to_it() {
     let port = free_port();
@@ -629,13 +605,13 @@ url = "http://127.0.0.1:{port}/health"
     wait("serve listens", Duration::from_secs(20), || {
         std::net::TcpStream::connect(("127.0.0.1", ui_port)).is_ok()
     });
-    let view = call_serve(ui_port, "stack_status");
+    let view = call_serve(ui_port, "stack_status", serde_json::json!({}));
     assert!(view["attached_to"].is_string(), "{view}");
     assert_eq!(service(&view, "api")["pid"].as_u64(), Some(u64::from(pid)));
     assert_eq!(service(&view, "api")["state"], "running");
 
     // Down through the attached serve: the background supervisor stops it, then exits.
-    let stopped = call_serve(ui_port, "stack_down");
+    let stopped = call_serve(ui_port, "stack_down", serde_json::json!({}));
     assert_eq!(stopped, serde_json::json!(["api"]));
     wait(
         "the service's process ends",

@@ -15,7 +15,9 @@
 //!                            "reliability_scores": {ID: % of probes that passed}},
 //!   "recommendations": [str],
 //!   "services": {ID: {"probes": int, "passed": int, "restarts": int, "breaker": BreakerState,
-//!                     "pid": int|null, "cpu_percent": float|null, "memory_bytes": int|null}},
+//!                     "pid": int|null, "cpu_percent": float|null, "memory_bytes": int|null,
+//!                     "container": ContainerStatus|null (compose services: id, pid, image,
+//!                                  state, health, health_output, engine_restarts)}},
 //!   "diagnoses": [Diagnosis]
 //! }
 //! ```
@@ -113,7 +115,8 @@ pub fn build(input: &ReportInput<'_>) -> serde_json::Value {
         services.insert(
             s.id.clone(),
             serde_json::json!({"probes": stats.probes, "passed": stats.passed, "restarts": s.restarts, "breaker": s.breaker,
-                               "pid": s.pid, "cpu_percent": s.cpu_percent, "memory_bytes": s.memory_bytes}),
+                               "pid": s.pid, "cpu_percent": s.cpu_percent, "memory_bytes": s.memory_bytes,
+                               "container": s.container}),
         );
     }
     let mut recommendations: Vec<String> = input

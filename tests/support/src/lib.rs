@@ -260,3 +260,25 @@ pub fn english_wav(text: &str, out: &Path) {
         "espeak-ng failed"
     );
 }
+
+/// `POST /api/call` on a `greenroom serve` at 127.0.0.1:`port`, as a plain HTTP/1.0
+/// client: the command's JSON answer (it panics, with the answer, on any other status).
+pub fn call_serve(port: u16, command: &str, args: serde_json::Value) -> serde_json::Value {
+    use std::io::{Read, Write};
+    let body = serde_json::json!({"command": command, "args": args}).to_string();
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("serve listens");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .expect("a timeout");
+    write!(
+        stream,
+        "POST /api/call HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("the request is written");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("an answer");
+    let (head, json) = answer.split_once("\r\n\r\n").expect("an HTTP answer");
+    assert!(head.contains(" 200 "), "{answer}");
+    serde_json::from_str(json).expect("JSON")
+}
