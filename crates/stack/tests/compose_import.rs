@@ -456,3 +456,22 @@ mod arbitrary_documents {
         }
     }
 }
+
+#[test]
+fn a_missing_env_file_with_a_template_beside_it_says_to_copy_the_template() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("compose.yml"),
+        "services:\n  api:\n    image: x\n    env_file: .env\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join(".env.example"), "KEY=\n").unwrap();
+    let errors = import(&ComposeOptions {
+        files: vec![dir.path().join("compose.yml")],
+        ..Default::default()
+    })
+    .expect_err("compose refuses a missing env_file");
+    let told = errors[0].to_string();
+    assert!(told.contains("compose.yml:4"), "{told}");
+    assert!(told.contains("copy `.env.example` to `.env`"), "{told}");
+}

@@ -485,6 +485,17 @@ impl Loader<'_> {
                 ));
                 continue;
             }
+            // A checkout often ships the template of its secrets (`.env.example`).
+            let template = ["example", "sample", "template", "dist"]
+                .iter()
+                .map(|suffix| format!("{path}.{suffix}"))
+                .find(|t| workdir.join(t).is_file());
+            let hint = match template {
+                Some(t) => format!(
+                    "copy `{t}` to `{path}` and fill it in (compose refuses to start without it), or mark it optional: `- path: FILE` with `required: false`"
+                ),
+                None => "create it (compose refuses to start without it), or mark it optional: `- path: FILE` with `required: false`".to_owned(),
+            };
             self.errors.push(error_at(
                 &file,
                 Some(entry),
@@ -492,7 +503,7 @@ impl Loader<'_> {
                     "service `{name}`: env_file `{path}` cannot be read ({}): {problem}",
                     full.display()
                 ),
-                Some("create it (compose refuses to start without it), or mark it optional: `- path: FILE` with `required: false`"),
+                Some(&hint),
             ));
         }
     }
