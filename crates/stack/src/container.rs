@@ -106,23 +106,14 @@ impl ComposeService {
             .spawn()
             .map_err(|e| Failure::Missing(e.to_string()).explain(&self.service))?;
         let mut said = Vec::new();
-        let (Some(out), Some(err)) = (child.stdout.take(), child.stderr.take()) else {
+        let Some(mut lines) = OutputLines::of(&mut child) else {
             return Err("cannot read docker compose's output".into());
         };
-        let (mut out, mut err) = (BufReader::new(out).lines(), BufReader::new(err).lines());
-        let (mut out_open, mut err_open) = (true, true);
-        while out_open || err_open {
-            let line = tokio::select! {
-                l = out.next_line(), if out_open => l.ok().flatten().or_else(|| { out_open = false; None }),
-                l = err.next_line(), if err_open => l.ok().flatten().or_else(|| { err_open = false; None }),
-            };
-            if let Some(line) = line {
-                let line = docker::strip_ansi(&line);
-                if !line.trim().is_empty() {
-                    self.note(&format!("[compose] {}", line.trim_end()));
-                    progress(line.trim().to_owned());
-                    said.push(line);
-                }
+        while let Some(line) = lines.next().await {
+            if !line.trim().is_empty() {
+                self.note(&format!("[compose] {}", line.trim_end()));
+                progress(line.trim().to_owned());
+                said.push(line);
             }
         }
         let status = child
@@ -158,6 +149,41 @@ impl ComposeService {
             )),
             Ok(Ok(_)) => {}
         }
+    }
+}
+
+/// A child's stdout and stderr, line by line as they come (interleaved), without
+/// terminal escapes: what `docker compose` prints on either.
+struct OutputLines {
+    out: Option<tokio::io::Lines<BufReader<tokio::process::ChildStdout>>>,
+    err: Option<tokio::io::Lines<BufReader<tokio::process::ChildStderr>>>,
+}
+
+impl OutputLines {
+    /// Both streams of a child spawned with them piped; `None` when they were not.
+    fn of(child: &mut tokio::process::Child) -> Option<Self> {
+        let (out, err) = (child.stdout.take()?, child.stderr.take()?);
+        Some(Self {
+            out: Some(BufReader::new(out).lines()),
+            err: Some(BufReader::new(err).lines()),
+        })
+    }
+
+    /// The next line of either stream; `None` once both have ended.
+    async fn next(&mut self) -> Option<String> {
+        let (out, err) = (&mut self.out, &mut self.err);
+        while out.is_some() || err.is_some() {
+            let (line, from_out) = tokio::select! {
+                l = async { out.as_mut()?.next_line().await.ok().flatten() }, if out.is_some() => (l, true),
+                l = async { err.as_mut()?.next_line().await.ok().flatten() }, if err.is_some() => (l, false),
+            };
+            match line {
+                Some(line) => return Some(docker::strip_ansi(&line)),
+                None if from_out => *out = None,
+                None => *err = None,
+            }
+        }
+        None
     }
 }
 
@@ -503,21 +529,13 @@ async fn follow_log(service: Arc<ComposeService>) {
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped());
         if let Ok(mut child) = c.spawn()
-            && let (Some(out), Some(err)) = (child.stdout.take(), child.stderr.take())
+            && let Some(mut lines) = OutputLines::of(&mut child)
             && let Ok(mut file) = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(logs.path(&service.id))
         {
-            let (mut out, mut err) = (BufReader::new(out).lines(), BufReader::new(err).lines());
-            let (mut out_open, mut err_open) = (true, true);
-            while out_open || err_open {
-                let line = tokio::select! {
-                    l = out.next_line(), if out_open => l.ok().flatten().or_else(|| { out_open = false; None }),
-                    l = err.next_line(), if err_open => l.ok().flatten().or_else(|| { err_open = false; None }),
-                };
-                let Some(line) = line else { continue };
-                let line = docker::strip_ansi(&line);
+            while let Some(line) = lines.next().await {
                 let line = line.trim_end();
                 let text = match docker::split_timestamp(line) {
                     Some((stamp, _, _)) => {
