@@ -7,6 +7,9 @@
 // No console window behind the app on Windows (release builds).
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+#[cfg_attr(not(windows), allow(dead_code))]
+mod webview2;
+
 use greenroom_api::{Api, ApiError, AppHome, EventEnvelope, EventSink, Request};
 use std::sync::Arc;
 use tauri::{AppHandle, Emitter, Manager, State};
@@ -30,6 +33,18 @@ async fn call(api: State<'_, Arc<Api>>, request: Request) -> Result<serde_json::
 }
 
 fn main() {
+    // Windows: this executable is also the helper that delivers a stop to a service's console.
+    if let Some(code) = greenroom_api::run_console_event_helper_if_asked() {
+        std::process::exit(code);
+    }
+    greenroom_api::keep_std_handles_from_children();
+    #[cfg(windows)]
+    if let Err(reason) = webview2::installed_version() {
+        let message = webview2::missing_message(&reason);
+        eprintln!("greenroom: {message}");
+        webview2::offer_download(&message);
+        std::process::exit(webview2::EXIT_NO_WEBVIEW2);
+    }
     let home = match AppHome::from_env() {
         Ok(h) => h,
         Err(e) => {

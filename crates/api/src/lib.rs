@@ -28,6 +28,7 @@ mod doctor;
 mod error;
 mod events;
 mod exercises;
+pub mod file_access;
 mod rooms;
 pub mod settings;
 pub mod stack;
@@ -37,6 +38,9 @@ mod talk;
 pub use error::{ApiError, ErrorCode};
 pub use events::{ApiEvent, EventEnvelope, TAURI_EVENT};
 pub use exercises::{ExercisesUpdate, ExercisesWatch};
+/// Windows: Greenroom's own stdout must not stay open in what it starts
+/// (`greenroom_core::console`); every executable calls it first thing in `main`.
+pub use greenroom_core::console::keep_std_handles_from_children;
 pub use greenroom_core::{
     AppHome, EventSink, NullSink, RecordingSink, write_atomic as write_file_atomically,
 };
@@ -51,6 +55,9 @@ pub use greenroom_engine::stream_test::{
 pub use greenroom_rooms::participant::IceTransport;
 pub use greenroom_stack::docker::ContainerStatus;
 pub use greenroom_stack::logs::{LogLevel, LogLine};
+/// Windows: how a stop reaches a service's console (`greenroom_stack::process`); every
+/// executable that hosts a supervisor calls it first thing in `main`.
+pub use greenroom_stack::process::run_console_event_helper_if_asked;
 pub use greenroom_stack::status::{ServiceState, ServiceStatus, StackStatus};
 pub use greenroom_stack::supervisor::{StackEvent, Supervisor, UpReport, UpResult};
 pub use rooms::{LiveKitInfo, RoomVisit, RoomVisitEvent, TokenRequest};

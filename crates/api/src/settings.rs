@@ -75,6 +75,8 @@ pub struct SettingsView {
     pub talk_token_url: Option<String>,
     /// The settings file, for the person who wants to look at it.
     pub file: String,
+    /// Who may read that file (it holds secrets), as the OS says.
+    pub file_access: crate::file_access::FileAccess,
     /// Why the file could not be read, when it could not (Greenroom then runs on defaults).
     pub load_error: Option<String>,
 }
@@ -223,6 +225,7 @@ pub fn view(settings: &StoredSettings, file: &Path, load_error: Option<String>) 
         talk_tts_url: settings.talk_tts_url.clone(),
         talk_token_url: settings.talk_token_url.clone(),
         file: file.display().to_string(),
+        file_access: crate::file_access::describe(file),
         load_error,
     }
 }
@@ -452,20 +455,12 @@ pub fn save(
             file.display()
         ))
     })?;
-    restrict_permissions(file);
-    Ok(note)
-}
-
-/// The file holds secrets: on Unix, only its owner may read it. (On Windows the file
-/// lives in the user's own profile, whose ACL already excludes other users.)
-fn restrict_permissions(file: &Path) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600));
+    // The file holds secrets: only its owner may read it (`crate::file_access`). The view
+    // reads the protection back, so a failure here shows there.
+    if let Err(e) = crate::file_access::restrict_to_owner(file) {
+        tracing::warn!("{e}");
     }
-    #[cfg(not(unix))]
-    let _ = file;
+    Ok(note)
 }
 
 /// The settings capability's state on [`crate::Api`].

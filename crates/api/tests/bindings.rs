@@ -13,6 +13,7 @@ fn generated() -> String {
         ErrorCode::decl(&cfg),
         ApiError::decl(&cfg),
         SecretState::decl(&cfg),
+        greenroom_api::file_access::FileAccess::decl(&cfg),
         SettingsView::decl(&cfg),
         SettingsPatch::decl(&cfg),
         CheckStatus::decl(&cfg),

@@ -128,6 +128,17 @@ pub(crate) async fn settings(api: &Api, command: SettingsCommand) -> ExitCode {
                     if s.is_set { "set (hidden)" } else { "not set" }
                 };
                 println!("file                {}", view.file);
+                use greenroom_api::file_access::FileAccess;
+                match &view.file_access {
+                    FileAccess::OwnerOnly => println!("file access         only you"),
+                    FileAccess::Missing => println!("file access         (not written yet)"),
+                    FileAccess::Shared { detail } => println!(
+                        "warning             others may read this file, which holds secrets ({detail}); save a setting to make it yours only"
+                    ),
+                    FileAccess::Unknown { detail } => {
+                        println!("file access         unknown ({detail})")
+                    }
+                }
                 if let Some(err) = &view.load_error {
                     println!("warning             {err}");
                 }

@@ -319,6 +319,11 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Windows: this executable is also the helper that delivers a stop to a service's console.
+    if let Some(code) = greenroom_api::run_console_event_helper_if_asked() {
+        return ExitCode::from(code as u8);
+    }
+    greenroom_core::console::keep_std_handles_from_children();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -780,10 +780,12 @@ pub async fn up_detached(api: Arc<Api>, detach: Detach) -> ExitCode {
     }
     #[cfg(windows)]
     {
+        // No console at all, so no console event of the terminal reaches it. Not a new
+        // process group: that would make it, and every service it starts, ignore CTRL_C,
+        // which is how services are stopped (greenroom_stack::process).
         use std::os::windows::process::CommandExt;
         const DETACHED_PROCESS: u32 = 0x0000_0008;
-        const CREATE_NEW_PROCESS_GROUP: u32 = 0x0000_0200;
-        command.creation_flags(DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP);
+        command.creation_flags(DETACHED_PROCESS);
     }
     let mut child = match command.spawn() {
         Ok(c) => c,

@@ -10,11 +10,15 @@
 //! - [`lock_unpoisoned`]: a mutex lock that survives a panicked holder.
 //! - [`percentile`]: the one percentile (nearest rank) of every report, bench and figure.
 //! - [`ErrorKind`] / [`Classified`]: the kind of a failure, decided where it happens.
+//! - [`paths`]: paths as people write them (never Windows' verbatim `\\?\` form).
+//! - [`console`]: child processes that open no console window on Windows.
 
 mod atomic;
 pub mod clock;
+pub mod console;
 mod error;
 mod home;
+pub mod paths;
 mod percentile;
 mod secrets;
 mod sink;

@@ -247,16 +247,15 @@ async fn webview(options: &DoctorOptions) -> (CheckStatus, String) {
     for key in KEYS {
         if let Ok(out) =
             run_command(reg, &["query", key, "/v", "pv"], options.command_timeout).await
+            && out.success
         {
-            if out.success {
-                let version = out
-                    .stdout
-                    .split_whitespace()
-                    .last()
-                    .unwrap_or("unknown version")
-                    .to_owned();
-                return (CheckStatus::Ok, format!("WebView2 {version}"));
-            }
+            let version = out
+                .stdout
+                .split_whitespace()
+                .last()
+                .unwrap_or("unknown version")
+                .to_owned();
+            return (CheckStatus::Ok, format!("WebView2 {version}"));
         }
     }
     (
@@ -322,31 +321,15 @@ fn disk(options: &DoctorOptions) -> (CheckStatus, String) {
             break;
         }
     }
-    let target = std::fs::canonicalize(&probe).unwrap_or(probe);
-    let disks = match sysinfo::Disks::new_with_refreshed_list() {
-        Ok(d) => d,
-        Err(e) => {
-            return (
-                CheckStatus::Warn,
-                format!("cannot list the disks of this machine: {e}"),
-            );
-        }
+    // Never the verbatim form (`\\?\C:\…`): no mount point starts with it.
+    let target = greenroom_core::paths::canonical(&probe).unwrap_or(probe);
+    let (free, volume) = match free_space(&target) {
+        Ok(found) => found,
+        Err(message) => return (CheckStatus::Warn, message),
     };
-    let best = disks
-        .iter()
-        .filter(|d| target.starts_with(d.mount_point()))
-        .max_by_key(|d| d.mount_point().as_os_str().len());
-    let Some(disk) = best else {
-        return (
-            CheckStatus::Warn,
-            format!("could not tell which disk holds {}", target.display()),
-        );
-    };
-    let free = disk.available_space();
     let gib = free as f64 / (1024.0 * 1024.0 * 1024.0);
     let detail = format!(
-        "{gib:.1} GiB free on {} (for {})",
-        disk.mount_point().display(),
+        "{gib:.1} GiB free on {volume} (for {})",
         options.disk_path.display()
     );
     let status = if free < DISK_FAIL_BYTES {
@@ -357,6 +340,62 @@ fn disk(options: &DoctorOptions) -> (CheckStatus, String) {
         CheckStatus::Ok
     };
     (status, detail)
+}
+
+/// Free bytes for this user on the volume that holds `target` (an existing folder), and
+/// that volume's root. Windows asks the OS about the path itself (`GetDiskFreeSpaceExW`,
+/// which follows junctions and mounted folders, and needs no list of disks).
+#[cfg(windows)]
+fn free_space(target: &std::path::Path) -> Result<(u64, String), String> {
+    use windows::Win32::Storage::FileSystem::{GetDiskFreeSpaceExW, GetVolumePathNameW};
+    use windows::core::HSTRING;
+    let path = HSTRING::from(target.as_os_str());
+    let mut free = 0u64;
+    // SAFETY: plain Win32 calls with a valid string and out pointers that outlive them.
+    unsafe {
+        GetDiskFreeSpaceExW(&path, Some(&mut free), None, None)
+            .map_err(|e| format!("cannot read the free space of {}: {e}", target.display()))?;
+        let mut volume = [0u16; 261];
+        let root = match GetVolumePathNameW(&path, &mut volume) {
+            Ok(()) => String::from_utf16_lossy(
+                &volume[..volume.iter().position(|&c| c == 0).unwrap_or(0)],
+            ),
+            Err(_) => target.display().to_string(),
+        };
+        Ok((free, root))
+    }
+}
+
+/// As above, from the disk whose mount point is the longest prefix of `target`.
+#[cfg(not(windows))]
+fn free_space(target: &std::path::Path) -> Result<(u64, String), String> {
+    let disks = match sysinfo::Disks::new_with_refreshed_list() {
+        Ok(d) => d,
+        Err(e) => return Err(format!("cannot list the disks of this machine: {e}")),
+    };
+    let best = disks
+        .iter()
+        .filter(|d| target.starts_with(d.mount_point()))
+        .max_by_key(|d| d.mount_point().as_os_str().len());
+    let Some(disk) = best else {
+        return Err(format!(
+            "could not tell which disk holds {} (disks seen: {})",
+            target.display(),
+            if disks.iter().next().is_none() {
+                "none".to_string()
+            } else {
+                disks
+                    .iter()
+                    .map(|d| d.mount_point().display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        ));
+    };
+    Ok((
+        disk.available_space(),
+        disk.mount_point().display().to_string(),
+    ))
 }
 
 #[cfg(test)]

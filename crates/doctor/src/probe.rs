@@ -65,12 +65,8 @@ pub async fn run_command(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    #[cfg(windows)]
-    {
-        // A GUI app must not flash a console window for every probe.
-        const CREATE_NO_WINDOW: u32 = 0x0800_0000;
-        command.creation_flags(CREATE_NO_WINDOW);
-    }
+    // A GUI app must not flash a console window for every probe.
+    greenroom_core::console::no_console_window(command.as_std_mut());
     let child = command
         .spawn()
         .map_err(|e| format!("could not start {}: {e}", program.display()))?;

@@ -70,11 +70,38 @@ impl Project {
 
 /// Content hashes for the per-file cache and the history (FxHash over the bytes, eight at a
 /// time: only change detection needs it, never security).
+///
+/// Line endings do not count: the `\r`s just before a `\n` are left out, so a checkout with
+/// CRLF line endings (git's `core.autocrlf` on Windows) has the same hashes, the same history
+/// and the same report as its LF twin. Any other `\r` counts.
 pub fn hash(bytes: &[u8]) -> u64 {
     use std::hash::Hasher;
     let mut h = rustc_hash::FxHasher::default();
-    h.write(bytes);
-    h.write_usize(bytes.len());
+    if bytes.contains(&b'\r') {
+        // Only a file with a `\r` pays for the copy.
+        let mut lf = Vec::with_capacity(bytes.len());
+        let mut carriage_returns = 0;
+        for &b in bytes {
+            match b {
+                b'\r' => carriage_returns += 1,
+                b'\n' => {
+                    carriage_returns = 0;
+                    lf.push(b);
+                }
+                _ => {
+                    lf.extend(std::iter::repeat_n(b'\r', carriage_returns));
+                    carriage_returns = 0;
+                    lf.push(b);
+                }
+            }
+        }
+        lf.extend(std::iter::repeat_n(b'\r', carriage_returns));
+        h.write(&lf);
+        h.write_usize(lf.len());
+    } else {
+        h.write(bytes);
+        h.write_usize(bytes.len());
+    }
     h.finish()
 }
 
@@ -117,6 +144,30 @@ pub fn read_file(path: &Path) -> Result<(String, u64, u64), ReadError> {
         offset: e.utf8_error().valid_up_to(),
     })?;
     Ok((text, h, len))
+}
+
+#[cfg(test)]
+mod hash_tests {
+    use super::hash;
+
+    #[test]
+    fn crlf_hashes_as_lf_and_a_lone_cr_counts() {
+        assert_eq!(hash(b"a\r\nb\r\n"), hash(b"a\nb\n"));
+        assert_eq!(hash(b"\r\n\r\n"), hash(b"\n\n"));
+        assert_eq!(hash(b"a\r\r\n"), hash(b"a\n"));
+        assert_ne!(hash(b"a\rb"), hash(b"ab"));
+        assert_ne!(hash(b"a\r"), hash(b"a"));
+        assert_ne!(hash(b"a\nb"), hash(b"a\nc"));
+        assert_ne!(hash(b""), hash(b"\n"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_hashes_as_its_lf_twin(s in "[a\r\n]{0,40}") {
+            let lf = s.replace("\r\n", "\n");
+            proptest::prop_assert_eq!(hash(s.as_bytes()), hash(lf.as_bytes()));
+        }
+    }
 }
 
 fn walker(root: &Path) -> ignore::Walk {

@@ -73,7 +73,9 @@ impl LocalSpeech {
         })?;
         let stt_port = free_port().map_err(|e| io("the STT's port", e))?;
         let (program, args) = crate::stt::command(python, &script, stt_port);
-        let stt = tokio::process::Command::new(&program)
+        let mut stt_command = tokio::process::Command::new(&program);
+        greenroom_core::console::no_console_window(stt_command.as_std_mut());
+        let stt = stt_command
             .args(args)
             .env("HF_HUB_OFFLINE", "1")
             .stdin(Stdio::null())
@@ -158,7 +160,9 @@ impl LocalMarie {
             tts_url: &speech.tts_url,
             agent_name,
         });
-        let mut child = tokio::process::Command::new(&program)
+        let mut agent_command = tokio::process::Command::new(&program);
+        greenroom_core::console::no_console_window(agent_command.as_std_mut());
+        let mut child = agent_command
             .args(args)
             .envs(env)
             .env("HF_HUB_OFFLINE", "1")

@@ -254,8 +254,7 @@ pub fn import(options: &ComposeOptions) -> Result<ComposeImport, Vec<DefinitionE
         )
         .collect();
     let project = loader.project_name.clone().unwrap_or_else(|| {
-        project_dir
-            .canonicalize()
+        greenroom_core::paths::canonical(&project_dir)
             .ok()
             .and_then(|p| p.file_name().map(|n| n.to_string_lossy().to_lowercase()))
             .unwrap_or_else(|| "stack".into())
@@ -374,7 +373,8 @@ impl Loader<'_> {
         vars: &HashMap<String, String>,
         stack: &mut Vec<PathBuf>,
     ) -> Option<Loaded> {
-        let canonical = file.canonicalize().unwrap_or_else(|_| file.to_path_buf());
+        let canonical =
+            greenroom_core::paths::canonical(file).unwrap_or_else(|_| file.to_path_buf());
         if stack.contains(&canonical) {
             self.errors.push(error_at(
                 file,

@@ -33,11 +33,7 @@ pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 pub fn command() -> tokio::process::Command {
     let mut c = tokio::process::Command::new("docker");
     c.stdin(std::process::Stdio::null()).kill_on_drop(true);
-    #[cfg(windows)]
-    {
-        const CREATE_NO_WINDOW: u32 = 0x0800_0000;
-        c.creation_flags(CREATE_NO_WINDOW);
-    }
+    greenroom_core::console::no_console_window(c.as_std_mut());
     c
 }
 

@@ -87,6 +87,7 @@ async fn probe(check: &ProbeCheck, ctx: &ProbeContext) -> Result<String, String>
         ProbeCheck::Command { command } => {
             let (program, args) = command.split_first().ok_or("the probe command is empty")?;
             let mut c = tokio::process::Command::new(program);
+            greenroom_core::console::no_console_window(c.as_std_mut());
             c.args(args)
                 .stdin(std::process::Stdio::null())
                 .kill_on_drop(true);

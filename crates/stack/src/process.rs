@@ -3,9 +3,36 @@
 //! Every process service runs as the leader of its own process group (Unix) or inside its
 //! own Job Object (Windows), so that stopping it stops everything it started, grandchildren
 //! included. Stopping is graceful first: the configured signal to the whole group (Unix),
-//! or CTRL_BREAK to its console process group (Windows; the service is started with
-//! `CREATE_NEW_PROCESS_GROUP`); after the grace period, the group is killed (SIGKILL) or
-//! the Job Object terminated.
+//! or a console control event to the service's console (Windows); after the grace period,
+//! the group is killed (SIGKILL) or the Job Object terminated.
+//!
+//! ## Windows: how a stop reaches a service
+//!
+//! Windows has no signals. Its graceful stop for console programs is a console control
+//! event, and an event only reaches the processes attached to the *sender's* console.
+//! Services are started with `CREATE_NO_WINDOW`: each gets a console of its own, without a
+//! window (nothing flashes or lingers, and the desktop app, which has no console, can start
+//! them), shared by the service and the children it starts. Greenroom's own console (or its
+//! lack of one, in the app) is never the service's, so `GenerateConsoleCtrlEvent` called by
+//! Greenroom would reach nothing. The event is sent by a helper instead: Greenroom starts its
+//! own executable again with [`CONSOLE_EVENT_HELPER_ARG`], the service's PID and the event
+//! (also with `CREATE_NO_WINDOW`). The helper leaves its console, attaches to the service's,
+//! ignores the event itself, and sends it to every process on that console: the service and
+//! its children. Every executable that can host a supervisor (`greenroom.exe`,
+//! `greenroom-app.exe`) calls [`run_console_event_helper_if_asked`] first thing in `main`.
+//!
+//! Which event ([`windows_event`]): `SIGTERM`, `SIGINT` and `SIGHUP` become `CTRL_C`, which
+//! Python (`KeyboardInterrupt`, so `finally` blocks and uvicorn's shutdown run), Node, Go and
+//! Rust's ctrlc all handle; `SIGQUIT` becomes `CTRL_BREAK`; `SIGKILL` sends nothing. The
+//! service is therefore *not* started with `CREATE_NEW_PROCESS_GROUP`, which would make it
+//! ignore CTRL_C. Whether a process ignores CTRL_C is also inherited from its parent (a
+//! process started in a new process group ignores it), so before it starts the first
+//! service, Greenroom clears that flag in itself (`SetConsoleCtrlHandler(NULL, FALSE)`).
+//! A service that is not a console program (GUI subsystem) gets no event and is stopped by
+//! the Job Object when its grace period ends.
+//!
+//! Wine (our Windows tests) delivers CTRL_C but not CTRL_BREAK (its server does not
+//! implement it), so `QUIT` is not tested there.
 //!
 //! Processes survive Greenroom itself (no kill-on-drop, and the Job Object is not
 //! kill-on-close): a restarted Greenroom re-attaches to them through the state file. A
@@ -56,10 +83,17 @@ pub fn spawn(launch: &Launch<'_>) -> std::io::Result<Spawned> {
     command.wrap(process_wrap::tokio::ProcessGroup::leader());
     #[cfg(windows)]
     {
-        use windows::Win32::System::Threading::{CREATE_NEW_PROCESS_GROUP, CREATE_NO_WINDOW};
-        command.wrap(process_wrap::tokio::CreationFlags(
-            CREATE_NEW_PROCESS_GROUP | CREATE_NO_WINDOW,
-        ));
+        // A child inherits whether its parent ignores CTRL_C; this one must not (module docs).
+        static HANDLE_CTRL_C: std::sync::Once = std::sync::Once::new();
+        HANDLE_CTRL_C.call_once(|| {
+            // SAFETY: clears this process's "ignore CTRL_C" flag; no handler is involved.
+            let _ = unsafe { windows::Win32::System::Console::SetConsoleCtrlHandler(None, false) };
+        });
+        // Its own console, with no window (module docs); never a new process group.
+        use windows::Win32::System::Threading::PROCESS_CREATION_FLAGS;
+        command.wrap(process_wrap::tokio::CreationFlags(PROCESS_CREATION_FLAGS(
+            greenroom_core::console::CREATE_NO_WINDOW,
+        )));
         command.wrap(process_wrap::tokio::JobObject);
     }
     let child = command.spawn()?;
@@ -172,7 +206,44 @@ impl ProcessTable {
     }
 }
 
-/// Asks the process group of `pid` (which we made its leader) to stop.
+/// How a stop signal is delivered on this OS, in words ("SIGTERM", "CTRL_C").
+pub fn signal_name(signal: StopSignal) -> &'static str {
+    if cfg!(windows) {
+        match windows_event(signal) {
+            Some(WindowsEvent::CtrlC) => "CTRL_C",
+            Some(WindowsEvent::CtrlBreak) => "CTRL_BREAK",
+            None => "termination",
+        }
+    } else {
+        match signal {
+            StopSignal::Term => "SIGTERM",
+            StopSignal::Int => "SIGINT",
+            StopSignal::Quit => "SIGQUIT",
+            StopSignal::Hup => "SIGHUP",
+            StopSignal::Kill => "SIGKILL",
+        }
+    }
+}
+
+/// A console control event (Windows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowsEvent {
+    CtrlC,
+    CtrlBreak,
+}
+
+/// The console event that stands for `signal` on Windows (module docs); `None`: none, the
+/// Job Object is terminated.
+pub fn windows_event(signal: StopSignal) -> Option<WindowsEvent> {
+    match signal {
+        StopSignal::Term | StopSignal::Int | StopSignal::Hup => Some(WindowsEvent::CtrlC),
+        StopSignal::Quit => Some(WindowsEvent::CtrlBreak),
+        StopSignal::Kill => None,
+    }
+}
+
+/// Asks the process group of `pid` (which we made its leader) to stop; on Windows, every
+/// process on its console.
 pub fn request_stop(pid: u32, signal: StopSignal) {
     #[cfg(unix)]
     {
@@ -189,14 +260,89 @@ pub fn request_stop(pid: u32, signal: StopSignal) {
     }
     #[cfg(windows)]
     {
-        use windows::Win32::System::Console::{CTRL_BREAK_EVENT, GenerateConsoleCtrlEvent};
-        let _ = signal;
-        // SAFETY: a plain Win32 call with a process group id; a failure only means the
-        // grace period ends in termination of the Job Object.
-        unsafe {
-            let _ = GenerateConsoleCtrlEvent(CTRL_BREAK_EVENT, pid);
-        }
+        let Some(event) = windows_event(signal) else {
+            return;
+        };
+        // The helper is started and left to finish on its own thread: a failure only means
+        // that the grace period ends in termination of the Job Object.
+        let helper = std::env::current_exe().map(|exe| {
+            let mut command = std::process::Command::new(exe);
+            greenroom_core::console::no_console_window(&mut command)
+                .arg(CONSOLE_EVENT_HELPER_ARG)
+                .arg(pid.to_string())
+                .arg(match event {
+                    WindowsEvent::CtrlC => "ctrl-c",
+                    WindowsEvent::CtrlBreak => "ctrl-break",
+                })
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            command
+        });
+        std::thread::spawn(move || match helper.and_then(|mut c| c.status()) {
+            Ok(status) if status.success() => {}
+            Ok(status) => tracing::debug!(pid, ?status, "console event helper failed"),
+            Err(e) => tracing::debug!(pid, %e, "console event helper did not start"),
+        });
     }
+}
+
+/// The first argument with which Greenroom's executables act as the console event helper
+/// (module docs): `<exe> --greenroom-send-console-event <pid> ctrl-c|ctrl-break`.
+pub const CONSOLE_EVENT_HELPER_ARG: &str = "--greenroom-send-console-event";
+
+/// When this process was started as the console event helper (module docs), sends the event
+/// and returns the exit code to end with: 0 sent, 2 bad arguments, 3 could not attach to
+/// the service's console, 4 the event could not be sent. `None`: not asked, carry on.
+/// Off Windows it only checks its arguments (and sends nothing: 2).
+pub fn run_console_event_helper_if_asked() -> Option<i32> {
+    let mut args = std::env::args_os().skip(1);
+    if args.next()? != CONSOLE_EVENT_HELPER_ARG {
+        return None;
+    }
+    let pid = args.next().and_then(|a| a.to_str()?.parse::<u32>().ok());
+    let event = match args.next().as_ref().and_then(|a| a.to_str()) {
+        Some("ctrl-c") => Some(WindowsEvent::CtrlC),
+        Some("ctrl-break") => Some(WindowsEvent::CtrlBreak),
+        _ => None,
+    };
+    match (pid, event) {
+        (Some(pid), Some(event)) => Some(send_console_event(pid, event)),
+        _ => Some(2),
+    }
+}
+
+#[cfg(windows)]
+fn send_console_event(pid: u32, event: WindowsEvent) -> i32 {
+    use windows::Win32::System::Console::{
+        AttachConsole, CTRL_BREAK_EVENT, CTRL_C_EVENT, FreeConsole, GenerateConsoleCtrlEvent,
+        SetConsoleCtrlHandler,
+    };
+    unsafe extern "system" fn ignore(_event: u32) -> windows::core::BOOL {
+        true.into()
+    }
+    // SAFETY: plain Win32 calls on this helper's own console state; nothing else runs in it.
+    unsafe {
+        let _ = FreeConsole();
+        if AttachConsole(pid).is_err() {
+            return 3;
+        }
+        // The event goes to every process on the service's console, this helper included:
+        // it must outlive it.
+        let _ = SetConsoleCtrlHandler(Some(ignore), true);
+        let code = match event {
+            WindowsEvent::CtrlC => CTRL_C_EVENT,
+            WindowsEvent::CtrlBreak => CTRL_BREAK_EVENT,
+        };
+        let sent = GenerateConsoleCtrlEvent(code, 0).is_ok();
+        let _ = FreeConsole();
+        if sent { 0 } else { 4 }
+    }
+}
+
+#[cfg(not(windows))]
+fn send_console_event(_pid: u32, _event: WindowsEvent) -> i32 {
+    2
 }
 
 /// Why a process Greenroom did not start could not be stopped.
@@ -238,9 +384,10 @@ pub async fn stop_foreign(pid: u32, grace: Duration) -> Result<(), StopError> {
     }
     #[cfg(windows)]
     {
-        let _ = std::process::Command::new("taskkill")
-            .args(["/PID", &pid.to_string()])
-            .status();
+        let _ =
+            greenroom_core::console::no_console_window(&mut std::process::Command::new("taskkill"))
+                .args(["/PID", &pid.to_string()])
+                .status();
     }
     let deadline = tokio::time::Instant::now() + grace;
     while tokio::time::Instant::now() < deadline {
@@ -256,9 +403,10 @@ pub async fn stop_foreign(pid: u32, grace: Duration) -> Result<(), StopError> {
     }
     #[cfg(windows)]
     {
-        let _ = std::process::Command::new("taskkill")
-            .args(["/PID", &pid.to_string(), "/F"])
-            .status();
+        let _ =
+            greenroom_core::console::no_console_window(&mut std::process::Command::new("taskkill"))
+                .args(["/PID", &pid.to_string(), "/F"])
+                .status();
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
     if is_ours(pid, Some(started)) {
@@ -279,11 +427,12 @@ pub fn kill_tree(pid: u32) {
     }
     #[cfg(windows)]
     {
-        let _ = std::process::Command::new("taskkill")
-            .args(["/PID", &pid.to_string(), "/T", "/F"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        let _ =
+            greenroom_core::console::no_console_window(&mut std::process::Command::new("taskkill"))
+                .args(["/PID", &pid.to_string(), "/T", "/F"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
     }
 }
 
@@ -325,6 +474,21 @@ mod tests {
             descendants(&[std::process::id()]).contains(&std::process::id()),
             "the real table"
         );
+    }
+
+    #[test]
+    fn stop_signals_map_to_console_events_that_runtimes_handle() {
+        assert_eq!(windows_event(StopSignal::Term), Some(WindowsEvent::CtrlC));
+        assert_eq!(windows_event(StopSignal::Int), Some(WindowsEvent::CtrlC));
+        assert_eq!(windows_event(StopSignal::Hup), Some(WindowsEvent::CtrlC));
+        assert_eq!(
+            windows_event(StopSignal::Quit),
+            Some(WindowsEvent::CtrlBreak)
+        );
+        assert_eq!(windows_event(StopSignal::Kill), None);
+        if cfg!(unix) {
+            assert_eq!(signal_name(StopSignal::Term), "SIGTERM");
+        }
     }
 
     #[test]

@@ -324,10 +324,9 @@ pub(crate) async fn execute(
         RepairKind::RecreateCompose => {
             let (base, service) =
                 crate::child::compose_invocation(spec, supervisor.root(), supervisor.name(), id);
-            let mut c = tokio::process::Command::new("docker");
+            let mut c = crate::docker::command();
             c.args(&base)
-                .args(["up", "-d", "--force-recreate", "--no-deps", &service])
-                .kill_on_drop(true);
+                .args(["up", "-d", "--force-recreate", "--no-deps", &service]);
             match c.output().await {
                 Ok(out) if out.status.success() => supervisor
                     .restart(id)
@@ -421,7 +420,9 @@ async fn recreate_venv(supervisor: &Supervisor, id: &str) -> Result<String, Stri
         .root()
         .join(spec.venv.as_deref().ok_or("it has no virtualenv")?);
     let python = if cfg!(windows) { "python" } else { "python3" };
-    let out = tokio::process::Command::new(python)
+    let mut venv_command = tokio::process::Command::new(python);
+    greenroom_core::console::no_console_window(venv_command.as_std_mut());
+    let out = venv_command
         .args(["-m", "venv", "--clear"])
         .arg(&venv)
         .output()
@@ -443,7 +444,9 @@ async fn recreate_venv(supervisor: &Supervisor, id: &str) -> Result<String, Stri
         } else {
             "bin/pip"
         });
-        let out = tokio::process::Command::new(pip)
+        let mut pip_command = tokio::process::Command::new(pip);
+        greenroom_core::console::no_console_window(pip_command.as_std_mut());
+        let out = pip_command
             .arg("install")
             .arg("-r")
             .arg(req)

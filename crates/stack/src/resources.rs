@@ -9,6 +9,11 @@
 //! published) only when a value does. The machine's overall CPU use (0–100) and memory
 //! are kept for [`crate::status::StackStatus::machine`]. The monitor ends when the
 //! supervisor is dropped, and reads nothing while no service has a process.
+//!
+//! On Windows the machine's CPU use comes from `GetSystemTimes` ([`MachineCpu`]), not from
+//! sysinfo, which reads it through performance counters (PDH): opening them is slow, fails
+//! when the counter registry is damaged, and under Wine calls a function Wine lacks
+//! (`PdhEnumObjectsW`), which ends the process.
 
 use crate::process::ProcessTable;
 use crate::supervisor::{Shared, Slot};
@@ -33,6 +38,7 @@ pub(crate) fn spawn_monitor(slots: Weak<BTreeMap<String, Slot>>, shared: Weak<Sh
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         let mut trees: BTreeMap<String, BTreeSet<u32>> = BTreeMap::new();
         let mut round = 0u64;
+        let mut machine = MachineCpu::default();
         loop {
             tick.tick().await;
             let Some(slots) = slots.upgrade() else { return };
@@ -44,12 +50,12 @@ pub(crate) fn spawn_monitor(slots: Weak<BTreeMap<String, Slot>>, shared: Weak<Sh
                 trees.clear();
                 continue;
             }
-            system.refresh_cpu_usage();
+            let machine_cpu = machine.read(&mut system);
             system.refresh_memory();
             if let Some(shared) = shared.upgrade() {
                 *greenroom_core::lock_unpoisoned(&shared.machine) =
                     Some(crate::status::MachineMetrics {
-                        cpu_percent: (system.global_cpu_usage() * 10.0).round() / 10.0,
+                        cpu_percent: (machine_cpu * 10.0).round() / 10.0,
                         memory_used_bytes: system.used_memory(),
                         memory_total_bytes: system.total_memory(),
                     });
@@ -90,4 +96,69 @@ pub(crate) fn spawn_monitor(slots: Weak<BTreeMap<String, Slot>>, shared: Weak<Sh
             }
         }
     });
+}
+
+/// The machine's CPU use since the previous read, 0–100.
+#[derive(Default)]
+struct MachineCpu {
+    /// Windows: (idle, busy) 100 ns ticks summed over every core, at the previous read.
+    #[cfg_attr(not(windows), allow(dead_code))]
+    previous: Option<(u64, u64)>,
+}
+
+impl MachineCpu {
+    #[cfg(not(windows))]
+    fn read(&mut self, system: &mut sysinfo::System) -> f32 {
+        system.refresh_cpu_usage();
+        system.global_cpu_usage()
+    }
+
+    #[cfg(windows)]
+    fn read(&mut self, _system: &mut sysinfo::System) -> f32 {
+        use windows::Win32::Foundation::FILETIME;
+        use windows::Win32::System::Threading::GetSystemTimes;
+        let (mut idle, mut kernel, mut user) = (
+            FILETIME::default(),
+            FILETIME::default(),
+            FILETIME::default(),
+        );
+        // SAFETY: three out pointers to owned FILETIMEs.
+        if unsafe { GetSystemTimes(Some(&mut idle), Some(&mut kernel), Some(&mut user)) }.is_err() {
+            return 0.0;
+        }
+        let ticks = |t: FILETIME| (u64::from(t.dwHighDateTime) << 32) | u64::from(t.dwLowDateTime);
+        // Kernel time includes idle time.
+        let idle = ticks(idle);
+        let busy = (ticks(kernel) + ticks(user)).saturating_sub(idle);
+        let usage = self
+            .previous
+            .map_or(0.0, |previous| cpu_percent(previous, (idle, busy)));
+        self.previous = Some((idle, busy));
+        usage
+    }
+}
+
+/// CPU use in percent between two (idle, busy) tick counts; 0 when no time passed.
+#[cfg_attr(not(windows), allow(dead_code))]
+fn cpu_percent(before: (u64, u64), after: (u64, u64)) -> f32 {
+    let idle = after.0.saturating_sub(before.0);
+    let busy = after.1.saturating_sub(before.1);
+    if idle + busy == 0 {
+        0.0
+    } else {
+        (busy as f64 * 100.0 / (idle + busy) as f64) as f32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cpu_percent;
+
+    #[test]
+    fn cpu_percent_is_busy_over_all_time_between_two_reads() {
+        assert_eq!(cpu_percent((100, 100), (175, 125)), 25.0);
+        assert_eq!(cpu_percent((0, 0), (0, 50)), 100.0);
+        assert_eq!(cpu_percent((10, 10), (10, 10)), 0.0, "no time passed");
+        assert_eq!(cpu_percent((50, 50), (40, 40)), 0.0, "a counter went back");
+    }
 }

@@ -438,7 +438,8 @@ impl Runner {
             self.set(|s| {
                 s.state = ServiceState::Stopping;
                 s.message = format!(
-                    "stopping (signal {signal:?}, then killed after {} s)",
+                    "stopping ({}, then killed after {} s)",
+                    stop_words(self.spec.kind, signal),
                     grace.as_secs_f64()
                 );
             });
@@ -461,8 +462,9 @@ impl Runner {
             self.shared.logs.note(
                 &self.id,
                 &format!(
-                    "[greenroom] it did not stop within {} s of {signal:?}: killed",
-                    grace.as_secs_f64()
+                    "[greenroom] it did not stop within {} s of {}: killed",
+                    grace.as_secs_f64(),
+                    stop_words(self.spec.kind, signal)
                 ),
             );
         }
@@ -791,6 +793,15 @@ enum AfterRun {
 
 /// Stops `child`: `signal`, up to `grace` for it to end, then a kill (`StopSignal::Kill`
 /// kills at once). Returns whether it had to be killed.
+/// How a stop reaches a service of `kind`, in words for its tile and log.
+fn stop_words(kind: ServiceKind, signal: StopSignal) -> String {
+    match kind {
+        ServiceKind::Compose => "docker compose stop".into(),
+        ServiceKind::Builtin => "an in-process stop".into(),
+        ServiceKind::Process | ServiceKind::External => crate::process::signal_name(signal).into(),
+    }
+}
+
 async fn stop_child(child: &mut dyn ServiceChild, signal: StopSignal, grace: Duration) -> bool {
     if signal != StopSignal::Kill {
         child.signal(signal).await;

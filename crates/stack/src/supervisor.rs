@@ -317,8 +317,7 @@ pub fn stack_dir(home: &Path, name: &str, root: &Path) -> PathBuf {
         root
     };
     let absolute = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
-    let key = absolute
-        .canonicalize()
+    let key = greenroom_core::paths::canonical(&absolute)
         .unwrap_or(absolute)
         .display()
         .to_string();

@@ -10,12 +10,18 @@
 //!   have passed since start); anything else → 200.
 //! - `--crash-after MS`: exit with `--exit-code` (default 3) after MS; with
 //!   `--crash-once MARKER`, only the first time (the marker file remembers).
-//! - `--ignore-sigterm`: SIGTERM does nothing (the supervisor must kill it).
+//! - `--ignore-sigterm`: SIGTERM does nothing (the supervisor must kill it); on Windows,
+//!   CTRL_BREAK and CTRL_C do nothing either.
 //! - `--spawn-grandchild`: start a copy of itself that sleeps forever, and print its PID
-//!   as `grandchild <pid>` (it must die with its parent's group).
+//!   as `grandchild <pid>` (it must die with its parent's group). With `--ignore-sigterm`,
+//!   the grandchild ignores them too.
 //! - `--say TEXT`: print TEXT once ready (for log probes).
 //!
-//! It prints `pid <pid>` at start and `ready at <unix ms>` when it starts listening.
+//! It prints `pid <pid>` at start and `ready at <unix ms>` when it starts listening. On
+//! Windows it also prints `console window: none` or `console window: shown` (whether the
+//! process that started it opened a console window for it), and, unless it ignores them,
+//! answers CTRL_BREAK or CTRL_C by printing `stopping on CTRL_BREAK` and exiting with 0
+//! (a graceful stop, as a service that handles them does).
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -24,6 +30,9 @@ use std::time::{Duration, Instant};
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--sleep-forever") {
+        if args.iter().any(|a| a == "--ignore-sigterm") {
+            windows_console::ignore_stop_events();
+        }
         loop {
             std::thread::sleep(Duration::from_secs(3600));
         }
@@ -38,7 +47,12 @@ fn main() {
     let number = |name: &str| value(name).and_then(|v| v.parse::<u64>().ok());
     let started = Instant::now();
     println!("pid {}", std::process::id());
-
+    windows_console::report_window();
+    if flag("--ignore-sigterm") {
+        windows_console::ignore_stop_events();
+    } else {
+        windows_console::stop_on_ctrl_break();
+    }
     if flag("--ignore-sigterm") {
         #[cfg(unix)]
         // SAFETY: installing SIG_IGN for SIGTERM has no preconditions.
@@ -51,12 +65,14 @@ fn main() {
     }
     if flag("--spawn-grandchild") {
         let me = std::env::current_exe().expect("own path");
+        let mut grandchild = std::process::Command::new(me);
+        grandchild.arg("--sleep-forever");
+        if flag("--ignore-sigterm") {
+            grandchild.arg("--ignore-sigterm");
+        }
         // Deliberately never waited for: it must die with its parent's process group.
         #[allow(clippy::zombie_processes)]
-        let child = std::process::Command::new(me)
-            .arg("--sleep-forever")
-            .spawn()
-            .expect("grandchild");
+        let child = grandchild.spawn().expect("grandchild");
         println!("grandchild {}", child.id());
     }
     // --crash-once MARKER: crash only if MARKER does not exist yet (and create it), so that
@@ -116,5 +132,59 @@ fn main() {
         None => loop {
             std::thread::sleep(Duration::from_secs(3600));
         },
+    }
+}
+
+/// What the fixture does with its console on Windows (nothing elsewhere).
+mod windows_console {
+    #[cfg(windows)]
+    use windows::Win32::System::Console::{
+        CTRL_BREAK_EVENT, CTRL_C_EVENT, GetConsoleWindow, SetConsoleCtrlHandler,
+    };
+
+    /// Prints whether this process has a console window.
+    pub fn report_window() {
+        #[cfg(windows)]
+        {
+            // SAFETY: no preconditions.
+            let window = unsafe { GetConsoleWindow() };
+            let shown = if window.is_invalid() { "none" } else { "shown" };
+            println!("console window: {shown}");
+        }
+    }
+
+    /// CTRL_BREAK and CTRL_C end the process with 0, after saying so.
+    pub fn stop_on_ctrl_break() {
+        #[cfg(windows)]
+        {
+            unsafe extern "system" fn handler(event: u32) -> windows::core::BOOL {
+                let name = match event {
+                    e if e == CTRL_BREAK_EVENT => "CTRL_BREAK",
+                    e if e == CTRL_C_EVENT => "CTRL_C",
+                    _ => return false.into(),
+                };
+                println!("stopping on {name}");
+                let _ = std::io::Write::flush(&mut std::io::stdout());
+                std::process::exit(0);
+            }
+            // SAFETY: the handler is a plain function that lives as long as the process.
+            unsafe {
+                let _ = SetConsoleCtrlHandler(Some(handler), true);
+            }
+        }
+    }
+
+    /// CTRL_BREAK and CTRL_C are swallowed (the supervisor must end the Job Object).
+    pub fn ignore_stop_events() {
+        #[cfg(windows)]
+        {
+            unsafe extern "system" fn handler(_event: u32) -> windows::core::BOOL {
+                true.into()
+            }
+            // SAFETY: as above.
+            unsafe {
+                let _ = SetConsoleCtrlHandler(Some(handler), true);
+            }
+        }
     }
 }

@@ -19,6 +19,8 @@ export type ApiError = { code: ErrorCode, message: string, };
 
 export type SecretState = { is_set: boolean, };
 
+export type FileAccess = { "kind": "owner_only" } | { "kind": "shared", detail: string, } | { "kind": "missing" } | { "kind": "unknown", detail: string, };
+
 export type SettingsView = { 
 /**
  * The Eloquence checkout Greenroom works on (its compose files, Flutter app, agent).
@@ -52,6 +54,10 @@ talk_token_url: string | null,
  * The settings file, for the person who wants to look at it.
  */
 file: string, 
+/**
+ * Who may read that file (it holds secrets), as the OS says.
+ */
+file_access: FileAccess, 
 /**
  * Why the file could not be read, when it could not (Greenroom then runs on defaults).
  */

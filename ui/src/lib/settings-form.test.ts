@@ -14,6 +14,7 @@ const view: SettingsView = {
   talk_tts_url: null,
   talk_token_url: null,
   file: '/home/me/.config/greenroom/settings.toml',
+  file_access: { kind: 'owner_only' },
   load_error: null,
 };
 

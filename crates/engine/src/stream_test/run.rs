@@ -39,8 +39,10 @@ fn marker_burst(frequency: f64) -> Vec<i16> {
 
 /// Synthesises `text` with espeak-ng into 48 kHz mono samples.
 pub fn speak(text: &str, voice: &str) -> Result<Vec<i16>, StreamTestError> {
-    let output = std::process::Command::new("espeak-ng")
-        .args(["-v", voice, "--stdout", text])
+    let output = greenroom_core::console::no_console_window(&mut std::process::Command::new(
+        "espeak-ng",
+    ))
+    .args(["-v", voice, "--stdout", text])
         .output()
         .map_err(|e| {
             StreamTestError::Speech(format!(

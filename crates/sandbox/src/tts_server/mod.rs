@@ -479,6 +479,7 @@ pub async fn synthesize(
                 .round()
                 .clamp(80.0, 700.0) as u32;
             let mut command = Command::new(&engine.program);
+            greenroom_core::console::no_console_window(command.as_std_mut());
             // -b 1: the input is UTF-8 whatever the locale (Windows included).
             command.args([
                 "-b",
@@ -498,6 +499,7 @@ pub async fn synthesize(
                 .tempdir()?;
             let out = dir.path().join("speech.wav");
             let mut command = Command::new(&engine.program);
+            greenroom_core::console::no_console_window(command.as_std_mut());
             command.args(["-l", "fr-FR", "-w"]).arg(&out);
             run(command, name, &text, timeout).await?;
             tokio::fs::read(&out).await?
