@@ -1,5 +1,6 @@
 // The web UI in real Chromium (Debian's /usr/bin/chromium through playwright-core)
 // against the real `greenroom serve`.
+import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
@@ -22,7 +23,7 @@ test('the web UI in Chromium against greenroom serve', async (t) => {
   });
   let browser;
   try {
-    const url = await waitFor('greenroom serve to print its URL', () => server.output.match(/serving the UI at (http:\/\/\S+\/)/)?.[1]);
+    const url = await waitFor('greenroom serve to print its URL', () => server.output.match(/serving the UI at (http:\/\/\S+\/\?token=[0-9a-f]{64})/)?.[1]);
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
@@ -43,6 +44,17 @@ test('the web UI in Chromium against greenroom serve', async (t) => {
       failedResponses.push(`${r.status()} for ${r.request().method()} ${r.url()} ${r.request().postData() ?? ''}: ${body}`);
     });
     await page.goto(url);
+    await t.test('the printed address trades its token for a cookie; without it the UI says how to get in', async () => {
+      assert.ok(!page.url().includes('token='), `the token left the address bar: ${page.url()}`);
+      const stranger = await browser.newContext();
+      const other = await stranger.newPage();
+      const refused = await other.goto(url.replace(/\?token=.*/, ''));
+      assert.equal(refused.status(), 401);
+      assert.match(await other.textContent('body'), /\?token=/);
+      const api = await other.evaluate(async () => (await fetch('/api/call', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"command":"app_info","args":{}}' })).status);
+      assert.equal(api, 401, 'a page without the cookie cannot call the API');
+      await stranger.close();
+    });
     const ctx = { home: dirs.home, workspace: dirs.workspace, manifest, talk: { audio, speech, home: dirs.home, dir: dirs.root } };
     await runFrameChecks(t, new PlaywrightPage(page, 'browser'), ctx);
     await runStackChecks(t, new PlaywrightPage(page, 'browser'), ctx);

@@ -5,7 +5,7 @@
 //! `greenroom serve` or the desktop app), that process serves the API on a loopback
 //! control endpoint and records it in `supervisor.json` beside the stack's state:
 //! `{"pid": …, "start_time": …, "url": "http://127.0.0.1:PORT", "token": "…"}` (readable by
-//! the user only on Unix). Any other `greenroom` command on the same stack finds it with
+//! the user only: 0600 on Unix, an owner-only ACL on Windows). Any other `greenroom` command on the same stack finds it with
 //! [`find`] and sends its command there (`POST /api/call` with the bearer token) instead of
 //! acting itself. A record whose process is gone (or whose PID was reused) is ignored.
 
@@ -25,13 +25,12 @@ const FILE: &str = "supervisor.json";
 pub fn register(stack_dir: &Path, endpoint: &ControlEndpoint) -> std::io::Result<()> {
     let path = stack_dir.join(FILE);
     let text = serde_json::to_vec_pretty(endpoint).map_err(std::io::Error::other)?;
-    greenroom_core::write_atomic(&path, &text)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
-    }
-    Ok(())
+    crate::write_private_file(&path, &text)
+}
+
+/// A token for a control endpoint or `greenroom serve` ([`greenroom_core::token`]).
+pub fn new_token() -> std::io::Result<String> {
+    greenroom_core::token::new_token()
 }
 
 /// The live supervisor of the stack in `stack_dir`, unless it is this process.
@@ -84,25 +83,6 @@ pub async fn call(
     }
 }
 
-/// A token nobody can guess: 128 bits from the OS's randomness (via std's hasher keys)
-/// mixed with the time and PID.
-pub fn new_token() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut out = String::new();
-    for i in 0..4u64 {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u64(i);
-        h.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos()),
-        );
-        h.write_u32(std::process::id());
-        out.push_str(&format!("{:016x}", h.finish()));
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,7 +94,7 @@ mod tests {
             pid: std::process::id(),
             start_time: greenroom_stack::process::start_time(std::process::id()),
             url: "http://127.0.0.1:1".into(),
-            token: new_token(),
+            token: new_token().unwrap(),
         };
         register(dir.path(), &me).unwrap();
         assert_eq!(find(dir.path()), None, "this process is not remote");
@@ -124,7 +104,5 @@ mod tests {
         };
         register(dir.path(), &gone).unwrap();
         assert_eq!(find(dir.path()), None, "a dead process is not a supervisor");
-        assert_ne!(new_token(), new_token());
-        assert_eq!(new_token().len(), 64);
     }
 }

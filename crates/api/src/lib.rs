@@ -44,6 +44,13 @@ pub use greenroom_core::console::keep_std_handles_from_children;
 pub use greenroom_core::{
     AppHome, EventSink, NullSink, RecordingSink, write_atomic as write_file_atomically,
 };
+
+/// Writes a file that holds a secret (a token, keys) atomically, readable by the user only:
+/// 0600 from its creation on Unix, and an owner-only ACL on Windows ([`file_access`]).
+pub fn write_private_file(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    greenroom_core::write_private(path, bytes)?;
+    file_access::restrict_to_owner(path).map_err(std::io::Error::other)
+}
 pub use greenroom_doctor::{CheckResult, CheckStatus, DoctorReport, DoctorSummary, InstallHint};
 pub use greenroom_engine::stream_test::runs::{
     LiveFigures, StreamLogLine, StreamReportEntry, StreamTestOutcome, StreamTestRequest,

@@ -449,7 +449,7 @@ pub fn save(
     let text = toml::to_string_pretty(settings)
         .map_err(|e| ApiError::internal(format!("cannot encode the settings: {e}")))?;
     let header = "# Greenroom settings. Edit through Greenroom (Settings, or `greenroom settings set`),\n# or by hand while Greenroom is closed.\n";
-    greenroom_core::write_atomic(file, format!("{header}{text}").as_bytes()).map_err(|e| {
+    greenroom_core::write_private(file, format!("{header}{text}").as_bytes()).map_err(|e| {
         ApiError::internal(format!(
             "cannot write {}: {e}; check that the folder is writable (or set GREENROOM_HOME)",
             file.display()

@@ -36,7 +36,14 @@ pub(crate) async fn serve(
     home: AppHome,
     stack: Option<std::path::PathBuf>,
     addr: SocketAddr,
+    allowed_hosts: Vec<String>,
 ) -> ExitCode {
+    let token = match greenroom_api::control::new_token() {
+        Ok(t) => t,
+        Err(e) => return fail(&e.to_string()),
+    };
+    // `{port}`: the server fills in the port it gets (for --port 0).
+    let token_file_pattern = home.root().join("serve-{port}.json");
     let events = greenroom_server::BroadcastSink::default();
     let api = Arc::new(
         Api::new(
@@ -46,35 +53,65 @@ pub(crate) async fn serve(
         )
         .with_stack(stack, std::env::current_dir().ok()),
     );
-    let server = match greenroom_server::bind(api.clone(), events, addr).await {
+    let access = greenroom_server::Access {
+        token: token.clone(),
+        allowed_hosts: allowed_hosts.clone(),
+        token_location: token_file_pattern.display().to_string(),
+    };
+    let server = match greenroom_server::bind(api.clone(), events, addr, access).await {
         Ok(s) => s,
         Err(e) => return fail(&e.to_string()),
     };
     let bound = server.local_addr();
-    // Other `greenroom` commands on the same stack drive this process (no token: this
-    // server already answers any local client that the host/origin guard lets through).
-    api.set_control_endpoint(
-        format!(
-            "http://{}",
-            SocketAddr::new(IpAddr::from([127, 0, 0, 1]), bound.port())
-        ),
-        String::new(),
+    let token_file = token_file_pattern.with_file_name(format!("serve-{}.json", bound.port()));
+    let loopback_url = format!(
+        "http://{}",
+        SocketAddr::new(IpAddr::from([127, 0, 0, 1]), bound.port())
     );
-    if !bound.ip().is_loopback() {
-        eprintln!(
-            "warning: listening on {bound}: other machines that reach this address can use Greenroom and change its settings"
-        );
+    // The browser gets the token in the printed address; the CLI and scripts read it from
+    // this file, which only the user can read.
+    let record = serde_json::json!({
+        "pid": std::process::id(),
+        "url": format!("{loopback_url}/"),
+        "token": token,
+    });
+    if let Err(e) = greenroom_api::write_private_file(&token_file, record.to_string().as_bytes()) {
+        return fail(&format!(
+            "cannot write the server's token to {}: {e}",
+            token_file.display()
+        ));
     }
+    // Other `greenroom` commands on the same stack drive this process with the same token.
+    api.set_control_endpoint(loopback_url, token.clone());
     let shown = if bound.ip().is_unspecified() {
         SocketAddr::new(IpAddr::from([127, 0, 0, 1]), bound.port())
     } else {
         bound
     };
-    println!("Greenroom is serving the UI at http://{shown}/ (Ctrl+C to stop)");
+    if !bound.ip().is_loopback() {
+        eprintln!(
+            "warning: listening on {bound}, off loopback. Anyone who can reach this address and has the token can start and stop processes on this machine and read and change Greenroom's settings, API keys included. Only do this on a network you trust."
+        );
+        eprintln!(
+            "         Host names answered: this machine's IP addresses and localhost{}",
+            if allowed_hosts.is_empty() {
+                " (add names with --allowed-host)".to_owned()
+            } else {
+                format!(", {}", allowed_hosts.join(", "))
+            }
+        );
+    }
+    println!("Greenroom is serving the UI at http://{shown}/?token={token} (Ctrl+C to stop)");
+    println!(
+        "The token is also in {} (readable by you only).",
+        token_file.display()
+    );
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    match server.serve(shutdown).await {
+    let served = server.serve(shutdown).await;
+    let _ = std::fs::remove_file(&token_file);
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&format!("the server stopped: {e}")),
     }

@@ -64,9 +64,15 @@ enum Command {
         #[arg(long, default_value_t = DEFAULT_PORT)]
         port: u16,
         /// The address to listen on. Anything but a loopback address lets other machines
-        /// change your settings: only do it on a network you trust.
+        /// that have the token start processes and change your settings: only do it on a
+        /// network you trust.
         #[arg(long, default_value = "127.0.0.1")]
         host: IpAddr,
+        /// A host name the server also answers to (repeatable): `name`, `name:port`, or
+        /// `.domain` for a domain and its subdomains. Loopback names, and off loopback this
+        /// machine's IP addresses, are always allowed.
+        #[arg(long = "allowed-host", value_name = "NAME")]
+        allowed_hosts: Vec<String>,
     },
     /// Check this machine for everything Greenroom uses, and say how to get what is missing
     Doctor {
@@ -566,8 +572,18 @@ async fn run(command: Command, home: AppHome, stack: Option<PathBuf>) -> ExitCod
             };
             talk_command::run(home, args).await
         }
-        Command::Serve { port, host } => {
-            app_commands::serve(home, stack, std::net::SocketAddr::new(host, port)).await
+        Command::Serve {
+            port,
+            host,
+            allowed_hosts,
+        } => {
+            app_commands::serve(
+                home,
+                stack,
+                std::net::SocketAddr::new(host, port),
+                allowed_hosts,
+            )
+            .await
         }
         Command::Doctor { json } => app_commands::doctor(home, json).await,
         Command::Settings(command) => {

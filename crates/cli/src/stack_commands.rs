@@ -616,12 +616,20 @@ pub async fn up(api: Arc<Api>, only: Vec<String>, force: bool, background: bool)
     // While this command supervises, other `greenroom` commands drive it through a
     // loopback control endpoint (see greenroom_api::control).
     let events = greenroom_server::BroadcastSink::default();
-    let token = greenroom_api::control::new_token();
-    match greenroom_server::bind_with_token(
+    let token = match greenroom_api::control::new_token() {
+        Ok(t) => t,
+        Err(e) => return crate::fail(&e.to_string()),
+    };
+    let access = greenroom_server::Access {
+        token: token.clone(),
+        allowed_hosts: Vec::new(),
+        token_location: "the stack's supervisor.json".into(),
+    };
+    match greenroom_server::bind(
         api.clone(),
         events,
         "127.0.0.1:0".parse().expect("an address"),
-        Some(token.clone()),
+        access,
     )
     .await
     {

@@ -119,3 +119,114 @@ fn doctor_with_an_empty_path_says_what_is_missing_and_how_to_get_it() {
         .unwrap();
     assert_eq!(espeak["status"], "fail");
 }
+
+/// One HTTP/1.0 exchange with 127.0.0.1:`port`: the status and the whole answer.
+fn http(port: u16, head: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    write!(
+        stream,
+        "{head}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, answer)
+}
+
+#[test]
+fn serve_prints_its_token_keeps_it_private_and_refuses_callers_without_it() {
+    use std::io::BufRead;
+    let home = tempfile::tempdir().unwrap();
+    let mut serve = greenroom(home.path())
+        .args(["serve", "--port", "0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    struct Stop(std::process::Child);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let stdout = serve.stdout.take().unwrap();
+    let _serve = Stop(serve);
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let first = lines.next().unwrap().unwrap();
+    let url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {first:?}"));
+    let (base, token) = url.split_once("/?token=").unwrap();
+    assert_eq!(token.len(), 64, "{first}");
+    let port: u16 = base.rsplit(':').next().unwrap().parse().unwrap();
+
+    // The file for the CLI and scripts: the same token, readable by the user only.
+    let file = home.path().join(format!("serve-{port}.json"));
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(record["token"], token);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+
+    let call = |extra: &str| {
+        http(
+            port,
+            &format!(
+                "POST /api/call HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json{extra}"
+            ),
+            r#"{"command":"app_info","args":{}}"#,
+        )
+    };
+    let (status, answer) = call("");
+    assert_eq!(status, 401, "{answer}");
+    assert!(
+        answer.contains(&file.display().to_string()),
+        "says where the token is: {answer}"
+    );
+    let (status, answer) = call(&format!("\r\nAuthorization: Bearer {token}"));
+    assert_eq!(status, 200, "{answer}");
+    // A page that rebinds its DNS name to 127.0.0.1 has the wrong Host, token or not.
+    let (status, _) = http(
+        port,
+        &format!(
+            "POST /api/call HTTP/1.0\r\nHost: rebind.example:{port}\r\nContent-Type: application/json\r\nAuthorization: Bearer {token}"
+        ),
+        r#"{"command":"app_info","args":{}}"#,
+    );
+    assert_eq!(status, 403);
+    // The browser's way in: the printed address sets the cookie, and no page may frame it.
+    let (status, answer) = http(
+        port,
+        &format!("GET /?token={token} HTTP/1.0\r\nHost: 127.0.0.1:{port}"),
+        "",
+    );
+    assert_eq!(status, 303, "{answer}");
+    let lower = answer.to_ascii_lowercase();
+    assert!(
+        lower.contains("set-cookie: greenroom-token-")
+            && lower.contains("httponly")
+            && lower.contains("samesite=strict"),
+        "{answer}"
+    );
+    assert!(
+        lower.contains("frame-ancestors 'none'")
+            && lower.contains("x-content-type-options: nosniff"),
+        "{answer}"
+    );
+}

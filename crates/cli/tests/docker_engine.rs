@@ -359,12 +359,15 @@ fn compose_services_on_a_real_engine() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    poll("serve listens", Duration::from_secs(20), || {
-        std::net::TcpStream::connect(("127.0.0.1", ui_port)).is_ok()
-    });
-    let view = call_serve(ui_port, "stack_status", serde_json::json!({}));
+    poll(
+        "serve listens and writes its token",
+        Duration::from_secs(20),
+        || gr.home.join(format!("serve-{ui_port}.json")).exists(),
+    );
+    let view = call_serve(&gr.home, ui_port, "stack_status", serde_json::json!({}));
     assert!(view["attached_to"].is_string(), "{view}");
     let lines = call_serve(
+        &gr.home,
         ui_port,
         "stack_logs",
         serde_json::json!({"service": "web", "limit": 200}),

@@ -602,16 +602,18 @@ url = "http://127.0.0.1:{port}/health"
             .spawn()
             .unwrap(),
     );
-    wait("serve listens", Duration::from_secs(20), || {
-        std::net::TcpStream::connect(("127.0.0.1", ui_port)).is_ok()
-    });
-    let view = call_serve(ui_port, "stack_status", serde_json::json!({}));
+    wait(
+        "serve listens and writes its token",
+        Duration::from_secs(20),
+        || p.home.join(format!("serve-{ui_port}.json")).exists(),
+    );
+    let view = call_serve(&p.home, ui_port, "stack_status", serde_json::json!({}));
     assert!(view["attached_to"].is_string(), "{view}");
     assert_eq!(service(&view, "api")["pid"].as_u64(), Some(u64::from(pid)));
     assert_eq!(service(&view, "api")["state"], "running");
 
     // Down through the attached serve: the background supervisor stops it, then exits.
-    let stopped = call_serve(ui_port, "stack_down", serde_json::json!({}));
+    let stopped = call_serve(&p.home, ui_port, "stack_down", serde_json::json!({}));
     assert_eq!(stopped, serde_json::json!(["api"]));
     wait(
         "the service's process ends",

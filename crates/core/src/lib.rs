@@ -6,12 +6,14 @@
 //! - [`AppHome`]: where Greenroom keeps its files (settings, state, logs, history).
 //! - [`clock`]: Unix time in UTC, as every record and message uses it.
 //! - [`redact_tokens`]: credentials out of error messages and log views.
-//! - [`write_atomic`]: the only way Greenroom writes a file it must not lose.
+//! - [`write_atomic`] / [`write_private`]: the only ways Greenroom writes a file it must not
+//!   lose (or must not show), and [`sweep_temp_files`] for what a crash left.
 //! - [`lock_unpoisoned`]: a mutex lock that survives a panicked holder.
 //! - [`percentile`]: the one percentile (nearest rank) of every report, bench and figure.
 //! - [`ErrorKind`] / [`Classified`]: the kind of a failure, decided where it happens.
 //! - [`paths`]: paths as people write them (never Windows' verbatim `\\?\` form).
 //! - [`console`]: child processes that open no console window on Windows.
+//! - [`token`]: secrets that guard Greenroom's local servers, and how to compare them.
 
 mod atomic;
 pub mod clock;
@@ -23,8 +25,9 @@ mod percentile;
 mod secrets;
 mod sink;
 mod sync;
+pub mod token;
 
-pub use atomic::write_atomic;
+pub use atomic::{sweep_temp_files, write_atomic, write_private};
 pub use clock::{unix_micros, unix_millis, unix_seconds};
 pub use error::{Classified, ErrorKind};
 pub use home::AppHome;

@@ -10,11 +10,27 @@
 //! - `GET /api/health` — `{"ok": true, "version": …}`.
 //! - anything else — the built UI (`ui/dist`), with `index.html` for unknown paths.
 //!
-//! Security: the server binds 127.0.0.1 unless told otherwise. While it is bound to a
-//! loopback address it answers only requests whose `Host` is a loopback name for its port
-//! (a web page cannot reach it by DNS rebinding), and `/api` refuses requests whose
-//! `Origin`, when present, is not the server's own (another site cannot drive it from the
-//! user's browser). Nothing here ever logs a request body (settings carry secrets).
+//! Security (Jupyter's and Vite's model): every server has a token ([`Access`]), 256 bits
+//! from the OS's random source, compared in constant time.
+//! - `/api/*` but `/api/health` needs it, as `Authorization: Bearer <token>` (the CLI, with
+//!   the token from an owner-only file) or as the cookie `greenroom-token-<port>` (the
+//!   browser). Without it: 401 and where the token is.
+//! - A UI page opened with `?token=<token>` sets that cookie (`HttpOnly`,
+//!   `SameSite=Strict`) and redirects to the same address without the token. A UI page
+//!   without the cookie says how to open it. Assets (scripts, styles) need no token.
+//! - `Host` must name this server: a loopback name on its port, or, when bound off
+//!   loopback, one of the machine's IP literals on its port, or an `--allowed-host`. A DNS
+//!   rebinding page has neither.
+//! - On `/api/*`, an `Origin` must be the server's own, `Sec-Fetch-Site` (when the browser
+//!   sends it) must be `same-origin` or `none`, and `POST` bodies must be
+//!   `application/json` (which no form can send).
+//! - Every answer carries the desktop app's Content-Security-Policy, with
+//!   `frame-ancestors 'none'`, `X-Frame-Options: DENY`, `X-Content-Type-Options: nosniff`
+//!   and `Referrer-Policy: no-referrer`.
+//! - WebSocket messages from clients are capped at 64 KiB.
+//!
+//! The server binds 127.0.0.1 unless told otherwise. Nothing here ever logs a request body
+//! (settings carry secrets) or a token.
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Request as HttpRequest, State};
@@ -63,9 +79,40 @@ struct AppState {
     api: Arc<Api>,
     events: BroadcastSink,
     local_addr: SocketAddr,
-    /// When set, `/api/*` requires `Authorization: Bearer <token>` (control servers).
-    token: Option<Arc<str>>,
+    access: Arc<Access>,
 }
+
+/// Who may drive a server (module docs: "Security").
+#[derive(Clone)]
+pub struct Access {
+    /// Required on `/api/*` (except `/api/health`) and on the UI's pages: as
+    /// `Authorization: Bearer <token>`, or as the cookie the browser got for `?token=`.
+    pub token: String,
+    /// `Host` names the server answers beside its defaults (`--allowed-host`, as Vite's
+    /// `server.allowedHosts`): `name` (any port), `name:port`, or `.domain` (the domain and
+    /// its subdomains).
+    pub allowed_hosts: Vec<String>,
+    /// Where the token can be found, for the message of a refusal
+    /// (`~/.local/share/greenroom/serve-{port}.json`): `{port}` becomes the bound port.
+    pub token_location: String,
+}
+
+impl std::fmt::Debug for Access {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Access")
+            .field("token", &"<secret>")
+            .field("allowed_hosts", &self.allowed_hosts)
+            .field("token_location", &self.token_location)
+            .finish()
+    }
+}
+
+/// The Content-Security-Policy of every answer: the desktop app's (`tauri.conf.json`),
+/// with `connect-src 'self'` (the API and its WebSocket) instead of Tauri's IPC.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// The largest WebSocket message the server reads (clients send nothing but pings).
+const MAX_WEBSOCKET_MESSAGE: usize = 64 * 1024;
 
 #[derive(rust_embed::Embed)]
 #[folder = "$CARGO_MANIFEST_DIR/../../ui/dist"]
@@ -90,6 +137,10 @@ pub enum BindError {
     Listen { addr: SocketAddr, reason: String },
     #[error("cannot read the bound address: {0}")]
     Address(String),
+    #[error(
+        "refusing to serve without a token of at least 32 characters: without it any program (or, off loopback, any machine) could drive Greenroom"
+    )]
+    WeakToken,
 }
 
 impl greenroom_core::Classified for BindError {
@@ -99,27 +150,21 @@ impl greenroom_core::Classified for BindError {
                 greenroom_core::ErrorKind::Unavailable
             }
             BindError::Address(_) => greenroom_core::ErrorKind::Internal,
+            BindError::WeakToken => greenroom_core::ErrorKind::InvalidInput,
         }
     }
 }
 
+/// Binds the server on `addr`; every request must pass `access` (module docs).
 pub async fn bind(
     api: Arc<Api>,
     events: BroadcastSink,
     addr: SocketAddr,
+    access: Access,
 ) -> Result<BoundServer, BindError> {
-    bind_with_token(api, events, addr, None).await
-}
-
-/// Like [`bind`], but `/api/*` answers only requests carrying `Authorization: Bearer
-/// <token>`: the control endpoint through which another `greenroom` command drives the
-/// process that supervises a stack.
-pub async fn bind_with_token(
-    api: Arc<Api>,
-    events: BroadcastSink,
-    addr: SocketAddr,
-    token: Option<String>,
-) -> Result<BoundServer, BindError> {
+    if access.token.len() < 32 {
+        return Err(BindError::WeakToken);
+    }
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
         if e.kind() == std::io::ErrorKind::AddrInUse {
             BindError::InUse(addr)
@@ -133,21 +178,25 @@ pub async fn bind_with_token(
     let local_addr = listener
         .local_addr()
         .map_err(|e| BindError::Address(e.to_string()))?;
+    let access = Access {
+        token_location: access
+            .token_location
+            .replace("{port}", &local_addr.port().to_string()),
+        ..access
+    };
     let state = AppState {
         api,
         events,
         local_addr,
-        token: token.map(Into::into),
+        access: Arc::new(access),
     };
     let router = Router::new()
         .route("/api/call", post(call))
         .route("/api/events", get(events_socket))
         .route("/api/health", get(health))
         .fallback(get(static_asset))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            guard_host_and_origin,
-        ))
+        .layer(middleware::from_fn_with_state(state.clone(), guard))
+        .layer(middleware::from_fn(security_headers))
         .with_state(state);
     Ok(BoundServer {
         listener,
@@ -172,68 +221,263 @@ impl BoundServer {
     }
 }
 
-/// Whether `host` (a `Host` header value) names this loopback server.
-fn is_own_loopback_host(host: &str, port: u16) -> bool {
-    let allowed = [
-        format!("127.0.0.1:{port}"),
-        format!("localhost:{port}"),
-        format!("[::1]:{port}"),
-    ];
-    allowed.iter().any(|a| a.eq_ignore_ascii_case(host))
+/// Splits a `Host` value into its name (lowercase, IPv6 without brackets) and port.
+fn split_host(host: &str) -> Option<(String, Option<u16>)> {
+    let host = host.trim();
+    let (name, port) = if let Some(rest) = host.strip_prefix('[') {
+        let (name, after) = rest.split_once(']')?;
+        (name, after.strip_prefix(':'))
+    } else {
+        match host.rsplit_once(':') {
+            Some((name, port)) if !name.contains(':') => (name, Some(port)),
+            Some(_) => return None,
+            None => (host, None),
+        }
+    };
+    if name.is_empty() {
+        return None;
+    }
+    let port = match port {
+        Some(p) => Some(p.parse().ok()?),
+        None => None,
+    };
+    Some((name.to_ascii_lowercase(), port))
 }
 
-async fn guard_host_and_origin(
-    State(state): State<AppState>,
-    request: HttpRequest,
-    next: Next,
-) -> Response {
+/// Whether a request with this `Host` may reach a server bound to `bound` (module docs).
+pub fn host_is_allowed(host: &str, bound: SocketAddr, allowed: &[String]) -> bool {
+    let Some((name, port)) = split_host(host) else {
+        return false;
+    };
+    let on_our_port = port.unwrap_or(80) == bound.port();
+    let is_loopback_name = name == "localhost"
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    // A page can only rebind a DNS name, never an IP literal: off loopback, the machine's
+    // addresses are fine as they are.
+    let is_ip = name.parse::<std::net::IpAddr>().is_ok();
+    if on_our_port && (is_loopback_name || (is_ip && !bound.ip().is_loopback())) {
+        return true;
+    }
+    allowed.iter().any(|entry| {
+        let entry = entry.trim().to_ascii_lowercase();
+        if let Some(domain) = entry.strip_prefix('.') {
+            return name == domain || name.ends_with(&format!(".{domain}"));
+        }
+        match split_host(&entry) {
+            Some((allowed_name, None)) => allowed_name == name,
+            Some((allowed_name, Some(allowed_port))) => {
+                allowed_name == name && port.unwrap_or(80) == allowed_port
+            }
+            None => false,
+        }
+    })
+}
+
+/// The name of the cookie that carries the token: per port, because browsers share
+/// cookies between the ports of one host.
+fn cookie_name(port: u16) -> String {
+    format!("greenroom-token-{port}")
+}
+
+/// The token a request carries: `Authorization: Bearer …`, else the cookie.
+fn presented_token(headers: &HeaderMap, port: u16) -> Option<String> {
+    if let Some(bearer) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+    {
+        return Some(bearer.trim().to_owned());
+    }
+    let name = cookie_name(port);
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|h| h.to_str().ok())
+        .flat_map(|h| h.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// The `token` parameter of a query string, and the query without it.
+fn take_token_param(query: &str) -> (Option<String>, String) {
+    let mut token = None;
+    let rest: Vec<&str> = query
+        .split('&')
+        .filter(|pair| match pair.strip_prefix("token=") {
+            Some(value) => {
+                token = Some(value.to_owned());
+                false
+            }
+            None => !pair.is_empty(),
+        })
+        .collect();
+    (token, rest.join("&"))
+}
+
+/// Whether the page a request fetches is the UI itself (HTML), not one of its assets.
+fn is_ui_page(path: &str) -> bool {
+    let last = path.rsplit('/').next().unwrap_or("");
+    last.is_empty() || last.ends_with(".html") || !last.contains('.')
+}
+
+async fn guard(State(state): State<AppState>, request: HttpRequest, next: Next) -> Response {
     let headers = request.headers();
+    let port = state.local_addr.port();
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("");
-    if state.local_addr.ip().is_loopback() && !is_own_loopback_host(host, state.local_addr.port()) {
-        return refuse(format!(
-            "this Greenroom server only answers requests addressed to 127.0.0.1:{0} or localhost:{0}",
-            state.local_addr.port()
-        ));
+    if !host_is_allowed(host, state.local_addr, &state.access.allowed_hosts) {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            format!(
+                "this Greenroom server does not answer requests addressed to {host:?}; open it at 127.0.0.1:{port} or localhost:{port}, or start it with --allowed-host {}",
+                split_host(host).map_or_else(|| "<name>".to_owned(), |(n, _)| n)
+            ),
+        );
     }
-    if let Some(token) = &state.token
-        && request.uri().path().starts_with("/api/")
-    {
-        let given = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|h| h.to_str().ok())
-            .and_then(|h| h.strip_prefix("Bearer "));
-        if given != Some(token.as_ref()) {
-            return (
+    let path = request.uri().path().to_owned();
+    let api = path.starts_with("/api/");
+    let token_ok = presented_token(headers, port)
+        .is_some_and(|t| greenroom_core::token::tokens_match(&t, &state.access.token));
+    if api {
+        if let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
+            let own = [format!("http://{host}"), format!("https://{host}")];
+            if !own.iter().any(|o| origin.eq_ignore_ascii_case(o)) {
+                return refuse(
+                    StatusCode::FORBIDDEN,
+                    format!(
+                        "requests from {origin} are not allowed; open the UI at http://{host}/"
+                    ),
+                );
+            }
+        }
+        // Browsers say where a request comes from; only the UI's own pages may call.
+        if let Some(site) = headers.get("sec-fetch-site").and_then(|s| s.to_str().ok())
+            && !matches!(site, "same-origin" | "none")
+        {
+            return refuse(
+                StatusCode::FORBIDDEN,
+                format!("a {site} request cannot drive Greenroom; open the UI at http://{host}/"),
+            );
+        }
+        if path != "/api/health" && !token_ok {
+            return refuse(StatusCode::UNAUTHORIZED, needs_token(&state.access));
+        }
+        if request.method() == axum::http::Method::POST {
+            let json = headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|c| c.to_str().ok())
+                .and_then(|c| c.split(';').next())
+                .is_some_and(|c| c.trim().eq_ignore_ascii_case("application/json"));
+            if !json {
+                return refuse(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "send the command as JSON, with Content-Type: application/json".to_owned(),
+                );
+            }
+        }
+        return next.run(request).await;
+    }
+    // The UI: `?token=` is traded for a cookie, then the address is shown without it.
+    let (param, rest) = take_token_param(request.uri().query().unwrap_or(""));
+    if let Some(given) = param {
+        if !greenroom_core::token::tokens_match(&given, &state.access.token) {
+            return token_page(
                 StatusCode::UNAUTHORIZED,
-                Json(ApiError::invalid_input(
-                    "this control endpoint needs its token; it is in the stack's supervisor.json",
-                )),
-            )
-                .into_response();
+                &state.access,
+                "This token is not the one this Greenroom server printed.",
+            );
         }
+        let location = if rest.is_empty() {
+            path
+        } else {
+            format!("{path}?{rest}")
+        };
+        let cookie = format!(
+            "{}={}; Path=/; HttpOnly; SameSite=Strict",
+            cookie_name(port),
+            state.access.token
+        );
+        return (
+            StatusCode::SEE_OTHER,
+            [
+                (header::LOCATION, location),
+                (header::SET_COOKIE, cookie),
+                (header::CACHE_CONTROL, "no-store".to_owned()),
+            ],
+        )
+            .into_response();
     }
-    if request.uri().path().starts_with("/api/")
-        && let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok())
-    {
-        let own = format!("http://{host}");
-        if !origin.eq_ignore_ascii_case(&own) {
-            return refuse(format!(
-                "requests from {origin} are not allowed; open the UI at {own}/"
-            ));
-        }
+    if is_ui_page(&path) && !token_ok {
+        return token_page(
+            StatusCode::UNAUTHORIZED,
+            &state.access,
+            "This Greenroom server needs its token.",
+        );
     }
     next.run(request).await
 }
 
-fn refuse(message: String) -> Response {
+fn needs_token(access: &Access) -> String {
+    format!(
+        "this Greenroom server needs its token: open the address `greenroom serve` printed (it ends with ?token=…), or send Authorization: Bearer <token> with the token from {}",
+        access.token_location
+    )
+}
+
+/// The page a browser sees without the token: what to open instead.
+fn token_page(status: StatusCode, access: &Access, headline: &str) -> Response {
+    let escape = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    let body = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Greenroom: token needed</title></head><body><h1>{}</h1><p>Open the address that <code>greenroom serve</code> printed when it started: it ends with <code>?token=…</code>. The token is also in <code>{}</code>, readable by you only.</p></body></html>",
+        escape(headline),
+        escape(&access.token_location)
+    );
     (
-        StatusCode::FORBIDDEN,
-        Json(ApiError::invalid_input(message)),
+        status,
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
     )
         .into_response()
+}
+
+/// Headers on every answer: no page may frame the UI (a click on Repair → Confirm), no
+/// content is sniffed, no address with a token leaks as a referrer.
+async fn security_headers(request: HttpRequest, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        header::HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::X_FRAME_OPTIONS,
+        header::HeaderValue::from_static("DENY"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        header::HeaderValue::from_static("no-referrer"),
+    );
+    response
+}
+
+fn refuse(status: StatusCode, message: String) -> Response {
+    (status, Json(ApiError::invalid_input(message))).into_response()
 }
 
 async fn health() -> impl IntoResponse {
@@ -262,7 +506,10 @@ async fn call(State(state): State<AppState>, body: axum::body::Bytes) -> Respons
 
 async fn events_socket(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
     let receiver = state.events.subscribe();
-    upgrade.on_upgrade(move |socket| forward_events(socket, receiver))
+    upgrade
+        .max_message_size(MAX_WEBSOCKET_MESSAGE)
+        .max_frame_size(MAX_WEBSOCKET_MESSAGE)
+        .on_upgrade(move |socket| forward_events(socket, receiver))
 }
 
 async fn forward_events(mut socket: WebSocket, mut receiver: broadcast::Receiver<EventEnvelope>) {
@@ -337,13 +584,101 @@ fn ui_not_built() -> Response {
 mod tests {
     use super::*;
 
+    fn at(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
     #[test]
     fn loopback_host_check() {
-        assert!(is_own_loopback_host("127.0.0.1:7870", 7870));
-        assert!(is_own_loopback_host("LOCALHOST:7870", 7870));
-        assert!(is_own_loopback_host("[::1]:7870", 7870));
-        assert!(!is_own_loopback_host("127.0.0.1:7871", 7870));
-        assert!(!is_own_loopback_host("evil.example:7870", 7870));
-        assert!(!is_own_loopback_host("", 7870));
+        let none: &[String] = &[];
+        assert!(host_is_allowed("127.0.0.1:7870", at(7870), none));
+        assert!(host_is_allowed("LOCALHOST:7870", at(7870), none));
+        assert!(host_is_allowed("[::1]:7870", at(7870), none));
+        assert!(!host_is_allowed("127.0.0.1:7871", at(7870), none));
+        assert!(!host_is_allowed("evil.example:7870", at(7870), none));
+        assert!(!host_is_allowed("192.168.1.5:7870", at(7870), none));
+        assert!(!host_is_allowed("", at(7870), none));
+        assert!(!host_is_allowed("[::1", at(7870), none));
+        assert!(!host_is_allowed("127.0.0.1:notaport", at(7870), none));
+    }
+
+    #[test]
+    fn off_loopback_ip_literals_pass_and_names_need_the_allowlist() {
+        let any = SocketAddr::from(([0, 0, 0, 0], 7870));
+        let none: &[String] = &[];
+        assert!(host_is_allowed("192.168.1.5:7870", any, none));
+        assert!(host_is_allowed("[fe80::1]:7870", any, none));
+        assert!(
+            !host_is_allowed("rebind.attacker.example:7870", any, none),
+            "a name is never allowed by default: it could be rebound"
+        );
+        let allowed = vec![
+            "devbox.lan".to_owned(),
+            ".corp.example".into(),
+            "proxy:443".into(),
+        ];
+        assert!(host_is_allowed("devbox.lan:7870", any, &allowed));
+        assert!(host_is_allowed("DevBox.LAN", any, &allowed));
+        assert!(host_is_allowed("corp.example:7870", any, &allowed));
+        assert!(host_is_allowed("a.b.corp.example", any, &allowed));
+        assert!(!host_is_allowed("evilcorp.example", any, &allowed));
+        assert!(host_is_allowed("proxy:443", any, &allowed));
+        assert!(!host_is_allowed("proxy:8443", any, &allowed));
+    }
+
+    #[test]
+    fn the_token_comes_from_bearer_or_this_ports_cookie() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(presented_token(&headers, 7870), None);
+        headers.insert(
+            header::COOKIE,
+            "greenroom-token-7871=other; greenroom-token-7870=mine"
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(presented_token(&headers, 7870).as_deref(), Some("mine"));
+        headers.insert(header::AUTHORIZATION, "Bearer header".parse().unwrap());
+        assert_eq!(presented_token(&headers, 7870).as_deref(), Some("header"));
+    }
+
+    #[test]
+    fn token_parameter_is_taken_out_of_the_query() {
+        assert_eq!(take_token_param(""), (None, String::new()));
+        assert_eq!(
+            take_token_param("token=abc&view=stack"),
+            (Some("abc".into()), "view=stack".into())
+        );
+        assert_eq!(take_token_param("a=1"), (None, "a=1".into()));
+    }
+
+    #[test]
+    fn the_policy_is_the_apps_but_for_connect_src() {
+        let conf: serde_json::Value =
+            serde_json::from_str(include_str!("../../../tauri.conf.json")).unwrap();
+        let app = conf["app"]["security"]["csp"].as_object().unwrap();
+        let ours: std::collections::BTreeMap<&str, &str> = CONTENT_SECURITY_POLICY
+            .split("; ")
+            .map(|d| d.split_once(' ').unwrap())
+            .collect();
+        for (directive, value) in app {
+            if directive == "connect-src" {
+                continue;
+            }
+            assert_eq!(
+                ours.get(directive.as_str()).copied(),
+                value.as_str(),
+                "{directive} differs from tauri.conf.json"
+            );
+        }
+        assert_eq!(ours.len(), app.len(), "the same directives");
+        assert_eq!(ours["connect-src"], "'self'");
+        assert_eq!(ours["frame-ancestors"], "'none'");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn host_parsing_never_panics(host in "\\PC{0,60}", port in 0u16..) {
+            let _ = host_is_allowed(&host, at(port), std::slice::from_ref(&host));
+        }
     }
 }

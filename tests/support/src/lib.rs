@@ -262,9 +262,20 @@ pub fn english_wav(text: &str, out: &Path) {
 }
 
 /// `POST /api/call` on a `greenroom serve` at 127.0.0.1:`port`, as a plain HTTP/1.0
-/// client: the command's JSON answer (it panics, with the answer, on any other status).
-pub fn call_serve(port: u16, command: &str, args: serde_json::Value) -> serde_json::Value {
+/// client, with the token the server wrote to `<home>/serve-<port>.json` (as a script of
+/// the user's would): the command's JSON answer (it panics, with the answer, on any other
+/// status).
+pub fn call_serve(
+    home: &std::path::Path,
+    port: u16,
+    command: &str,
+    args: serde_json::Value,
+) -> serde_json::Value {
     use std::io::{Read, Write};
+    let record = std::fs::read_to_string(home.join(format!("serve-{port}.json")))
+        .expect("greenroom serve wrote its token file");
+    let record: serde_json::Value = serde_json::from_str(&record).expect("the token file is JSON");
+    let token = record["token"].as_str().expect("a token");
     let body = serde_json::json!({"command": command, "args": args}).to_string();
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("serve listens");
     stream
@@ -272,7 +283,7 @@ pub fn call_serve(port: u16, command: &str, args: serde_json::Value) -> serde_js
         .expect("a timeout");
     write!(
         stream,
-        "POST /api/call HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        "POST /api/call HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )
     .expect("the request is written");
