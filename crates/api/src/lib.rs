@@ -141,6 +141,15 @@ impl Api {
         tool_dirs: Vec<PathBuf>,
         sink: Arc<dyn EventSink<EventEnvelope>>,
     ) -> Self {
+        // Private, and without what a crashed write left (a secret in a stray temp file).
+        match home.prepare() {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("removed {n} temporary file(s) left by an interrupted write"),
+            Err(e) => tracing::warn!(
+                "cannot prepare Greenroom's folder {}: {e}",
+                home.root().display()
+            ),
+        }
         let stream_test = greenroom_engine::stream_test::runs::StreamTestRuns::new(home.root());
         Self {
             home,

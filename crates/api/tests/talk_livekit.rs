@@ -173,12 +173,11 @@ async fn marie_answers_through_livekit_and_a_second_learner_hears_her() {
         .unwrap();
     tokio::spawn(greenroom_livekit::token_service::serve(
         listener,
-        greenroom_livekit::token_service::TokenServiceConfig {
-            api_key: "devkey".into(),
-            api_secret: "secret".into(),
-            livekit_url: server.url(),
-            default_ttl_seconds: 3600,
-        },
+        greenroom_livekit::token_service::TokenServiceConfig::new(
+            "devkey".into(),
+            "secret".into(),
+            server.url(),
+        ),
         std::future::pending(),
     ));
     let marie = marie(&server, &speech, &dir.path().join("agent")).await;

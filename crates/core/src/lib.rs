@@ -13,6 +13,7 @@
 //! - [`ErrorKind`] / [`Classified`]: the kind of a failure, decided where it happens.
 //! - [`paths`]: paths as people write them (never Windows' verbatim `\\?\` form).
 //! - [`console`]: child processes that open no console window on Windows.
+//! - [`host`]: which `Host` names a local server answers (DNS rebinding).
 //! - [`token`]: secrets that guard Greenroom's local servers, and how to compare them.
 
 mod atomic;
@@ -20,6 +21,7 @@ pub mod clock;
 pub mod console;
 mod error;
 mod home;
+pub mod host;
 pub mod paths;
 mod percentile;
 mod secrets;

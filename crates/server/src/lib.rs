@@ -221,58 +221,11 @@ impl BoundServer {
     }
 }
 
-/// Splits a `Host` value into its name (lowercase, IPv6 without brackets) and port.
-fn split_host(host: &str) -> Option<(String, Option<u16>)> {
-    let host = host.trim();
-    let (name, port) = if let Some(rest) = host.strip_prefix('[') {
-        let (name, after) = rest.split_once(']')?;
-        (name, after.strip_prefix(':'))
-    } else {
-        match host.rsplit_once(':') {
-            Some((name, port)) if !name.contains(':') => (name, Some(port)),
-            Some(_) => return None,
-            None => (host, None),
-        }
-    };
-    if name.is_empty() {
-        return None;
-    }
-    let port = match port {
-        Some(p) => Some(p.parse().ok()?),
-        None => None,
-    };
-    Some((name.to_ascii_lowercase(), port))
-}
-
-/// Whether a request with this `Host` may reach a server bound to `bound` (module docs).
+/// Whether a request with this `Host` may reach a server bound to `bound`: loopback names
+/// on its port; off loopback, also the machine's IP literals; and `allowed`
+/// ([`greenroom_core::host`]).
 pub fn host_is_allowed(host: &str, bound: SocketAddr, allowed: &[String]) -> bool {
-    let Some((name, port)) = split_host(host) else {
-        return false;
-    };
-    let on_our_port = port.unwrap_or(80) == bound.port();
-    let is_loopback_name = name == "localhost"
-        || name
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
-    // A page can only rebind a DNS name, never an IP literal: off loopback, the machine's
-    // addresses are fine as they are.
-    let is_ip = name.parse::<std::net::IpAddr>().is_ok();
-    if on_our_port && (is_loopback_name || (is_ip && !bound.ip().is_loopback())) {
-        return true;
-    }
-    allowed.iter().any(|entry| {
-        let entry = entry.trim().to_ascii_lowercase();
-        if let Some(domain) = entry.strip_prefix('.') {
-            return name == domain || name.ends_with(&format!(".{domain}"));
-        }
-        match split_host(&entry) {
-            Some((allowed_name, None)) => allowed_name == name,
-            Some((allowed_name, Some(allowed_port))) => {
-                allowed_name == name && port.unwrap_or(80) == allowed_port
-            }
-            None => false,
-        }
-    })
+    greenroom_core::host::is_allowed(host, bound.port(), !bound.ip().is_loopback(), allowed)
 }
 
 /// The name of the cookie that carries the token: per port, because browsers share
@@ -335,7 +288,7 @@ async fn guard(State(state): State<AppState>, request: HttpRequest, next: Next) 
             StatusCode::FORBIDDEN,
             format!(
                 "this Greenroom server does not answer requests addressed to {host:?}; open it at 127.0.0.1:{port} or localhost:{port}, or start it with --allowed-host {}",
-                split_host(host).map_or_else(|| "<name>".to_owned(), |(n, _)| n)
+                greenroom_core::host::split(host).map_or_else(|| "<name>".to_owned(), |(n, _)| n)
             ),
         );
     }

@@ -495,14 +495,40 @@ impl Builtin for TokenServiceBuiltin {
                 .cloned()
                 .unwrap_or_else(|| default.to_owned())
         };
-        let config = TokenServiceConfig {
-            api_key: get("LIVEKIT_API_KEY", SANDBOX_API_KEY),
-            api_secret: get("LIVEKIT_API_SECRET", SANDBOX_API_SECRET),
-            livekit_url: get(
+        // Admin and hidden grants, longer tokens and other host names only where the
+        // manifest asks for them (greenroom_livekit::token_service).
+        let defaults = TokenServiceConfig::new(
+            get("LIVEKIT_API_KEY", SANDBOX_API_KEY),
+            get("LIVEKIT_API_SECRET", SANDBOX_API_SECRET),
+            get(
                 "LIVEKIT_URL",
                 &format!("ws://127.0.0.1:{SANDBOX_LIVEKIT_PORT}"),
             ),
-            default_ttl_seconds: 6 * 3600,
+        );
+        let max_ttl_seconds = match context.env.get("TOKEN_SERVICE_MAX_TTL_SECONDS") {
+            Some(v) => v.trim().parse().map_err(|_| {
+                format!("TOKEN_SERVICE_MAX_TTL_SECONDS is {v:?}, not a number of seconds")
+            })?,
+            None => defaults.max_ttl_seconds,
+        };
+        let config = TokenServiceConfig {
+            max_ttl_seconds,
+            default_ttl_seconds: defaults.default_ttl_seconds.min(max_ttl_seconds),
+            allow_privileged_grants: context
+                .env
+                .get("TOKEN_SERVICE_ALLOW_PRIVILEGED_GRANTS")
+                .is_some_and(|v| matches!(v.trim(), "1" | "true" | "yes")),
+            allowed_hosts: context
+                .env
+                .get("TOKEN_SERVICE_ALLOWED_HOSTS")
+                .map(|v| {
+                    v.split(',')
+                        .map(|h| h.trim().to_owned())
+                        .filter(|h| !h.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            ..defaults
         };
         let listener = std::net::TcpListener::bind(("127.0.0.1", port))
             .map_err(|e| format!("the token service cannot listen on 127.0.0.1:{port}: {e}"))?;

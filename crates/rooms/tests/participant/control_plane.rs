@@ -11,10 +11,8 @@ async fn start_token_service(url: &str) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let config = TokenServiceConfig {
-        api_key: "devkey".into(),
-        api_secret: "secret".into(),
-        livekit_url: url.into(),
         default_ttl_seconds: 600,
+        ..TokenServiceConfig::new("devkey".into(), "secret".into(), url.into())
     };
     tokio::spawn(serve(listener, config, std::future::pending()));
     format!("http://{addr}")
