@@ -116,6 +116,9 @@ pub enum ReadError {
     Binary,
     #[error("not UTF-8 text (invalid byte at offset {offset})")]
     NotUtf8 { offset: usize },
+    /// The Dart reader failed on it ([`crate::dart::structure::read_guarded`]).
+    #[error("{0}")]
+    Unreadable(String),
 }
 
 impl Classified for ReadError {
@@ -124,6 +127,7 @@ impl Classified for ReadError {
             Self::Io(e) if e.kind() == std::io::ErrorKind::NotFound => ErrorKind::NotFound,
             Self::Io(_) => ErrorKind::Internal,
             Self::TooLarge { .. } | Self::Binary | Self::NotUtf8 { .. } => ErrorKind::InvalidInput,
+            Self::Unreadable(_) => ErrorKind::Internal,
         }
     }
 }
@@ -206,7 +210,11 @@ type Read = Result<(u64, u64, DartFile), ReadError>;
 /// results come back in the jobs' order.
 fn read_all(jobs: &[Job]) -> Vec<Read> {
     let read_one = |job: &Job| {
-        read_file(&job.path).map(|(text, hash, bytes)| (hash, bytes, dart::read(&text)))
+        read_file(&job.path).and_then(|(text, hash, bytes)| {
+            dart::read_guarded(&text)
+                .map(|dart| (hash, bytes, dart))
+                .map_err(ReadError::Unreadable)
+        })
     };
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())

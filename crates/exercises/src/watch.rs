@@ -317,7 +317,17 @@ impl ExerciseWatcher {
                             }
                         }
                     }
-                    let update = process(&worker_state, &paths, received);
+                    // A bug on one change must not kill the watch (it would stay "busy"
+                    // forever): the change is dropped, said, and the next one is handled.
+                    let update = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        process(&worker_state, &paths, received)
+                    }))
+                    .unwrap_or_else(|_| {
+                        tracing::error!(
+                            "the exercise watch failed on a change to {paths:?}; it goes on with the next one"
+                        );
+                        None
+                    });
                     {
                         let mut s = lock_unpoisoned(&worker_state);
                         s.busy = false;
@@ -395,6 +405,8 @@ fn process(state: &Mutex<State>, paths: &BTreeSet<PathBuf>, received: Instant) -
     let mut s = lock_unpoisoned(state);
     let mut changed: Vec<String> = Vec::new();
     let mut global = false;
+    // (file, why it is skipped now, or None when it reads again).
+    let mut skips: Vec<(String, Option<String>)> = Vec::new();
     let agent_dirs: Vec<PathBuf> = s
         .rules
         .rules
@@ -431,17 +443,29 @@ fn process(state: &Mutex<State>, paths: &BTreeSet<PathBuf>, received: Instant) -
                         continue;
                     }
                     let known = package.files.contains_key(&rel);
-                    package.files.insert(
-                        rel.clone(),
-                        project::SourceFile {
-                            path: path.clone(),
-                            rel,
-                            hash,
-                            bytes,
-                            dart: crate::dart::read(&text),
-                        },
-                    );
-                    global |= !known;
+                    match crate::dart::read_guarded(&text) {
+                        Ok(dart) => {
+                            package.files.insert(
+                                rel.clone(),
+                                project::SourceFile {
+                                    path: path.clone(),
+                                    rel,
+                                    hash,
+                                    bytes,
+                                    dart,
+                                },
+                            );
+                            skips.push((path.display().to_string(), None));
+                            global |= !known;
+                        }
+                        // The reader failed on it: the file is skipped, with why, and the
+                        // watch goes on.
+                        Err(reason) => {
+                            package.files.remove(&rel);
+                            skips.push((path.display().to_string(), Some(reason)));
+                            global = true;
+                        }
+                    }
                 }
                 Err(_) if !path.exists() => {
                     if package.files.remove(&rel).is_none() {
@@ -470,6 +494,12 @@ fn process(state: &Mutex<State>, paths: &BTreeSet<PathBuf>, received: Instant) -
             }
             changed.push(path.display().to_string());
             global = true;
+        }
+    }
+    for (file, reason) in skips {
+        s.project.skipped.retain(|k| k.file != file);
+        if let Some(reason) = reason {
+            s.project.skipped.push(project::Skipped { file, reason });
         }
     }
     if changed.is_empty() {

@@ -2,6 +2,12 @@
 //! `reference/`): tokens, imports, classes (fields, methods, their calls and body spans)
 //! and strings, on random input, on the fixture project and, when it is next to the
 //! workspace, on every Dart file of the Eloquence snapshot.
+//!
+//! Except where the reader since learnt modern Dart (function types and records in type
+//! arguments and member types: `B<void Function()>`, `(int, int) pair()`,
+//! `final Function(int) onTap;`, which the old reader read as a method named `Function`).
+//! Where a source holds one of those shapes ([`modern`]), the classes are not compared;
+//! tokens and imports always are.
 
 mod reference;
 
@@ -31,7 +37,9 @@ fn reference_read(source: &str) -> Option<DartFile> {
     old
 }
 
-fn assert_same(source: &str, what: &str) {
+/// `real`: a file of a real project, where braces balance, so [`modern`] can tell the
+/// level of class members; in random text it looks at every level.
+fn assert_same_as(source: &str, what: &str, real: bool) {
     assert_eq!(
         lexer::lex(source),
         reference::lex(source),
@@ -43,7 +51,31 @@ fn assert_same(source: &str, what: &str) {
     };
     assert_eq!(new.tokens, old.tokens, "tokens of {what}");
     assert_eq!(new.imports, old.imports, "imports of {what}");
-    assert_eq!(new.classes, old.classes, "classes of {what}");
+    if !modern(&new.tokens, !real) {
+        assert_eq!(new.classes, old.classes, "classes of {what}");
+    }
+}
+
+/// Whether the tokens hold a shape that the reader reads differently since it learnt
+/// modern Dart: `Function(`, `<(`, `, (`, `({`, `, {`, or parentheses followed by a name
+/// (`(int, int) pair`) at the level of class members (or anywhere, with `anywhere`).
+fn modern(tokens: &[lexer::Token], anywhere: bool) -> bool {
+    let mut depth = 0i32;
+    tokens.windows(2).any(|w| {
+        let (a, b) = (&w[0], &w[1]);
+        if a.is("{") {
+            depth += 1;
+        } else if a.is("}") {
+            depth -= 1;
+        }
+        (b.is("(") && (a.is("Function") || a.is("<") || a.is(",")))
+            || (b.is("{") && (a.is("(") || a.is(",")))
+            || ((anywhere || depth <= 1) && a.is(")") && (b.is_ident() || b.is("?")))
+    })
+}
+
+fn assert_same(source: &str, what: &str) {
+    assert_same_as(source, what, false);
 }
 
 fn dart_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -65,10 +97,14 @@ fn check_tree(root: &Path) -> usize {
     dart_files(root, &mut files);
     for f in &files {
         if let Ok(text) = std::fs::read_to_string(f) {
-            assert_same(&text, &f.display().to_string());
+            assert_same_as(&text, &f.display().to_string(), true);
             // Half-edited files: every prefix cut at a line end is read alike too.
             for (cut, _) in text.match_indices('\n').step_by(97) {
-                assert_same(&text[..cut], &format!("{} up to byte {cut}", f.display()));
+                assert_same_as(
+                    &text[..cut],
+                    &format!("{} up to byte {cut}", f.display()),
+                    true,
+                );
             }
         }
     }

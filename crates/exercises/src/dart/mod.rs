@@ -3,4 +3,4 @@
 pub mod lexer;
 pub mod structure;
 
-pub use structure::{Call, Class, DartFile, Field, Import, Method, read};
+pub use structure::{Call, Class, DartFile, Field, Import, Method, read, read_guarded};

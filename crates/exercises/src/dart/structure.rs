@@ -2,16 +2,21 @@
 //!
 //! It is not a parser of all of Dart: it finds what the exercise rules need, tolerantly.
 //! - imports (`import 'uri' [as p] [show …];`, `export`, `part`);
-//! - classes, mixins and enums at the top level: modifiers (`abstract`, `base`, `final`,
-//!   `sealed`, `interface`, `mixin class`), type parameters, `extends` (with its type
-//!   arguments), `with`, `implements`, `on`;
+//! - classes, mixins and enums at the top level (extensions and extension types are
+//!   passed over whole, their bodies included): modifiers
+//!   (`abstract`, `base`, `final`, `sealed`, `interface`, `mixin class`), type parameters,
+//!   `extends` (with its type arguments, which may hold function types such as
+//!   `void Function()` and records such as `(int, int)`), `with`, `implements`, `on`;
 //! - members of a class: fields (name, type, line) and methods (name, line, `@override`,
-//!   and what their body calls);
+//!   and what their body calls); a member whose type is a record (`(int, String) pair()`)
+//!   is told from a parameter list by what follows the parentheses;
 //! - calls in a method: `name(`, `receiver.name(`, constructor calls (`const`/`new` optional),
 //!   with the string literal arguments, named string arguments (`type: 'x'`), and whether
 //!   the call sits inside a `try` block or is followed by `.catchError(`.
 //!
-//! Anything it does not understand is skipped, never fatal.
+//! Anything it does not understand is skipped, never fatal; and if it ever panics on a
+//! file, [`read_guarded`] turns that into a reason, so the scan skips the file and a
+//! watcher lives on.
 
 use super::lexer::{Text, Token, TokenKind, lex};
 
@@ -102,6 +107,40 @@ pub fn read(source: &str) -> DartFile {
     file
 }
 
+/// [`read`], with a panic of the reader turned into the reason to skip the file.
+pub fn read_guarded(source: &str) -> Result<DartFile, String> {
+    guarded(|| read(source))
+}
+
+fn guarded<T>(work: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).map_err(|payload| {
+        let what = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".into());
+        format!(
+            "Greenroom's Dart reader failed on this file ({what}); it is skipped. Please report it with the file"
+        )
+    })
+}
+
+/// Whether the `(` at `i` may sit inside a type argument list: a function type's
+/// parameters (`Function(`), or a record type (`<(` or `, (`).
+fn paren_in_type(tokens: &[Token], i: usize) -> bool {
+    i.checked_sub(1)
+        .and_then(|p| tokens.get(p))
+        .is_some_and(|p| p.is("Function") || p.is("<") || p.is(","))
+}
+
+/// Whether the `{` at `i` may sit inside a type argument list: the named fields of a
+/// record type (`({int a})`, `(int, {String name})`) or of a function type's parameters.
+fn brace_in_type(tokens: &[Token], i: usize) -> bool {
+    i.checked_sub(1)
+        .and_then(|p| tokens.get(p))
+        .is_some_and(|p| p.is("(") || p.is(","))
+}
+
 /// What the structural pass asks of a file's tokens again and again, computed once, in
 /// one pass over them: where each bracket closes, where the `try` blocks are, and the
 /// bracket depth of every string literal (so a call's string arguments are found without
@@ -161,7 +200,9 @@ impl<'t> Index<'t> {
                 d += if opens { 1 } else { -1 };
             }
             if opens {
-                if kind == 0 || kind == 2 {
+                if (kind == 2 && !brace_in_type(tokens, i))
+                    || (kind == 0 && !paren_in_type(tokens, i))
+                {
                     open[3].clear();
                 }
                 open[kind].push(i as u32);
@@ -234,12 +275,15 @@ fn read_tokens(ix: &Index) -> DartFile {
                 i += 1;
                 continue;
             }
-            if let Some((class, end)) = class_at(ix, i) {
+            if let Some((class, end)) = class_at(ix, i, i + 1, t.text.as_str()) {
                 file.classes.push(class);
                 i = end;
                 continue;
             }
         }
+        // Extensions and extension types declare no screens or states: their headers (an
+        // extension type's representation, `on` clauses) are passed and their bodies
+        // skipped whole below.
         if t.is("{") {
             i = ix.matching(i).map_or(tokens.len(), |e| e + 1);
             continue;
@@ -251,7 +295,8 @@ fn read_tokens(ix: &Index) -> DartFile {
 
 /// The index of the bracket closing the one at `open` (`{`, `(`, `[`, `<`): the first
 /// closing punctuation of its kind that brings the count of its kind back to zero; for
-/// `<`, `None` when a `;`, `{` or `(` comes first (not a type argument list after all).
+/// `<`, `None` when a `;`, or a `{` or `(` that cannot be part of a type (see
+/// [`paren_in_type`], [`brace_in_type`]) comes first (not a type argument list after all).
 /// A linear scan: the structural pass looks the answer up in a table built once per file.
 pub fn matching(tokens: &[Token], open: usize) -> Option<usize> {
     let (o, c) = match tokens.get(open)?.text.as_str() {
@@ -273,7 +318,11 @@ pub fn matching(tokens: &[Token], open: usize) -> Option<usize> {
             if depth == 0 {
                 return Some(i);
             }
-        } else if o == "<" && (t.text == ";" || t.text == "{" || t.text == "(") {
+        } else if o == "<"
+            && (t.text == ";"
+                || (t.text == "{" && !brace_in_type(tokens, i))
+                || (t.text == "(" && !paren_in_type(tokens, i)))
+        {
             return None; // not a type argument list after all
         }
     }
@@ -298,10 +347,11 @@ fn type_names(ix: &Index, mut i: usize, stops: &[&str]) -> (Vec<String>, usize) 
     (names, i)
 }
 
-fn class_at(ix: &Index, at: usize) -> Option<(Class, usize)> {
+/// The declaration whose keyword starts at `at` and whose name is at `name_at`.
+fn class_at(ix: &Index, at: usize, name_at: usize, keyword: &str) -> Option<(Class, usize)> {
     let tokens = ix.tokens;
-    let keyword = tokens[at].text.to_string();
-    let name_tok = tokens.get(at + 1).filter(|t| t.is_ident())?;
+    let keyword = keyword.to_owned();
+    let name_tok = tokens.get(name_at).filter(|t| t.is_ident())?;
     let mut modifiers = Vec::new();
     let mut back = at;
     while back > 0 {
@@ -316,7 +366,7 @@ fn class_at(ix: &Index, at: usize) -> Option<(Class, usize)> {
             break;
         }
     }
-    let mut i = at + 2;
+    let mut i = name_at + 1;
     if tokens.get(i).is_some_and(|t| t.is("<")) {
         i = ix.matching(i).map_or(i + 1, |e| e + 1);
     }
@@ -406,10 +456,22 @@ fn members(ix: &Index, from: usize, to: usize, class: &mut Class) {
         while j < to {
             let tj = &tokens[j];
             if tj.is("(") {
-                if paren_at.is_none() && !saw_assign {
+                let close = ix.matching(j);
+                // `(int, String) pair()`: parentheses followed by a name (or `?` and a
+                // name) are a record type, not the parameter list.
+                let is_record_type = close.is_some_and(|c| {
+                    let after = |k: usize| tokens.get(c + k).filter(|_| c + k < to);
+                    let named = |t: Option<&Token>| {
+                        t.is_some_and(|t| {
+                            t.is_ident() && !["async", "sync"].contains(&t.text.as_str())
+                        })
+                    };
+                    named(after(1)) || (after(1).is_some_and(|t| t.is("?")) && named(after(2)))
+                });
+                if paren_at.is_none() && !saw_assign && !is_record_type {
                     paren_at = Some(j);
                 }
-                j = ix.matching(j).map_or(to, |e| e + 1);
+                j = close.map_or(to, |e| e + 1);
                 continue;
             }
             if tj.is("[") {
@@ -746,6 +808,92 @@ enum Mode { a, b }
     }
 
     #[test]
+    fn reads_modern_dart_headers_and_members() {
+        let f = read(
+            r#"
+sealed class S {}
+base class T extends S {}
+interface class V {}
+abstract final class U {}
+class A extends B<void Function()> with M implements I {
+  (int, String) pair() => (1, 'a');
+  (int, {String name})? maybe() => null;
+  final Function(int) onTap;
+  static (int, int) origin = (0, 0);
+  void f() {
+    switch (shape) {
+      case Square(length: var l) when l > 0:
+        g();
+      case (int a, int b):
+        h(a, b);
+    }
+    final (x, y) = pair();
+  }
+  @override
+  Widget build(BuildContext context) => const Text('a');
+}
+class R extends Base<(int, int)> { void r() {} }
+class F extends Holder<int Function(String), Map<String, (int, int)>> { void k() {} }
+extension type Meters(double value) implements Comparable<Meters> { int get whole => value.round(); }
+extension Shout on String { String shout() => toUpperCase(); }
+extension on int { void hidden() {} }
+class Half extends B<
+"#,
+        );
+        let names: Vec<(&str, &str)> = f
+            .classes
+            .iter()
+            .map(|c| (c.keyword.as_str(), c.name.as_str()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("class", "S"),
+                ("class", "T"),
+                ("class", "V"),
+                ("class", "U"),
+                ("class", "A"),
+                ("class", "R"),
+                ("class", "F"),
+                ("class", "Half"),
+            ]
+        );
+        let a = &f.classes[4];
+        assert_eq!(a.superclass.as_deref(), Some("B"));
+        assert_eq!(a.superclass_args, ["void", "Function"]);
+        assert_eq!(a.mixins, ["M"]);
+        assert_eq!(a.interfaces, ["I"]);
+        let methods: Vec<&str> = a.methods.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(methods, ["pair", "maybe", "f", "build"]);
+        let fields: Vec<&str> = a.fields.iter().map(|x| x.name.as_str()).collect();
+        assert_eq!(fields, ["onTap", "origin"]);
+        let calls: Vec<&str> = a
+            .method("f")
+            .unwrap()
+            .calls
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        assert!(calls.contains(&"g") && calls.contains(&"h"), "{calls:?}");
+        assert!(a.method("build").unwrap().is_override);
+        assert_eq!(f.classes[5].superclass_args, ["int", "int"]);
+        assert_eq!(f.classes[5].methods[0].name, "r");
+        assert_eq!(f.classes[6].methods[0].name, "k");
+        assert_eq!(f.classes[7].superclass.as_deref(), Some("B"));
+    }
+
+    #[test]
+    fn a_panic_becomes_a_reason() {
+        let err = guarded(|| -> u8 { panic!("index 7 out of range") }).unwrap_err();
+        assert!(
+            err.contains("index 7 out of range") && err.contains("skipped"),
+            "{err}"
+        );
+        assert_eq!(guarded(|| 3), Ok(3));
+        assert!(read_guarded("class A extends B<(int, int)> {}").is_ok());
+    }
+
+    #[test]
     fn the_bracket_table_answers_as_matching_does() {
         let toks = lex("a<b>(c[d{e}]) < f; g<h(i)> { j<k<l>> } ) ] } < 'x' < {");
         let ix = Index::new(&toks);
@@ -781,6 +929,36 @@ enum Mode { a, b }
         #[test]
         fn never_panics_on_class_soup(s in "(class|extends|with|implements|mixin|enum|@override|\\{|\\}|\\(|\\)|<|>|;|=|=>|try|'s'|A|b|\\.| ){0,80}") {
             let _ = read(&s);
+        }
+
+        /// Modern Dart's words and shapes, shuffled: class modifiers, extension types,
+        /// function types and records in type arguments, patterns, half-typed headers.
+        #[test]
+        fn never_panics_on_modern_dart_soup(s in "(class|sealed|base|interface|final|mixin|extension|type|on|extends|Function|switch|case|when|var|\\(|\\)|<|>|,|\\?|\\{|\\}|;|=>|=|:|int|A|B|x|'s'| ){0,100}") {
+            let _ = read(&s);
+        }
+
+        /// Any of those type arguments, in a complete class: the class, its superclass and
+        /// its method are all found, and the file after it too.
+        #[test]
+        fn generic_superclasses_of_every_shape_keep_the_class_whole(
+            arg in proptest::sample::select(vec![
+                "void Function()", "(int, int)", "int Function(String)", "({int a, int b})",
+                "List<(int, String)>", "Map<String, void Function(int)>", "(int, int)?",
+                "Future<(int, {String name})>", "State<Screen>",
+            ]),
+            modifier in proptest::sample::select(vec!["", "sealed ", "base ", "final ", "interface ", "abstract ", "mixin "]),
+            record_member in proptest::bool::ANY,
+        ) {
+            let member = if record_member { "(int, int) pair() => (1, 2);" } else { "" };
+            let src = format!("{modifier}class A extends B<{arg}> {{ {member} void run() {{ go(); }} }}\nclass After {{}}");
+            let f = read(&src);
+            let names: Vec<&str> = f.classes.iter().map(|c| c.name.as_str()).collect();
+            proptest::prop_assert_eq!(names, vec!["A", "After"], "{}", src);
+            proptest::prop_assert_eq!(f.classes[0].superclass.as_deref(), Some("B"));
+            let run = f.classes[0].method("run");
+            proptest::prop_assert!(run.is_some_and(|m| m.calls.iter().any(|c| c.name == "go")), "{}", src);
+            proptest::prop_assert_eq!(f.classes[0].method("pair").is_some(), record_member, "{}", src);
         }
     }
 }
