@@ -451,9 +451,16 @@ fn compose_services_on_a_real_engine() {
     );
     // One log across the container's runs: the second run's line arrives when the
     // follower reattaches to the restarted container, which may be after it is ready.
-    poll("the second run's line in the same log", Duration::from_secs(20), || {
-        gr.logs(&stack, "web").matches("web: serving on :80").count() >= 2
-    });
+    poll(
+        "the second run's line in the same log",
+        Duration::from_secs(20),
+        || {
+            gr.logs(&stack, "web")
+                .matches("web: serving on :80")
+                .count()
+                >= 2
+        },
+    );
 
     // 4. Unhealthy: docker does not restart it; Greenroom does (policy unless-stopped).
     poll(

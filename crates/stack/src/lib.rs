@@ -75,4 +75,5 @@ pub mod state;
 pub mod status;
 pub mod supervisor;
 pub mod tokens;
+pub mod venv;
 pub mod yaml;

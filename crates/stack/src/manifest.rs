@@ -615,6 +615,36 @@ pub struct Problem {
     provenance: Option<Provenance>,
 }
 
+/// Whether `path` stays inside the folder it is relative to: not empty, not absolute (nor
+/// rooted or with a drive on Windows), no `..`. `Err` says why not. Greenroom creates and
+/// replaces what such a path names (a virtualenv), so it must never point elsewhere.
+pub fn confined_relative_path(path: &str) -> Result<(), &'static str> {
+    use std::path::Component;
+    if path.trim().is_empty() || path.trim() == "." {
+        return Err("names the stack's folder itself; it must name a folder inside it");
+    }
+    let looks_windows_absolute =
+        path.starts_with('\\') || path.as_bytes().get(1) == Some(&b':') || path.starts_with('/');
+    if looks_windows_absolute {
+        return Err("is an absolute path; it must be relative to the stack's folder");
+    }
+    for part in std::path::Path::new(path).components() {
+        match part {
+            Component::Normal(_) | Component::CurDir => {}
+            Component::ParentDir => {
+                return Err("goes up with `..`; it must stay inside the stack's folder");
+            }
+            Component::RootDir | Component::Prefix(_) => {
+                return Err("is an absolute path; it must be relative to the stack's folder");
+            }
+        }
+    }
+    if path.split(['/', '\\']).any(|p| p == "..") {
+        return Err("goes up with `..`; it must stay inside the stack's folder");
+    }
+    Ok(())
+}
+
 /// Checks what serde cannot: names, references, cycles, ports, probe values.
 pub fn validate(manifest: &Manifest) -> Vec<Problem> {
     let mut problems = Vec::new();
@@ -682,6 +712,19 @@ pub fn validate(manifest: &Manifest) -> Vec<Problem> {
                 Some("add [services.<name>.probe] with type = \"http\" and its url"),
             ),
             _ => {}
+        }
+        if let Some(venv) = &spec.venv
+            && let Err(why) = confined_relative_path(venv)
+        {
+            problem(
+                id,
+                spec,
+                Some("venv"),
+                format!("`venv = {venv:?}` {why}"),
+                Some(
+                    "write the virtualenv's folder relative to the stack, such as venv = \"agent/.venv\"",
+                ),
+            );
         }
         for (dep, _) in spec.depends_on.entries() {
             if dep == *id {

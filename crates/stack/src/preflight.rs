@@ -70,6 +70,13 @@ pub struct Preflight {
     pub ok: bool,
 }
 
+/// Titles of the virtualenv findings; Repair offers to re-create the virtualenv only for
+/// [`VENV_MISSING`] and [`VENV_BROKEN`] ([`crate::venv`]).
+pub const VENV_MISSING: &str = "its virtualenv is missing";
+pub const VENV_BROKEN: &str = "its virtualenv is broken";
+pub const VENV_NOT_ONE: &str = "its `venv` folder is not a virtualenv";
+pub const VENV_OUTSIDE: &str = "its `venv` path leaves the stack's folder";
+
 pub fn looks_secret(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
     ["KEY", "SECRET", "TOKEN", "PASSWORD", "PASSWD"]
@@ -246,21 +253,58 @@ pub async fn run(input: PreflightInput<'_>) -> Preflight {
                 token: None,
             });
         }
-        if let Some(bin) = &venv_bin
-            && !bin.is_dir()
-        {
-            findings.push(Finding {
-                severity: Severity::Blocker,
-                service: Some((*id).clone()),
-                title: "its virtualenv is missing or broken".into(),
-                detail: format!("{} does not exist", bin.display()),
-                next_step: format!(
-                    "re-create it: python3 -m venv {}",
-                    bin.parent().unwrap_or(bin).display()
-                ),
-                holder_pid: None,
-                token: None,
-            });
+        if let Some(venv) = &spec.venv {
+            match crate::venv::resolve(input.root, venv) {
+                Err(why) => findings.push(Finding {
+                    severity: Severity::Blocker,
+                    service: Some((*id).clone()),
+                    title: VENV_OUTSIDE.into(),
+                    detail: why,
+                    next_step:
+                        "write `venv` relative to the stack's folder, such as \"agent/.venv\""
+                            .into(),
+                    holder_pid: None,
+                    token: None,
+                }),
+                Ok(dir) => {
+                    let (title, detail, next_step) = match crate::venv::state(&dir) {
+                        crate::venv::VenvState::Healthy => (None, String::new(), String::new()),
+                        crate::venv::VenvState::Missing => (
+                            Some(VENV_MISSING),
+                            format!("{} does not exist", dir.display()),
+                            format!("create it: python3 -m venv {}", dir.display()),
+                        ),
+                        crate::venv::VenvState::Broken => (
+                            Some(VENV_BROKEN),
+                            format!(
+                                "{} has a pyvenv.cfg but no {}",
+                                dir.display(),
+                                crate::venv::bin_dir(&dir).display()
+                            ),
+                            "re-create it (Repair sets the old one aside first)".into(),
+                        ),
+                        crate::venv::VenvState::NotAVirtualenv => (
+                            Some(VENV_NOT_ONE),
+                            format!(
+                                "{} is not a virtualenv (it has no pyvenv.cfg): Greenroom will not replace it",
+                                dir.display()
+                            ),
+                            "point `venv` at the service's virtualenv in the manifest (such as \"agent/.venv\")".into(),
+                        ),
+                    };
+                    if let Some(title) = title {
+                        findings.push(Finding {
+                            severity: Severity::Blocker,
+                            service: Some((*id).clone()),
+                            title: title.into(),
+                            detail,
+                            next_step,
+                            holder_pid: None,
+                            token: None,
+                        });
+                    }
+                }
+            }
         }
     }
 

@@ -9,7 +9,7 @@
 //! | `restart` | stop (signal, grace, kill) and start again; resets its breaker and restart count | no |
 //! | `raise_timeout` | a slow but alive service: doubles its probe timeout (max 30 s) for this session, saying old → new | no |
 //! | `recreate_compose` | `docker compose up -d --force-recreate --no-deps SERVICE` (volumes are kept) | no |
-//! | `recreate_venv` | `python -m venv --clear` then `pip install -r requirements.txt` when there is one | **yes**: the virtualenv's packages are reinstalled |
+//! | `recreate_venv` | only for a missing folder or a virtualenv (`pyvenv.cfg`) inside the stack: the old one renamed aside (`.venv.broken-<time>`), `python -m venv`, then `pip install -r requirements.txt` when there is one | **yes**: the virtualenv's packages are reinstalled |
 //! | `free_port` | stops the program holding the port; names it and its PID | **yes**: Greenroom did not start it |
 //! | `regenerate_token` | an expired LiveKit token in an env file: mints a new one (same identity, grants, lifetime) with the stack's `LIVEKIT_API_KEY`/`LIVEKIT_API_SECRET`, rewrites that line (backup kept), restarts the service | **yes**: it edits your file |
 //!
@@ -156,12 +156,15 @@ pub fn diagnose(
             });
         }
     }
-    if spec.venv.is_some() && mine.iter().any(|f| f.title.contains("virtualenv")) {
+    let venv_repairable = |f: &&&Finding| {
+        f.title == crate::preflight::VENV_MISSING || f.title == crate::preflight::VENV_BROKEN
+    };
+    if spec.venv.is_some() && mine.iter().any(|f| venv_repairable(&f)) {
         actions.push(RepairAction {
             kind: RepairKind::RecreateVenv,
             title: "Re-create its virtualenv".into(),
             detail: format!(
-                "`python3 -m venv --clear {}` then, if there is a requirements.txt beside it, `pip install -r requirements.txt`. Its installed packages are reinstalled; nothing else is touched.",
+                "The old folder, if any, is renamed aside ({0}.broken-<time>), then `python3 -m venv {0}` and, if there is a requirements.txt beside it, `pip install -r requirements.txt`. Nothing is deleted.",
                 spec.venv.as_deref().unwrap_or_default()
             ),
             needs_confirmation: true,
@@ -416,22 +419,45 @@ async fn regenerate_token(supervisor: &Supervisor, id: &str) -> Result<String, S
 
 async fn recreate_venv(supervisor: &Supervisor, id: &str) -> Result<String, String> {
     let spec = &supervisor.manifest().services[id];
-    let venv = supervisor
-        .root()
-        .join(spec.venv.as_deref().ok_or("it has no virtualenv")?);
+    let venv = crate::venv::resolve(
+        supervisor.root(),
+        spec.venv.as_deref().ok_or("it has no virtualenv")?,
+    )?;
+    // Only a missing folder or a virtualenv is replaced, and never cleared (crate::venv).
+    let aside = match crate::venv::state(&venv) {
+        crate::venv::VenvState::Missing => None,
+        crate::venv::VenvState::Broken | crate::venv::VenvState::Healthy => {
+            Some(crate::venv::set_aside(&venv).map_err(|e| {
+                format!(
+                    "cannot rename {} aside: {e}; nothing was changed",
+                    venv.display()
+                )
+            })?)
+        }
+        crate::venv::VenvState::NotAVirtualenv => {
+            return Err(format!(
+                "{} is not a virtualenv (no pyvenv.cfg); Greenroom will not replace it. Fix `venv` in the manifest",
+                venv.display()
+            ));
+        }
+    };
     let python = if cfg!(windows) { "python" } else { "python3" };
     let mut venv_command = tokio::process::Command::new(python);
     greenroom_core::console::no_console_window(venv_command.as_std_mut());
     let out = venv_command
-        .args(["-m", "venv", "--clear"])
+        .args(["-m", "venv"])
         .arg(&venv)
         .output()
         .await
         .map_err(|e| format!("cannot run {python}: {e}"))?;
     if !out.status.success() {
         return Err(format!(
-            "{python} -m venv failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
+            "{python} -m venv failed: {}{}",
+            String::from_utf8_lossy(&out.stderr).trim(),
+            aside
+                .as_ref()
+                .map(|a| format!("; the old one is kept at {}", a.display()))
+                .unwrap_or_default()
         ));
     }
     let requirements = venv
@@ -467,12 +493,15 @@ async fn recreate_venv(supervisor: &Supervisor, id: &str) -> Result<String, Stri
     let r = supervisor.restart(id).await.map_err(|e| e.to_string())?;
     if r.ok {
         Ok(format!(
-            "virtualenv re-created{}; it is up",
+            "virtualenv re-created{}; it is up{}",
             if requirements.is_some() {
                 " and requirements installed"
             } else {
                 ""
-            }
+            },
+            aside
+                .map(|a| format!(" (the old one is kept at {})", a.display()))
+                .unwrap_or_default()
         ))
     } else {
         Err(r.error.unwrap_or_default())

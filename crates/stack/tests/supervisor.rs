@@ -520,3 +520,120 @@ port = {port}
     assert_eq!(status_of(&s, "api").state, ServiceState::Running);
     s.supervisor.down().await;
 }
+
+/// Issue 13.6: `venv` on a folder of sources was once diagnosed as a broken virtualenv,
+/// and a confirmed repair ran `venv --clear` on it, emptying the sources.
+#[tokio::test]
+async fn a_venv_repair_never_empties_sources_and_sets_a_broken_one_aside() {
+    use greenroom_stack::repair::RepairKind;
+    let port = free_port();
+    let sources = stack(&format!(
+        r#"
+[services.agent]
+command = "FIXTURE"
+args = ["--port", "{port}"]
+venv = "agent"
+"#
+    ));
+    let agent = sources.root.join("agent");
+    std::fs::create_dir_all(&agent).unwrap();
+    std::fs::write(agent.join("agent.py"), "print('Marie')\n").unwrap();
+    let diagnoses = sources.supervisor.diagnoses().await;
+    let agent_diagnosis = diagnoses.iter().find(|d| d.service == "agent").unwrap();
+    assert!(
+        agent_diagnosis
+            .actions
+            .iter()
+            .all(|a| a.kind != RepairKind::RecreateVenv),
+        "no re-creation is offered for a folder that is not a virtualenv: {agent_diagnosis:?}"
+    );
+    assert!(
+        agent_diagnosis
+            .evidence
+            .iter()
+            .any(|e| e.contains("not a virtualenv")),
+        "{agent_diagnosis:?}"
+    );
+    let refused = sources
+        .supervisor
+        .repair("agent", RepairKind::RecreateVenv, true)
+        .await;
+    assert!(refused.is_err(), "even confirmed, it is not run");
+    assert_eq!(
+        std::fs::read_to_string(agent.join("agent.py")).unwrap(),
+        "print('Marie')\n",
+        "the sources are whole"
+    );
+
+    // A real virtualenv without its bin/: set aside, re-created, the service up.
+    let port = free_port();
+    let broken = stack(&format!(
+        r#"
+[services.agent]
+command = "FIXTURE"
+args = ["--port", "{port}"]
+venv = "agent/.venv"
+
+[services.agent.probe]
+type = "tcp"
+port = {port}
+"#
+    ));
+    let venv = broken.root.join("agent/.venv");
+    std::fs::create_dir_all(&venv).unwrap();
+    std::fs::write(venv.join("pyvenv.cfg"), "home = /nowhere\n").unwrap();
+    std::fs::write(venv.join("keep-me.txt"), "a note\n").unwrap();
+    let diagnoses = broken.supervisor.diagnoses().await;
+    let offered = diagnoses
+        .iter()
+        .find(|d| d.service == "agent")
+        .and_then(|d| {
+            d.actions
+                .iter()
+                .find(|a| a.kind == RepairKind::RecreateVenv)
+        })
+        .cloned()
+        .expect("re-creation is offered for a broken virtualenv");
+    assert!(offered.needs_confirmation && offered.detail.contains("renamed aside"));
+    let outcome = broken
+        .supervisor
+        .repair("agent", RepairKind::RecreateVenv, true)
+        .await
+        .unwrap();
+    assert!(outcome.ok, "{outcome:?}");
+    assert!(greenroom_stack::venv::state(&venv) == greenroom_stack::venv::VenvState::Healthy);
+    let aside: Vec<PathBuf> = std::fs::read_dir(broken.root.join("agent"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(".venv.broken-")
+        })
+        .collect();
+    assert_eq!(aside.len(), 1, "{outcome:?}");
+    assert_eq!(
+        std::fs::read_to_string(aside[0].join("keep-me.txt")).unwrap(),
+        "a note\n"
+    );
+    assert!(
+        outcome.message.contains(".venv.broken-"),
+        "{}",
+        outcome.message
+    );
+    broken.supervisor.down().await;
+}
+
+#[test]
+fn a_venv_outside_the_stack_is_a_manifest_error() {
+    for venv in ["/", "../elsewhere", "/home/me/.venv"] {
+        let text = format!("[services.agent]\ncommand = \"python\"\nvenv = {venv:?}\n");
+        let m = manifest::parse(&text).unwrap();
+        let problems = manifest::validate(&m);
+        assert!(
+            problems.iter().any(|p| p.field.as_deref() == Some("venv")),
+            "{venv}: {problems:?}"
+        );
+    }
+}
