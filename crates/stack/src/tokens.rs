@@ -94,8 +94,10 @@ pub fn regenerate(
     ));
     std::fs::copy(&expired.file, &backup)
         .map_err(|e| format!("cannot keep a backup at {}: {e}", backup.display()))?;
-    let rewritten: Vec<String> = text
-        .lines()
+    // Line by line with each line's own ending (CRLF stays CRLF); only the token changes.
+    // write_atomic keeps the file's mode and a symlink (the link's target is rewritten).
+    let out: String = text
+        .split_inclusive('\n')
         .enumerate()
         .map(|(i, l)| {
             if i + 1 == expired.line {
@@ -105,10 +107,6 @@ pub fn regenerate(
             }
         })
         .collect();
-    let mut out = rewritten.join("\n");
-    if text.ends_with('\n') {
-        out.push('\n');
-    }
     greenroom_core::write_atomic(&expired.file, out.as_bytes())
         .map_err(|e| format!("cannot write {}: {e}", expired.file.display()))?;
     Ok(format!(
@@ -196,5 +194,47 @@ mod tests {
             })
             .count();
         assert_eq!(backups, 1);
+    }
+
+    /// Issue 13.8: the rewrite kept neither CRLF endings, nor a 0600 mode, nor a symlink.
+    #[cfg(unix)]
+    #[test]
+    fn regeneration_keeps_line_endings_mode_and_symlink() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("secrets.env");
+        let link = dir.path().join(".env");
+        let expired = mint(&TokenRequest {
+            api_key: "devkey",
+            api_secret: "secret",
+            identity: "agent",
+            name: None,
+            metadata: None,
+            grants: VideoGrants::participant("marie"),
+            ttl_seconds: 0,
+            room_config: None,
+        })
+        .unwrap();
+        std::fs::write(
+            &real,
+            format!("A=1\r\nLIVEKIT_TOKEN={expired}\r\nB=2\r\n"),
+        )
+        .unwrap();
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::os::unix::fs::symlink("secrets.env", &link).unwrap();
+        let found = find_expired(std::slice::from_ref(&link));
+        assert_eq!(found.len(), 1);
+        regenerate(&found[0], "devkey", "secret").unwrap();
+        assert!(
+            std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(),
+            "the link stays a link"
+        );
+        let text = std::fs::read_to_string(&real).unwrap();
+        assert!(text.starts_with("A=1\r\nLIVEKIT_TOKEN=eyJ"), "{text:?}");
+        assert!(text.ends_with("\r\nB=2\r\n"), "{text:?}");
+        assert_eq!(text.matches("\r\n").count(), 3, "{text:?}");
+        assert!(!text.contains(&expired));
+        let mode = std::fs::metadata(&real).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "never widened");
     }
 }
