@@ -8,7 +8,7 @@
 //! |--------|--------------|--------------|
 //! | `restart` | stop (signal, grace, kill) and start again; resets its breaker and restart count | no |
 //! | `raise_timeout` | a slow but alive service: doubles its probe timeout (max 30 s) for this session, saying old → new | no |
-//! | `recreate_compose` | `docker compose up -d --force-recreate --no-deps SERVICE` (volumes are kept) | no |
+//! | `recreate_compose` | `docker compose up -d --force-recreate --no-deps SERVICE` (named volumes are kept) | **yes**: what the container wrote outside its volumes (its writable layer) is lost |
 //! | `recreate_venv` | only for a missing folder or a virtualenv (`pyvenv.cfg`) inside the stack: the old one renamed aside (`.venv.broken-<time>`), `python -m venv`, then `pip install -r requirements.txt` when there is one | **yes**: the virtualenv's packages are reinstalled |
 //! | `free_port` | stops the program holding the port; names it and its PID | **yes**: Greenroom did not start it |
 //! | `regenerate_token` | an expired LiveKit token in an env file: mints a new one (same identity, grants, lifetime) with the stack's `LIVEKIT_API_KEY`/`LIVEKIT_API_SECRET`, rewrites that line (backup kept), restarts the service | **yes**: it edits your file |
@@ -177,10 +177,11 @@ pub fn diagnose(
             kind: RepairKind::RecreateCompose,
             title: "Re-create its container".into(),
             detail: format!(
-                "`docker compose up -d --force-recreate --no-deps {}`: a fresh container from the same image; its volumes are kept.",
+                "`docker compose up -d --force-recreate --no-deps {}`: a fresh container from the same image. Its named volumes are kept, but anything written inside the container itself (outside volumes) is lost.",
                 spec.compose_service.as_deref().unwrap_or(&status.id)
             ),
-            needs_confirmation: false,
+            // The container's writable layer goes with it.
+            needs_confirmation: true,
             target_pid: None,
             new_timeout_ms: None,
         });
@@ -574,6 +575,32 @@ mod tests {
         assert_eq!(raise.new_timeout_ms, Some(2000));
         assert_eq!(d.affects, vec!["web"]);
         assert!(d.actions.iter().all(|a| !a.needs_confirmation));
+    }
+
+    /// Issue 13.7: re-creating a container discards its writable layer, so it asks first.
+    #[test]
+    fn recreating_a_container_asks_and_says_what_is_lost() {
+        let compose = ServiceSpec {
+            kind: ServiceKind::Compose,
+            compose_service: Some("redis".into()),
+            ..spec()
+        };
+        let d = diagnose(
+            &status(ServiceState::Unhealthy, "no answer"),
+            &compose,
+            &[],
+            vec![],
+            &[],
+        );
+        let recreate = d
+            .actions
+            .iter()
+            .find(|a| a.kind == RepairKind::RecreateCompose)
+            .unwrap();
+        assert!(recreate.needs_confirmation);
+        assert!(recreate.detail.contains("lost"), "{}", recreate.detail);
+        let restart = d.actions.iter().find(|a| a.kind == RepairKind::Restart).unwrap();
+        assert!(!restart.needs_confirmation, "a restart loses nothing");
     }
 
     #[test]
