@@ -199,6 +199,11 @@ pub(crate) async fn settings(api: &Api, command: SettingsCommand) -> ExitCode {
                 }
                 buf.trim_end_matches(['\r', '\n']).to_owned()
             } else {
+                if is_secret(&name) && !value.is_empty() {
+                    eprintln!(
+                        "warning: {name} given on the command line lands in your shell's history (and, while this runs, in the process list). Prefer `greenroom settings set {name} -` and paste it, or pipe it in."
+                    );
+                }
                 value
             };
             apply(api, &name, value).await

@@ -120,6 +120,39 @@ fn doctor_with_an_empty_path_says_what_is_missing_and_how_to_get_it() {
     assert_eq!(espeak["status"], "fail");
 }
 
+/// Issue 13.16: a secret typed as an argument lands in the shell's history; say so.
+#[test]
+fn a_secret_on_the_command_line_warns_about_shell_history() {
+    let home = tempfile::tempdir().unwrap();
+    let out = greenroom(home.path())
+        .args([
+            "settings",
+            "set",
+            "mistral_api_key",
+            "sk-typed-in-the-shell",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("history") && stderr.contains("settings set mistral_api_key -"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("sk-typed"),
+        "the warning does not repeat it: {stderr}"
+    );
+    let plain = greenroom(home.path())
+        .args(["settings", "set", "livekit_url", "ws://127.0.0.1:7001"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&plain.stderr).is_empty(),
+        "no warning for a URL"
+    );
+}
+
 /// One HTTP/1.0 exchange with 127.0.0.1:`port`: the status and the whole answer.
 fn http(port: u16, head: &str, body: &str) -> (u16, String) {
     use std::io::{Read, Write};

@@ -19,8 +19,14 @@
 //! Every line Greenroom reads from a log ([`LogBook::poll`], [`LogBook::tail_file`]) has its
 //! access tokens replaced by `<token>` ([`greenroom_core::redact_tokens`]): livekit-server
 //! logs the whole token of a request it refuses, and these lines reach the UI, events,
-//! reports and error messages. The file itself is the service's own and is left as it wrote
-//! it.
+//! reports and error messages. So are the values of the stack's secrets
+//! ([`LogBook::set_secret_values`], [`greenroom_core::mask_values`]). The file itself is
+//! the service's own and is left as it wrote it.
+//!
+//! Bounds: a service whose position is unknown is read from its last [`TAIL_BYTES`], never
+//! from the start; one poll reads at most 4 MiB, and a line longer than that without a
+//! newline is taken in 4 MiB pieces (never re-read); a line is kept and shown up to
+//! [`MAX_LINE_CHARS`] characters, with how much was cut.
 
 use greenroom_core::lock_unpoisoned;
 use serde::Serialize;
@@ -33,6 +39,13 @@ use ts_rs::TS;
 pub const RING_LINES: usize = 2000;
 pub const MAX_LOG_BYTES: u64 = 10 * 1024 * 1024;
 pub const ROTATED_COPIES: usize = 3;
+/// How much of a log's end is read when Greenroom knows no position in it (a log that grew
+/// while Greenroom was not running), and by [`LogBook::tail_file`].
+pub const TAIL_BYTES: u64 = 64 * 1024;
+/// The most one poll reads; a longer line without a newline is cut into pieces this size.
+const POLL_BYTES: u64 = 4 * 1024 * 1024;
+/// The longest line kept whole in memory and shown; the rest is said, not kept.
+pub const MAX_LINE_CHARS: usize = 16 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
@@ -80,6 +93,8 @@ pub struct LogBook {
     offsets: Mutex<HashMap<String, u64>>,
     /// Services whose lines start with docker's timestamp.
     timestamped: Mutex<std::collections::HashSet<String>>,
+    /// Values masked in every line read (the stack's secrets).
+    secret_values: Mutex<Vec<String>>,
 }
 
 impl LogBook {
@@ -90,11 +105,37 @@ impl LogBook {
             rings: Mutex::new(HashMap::new()),
             offsets: Mutex::new(HashMap::new()),
             timestamped: Mutex::new(Default::default()),
+            secret_values: Mutex::new(Vec::new()),
         })
     }
 
     pub fn path(&self, service: &str) -> PathBuf {
         self.dir.join(format!("{service}.log"))
+    }
+
+    /// Values that must never be shown: every line read has them masked.
+    pub fn set_secret_values(&self, values: Vec<String>) {
+        *lock_unpoisoned(&self.secret_values) = values;
+    }
+
+    /// More values to mask (Greenroom's own secrets: API keys from its settings).
+    pub fn add_secret_values(&self, values: impl IntoIterator<Item = String>) {
+        let mut known = lock_unpoisoned(&self.secret_values);
+        known.extend(values);
+        known.sort();
+        known.dedup();
+    }
+
+    /// A line as Greenroom shows it: tokens and secrets masked, cut to [`MAX_LINE_CHARS`].
+    fn shown(&self, text: &str) -> String {
+        let cut = match text.char_indices().nth(MAX_LINE_CHARS) {
+            Some((at, _)) => format!("{} … ({} more bytes)", &text[..at], text.len() - at),
+            None => text.to_owned(),
+        };
+        greenroom_core::mask_values(
+            &greenroom_core::redact_tokens(&cut),
+            &lock_unpoisoned(&self.secret_values),
+        )
     }
 
     /// Starts following a service's file at its current end (only new output is read).
@@ -106,12 +147,12 @@ impl LogBook {
     /// Reads what the service wrote since the last call; rotates when the file is too big.
     pub fn poll(&self, service: &str) -> Vec<LogLine> {
         let path = self.path(service);
-        let mut offset = lock_unpoisoned(&self.offsets)
-            .get(service)
-            .copied()
-            .unwrap_or(0);
         // Most polls find nothing new: a stat is far cheaper than an open and a read.
         let size = std::fs::metadata(&path).map_or(0, |m| m.len());
+        // No position yet: the end of the file, not all of what it gathered meanwhile.
+        let known = lock_unpoisoned(&self.offsets).get(service).copied();
+        let mut offset = known.unwrap_or_else(|| size.saturating_sub(TAIL_BYTES));
+        let skip_partial_first = known.is_none() && offset > 0;
         if size == offset {
             return Vec::new();
         }
@@ -123,16 +164,29 @@ impl LogBook {
         }
         let mut buf = Vec::new();
         if file.seek(SeekFrom::Start(offset)).is_err()
-            || file.take(4 * 1024 * 1024).read_to_end(&mut buf).is_err()
+            || file.take(POLL_BYTES).read_to_end(&mut buf).is_err()
         {
             return Vec::new();
         }
-        // Only whole lines; a partial last line waits for its end.
-        let complete = buf.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        // Only whole lines; a partial last line waits for its end, unless it fills a whole
+        // read: then it is taken as it is, or it would be read again forever.
+        let complete = match buf.iter().rposition(|b| *b == b'\n') {
+            Some(i) => i + 1,
+            None if buf.len() as u64 >= POLL_BYTES => buf.len(),
+            None => 0,
+        };
+        let start = if skip_partial_first {
+            buf[..complete]
+                .iter()
+                .position(|b| *b == b'\n')
+                .map_or(complete, |i| i + 1)
+        } else {
+            0
+        };
         offset += complete as u64;
         let now = now_ms();
         let timestamped = self.is_timestamped(service);
-        let lines: Vec<LogLine> = String::from_utf8_lossy(&buf[..complete])
+        let lines: Vec<LogLine> = String::from_utf8_lossy(&buf[start..complete])
             .lines()
             .map(|l| l.trim_end_matches('\r'))
             .filter(|l| !l.is_empty())
@@ -145,7 +199,7 @@ impl LogBook {
                     service: service.to_owned(),
                     at_ms,
                     level: level_of(text),
-                    text: greenroom_core::redact_tokens(text),
+                    text: self.shown(text),
                 }
             })
             .collect();
@@ -234,11 +288,20 @@ impl LogBook {
 
     /// The last `n` lines of a service's file (for error messages, even without a ring).
     pub fn tail_file(&self, service: &str, n: usize) -> Vec<String> {
-        let Ok(text) = std::fs::read(self.path(service)) else {
+        // Only the end of the file is read, however large it grew.
+        let Ok(mut file) = std::fs::File::open(self.path(service)) else {
             return Vec::new();
         };
-        let text =
-            String::from_utf8_lossy(&text[text.len().saturating_sub(64 * 1024)..]).into_owned();
+        let len = file.metadata().map_or(0, |m| m.len());
+        let mut buf = Vec::new();
+        if file
+            .seek(SeekFrom::Start(len.saturating_sub(TAIL_BYTES)))
+            .is_err()
+            || file.read_to_end(&mut buf).is_err()
+        {
+            return Vec::new();
+        }
+        let text = String::from_utf8_lossy(&buf).into_owned();
         let timestamped = self.is_timestamped(service);
         let lines: Vec<&str> = text
             .lines()
@@ -250,7 +313,7 @@ impl LogBook {
             .collect();
         lines[lines.len().saturating_sub(n)..]
             .iter()
-            .map(|l| greenroom_core::redact_tokens(l))
+            .map(|l| self.shown(l))
             .collect()
     }
 }
@@ -331,6 +394,77 @@ mod tests {
         );
         assert!(!book.recent(Some("livekit"), 1)[0].text.contains(jwt));
         assert!(!book.tail_file("livekit", 1)[0].contains(jwt));
+    }
+
+    /// Issue 13.16: a configured secret's value in a service's line is masked.
+    #[test]
+    fn secret_values_are_masked_when_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let book = LogBook::new(dir.path().to_path_buf()).unwrap();
+        book.set_secret_values(vec!["sk-mistral-0123456789".into(), "1".into()]);
+        std::fs::write(
+            book.path("agent"),
+            "calling mistral with key sk-mistral-0123456789 (attempt 1)\n",
+        )
+        .unwrap();
+        let line = &book.poll("agent")[0].text;
+        assert_eq!(line, "calling mistral with key •••••• (attempt 1)");
+        assert!(!book.tail_file("agent", 1)[0].contains("sk-mistral"));
+    }
+
+    /// Issue 13.13: a line of more than 4 MiB without a newline was read again and again.
+    #[test]
+    fn a_huge_line_without_newline_is_taken_once_and_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let book = LogBook::new(dir.path().to_path_buf()).unwrap();
+        book.follow_from_end("blob");
+        let huge = "x".repeat(5 * 1024 * 1024);
+        std::fs::write(book.path("blob"), &huge).unwrap();
+        let first = book.poll("blob");
+        assert_eq!(first.len(), 1);
+        assert!(first[0].text.len() < 20 * 1024, "kept cut");
+        assert!(
+            first[0].text.ends_with("more bytes)"),
+            "{}",
+            &first[0].text[16380..]
+        );
+        // The rest (1 MiB, still no newline) waits for its end; nothing is read twice.
+        assert!(book.poll("blob").is_empty());
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(book.path("blob"))
+            .unwrap()
+            .write_all(b"\nafter\n")
+            .unwrap();
+        let texts: Vec<String> = book.poll("blob").into_iter().map(|l| l.text).collect();
+        assert_eq!(
+            texts.len(),
+            2,
+            "the rest of the long line, then the next one"
+        );
+        assert_eq!(texts[1], "after");
+    }
+
+    /// Issue 13.13: a log that grew while Greenroom was down is read from its end.
+    #[test]
+    fn an_unknown_position_starts_near_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let book = LogBook::new(dir.path().to_path_buf()).unwrap();
+        let mut text = String::new();
+        for i in 0..20_000 {
+            text.push_str(&format!("old line {i}\n"));
+        }
+        text.push_str("the last line\n");
+        std::fs::write(book.path("api"), &text).unwrap();
+        let lines = book.poll("api");
+        assert!(lines.len() < 10_000, "{} lines read", lines.len());
+        assert!(
+            lines[0].text.starts_with("old line "),
+            "a whole first line: {}",
+            lines[0].text
+        );
+        assert_eq!(lines.last().unwrap().text, "the last line");
+        assert_eq!(book.tail_file("api", 1), vec!["the last line"]);
     }
 
     #[test]

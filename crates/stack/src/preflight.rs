@@ -13,8 +13,10 @@
 //! Ports of services that are already running under Greenroom are not checked (they are
 //! ours), nor ports held by this process or by a process descended from it or from a
 //! service's process; a port range is checked up to its first 16 ports. Variables whose
-//! names look secret (`KEY`, `SECRET`, `TOKEN`, `PASSWORD`) are reported as set or not,
-//! never with their value. [`of_stack`] gathers this input from a stack as it is now;
+//! names look secret (`KEY`, `SECRET`, `TOKEN`, `PASSWORD`; unset, they block) or whose
+//! values are never shown ([`greenroom_core::hides_value`]: also `DATABASE_URL`, `*_DSN`,
+//! `*_PASS*`, `AUTH*`…) are reported as set or not, never with their value; a URL's
+//! password is masked in any other value. [`of_stack`] gathers this input from a stack as it is now;
 //! [`run`] checks it.
 
 use crate::manifest::{Manifest, PortSpec, Protocol, ServiceKind, ServiceSpec};
@@ -76,6 +78,59 @@ pub const VENV_MISSING: &str = "its virtualenv is missing";
 pub const VENV_BROKEN: &str = "its virtualenv is broken";
 pub const VENV_NOT_ONE: &str = "its `venv` folder is not a virtualenv";
 pub const VENV_OUTSIDE: &str = "its `venv` path leaves the stack's folder";
+
+/// The variables a stack's services see: this process's environment, then the stack's env
+/// files in order (a later file wins).
+fn stack_env(manifest: &Manifest, root: &Path) -> BTreeMap<String, String> {
+    let mut env: BTreeMap<String, String> = std::env::vars().collect();
+    let process_env = env.clone();
+    let outer = |name: &str| process_env.get(name).cloned();
+    let mut files: Vec<&String> = manifest.env_files.iter().collect();
+    for spec in manifest.services.values() {
+        files.extend(spec.env_files.iter());
+    }
+    for file in files {
+        if let Ok(text) = std::fs::read_to_string(root.join(file))
+            && let Ok(vars) = crate::dotenv::parse(&text, &outer)
+        {
+            env.extend(vars);
+        }
+    }
+    env
+}
+
+/// The values a stack's logs must never show: of every variable whose value is hidden
+/// ([`greenroom_core::hides_value`], [`looks_secret`]) in the stack's environment and in
+/// its services' `env`, and the passwords of URLs there.
+pub fn secret_values(manifest: &Manifest, root: &Path) -> Vec<String> {
+    let mut env = stack_env(manifest, root);
+    for spec in manifest.services.values() {
+        env.extend(spec.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    let mut values: Vec<String> = Vec::new();
+    for (name, value) in &env {
+        if value.contains("${") {
+            continue; // a reference, not a value
+        }
+        if greenroom_core::hides_value(name) || looks_secret(name) {
+            values.push(value.clone());
+        } else if let Some(password) = url_password(value) {
+            values.push(password.to_owned());
+        }
+    }
+    values.retain(|v| v.chars().count() >= greenroom_core::secrets::MIN_SECRET_LEN);
+    values.sort();
+    values.dedup();
+    values
+}
+
+/// The password in `scheme://user:password@host…`, if there is one.
+fn url_password(value: &str) -> Option<&str> {
+    let rest = &value[value.find("://")? + 3..];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let userinfo = &authority[..authority.rfind('@')?];
+    Some(&userinfo[userinfo.find(':')? + 1..]).filter(|p| !p.is_empty())
+}
 
 pub fn looks_secret(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
@@ -373,10 +428,10 @@ pub async fn run(input: PreflightInput<'_>) -> Preflight {
             });
         }
         variables.push(VariableCheck {
-            shown: match (value, secret) {
-                (None, _) => String::new(),
-                (Some(_), true) => "••••••••".into(),
-                (Some(v), false) => v.clone(),
+            shown: match value {
+                None => String::new(),
+                Some(_) if secret || greenroom_core::hides_value(&name) => "••••••••".into(),
+                Some(v) => greenroom_core::mask_url_password(v),
             },
             name,
             services,
@@ -449,20 +504,7 @@ pub async fn of_stack(
         .chain([std::process::id()])
         .collect();
     let our_pids = crate::process::descendants(&roots);
-    let mut env: BTreeMap<String, String> = std::env::vars().collect();
-    let process_env = env.clone();
-    let outer = |name: &str| process_env.get(name).cloned();
-    let mut files: Vec<&String> = manifest.env_files.iter().collect();
-    for spec in manifest.services.values() {
-        files.extend(spec.env_files.iter());
-    }
-    for file in files {
-        if let Ok(text) = std::fs::read_to_string(root.join(file))
-            && let Ok(vars) = crate::dotenv::parse(&text, &outer)
-        {
-            env.extend(vars);
-        }
-    }
+    let env = stack_env(manifest, root);
     let mut env_files: Vec<(PathBuf, Option<String>)> = Vec::new();
     let first_of = |pred: &dyn Fn(&ServiceSpec) -> bool| {
         manifest
@@ -652,5 +694,67 @@ mod tests {
         let mode = report.variables.iter().find(|v| v.name == "MODE").unwrap();
         assert_eq!((mode.set, mode.shown.as_str()), (true, "dev"));
         drop(holder);
+    }
+
+    /// Issue 13.16: pre-flight printed the values of DATABASE_URL and friends.
+    #[tokio::test]
+    async fn values_of_secret_looking_variables_are_never_shown() {
+        let names = [
+            "DATABASE_URL",
+            "DB_PASS",
+            "SENTRY_DSN",
+            "AUTH_HEADER",
+            "JWT_SECRET",
+            "REDIS_URL",
+            "MODE",
+        ];
+        let mut manifest = Manifest::default();
+        manifest.services.insert(
+            "api".into(),
+            ServiceSpec {
+                command: Some("true".into()),
+                env: names
+                    .iter()
+                    .map(|n| ((*n).to_owned(), format!("${{{n}}}")))
+                    .collect(),
+                ..Default::default()
+            },
+        );
+        let env: BTreeMap<String, String> = [
+            ("DATABASE_URL", "postgres://app:hunter2@db/x"),
+            ("DB_PASS", "hunter2"),
+            ("SENTRY_DSN", "https://abc123@sentry.example/1"),
+            ("AUTH_HEADER", "Bearer abcdef"),
+            ("JWT_SECRET", "s3cr3t-value"),
+            ("REDIS_URL", "redis://:redispass@127.0.0.1:6379"),
+            ("MODE", "dev"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let report = run(PreflightInput {
+            manifest: &manifest,
+            root: dir.path(),
+            tool_dirs: &[],
+            running: &BTreeSet::new(),
+            our_pids: &BTreeSet::new(),
+            env: &env,
+            env_files: &[],
+        })
+        .await;
+        let shown = serde_json::to_string(&report.variables).unwrap()
+            + &serde_json::to_string(&report.findings).unwrap();
+        for secret in ["hunter2", "abc123", "abcdef", "s3cr3t", "redispass"] {
+            assert!(!shown.contains(secret), "{secret} shown in {shown}");
+        }
+        let redis = report
+            .variables
+            .iter()
+            .find(|v| v.name == "REDIS_URL")
+            .unwrap();
+        assert_eq!(redis.shown, "redis://:••••••@127.0.0.1:6379");
+        let mode = report.variables.iter().find(|v| v.name == "MODE").unwrap();
+        assert_eq!(mode.shown, "dev");
     }
 }

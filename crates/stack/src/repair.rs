@@ -599,7 +599,11 @@ mod tests {
             .unwrap();
         assert!(recreate.needs_confirmation);
         assert!(recreate.detail.contains("lost"), "{}", recreate.detail);
-        let restart = d.actions.iter().find(|a| a.kind == RepairKind::Restart).unwrap();
+        let restart = d
+            .actions
+            .iter()
+            .find(|a| a.kind == RepairKind::Restart)
+            .unwrap();
         assert!(!restart.needs_confirmation, "a restart loses nothing");
     }
 

@@ -355,6 +355,9 @@ impl Supervisor {
             dir: dir.clone(),
             reason: e.to_string(),
         })?;
+        // What a service logs is shown in the UI, events and reports: never a secret of
+        // the stack's environment.
+        logs.set_secret_values(crate::preflight::secret_values(&manifest, &root));
         let state_path = dir.join("state.json");
         let (state, note) = state::load(&state_path, &name);
         let mut notes: Vec<String> = note.into_iter().collect();

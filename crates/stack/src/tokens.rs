@@ -215,18 +215,17 @@ mod tests {
             room_config: None,
         })
         .unwrap();
-        std::fs::write(
-            &real,
-            format!("A=1\r\nLIVEKIT_TOKEN={expired}\r\nB=2\r\n"),
-        )
-        .unwrap();
+        std::fs::write(&real, format!("A=1\r\nLIVEKIT_TOKEN={expired}\r\nB=2\r\n")).unwrap();
         std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o600)).unwrap();
         std::os::unix::fs::symlink("secrets.env", &link).unwrap();
         let found = find_expired(std::slice::from_ref(&link));
         assert_eq!(found.len(), 1);
         regenerate(&found[0], "devkey", "secret").unwrap();
         assert!(
-            std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(),
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink(),
             "the link stays a link"
         );
         let text = std::fs::read_to_string(&real).unwrap();

@@ -637,3 +637,49 @@ fn a_venv_outside_the_stack_is_a_manifest_error() {
         );
     }
 }
+
+/// Issue 13.16: only JWTs were masked in service logs; a configured secret's value was
+/// shown as the service printed it.
+#[tokio::test]
+async fn a_configured_secret_never_shows_in_a_services_log() {
+    let port = free_port();
+    let s = stack(&format!(
+        r#"
+[services.agent]
+command = "FIXTURE"
+args = ["--port", "{port}", "--say", "calling Mistral with sk-test-0123456789abcdef"]
+env = {{ MISTRAL_API_KEY = "sk-test-0123456789abcdef" }}
+[services.agent.probe]
+type = "tcp"
+port = {port}
+"#
+    ));
+    let report = s.supervisor.up(&[], |_| {}).await.unwrap();
+    assert!(report.ok, "{report:?}");
+    let line = eventually(
+        "the service's line in its log",
+        Duration::from_secs(20),
+        async || {
+            s.supervisor
+                .logs()
+                .recent(Some("agent"), 50)
+                .into_iter()
+                .find(|l| l.text.contains("calling Mistral"))
+        },
+    )
+    .await;
+    assert_eq!(line.text, "calling Mistral with ••••••");
+    assert!(
+        s.supervisor
+            .logs()
+            .tail_file("agent", 50)
+            .iter()
+            .all(|l| !l.contains("sk-test-0123456789abcdef"))
+    );
+    let file = std::fs::read_to_string(s.supervisor.logs().path("agent")).unwrap();
+    assert!(
+        file.contains("sk-test"),
+        "the service's own file is left as it wrote it"
+    );
+    s.supervisor.down().await;
+}

@@ -109,6 +109,17 @@ impl Api {
         )
         .map_err(ApiError::of)?;
         notes.extend(attach_notes);
+        // Greenroom's own secrets never show in a service's log lines either.
+        let settings = settings::load(&self.home.settings_file()).settings;
+        supervisor.logs().add_secret_values(
+            [
+                settings.livekit_api_key,
+                settings.livekit_api_secret,
+                settings.mistral_api_key,
+            ]
+            .into_iter()
+            .flatten(),
+        );
         let _ = self.stack.started.set(std::time::Instant::now());
         if let Some(endpoint) = greenroom_core::lock_unpoisoned(&self.stack.control).clone() {
             let dir = greenroom_stack::supervisor::stack_dir(
