@@ -14,7 +14,11 @@
 //! `default`, `message` and `other` may themselves contain interpolations
 //! (`${A:-${B:-x}}`). A `$` not followed by `{`, `$` or a name is kept as it is. A name is
 //! `[A-Za-z_][A-Za-z0-9_]*`. Unset variables used without a default are collected in
-//! [`Interpolated::unset`] (compose warns about them; so do we).
+//! [`Interpolated::unset`] (compose warns about them; so do we). Nesting stops at
+//! [`MAX_NESTING`] levels, with an error (no input can exhaust the stack).
+
+/// How deep `${A:-${B:-…}}` may nest.
+pub const MAX_NESTING: usize = 32;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message} (at character {offset})")]
@@ -44,7 +48,7 @@ pub fn interpolate(
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Interpolated, InterpolationError> {
     let mut out = Interpolated::default();
-    let rest = expand(input, 0, lookup, &mut out, false)?;
+    let rest = expand(input, 0, lookup, &mut out, false, 0)?;
     debug_assert!(rest == input.len());
     Ok(out)
 }
@@ -64,6 +68,7 @@ fn expand(
     lookup: &dyn Fn(&str) -> Option<String>,
     out: &mut Interpolated,
     nested: bool,
+    depth: usize,
 ) -> Result<usize, InterpolationError> {
     let bytes = input.as_bytes();
     let mut i = start;
@@ -82,7 +87,7 @@ fn expand(
                 out.value.push('$');
                 i += 2;
             }
-            Some(b'{') => i = braced(input, i, lookup, out)?,
+            Some(b'{') => i = braced(input, i, lookup, out, depth)?,
             Some(&b) if is_name_start(b as char) => {
                 let end = input[i + 1..]
                     .find(|ch: char| !is_name_char(ch))
@@ -115,11 +120,17 @@ fn braced(
     dollar: usize,
     lookup: &dyn Fn(&str) -> Option<String>,
     out: &mut Interpolated,
+    depth: usize,
 ) -> Result<usize, InterpolationError> {
     let err = |message: String| InterpolationError {
         offset: dollar,
         message,
     };
+    if depth >= MAX_NESTING {
+        return Err(err(format!(
+            "interpolations nested more than {MAX_NESTING} deep"
+        )));
+    }
     let name_start = dollar + 2;
     let name_end = input[name_start..]
         .find(|ch: char| !is_name_char(ch))
@@ -157,11 +168,14 @@ fn braced(
     // The word after the operator, itself interpolated (into a scratch buffer).
     let mut word = Interpolated::default();
     let word_start = name_end + op_len;
-    let close = expand(input, word_start, lookup, &mut word, true).map_err(|mut e| {
-        e.offset = dollar;
-        e.message = format!("`${{{name}{op}…` is never closed by `}}`");
-        e
-    })?;
+    let close =
+        expand(input, word_start, lookup, &mut word, true, depth + 1).map_err(|mut e| {
+            if !e.message.contains("nested more than") {
+                e.offset = dollar;
+                e.message = format!("`${{{name}{op}…` is never closed by `}}`");
+            }
+            e
+        })?;
     let set = value.is_some();
     let non_empty = value.as_deref().is_some_and(|v| !v.is_empty());
     let chosen = match op {
@@ -258,6 +272,15 @@ mod tests {
             assert!(e.offset <= bad.len(), "{bad}: {e}");
         }
         assert_eq!(env("ab ${").unwrap_err().offset, 3);
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let deep = format!("{}x{}", "${A:-".repeat(100_000), "}".repeat(100_000));
+        let err = env(&deep).unwrap_err();
+        assert!(err.message.contains("nested more than 32"), "{err}");
+        let fine = format!("{}x{}", "${A:-".repeat(10), "}".repeat(10));
+        assert_eq!(env(&fine).unwrap(), "x");
     }
 
     #[test]

@@ -10,14 +10,20 @@
 //!   earlier ones winning) that the mapping does not define itself; the `<<` entry is removed.
 //! - Plain scalars `~`, `null`, `Null`, `NULL` and the empty plain scalar are null.
 //! - Only the first document of a stream is read.
-//! - At most [`MAX_NODES`] nodes are built, so that an alias bomb is an error, not an
-//!   out-of-memory.
+//! - At most [`MAX_NODES`] nodes and [`MAX_EXPANDED_BYTES`] bytes of scalar text are
+//!   built, counting every copy an alias makes, so that an alias bomb (many aliases, or a
+//!   few of a huge anchored string) is an error, not an out-of-memory; and nesting stops at
+//!   [`MAX_DEPTH`] levels.
 
 use std::collections::HashMap;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 pub const MAX_NODES: usize = 1_000_000;
+/// Scalar text the tree may hold, aliases' copies included.
+pub const MAX_EXPANDED_BYTES: usize = 64 * 1024 * 1024;
+/// How deep sequences and mappings may nest.
+pub const MAX_DEPTH: usize = 128;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct YamlNode {
@@ -108,11 +114,17 @@ impl YamlNode {
         }
     }
 
-    fn count(&self) -> usize {
-        1 + match &self.value {
-            YamlValue::Seq(items) => items.iter().map(YamlNode::count).sum(),
-            YamlValue::Map(entries) => entries.iter().map(|(k, v)| k.count() + v.count()).sum(),
-            _ => 0,
+    /// How many nodes, and how many bytes of scalar text, this node holds.
+    fn size(&self) -> (usize, usize) {
+        let add = |(n, b): (usize, usize), (n2, b2): (usize, usize)| (n + n2, b + b2);
+        match &self.value {
+            YamlValue::Seq(items) => items.iter().map(YamlNode::size).fold((1, 0), add),
+            YamlValue::Map(entries) => entries
+                .iter()
+                .map(|(k, v)| add(k.size(), v.size()))
+                .fold((1, 0), add),
+            YamlValue::Scalar { text, .. } => (1, text.len()),
+            _ => (1, 0),
         }
     }
 }
@@ -126,10 +138,12 @@ enum Open {
 #[derive(Default)]
 struct Builder {
     stack: Vec<Open>,
-    /// Anchored nodes and their size, so that an alias is refused before it is copied.
-    anchors: HashMap<usize, (YamlNode, usize)>,
+    /// Anchored nodes and their size (nodes, bytes), so that an alias is refused before it
+    /// is copied.
+    anchors: HashMap<usize, (YamlNode, (usize, usize))>,
     root: Option<YamlNode>,
     nodes: usize,
+    bytes: usize,
     error: Option<YamlError>,
     documents: usize,
 }
@@ -139,6 +153,22 @@ fn at(mark: Marker) -> (usize, usize) {
 }
 
 impl Builder {
+    /// Why adding `nodes` and `bytes` would be too much, if it would.
+    fn over_budget(&self, nodes: usize, bytes: usize) -> Option<String> {
+        if self.nodes.saturating_add(nodes) > MAX_NODES {
+            Some(format!(
+                "more than {MAX_NODES} values (an alias expanding without end?)"
+            ))
+        } else if self.bytes.saturating_add(bytes) > MAX_EXPANDED_BYTES {
+            Some(format!(
+                "more than {} MiB of text once aliases are expanded (an alias of a huge value, many times?)",
+                MAX_EXPANDED_BYTES / 1024 / 1024
+            ))
+        } else {
+            None
+        }
+    }
+
     fn fail(&mut self, mark: Marker, message: impl Into<String>) {
         if self.error.is_none() {
             let (line, column) = at(mark);
@@ -150,19 +180,17 @@ impl Builder {
         }
     }
 
-    /// Places a finished node; `added` is how many new nodes it brings (a copy made for
-    /// an alias brings all of its own; a container was counted when it opened).
-    fn push_value(&mut self, node: YamlNode, anchor: usize, mark: Marker, added: usize) {
-        self.nodes += added;
-        if self.nodes > MAX_NODES {
-            self.fail(
-                mark,
-                format!("more than {MAX_NODES} values (an alias expanding without end?)"),
-            );
+    /// Places a finished node; `added` is how many new nodes and bytes it brings (a copy
+    /// made for an alias brings all of its own; a container was counted when it opened).
+    fn push_value(&mut self, node: YamlNode, anchor: usize, mark: Marker, added: (usize, usize)) {
+        self.nodes += added.0;
+        self.bytes += added.1;
+        if let Some(message) = self.over_budget(0, 0) {
+            self.fail(mark, message);
             return;
         }
         if anchor != 0 {
-            let size = node.count();
+            let size = node.size();
             self.anchors.insert(anchor, (node.clone(), size));
         }
         match self.stack.last_mut() {
@@ -202,13 +230,17 @@ impl MarkedEventReceiver for Builder {
                 } else {
                     YamlValue::Scalar { text, plain }
                 };
-                self.push_value(blank(value), anchor, mark, 1);
+                let bytes = match &value {
+                    YamlValue::Scalar { text, .. } => text.len(),
+                    _ => 0,
+                };
+                self.push_value(blank(value), anchor, mark, (1, bytes));
             }
             Event::Alias(id) => match self.anchors.get(&id) {
-                Some((_, size)) if self.nodes + size > MAX_NODES => self.fail(
-                    mark,
-                    format!("more than {MAX_NODES} values (an alias expanding without end?)"),
-                ),
+                Some((_, size)) if self.over_budget(size.0, size.1).is_some() => {
+                    let message = self.over_budget(size.0, size.1).unwrap_or_default();
+                    self.fail(mark, message)
+                }
                 Some((node, size)) => {
                     let (node, size) = (node.clone(), *size);
                     self.push_value(node, 0, mark, size)
@@ -218,6 +250,9 @@ impl MarkedEventReceiver for Builder {
                     "an alias refers to an anchor that is not defined before it",
                 ),
             },
+            Event::SequenceStart(..) | Event::MappingStart(..) if self.stack.len() >= MAX_DEPTH => {
+                self.fail(mark, format!("nested more than {MAX_DEPTH} levels deep"));
+            }
             Event::SequenceStart(anchor, _) => {
                 self.nodes += 1;
                 self.stack
@@ -231,7 +266,7 @@ impl MarkedEventReceiver for Builder {
             Event::SequenceEnd => {
                 if let Some(Open::Seq(mut node, anchor, items)) = self.stack.pop() {
                     node.value = YamlValue::Seq(items);
-                    self.push_value(node, anchor, mark, 0);
+                    self.push_value(node, anchor, mark, (0, 0));
                 }
             }
             Event::MappingEnd => {
@@ -239,7 +274,7 @@ impl MarkedEventReceiver for Builder {
                     match merge_keys(entries) {
                         Ok(entries) => {
                             node.value = YamlValue::Map(entries);
-                            self.push_value(node, anchor, mark, 0);
+                            self.push_value(node, anchor, mark, (0, 0));
                         }
                         Err((l, c, message)) => {
                             self.error = Some(YamlError {
@@ -379,6 +414,36 @@ mod tests {
         }
         let err = parse(&text).unwrap_err();
         assert!(err.message.contains("alias"), "{err}");
+    }
+
+    /// Issue 13.13: a few aliases of a big string expanded to gigabytes within the node cap.
+    #[test]
+    fn an_alias_bomb_by_bytes_is_an_error() {
+        let big = "x".repeat(1024 * 1024);
+        let mut text = format!("big: &big \"{big}\"\nmany: [");
+        for _ in 0..100 {
+            text.push_str("*big, ");
+        }
+        text.push_str("]\n");
+        let err = parse(&text).unwrap_err();
+        assert!(err.message.contains("MiB"), "{err}");
+        assert!(err.line >= 2, "{err}");
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let text = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let err = parse(&text).unwrap_err();
+        // yaml-rust2 stops at 256 levels itself; ours stops sooner.
+        assert!(
+            err.message.contains("nested") || err.message.contains("recursion"),
+            "{err}"
+        );
+        let text = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        let err = parse(&text).unwrap_err();
+        assert!(err.message.contains("nested more than 128"), "{err}");
+        let ok = format!("{}1{}", "[".repeat(50), "]".repeat(50));
+        assert!(parse(&ok).is_ok());
     }
 
     proptest::proptest! {
