@@ -323,11 +323,30 @@ pub fn read_project(root: &Path, agent_paths: &[String]) -> Project {
         }
     }
     for rel in agent_paths {
+        // `paths = ["/"]` would read the whole disk: only folders inside the project.
+        if !stays_inside(rel) {
+            project.skipped.push(Skipped {
+                file: rel.clone(),
+                reason: format!(
+                    "`[agent] paths` entry {rel:?} leaves the project's folder, so it is ignored: give a folder inside it, such as \"services/agent\""
+                ),
+            });
+            continue;
+        }
         let dir = root.join(rel);
         if !dir.is_dir() {
             continue;
         }
         for entry in walker(&dir).filter_map(Result::ok) {
+            if project.agent_files.len() >= MAX_AGENT_FILES {
+                project.skipped.push(Skipped {
+                    file: dir.display().to_string(),
+                    reason: format!(
+                        "more than {MAX_AGENT_FILES} Python files under the agent's paths; the rest are not read (narrow `[agent] paths`)"
+                    ),
+                });
+                break;
+            }
             if entry.path().extension().is_some_and(|e| e == "py")
                 && let Ok((text, _, _)) = read_file(entry.path())
             {
@@ -336,6 +355,23 @@ pub fn read_project(root: &Path, agent_paths: &[String]) -> Project {
         }
     }
     project
+}
+
+/// The most Python files read from the agent's paths.
+pub const MAX_AGENT_FILES: usize = 2_000;
+
+/// Whether a relative path from a rules file stays inside the project: not empty, not
+/// absolute (nor rooted, nor with a drive), no `..`.
+fn stays_inside(rel: &str) -> bool {
+    use std::path::Component;
+    let rel = rel.trim();
+    !rel.is_empty()
+        && !rel.starts_with(['/', '\\'])
+        && rel.as_bytes().get(1) != Some(&b':')
+        && !rel.split(['/', '\\']).any(|p| p == "..")
+        && Path::new(rel)
+            .components()
+            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
 }
 
 /// Resolves an import of `from` (a file of `package`) to a file of the same package.
@@ -388,6 +424,26 @@ mod tests {
                 && reasons.iter().any(|r| r.contains("UTF-8")),
             "{reasons:?}"
         );
+    }
+
+    #[test]
+    fn agent_paths_outside_the_project_are_skipped_with_why() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("agent")).unwrap();
+        std::fs::write(dir.path().join("agent/main.py"), "print('Marie')\n").unwrap();
+        for bad in ["/", "..", "../../etc", "agent/../..", "C:\\Windows", ""] {
+            let p = read_project(dir.path(), &[bad.to_owned()]);
+            assert!(p.agent_files.is_empty(), "{bad:?}");
+            assert!(
+                p.skipped
+                    .iter()
+                    .any(|s| s.reason.contains("leaves the project")),
+                "{bad:?}: {:?}",
+                p.skipped
+            );
+        }
+        let p = read_project(dir.path(), &["agent".to_owned(), "./agent/".to_owned()]);
+        assert_eq!(p.agent_files.len(), 2);
     }
 
     #[test]

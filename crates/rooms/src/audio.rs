@@ -209,8 +209,11 @@ pub fn decode_wav(bytes: &[u8]) -> Result<Vec<i16>, String> {
     }
     let (tag, channels, rate, bits) = format.ok_or("no `fmt ` chunk: the file is damaged")?;
     let data = data.ok_or("no `data` chunk: the file has no audio")?;
-    if channels == 0 || rate == 0 {
-        return Err(format!("{channels} channels at {rate} Hz is not audio"));
+    // Below 1 kHz, resampling to 48 kHz makes 48 000 samples per input sample.
+    if channels == 0 || !(1_000..=384_000).contains(&rate) {
+        return Err(format!(
+            "{channels} channels at {rate} Hz is not audio Greenroom plays (1 000 to 384 000 Hz): convert it with `sox in.wav -r 48000 out.wav`"
+        ));
     }
     let width = match (tag, bits) {
         (1, 8) => 1,
@@ -341,6 +344,15 @@ pub fn dominant_frequency(samples: &[i16], low: f64, high: f64) -> Option<f64> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// Issue 13.13: resampling a 1 Hz WAV to 48 kHz made 48 000 samples per sample.
+    #[test]
+    fn an_absurd_sample_rate_is_refused() {
+        let mut wav = encode_wav(&[0; 4800]);
+        wav[24..28].copy_from_slice(&1u32.to_le_bytes());
+        let e = decode_wav(&wav).unwrap_err();
+        assert!(e.contains("1 Hz") && e.contains("sox"), "{e}");
+    }
 
     fn collect(source: &mut dyn PcmSource, frames: usize) -> Vec<i16> {
         let mut out = Vec::new();

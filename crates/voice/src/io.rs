@@ -6,7 +6,8 @@
 //! known utterances and see exactly what Marie said and when she was cut off.
 //!
 //! Semantics:
-//! - All PCM is **mono f32** in `[-1, 1]` at a declared sample rate (1 ..= [`MAX_SAMPLE_RATE`]).
+//! - All PCM is **mono f32** in `[-1, 1]` at a declared sample rate ([`MIN_SAMPLE_RATE`] ..=
+//!   [`MAX_SAMPLE_RATE`]; below it, resampling to 16 or 48 kHz would make gigabytes).
 //! - [`AudioIn::next_chunk`] waits at most `timeout` and returns [`Next::Chunk`] (one chunk,
 //!   stamped with the [`Instant`] its **first** sample was captured), [`Next::Waiting`] (nothing
 //!   yet; call again) or [`Next::Ended`] (the source is exhausted for good). A device
@@ -31,13 +32,17 @@ use greenroom_core::{Classified, ErrorKind, lock_unpoisoned};
 
 /// The highest sample rate accepted anywhere in this crate.
 pub const MAX_SAMPLE_RATE: u32 = 384_000;
+/// The lowest sample rate accepted (telephony is 8 kHz).
+pub const MIN_SAMPLE_RATE: u32 = 1_000;
 /// How soon after [`AudioOut::stop`] returns every implementation must be silent.
 pub const MAX_STOP_LATENCY: Duration = Duration::from_millis(100);
 
 /// What can go wrong feeding or taking PCM.
 #[derive(Debug, thiserror::Error)]
 pub enum AudioError {
-    #[error("a sample rate of {rate} Hz is not usable: give 1 ..= {MAX_SAMPLE_RATE} Hz")]
+    #[error(
+        "a sample rate of {rate} Hz is not usable: give {MIN_SAMPLE_RATE} ..= {MAX_SAMPLE_RATE} Hz"
+    )]
     BadSampleRate { rate: u32 },
     #[error("the audio script is not usable: {reason}")]
     BadScript { reason: String },
@@ -82,7 +87,7 @@ impl Classified for AudioError {
 
 /// Checks a sample rate against 1 ..= [`MAX_SAMPLE_RATE`].
 pub fn check_rate(rate: u32) -> Result<u32, AudioError> {
-    if (1..=MAX_SAMPLE_RATE).contains(&rate) {
+    if (MIN_SAMPLE_RATE..=MAX_SAMPLE_RATE).contains(&rate) {
         Ok(rate)
     } else {
         Err(AudioError::BadSampleRate { rate })
@@ -559,7 +564,7 @@ mod tests {
     fn bad_scripts_are_refused_with_their_reason() {
         let e = ScriptedInput::new(Script::new(0, vec![])).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidInput);
-        assert!(e.to_string().contains("1 ..= 384000 Hz"), "{e}");
+        assert!(e.to_string().contains("1000 ..= 384000 Hz"), "{e}");
         let e = ScriptedInput::new(Script {
             chunk: Duration::ZERO,
             ..Script::new(16_000, vec![])

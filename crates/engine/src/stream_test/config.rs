@@ -136,7 +136,10 @@ impl StreamTestConfig {
         if suite == Suite::Load
             && (self.publishers == 0
                 || self.subscribers == 0
-                || self.publishers * self.subscribers > 400)
+                || self
+                    .publishers
+                    .checked_mul(self.subscribers)
+                    .is_none_or(|streams| streams > 400))
         {
             return bad(format!(
                 "load needs 1..=400 streams (publishers × subscribers), not {} × {}",
@@ -190,6 +193,25 @@ mod tests {
         let e = config.overlay_file(&path).unwrap_err().to_string();
         assert!(e.contains("pakets") && e.contains("keys:"), "{e}");
         assert_eq!(config.packets, Some(7), "a bad file changes nothing");
+    }
+
+    /// Issue 13.13: `publishers × subscribers` overflowed u32 (a panic in debug builds,
+    /// a wrapped small number that passed the check in release builds).
+    #[test]
+    fn huge_stream_counts_are_refused_not_overflowed() {
+        let config = StreamTestConfig {
+            publishers: 65_536,
+            subscribers: 65_536,
+            ..Default::default()
+        };
+        let e = config.validate(Suite::Load).unwrap_err().to_string();
+        assert!(e.contains("65536 × 65536"), "{e}");
+        let fine = StreamTestConfig {
+            publishers: 20,
+            subscribers: 20,
+            ..Default::default()
+        };
+        assert!(fine.validate(Suite::Load).is_ok());
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub enum WavError {
     NoData,
     #[error("the WAV is {bits}-bit with format tag {tag}; only 16-bit integer PCM is read")]
     Unsupported { tag: u16, bits: u16 },
-    #[error("the WAV declares {channels} channels at {rate} Hz")]
+    #[error("the WAV declares {channels} channels at {rate} Hz (1 000 to 384 000 Hz are read)")]
     BadFormat { channels: u16, rate: u32 },
 }
 
@@ -71,7 +71,8 @@ pub fn parse_wav(bytes: &[u8]) -> Result<Pcm16, WavError> {
                 if !(tag == 1 || tag == 0xFFFE) || bits != 16 {
                     return Err(WavError::Unsupported { tag, bits });
                 }
-                if channels == 0 || rate == 0 {
+                // Resampling a 1 Hz WAV to 24 kHz would make 24 000 samples per sample.
+                if channels == 0 || !(1_000..=384_000).contains(&rate) {
                     return Err(WavError::BadFormat { channels, rate });
                 }
                 format = Some((channels, rate));
@@ -184,6 +185,22 @@ pub fn resample(pcm: &Pcm16, to: u32) -> Pcm16 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 13.13: a 1 Hz WAV resampled to 24 kHz made 24 000 samples per sample.
+    #[test]
+    fn an_absurd_sample_rate_is_refused() {
+        for rate in [1, 999, 1_000_000] {
+            let wav = encode_wav(&Pcm16 {
+                sample_rate: rate,
+                samples: vec![0; 1000],
+            });
+            assert!(
+                matches!(parse_wav(&wav), Err(WavError::BadFormat { .. })),
+                "{rate} Hz"
+            );
+        }
+        assert!(parse_wav(&encode_wav(&tone(8_000, 0.1))).is_ok());
+    }
 
     fn tone(rate: u32, secs: f64) -> Pcm16 {
         let n = (f64::from(rate) * secs) as usize;
