@@ -49,7 +49,17 @@ struct TextStream {
     topic: String,
     attributes: HashMap<String, String>,
     chunks: BTreeMap<u64, Vec<u8>>,
+    /// Bytes of `chunks` so far.
+    bytes: usize,
 }
+
+/// Text streams one participant may have open at once; a header beyond this is ignored.
+/// Any peer in the room can send them, so what they hold is bounded.
+pub const MAX_OPEN_STREAMS_PER_PARTICIPANT: usize = 16;
+/// Text streams open at once in the room.
+pub const MAX_OPEN_STREAMS: usize = 256;
+/// The most text one stream may carry; a stream that grows past it is dropped.
+pub const MAX_STREAM_BYTES: usize = 1024 * 1024;
 
 impl RoomState {
     /// We are `own_sid`; `others` are (sid, identity) of those already in the room.
@@ -133,6 +143,25 @@ impl RoomState {
                 })
             }
             Value::StreamHeader(header) => {
+                // Bounded (any peer may open streams), and a stream id another peer uses
+                // is not taken over.
+                let theirs = self
+                    .text_streams
+                    .values()
+                    .filter(|s| s.participant == from)
+                    .count();
+                let existing = self.text_streams.get(&header.stream_id);
+                let restarts_own = existing.is_some_and(|s| s.participant == from);
+                if existing.is_some_and(|s| s.participant != from)
+                    || (!restarts_own
+                        && (theirs >= MAX_OPEN_STREAMS_PER_PARTICIPANT
+                            || self.text_streams.len() >= MAX_OPEN_STREAMS))
+                {
+                    tracing::debug!(
+                        "a text stream from {from} is ignored (too many open, or a reused id)"
+                    );
+                    return None;
+                }
                 self.text_streams.insert(
                     header.stream_id,
                     TextStream {
@@ -140,17 +169,40 @@ impl RoomState {
                         topic: header.topic,
                         attributes: header.attributes,
                         chunks: BTreeMap::new(),
+                        bytes: 0,
                     },
                 );
                 None
             }
             Value::StreamChunk(chunk) => {
-                if let Some(stream) = self.text_streams.get_mut(&chunk.stream_id) {
-                    stream.chunks.insert(chunk.chunk_index, chunk.content);
+                let Some(stream) = self.text_streams.get_mut(&chunk.stream_id) else {
+                    return None;
+                };
+                if stream.participant != from {
+                    return None; // only the stream's sender writes to it
+                }
+                let previous = stream
+                    .chunks
+                    .insert(chunk.chunk_index, chunk.content)
+                    .map_or(0, |c| c.len());
+                let added = stream.chunks[&chunk.chunk_index].len();
+                stream.bytes = stream.bytes - previous + added;
+                if stream.bytes > MAX_STREAM_BYTES {
+                    tracing::debug!(
+                        "a text stream from {from} passed {MAX_STREAM_BYTES} bytes: dropped"
+                    );
+                    self.text_streams.remove(&chunk.stream_id);
                 }
                 None
             }
             Value::StreamTrailer(trailer) => {
+                if self
+                    .text_streams
+                    .get(&trailer.stream_id)
+                    .is_some_and(|s| s.participant != from)
+                {
+                    return None;
+                }
                 let stream = self.text_streams.remove(&trailer.stream_id)?;
                 let bytes: Vec<u8> = stream.chunks.into_values().flatten().collect();
                 let mut attributes = stream.attributes;
@@ -378,6 +430,48 @@ mod tests {
             ],
         );
         assert_eq!(texts(&events)[0].2, "");
+    }
+
+    /// Issue 13.13: text streams from any peer were held without bound, and a peer could
+    /// write into another's stream.
+    #[test]
+    fn text_streams_are_bounded_and_only_their_sender_writes_them() {
+        let mut room = RoomState::new("PA_me", []);
+        // Too many streams from one peer: the extra headers are ignored.
+        for i in 0..MAX_OPEN_STREAMS_PER_PARTICIPANT + 5 {
+            feed(&mut room, &[header("spammer", &format!("s{i}"), &[])]);
+        }
+        assert_eq!(room.text_streams.len(), MAX_OPEN_STREAMS_PER_PARTICIPANT);
+        // Another peer still gets its stream through, and nobody else writes into it.
+        let events = feed(
+            &mut room,
+            &[
+                header("agent", "mine", &[]),
+                chunk("agent", "mine", 0, b"Bonjour"),
+                chunk("spammer", "mine", 1, b" INJECTED"),
+                header("spammer", "mine", &[]),
+                trailer("spammer", "mine", &[]),
+                trailer("agent", "mine", &[]),
+            ],
+        );
+        let texts: Vec<String> = events
+            .into_iter()
+            .filter_map(|e| match e {
+                ParticipantEvent::Text {
+                    text, participant, ..
+                } => Some(format!("{participant}: {text}")),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(texts, ["agent: Bonjour"]);
+        // A stream that grows too big is dropped, not kept.
+        let big = vec![b'x'; 512 * 1024];
+        feed(&mut room, &[header("agent", "big", &[])]);
+        for i in 0..3 {
+            feed(&mut room, &[chunk("agent", "big", i, &big)]);
+        }
+        assert!(!room.text_streams.contains_key("big"));
+        assert!(feed(&mut room, &[trailer("agent", "big", &[])]).is_empty());
     }
 
     #[test]
