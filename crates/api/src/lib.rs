@@ -268,7 +268,7 @@ commands! {
     /// Diagnose every unwell service, with ranked repairs.
     StackDiagnose => stack_diagnose {} -> Vec<greenroom_stack::repair::Diagnosis>;
     /// Run one proposed repair (`confirmed` for those that need it).
-    StackRepair => stack_repair { id: String, kind: greenroom_stack::repair::RepairKind, confirmed: bool } -> greenroom_stack::repair::RepairOutcome;
+    StackRepair => stack_repair { id: String, kind: greenroom_stack::repair::RepairKind, confirmed: bool, fingerprint: Option<String> } -> greenroom_stack::repair::RepairOutcome;
     /// The stack report (JSON, schema version 1).
     StackReport => stack_report {} -> serde_json::Value;
     /// Stop every service, dependents first.

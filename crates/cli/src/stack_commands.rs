@@ -519,6 +519,7 @@ pub async fn fix(api: Arc<Api>, yes: bool) -> ExitCode {
                     id: d.service.clone(),
                     kind: action.kind,
                     confirmed: true,
+                    fingerprint: Some(action.fingerprint.clone()),
                 })
                 .await;
             match outcome {

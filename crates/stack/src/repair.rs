@@ -55,6 +55,27 @@ pub struct RepairAction {
     pub target_pid: Option<u32>,
     /// `raise_timeout`: the new timeout.
     pub new_timeout_ms: Option<u64>,
+    /// What exactly the person is shown and approves: a digest of the service, the action,
+    /// its detail and its target (PID and that process's start time). A confirmed repair
+    /// carries it back; if the diagnosis changed in between (another program now holds
+    /// the port), the digest differs and the repair is refused with the new one.
+    pub fingerprint: String,
+}
+
+/// The [`RepairAction::fingerprint`] of `action` for `service` (FNV-1a, 64 bits, hex).
+pub fn fingerprint(service: &str, action: &RepairAction) -> String {
+    let target_start = action
+        .target_pid
+        .and_then(crate::process::start_time)
+        .unwrap_or_default();
+    let text = format!(
+        "{service}\u{0}{:?}\u{0}{}\u{0}{:?}\u{0}{target_start}\u{0}{:?}",
+        action.kind, action.detail, action.target_pid, action.new_timeout_ms
+    );
+    let hash = text.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
+    });
+    format!("{hash:016x}")
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -120,6 +141,7 @@ pub fn diagnose(
             needs_confirmation: true,
             target_pid: Some(pid),
             new_timeout_ms: None,
+            fingerprint: String::new(),
         });
     }
     for f in mine.iter().filter(|f| f.token.is_some()) {
@@ -134,6 +156,7 @@ pub fn diagnose(
             needs_confirmation: true,
             target_pid: None,
             new_timeout_ms: None,
+            fingerprint: String::new(),
         });
     }
     let timed_out = status
@@ -153,6 +176,7 @@ pub fn diagnose(
                 needs_confirmation: false,
                 target_pid: None,
                 new_timeout_ms: Some(new),
+                fingerprint: String::new(),
             });
         }
     }
@@ -170,6 +194,7 @@ pub fn diagnose(
             needs_confirmation: true,
             target_pid: None,
             new_timeout_ms: None,
+            fingerprint: String::new(),
         });
     }
     if spec.kind == ServiceKind::Compose {
@@ -184,6 +209,7 @@ pub fn diagnose(
             needs_confirmation: true,
             target_pid: None,
             new_timeout_ms: None,
+            fingerprint: String::new(),
         });
     }
     // A running, healthy service whose only problem is an expired token needs no restart
@@ -209,6 +235,7 @@ pub fn diagnose(
                 needs_confirmation: false,
                 target_pid: None,
                 new_timeout_ms: None,
+                fingerprint: String::new(),
             },
         );
     }
@@ -235,6 +262,9 @@ pub fn diagnose(
         }
         _ => format!("{} is down: {}", status.id, status.message),
     };
+    for action in &mut actions {
+        action.fingerprint = fingerprint(&status.id, action);
+    }
     Diagnosis {
         service: status.id.clone(),
         problem,
@@ -273,13 +303,15 @@ pub fn log_outcome(stack_dir: &std::path::Path, outcome: &RepairOutcome) {
 
 /// Runs one proposed repair of `id` (the body of [`Supervisor::repair`], which has
 /// checked that `id` exists): it must be among the actions [`diagnose`] proposes now, and
-/// confirmed when it needs to be. The outcome — done or failed, with why — is appended to
+/// confirmed when it needs to be, with the [`RepairAction::fingerprint`] of what the
+/// person saw (`approved`), which must still be what would be done. The outcome — done or failed, with why — is appended to
 /// `repairs.log` and returned; only a refusal (not proposed, not confirmed) is an error.
 pub(crate) async fn execute(
     supervisor: &Supervisor,
     id: &str,
     kind: RepairKind,
     confirmed: bool,
+    approved: Option<&str>,
 ) -> Result<RepairOutcome, SupervisorError> {
     let diagnoses = supervisor.diagnoses().await;
     let action = diagnoses
@@ -293,6 +325,13 @@ pub(crate) async fn execute(
         })?;
     if action.needs_confirmation && !confirmed {
         return Err(SupervisorError::NeedsConfirmation {
+            id: id.to_owned(),
+            detail: action.detail,
+        });
+    }
+    // A confirmation approves what was shown, not whatever holds the port now.
+    if action.needs_confirmation && approved != Some(action.fingerprint.as_str()) {
+        return Err(SupervisorError::Changed {
             id: id.to_owned(),
             detail: action.detail,
         });

@@ -120,6 +120,12 @@ pub enum SupervisorError {
     /// without confirmation; nothing was done.
     #[error("this repair needs your confirmation: {detail}")]
     NeedsConfirmation { id: String, detail: String },
+    /// Confirmed, but what the repair would do now is not what was confirmed (another
+    /// program holds the port, the diagnosis changed): nothing was done.
+    #[error(
+        "nothing was done: the situation changed since you confirmed this repair of `{id}`. It would now: {detail} Look at the new diagnosis and confirm again"
+    )]
+    Changed { id: String, detail: String },
     /// Not started: another program (named by the OS) holds one of its published ports.
     #[error("not started: port {port}{} is held by `{name}` (PID {pid}); stop it or give {id} another port (Repair… can stop it, after asking)", if *udp { "/udp" } else { "" })]
     PortHeld {
@@ -182,6 +188,7 @@ impl Classified for SupervisorError {
             Disabled { .. }
             | NotProposed { .. }
             | NeedsConfirmation { .. }
+            | Changed { .. }
             | EnvFileSyntax { .. }
             | Interpolation { .. }
             | BadPath { .. }
@@ -720,16 +727,18 @@ impl Supervisor {
     }
 
     /// Runs one proposed repair of `id` (see [`crate::repair`] for what each does).
-    /// Actions that need confirmation are refused unless `confirmed`; every attempt is
-    /// logged in `repairs.log`. A repair that was tried returns its outcome, failed or not.
+    /// Actions that need confirmation are refused unless `approved` carries the
+    /// [`crate::repair::RepairAction::fingerprint`] of the action the person confirmed, and
+    /// it is still what would be done; every attempt is logged in `repairs.log`. A repair
+    /// that was tried returns its outcome, failed or not.
     pub async fn repair(
         &self,
         id: &str,
         kind: crate::repair::RepairKind,
-        confirmed: bool,
+        approved: Option<&str>,
     ) -> Result<crate::repair::RepairOutcome, SupervisorError> {
         self.slot(id)?;
-        crate::repair::execute(self, id, kind, confirmed).await
+        crate::repair::execute(self, id, kind, approved.is_some(), approved).await
     }
 
     /// Sets the probe timeout of `id` for its coming runs (a repair of a slow service).

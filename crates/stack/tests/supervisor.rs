@@ -556,7 +556,7 @@ venv = "agent"
     );
     let refused = sources
         .supervisor
-        .repair("agent", RepairKind::RecreateVenv, true)
+        .repair("agent", RepairKind::RecreateVenv, Some("any"))
         .await;
     assert!(refused.is_err(), "even confirmed, it is not run");
     assert_eq!(
@@ -597,7 +597,11 @@ port = {port}
     assert!(offered.needs_confirmation && offered.detail.contains("renamed aside"));
     let outcome = broken
         .supervisor
-        .repair("agent", RepairKind::RecreateVenv, true)
+        .repair(
+            "agent",
+            RepairKind::RecreateVenv,
+            Some(&offered.fingerprint),
+        )
         .await
         .unwrap();
     assert!(outcome.ok, "{outcome:?}");
@@ -681,5 +685,105 @@ port = {port}
         file.contains("sk-test"),
         "the service's own file is left as it wrote it"
     );
+    s.supervisor.down().await;
+}
+
+/// Starts the fixture on `port` as a program Greenroom did not start (not even a
+/// descendant of this test: `sh` leaves it to init); its PID.
+#[cfg(unix)]
+fn foreign_listener(port: u16) -> u32 {
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "'{}' --port {port} >/dev/null 2>&1 & echo $!",
+            fixture().display()
+        ))
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+/// Issue 13.5: `confirmed: true` applied to whatever held the port when the repair ran.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_confirmed_repair_refuses_when_another_program_took_the_port_since() {
+    use greenroom_stack::repair::RepairKind;
+    let port = free_port();
+    let s = stack(&format!(
+        r#"
+[services.api]
+command = "FIXTURE"
+args = ["--port", "{port}"]
+ports = ["{port}"]
+"#
+    ));
+    let first = foreign_listener(port);
+    let listening = |port: u16| std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
+    eventually(
+        "the first holder listens",
+        Duration::from_secs(10),
+        async || listening(port).then_some(()),
+    )
+    .await;
+    let shown = eventually(
+        "a free-port repair naming the first holder",
+        Duration::from_secs(10),
+        async || {
+            s.supervisor
+                .diagnoses()
+                .await
+                .into_iter()
+                .flat_map(|d| d.actions)
+                .find(|a| a.kind == RepairKind::FreePort && a.target_pid == Some(first))
+        },
+    )
+    .await;
+    // The person looks at it; meanwhile the first program ends and another takes the port.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(first as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    eventually("the port is free", Duration::from_secs(10), async || {
+        (!listening(port)).then_some(())
+    })
+    .await;
+    let second = foreign_listener(port);
+    eventually(
+        "the second holder listens",
+        Duration::from_secs(10),
+        async || listening(port).then_some(()),
+    )
+    .await;
+    let refused = s
+        .supervisor
+        .repair("api", RepairKind::FreePort, Some(&shown.fingerprint))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("changed") && refused.contains(&second.to_string()),
+        "{refused}"
+    );
+    assert!(
+        alive(second),
+        "the program nobody approved stopping still runs"
+    );
+    // Confirmed for what it is now, it goes ahead.
+    let now = s
+        .supervisor
+        .diagnoses()
+        .await
+        .into_iter()
+        .flat_map(|d| d.actions)
+        .find(|a| a.kind == RepairKind::FreePort)
+        .unwrap();
+    let outcome = s
+        .supervisor
+        .repair("api", RepairKind::FreePort, Some(&now.fingerprint))
+        .await
+        .unwrap();
+    assert!(outcome.ok, "{outcome:?}");
+    assert!(!alive(second));
     s.supervisor.down().await;
 }

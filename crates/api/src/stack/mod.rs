@@ -308,16 +308,19 @@ impl Api {
     }
 
     /// Runs one proposed repair; those that could lose data or touch a process Greenroom
-    /// did not start need `confirmed`.
+    /// did not start need `confirmed`, with the `fingerprint` of the action the person saw
+    /// (a confirmation without it, or for a diagnosis that has changed since, is refused).
     pub async fn stack_repair(
         &self,
         id: String,
         kind: greenroom_stack::repair::RepairKind,
         confirmed: bool,
+        fingerprint: Option<String>,
     ) -> Result<greenroom_stack::repair::RepairOutcome, ApiError> {
         let (supervisor, _, _) = self.supervisor().await?;
+        let approved = confirmed.then(|| fingerprint.unwrap_or_default());
         supervisor
-            .repair(&id, kind, confirmed)
+            .repair(&id, kind, approved.as_deref())
             .await
             .map_err(ApiError::of)
     }
