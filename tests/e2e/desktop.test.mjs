@@ -28,7 +28,7 @@ test('the desktop app through tauri-driver', async (t) => {
   let session;
   try {
     await waitFor('tauri-driver to listen', () => portAccepts(port));
-    session = await WebDriverSession.create(`http://127.0.0.1:${port}`, { 'tauri:options': { application: APP } });
+    session = await createSession(`http://127.0.0.1:${port}`, { 'tauri:options': { application: APP } });
     const page = new WebDriverPage(session, 'desktop');
     const ctx = { home: dirs.home, workspace: dirs.workspace, manifest, talk: { audio, speech, home: dirs.home, dir: dirs.root } };
     await runFrameChecks(t, page, ctx);
@@ -54,3 +54,22 @@ test('the desktop app through tauri-driver', async (t) => {
     dirs.cleanup();
   }
 });
+
+/**
+ * A WebDriver session, retried while tauri-driver answers with no HTTP response at all:
+ * it listens before WebKitWebDriver (which it starts) does, and on a loaded machine the
+ * first request can find no native driver and get its connection dropped. Nothing was
+ * launched then. Any other failure (an HTTP error: the app did not start) is not retried.
+ */
+async function createSession(base, capabilities, timeoutMs = 60000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await WebDriverSession.create(base, capabilities);
+    } catch (e) {
+      const dropped = e instanceof TypeError && /fetch failed/.test(e.message);
+      if (!dropped || Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
