@@ -55,11 +55,16 @@ fn main() {
     let result = tauri::Builder::default()
         .setup(move |app| {
             let sink = Arc::new(TauriSink(app.handle().clone()));
-            app.manage(Arc::new(Api::new(
-                home,
-                greenroom_api::default_tool_dirs(),
-                sink,
-            )));
+            let api = Arc::new(Api::new(home, greenroom_api::default_tool_dirs(), sink));
+            // While the app supervises a stack, `greenroom status`, `down`… drive it here
+            // instead of starting a second supervisor (greenroom_api::control).
+            let endpoint_api = api.clone();
+            tauri::async_runtime::spawn(async move {
+                if let Err(e) = greenroom_server::start_control_endpoint(endpoint_api).await {
+                    eprintln!("greenroom: no control endpoint ({e}); other greenroom commands will not see this app's stack");
+                }
+            });
+            app.manage(api);
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![call])

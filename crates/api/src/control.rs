@@ -8,6 +8,11 @@
 //! the user only: 0600 on Unix, an owner-only ACL on Windows). Any other `greenroom` command on the same stack finds it with
 //! [`find`] and sends its command there (`POST /api/call` with the bearer token) instead of
 //! acting itself. A record whose process is gone (or whose PID was reused) is ignored.
+//!
+//! One supervisor per stack: the process that supervises holds an OS lock on
+//! `supervisor.lock` in the stack's state folder ([`SupervisorLock`]; `flock` on Unix,
+//! `LockFileEx` on Windows) for as long as it supervises, so two processes that start at
+//! once cannot both adopt the same services; the lock goes with the process, even killed.
 
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -21,6 +26,29 @@ pub struct ControlEndpoint {
 }
 
 const FILE: &str = "supervisor.json";
+const LOCK_FILE: &str = "supervisor.lock";
+
+/// The stack's supervisor lock, held while this process supervises it (module docs).
+#[derive(Debug)]
+pub struct SupervisorLock {
+    _file: std::fs::File,
+}
+
+/// Takes the supervisor lock of the stack in `stack_dir`: `Ok(None)` when another process
+/// holds it.
+pub fn try_lock(stack_dir: &Path) -> std::io::Result<Option<SupervisorLock>> {
+    std::fs::create_dir_all(stack_dir)?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(stack_dir.join(LOCK_FILE))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(SupervisorLock { _file: file })),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
+    }
+}
 
 pub fn register(stack_dir: &Path, endpoint: &ControlEndpoint) -> std::io::Result<()> {
     let path = stack_dir.join(FILE);

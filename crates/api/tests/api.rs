@@ -96,3 +96,38 @@ fn unknown_commands_and_bad_args_do_not_decode() {
             .is_err()
     );
 }
+
+/// Issue 13.10: two fronts on one stack both supervised it (both adopted the same PIDs
+/// and both restarted what crashed). The second one now finds the lock and refuses,
+/// naming what holds it; once the first lets go, the second supervises.
+#[tokio::test]
+async fn only_one_process_supervises_a_stack() {
+    let home = tempfile::tempdir().unwrap();
+    let project = tempfile::tempdir().unwrap();
+    let manifest = project.path().join("greenroom.toml");
+    std::fs::write(
+        &manifest,
+        "name = \"one\"\n[services.idle]\ncommand = \"true\"\n",
+    )
+    .unwrap();
+    let front = || {
+        Api::new(
+            AppHome::at(home.path()),
+            vec![],
+            Arc::new(RecordingSink::<EventEnvelope>::default()),
+        )
+        .with_stack(Some(manifest.clone()), None)
+    };
+    let first = front();
+    first.stack_status().await.unwrap();
+    let second = front();
+    let refused = second.stack_status().await.unwrap_err();
+    assert!(
+        refused.message.contains("supervises this stack")
+            && refused.message.contains("supervisor.lock"),
+        "{}",
+        refused.message
+    );
+    drop(first);
+    second.stack_status().await.unwrap();
+}

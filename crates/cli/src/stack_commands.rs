@@ -137,10 +137,10 @@ pub struct CheckRow {
 }
 
 pub async fn check_once(api: &Api) -> Result<(StackView, Vec<CheckRow>), ApiError> {
-    let view = api.stack_status().await?;
-    let supervisor = api.supervisor_handle().await?;
-    let manifest = supervisor.manifest().clone();
-    let root = supervisor.root().to_path_buf();
+    // The supervising process's view, when another one supervises.
+    let view: StackView = serde_json::from_value(api.dispatch(Request::StackStatus {}).await?)
+        .map_err(|e| ApiError::internal(format!("an unexpected status answer: {e}")))?;
+    let (manifest, root) = api.stack_definition().await?;
     let services = &view.status.services;
     let futures = manifest
         .services
@@ -332,11 +332,11 @@ pub async fn logs(
             return ExitCode::from(2);
         }
     };
-    let supervisor = match api.supervisor_handle().await {
-        Ok(s) => s,
+    // The log files are read as they are, whoever supervises the stack.
+    let (manifest, book) = match api.stack_log_reader().await {
+        Ok(read) => read,
         Err(e) => return crate::api_failure(&e),
     };
-    let manifest = supervisor.manifest();
     let services: Vec<String> = match &service {
         Some(s) if manifest.services.contains_key(s) => vec![s.clone()],
         Some(s) => {
@@ -353,7 +353,7 @@ pub async fn logs(
         }
         None => manifest.services.keys().cloned().collect(),
     };
-    let book = supervisor.logs();
+    let book = &book;
     let show = |svc: &str, line: &str| {
         if pattern.as_ref().is_none_or(|p| p.is_match(line)) {
             if services.len() > 1 {
@@ -616,31 +616,10 @@ pub async fn up(api: Arc<Api>, only: Vec<String>, force: bool, background: bool)
     }
     // While this command supervises, other `greenroom` commands drive it through a
     // loopback control endpoint (see greenroom_api::control).
-    let events = greenroom_server::BroadcastSink::default();
-    let token = match greenroom_api::control::new_token() {
-        Ok(t) => t,
-        Err(e) => return crate::fail(&e.to_string()),
-    };
-    let access = greenroom_server::Access {
-        token: token.clone(),
-        allowed_hosts: Vec::new(),
-        token_location: "the stack's supervisor.json".into(),
-    };
-    match greenroom_server::bind(
-        api.clone(),
-        events,
-        "127.0.0.1:0".parse().expect("an address"),
-        access,
-    )
-    .await
-    {
-        Ok(server) => {
-            api.set_control_endpoint(format!("http://{}", server.local_addr()), token);
-            tokio::spawn(server.serve(std::future::pending()));
-        }
-        Err(e) => eprintln!(
+    if let Err(e) = greenroom_server::start_control_endpoint(api.clone()).await {
+        eprintln!(
             "warning: no control endpoint ({e}); other greenroom commands will act on their own"
-        ),
+        );
     }
     match api.stack_preflight().await {
         Err(e) => return api_failure(&e),
@@ -925,7 +904,15 @@ fn print_tail(path: &std::path::Path) {
 }
 
 pub async fn preflight(api: &Api, json: bool) -> ExitCode {
-    match api.stack_preflight().await {
+    // Asked of the process that supervises the stack, when another one does.
+    let report = api
+        .dispatch(Request::StackPreflight {})
+        .await
+        .and_then(|v| {
+            serde_json::from_value::<greenroom_stack::preflight::Preflight>(v)
+                .map_err(|e| ApiError::internal(format!("an unexpected pre-flight answer: {e}")))
+        });
+    match report {
         Ok(report) if json => print_json(&report),
         Ok(report) => {
             print_preflight(&report);

@@ -492,6 +492,11 @@ port = {port}
     let pre = greenroom(&p).arg("preflight").output().unwrap();
     let text = String::from_utf8_lossy(&pre.stdout);
     assert!(
+        pre.status.success() || !text.is_empty(),
+        "stderr: {}",
+        String::from_utf8_lossy(&pre.stderr)
+    );
+    assert!(
         text.contains("LIVEKIT_TOKEN has expired") && text.contains(".env:3"),
         "{text}"
     );

@@ -114,10 +114,23 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
 /// The largest WebSocket message the server reads (clients send nothing but pings).
 const MAX_WEBSOCKET_MESSAGE: usize = 64 * 1024;
 
+/// The built UI (`ui/dist`), with the `ui` feature (on by default). The desktop app's
+/// control endpoint needs no UI: it turns the feature off and embeds nothing.
+#[cfg(feature = "ui")]
 #[derive(rust_embed::Embed)]
 #[folder = "$CARGO_MANIFEST_DIR/../../ui/dist"]
 #[allow_missing = true]
 struct UiAssets;
+
+#[cfg(not(feature = "ui"))]
+struct UiAssets;
+
+#[cfg(not(feature = "ui"))]
+impl UiAssets {
+    fn get(_path: &str) -> Option<rust_embed::EmbeddedFile> {
+        None
+    }
+}
 
 /// A bound server, not yet serving; [`BoundServer::local_addr`] is known (for `--port 0`).
 pub struct BoundServer {
@@ -219,6 +232,33 @@ impl BoundServer {
             .with_graceful_shutdown(shutdown)
             .await
     }
+}
+
+/// Serves `api` on a loopback control endpoint (127.0.0.1, a free port, a fresh token) for
+/// as long as the runtime runs, and makes it the endpoint that other `greenroom` commands
+/// on the same stack drive ([`greenroom_api::control`]). For the fronts that supervise a
+/// stack without serving the UI: `greenroom up` and the desktop app.
+pub async fn start_control_endpoint(api: Arc<Api>) -> Result<SocketAddr, BindError> {
+    let token = greenroom_core::token::new_token().map_err(|e| BindError::Listen {
+        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        reason: e.to_string(),
+    })?;
+    let access = Access {
+        token: token.clone(),
+        allowed_hosts: Vec::new(),
+        token_location: "the stack's supervisor.json".into(),
+    };
+    let server = bind(
+        api.clone(),
+        BroadcastSink::default(),
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        access,
+    )
+    .await?;
+    let addr = server.local_addr();
+    api.set_control_endpoint(format!("http://{addr}"), token);
+    tokio::spawn(server.serve(std::future::pending()));
+    Ok(addr)
 }
 
 /// Whether a request with this `Host` may reach a server bound to `bound`: loopback names

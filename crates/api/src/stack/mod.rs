@@ -32,6 +32,8 @@ pub struct StackView {
 pub(crate) struct LoadedStack {
     pub(crate) source: StackSource,
     pub(crate) supervisor: Supervisor,
+    /// Held while this process supervises the stack (one supervisor per stack).
+    _lock: control::SupervisorLock,
     notes: Vec<String>,
     unset_variables: Vec<greenroom_stack::compose::UnsetVariable>,
 }
@@ -99,6 +101,14 @@ impl Api {
             mut notes,
             unset_variables,
         } = self.load_manifest(&source)?;
+        let dir = greenroom_stack::supervisor::stack_dir(
+            self.home.root(),
+            manifest.name.as_deref().unwrap_or("stack"),
+            &root,
+        );
+        // The stack this replaces (idle) lets go of its lock first: it may be the same folder.
+        *loaded = None;
+        let lock = self.supervisor_lock(&dir).await?;
         let (supervisor, attach_notes) = Supervisor::new(
             manifest,
             root,
@@ -143,10 +153,44 @@ impl Api {
         *loaded = Some(LoadedStack {
             source: source.clone(),
             supervisor: supervisor.clone(),
+            _lock: lock,
             notes: notes.clone(),
             unset_variables,
         });
         Ok((supervisor, source, notes))
+    }
+
+    /// The lock that makes this process the stack's only supervisor. Another process may
+    /// hold it for a moment (a short command, or a supervisor that has not registered its
+    /// endpoint yet): wait up to 3 s, then refuse, naming it when it can be named.
+    async fn supervisor_lock(&self, dir: &Path) -> Result<control::SupervisorLock, ApiError> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        loop {
+            let dir_owned = dir.to_path_buf();
+            let attempt = tokio::task::spawn_blocking(move || control::try_lock(&dir_owned))
+                .await
+                .map_err(|e| ApiError::internal(format!("the lock attempt failed: {e}")))?
+                .map_err(|e| {
+                    ApiError::unavailable(format!(
+                        "cannot lock the stack's state folder {}: {e}; check that it is writable",
+                        dir.display()
+                    ))
+                })?;
+            if let Some(lock) = attempt {
+                return Ok(lock);
+            }
+            if std::time::Instant::now() > deadline {
+                let who = control::find(dir).map_or_else(
+                    || "another Greenroom process".to_owned(),
+                    |e| format!("another Greenroom (PID {})", e.pid),
+                );
+                return Err(ApiError::unavailable(format!(
+                    "{who} supervises this stack (it holds {}); use it (its window, or `greenroom status` once it answers), or stop it first",
+                    dir.join("supervisor.lock").display()
+                )));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
     }
 
     /// The stack's definition as `source` gives it (a compose file is imported).
@@ -237,6 +281,51 @@ impl Api {
             &name,
             &definition.root,
         ))
+    }
+
+    /// The current stack's definition and root, read without supervising it (the CLI's
+    /// `check`, which probes what runs, whoever supervises it).
+    pub async fn stack_definition(
+        &self,
+    ) -> Result<(greenroom_stack::manifest::Manifest, std::path::PathBuf), ApiError> {
+        let source = self.stack_source().await;
+        let definition = self.load_manifest(&source)?;
+        Ok((definition.manifest, definition.root))
+    }
+
+    /// The current stack's definition and a reader of its services' logs, without
+    /// supervising it (the CLI's `logs`, while another process supervises): the lines come
+    /// masked as the supervisor's own ([`greenroom_stack::logs`]).
+    pub async fn stack_log_reader(
+        &self,
+    ) -> Result<
+        (
+            greenroom_stack::manifest::Manifest,
+            greenroom_stack::logs::LogBook,
+        ),
+        ApiError,
+    > {
+        let (manifest, root) = self.stack_definition().await?;
+        let dir = greenroom_stack::supervisor::stack_dir(
+            self.home.root(),
+            manifest.name.as_deref().unwrap_or("stack"),
+            &root,
+        );
+        let book = greenroom_stack::logs::LogBook::new(dir.join("logs")).map_err(|e| {
+            ApiError::internal(format!("cannot read the logs in {}: {e}", dir.display()))
+        })?;
+        book.set_secret_values(greenroom_stack::preflight::secret_values(&manifest, &root));
+        let settings = settings::load(&self.home.settings_file()).settings;
+        book.add_secret_values(
+            [
+                settings.livekit_api_key,
+                settings.livekit_api_secret,
+                settings.mistral_api_key,
+            ]
+            .into_iter()
+            .flatten(),
+        );
+        Ok((manifest, book))
     }
 
     /// The supervisor itself, for fronts that need more than the commands (the CLI's
