@@ -175,9 +175,7 @@ impl RoomState {
                 None
             }
             Value::StreamChunk(chunk) => {
-                let Some(stream) = self.text_streams.get_mut(&chunk.stream_id) else {
-                    return None;
-                };
+                let stream = self.text_streams.get_mut(&chunk.stream_id)?;
                 if stream.participant != from {
                     return None; // only the stream's sender writes to it
                 }
