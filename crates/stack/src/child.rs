@@ -96,6 +96,11 @@ pub(crate) trait ServiceChild: Send {
     fn signal(&mut self, signal: StopSignal) -> BoxFuture<'_, ()>;
     /// Ends it now, whatever it is doing.
     fn kill(&mut self) -> BoxFuture<'_, ()>;
+    /// Whether something it started still runs (after it ended itself); what is asked to
+    /// stop gets the rest of the grace period to do so before [`ServiceChild::reap`].
+    fn tree_alive(&mut self) -> bool {
+        false
+    }
     /// It ended after [`ServiceChild::signal`]: make sure nothing it started lingers.
     fn reap(&mut self) {}
     /// A person stopped it (not a restart): let go of what is kept between runs (a
@@ -168,6 +173,7 @@ impl Launcher for RealLauncher {
     fn adopt(&self, id: &str, pid: u32, start_time: Option<u64>) -> Box<dyn ServiceChild> {
         self.shared.logs.follow_from_end(id);
         Box::new(AdoptedChild {
+            tree: Vec::new(),
             pid,
             start_time,
             ours_when_signalled: false,
@@ -206,6 +212,7 @@ impl RealLauncher {
             reason: e.to_string(),
         })?;
         Ok(ProcessChild {
+            tree: Vec::new(),
             spawned,
             exit: None,
         })
@@ -265,6 +272,9 @@ impl RealLauncher {
 struct ProcessChild {
     spawned: Spawned,
     exit: Option<Exit>,
+    /// What ran below it when it was asked to stop (with start times): stopped with it,
+    /// even what left its process group.
+    tree: Vec<(u32, Option<u64>)>,
 }
 
 impl ServiceChild for ProcessChild {
@@ -292,17 +302,28 @@ impl ServiceChild for ProcessChild {
         .boxed()
     }
     fn signal(&mut self, signal: StopSignal) -> BoxFuture<'_, ()> {
+        self.tree = process::tree_of(self.spawned.pid);
         process::request_stop(self.spawned.pid, signal);
+        #[cfg(unix)]
+        process::signal_escaped(self.spawned.pid, &self.tree, signal);
         async {}.boxed()
     }
     fn kill(&mut self) -> BoxFuture<'_, ()> {
         let _ = self.spawned.child.start_kill();
+        #[cfg(unix)]
+        process::signal_escaped(self.spawned.pid, &self.tree, StopSignal::Kill);
         async {}.boxed()
+    }
+    fn tree_alive(&mut self) -> bool {
+        process::tree_alive(self.spawned.pid, &self.tree)
     }
     fn reap(&mut self) {
         // The leader is gone; make sure nothing it started lingers.
         #[cfg(unix)]
-        process::kill_tree(self.spawned.pid);
+        {
+            process::kill_tree(self.spawned.pid);
+            process::signal_escaped(self.spawned.pid, &self.tree, StopSignal::Kill);
+        }
     }
 }
 
@@ -314,6 +335,8 @@ struct AdoptedChild {
     ours_when_signalled: bool,
     /// Asked to stop: poll faster.
     stopping: bool,
+    /// What ran below it when it was asked to stop (see [`ProcessChild`]).
+    tree: Vec<(u32, Option<u64>)>,
 }
 
 impl AdoptedChild {
@@ -346,7 +369,10 @@ impl ServiceChild for AdoptedChild {
         self.stopping = true;
         self.ours_when_signalled = self.ours();
         if self.ours_when_signalled {
+            self.tree = process::tree_of(self.pid);
             process::request_stop(self.pid, signal);
+            #[cfg(unix)]
+            process::signal_escaped(self.pid, &self.tree, signal);
         }
         async {}.boxed()
     }
@@ -355,12 +381,18 @@ impl ServiceChild for AdoptedChild {
         if self.ours_when_signalled || self.ours() {
             process::kill_tree(self.pid);
         }
+        #[cfg(unix)]
+        process::signal_escaped(self.pid, &self.tree, StopSignal::Kill);
         async {}.boxed()
+    }
+    fn tree_alive(&mut self) -> bool {
+        self.ours_when_signalled && process::tree_alive(self.pid, &self.tree)
     }
     fn reap(&mut self) {
         #[cfg(unix)]
         if self.ours_when_signalled {
             process::kill_tree(self.pid);
+            process::signal_escaped(self.pid, &self.tree, StopSignal::Kill);
         }
     }
 }

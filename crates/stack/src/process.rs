@@ -149,9 +149,56 @@ fn exited_but_not_reaped(_pid: u32) -> bool {
 pub fn is_ours(pid: u32, started: Option<u64>) -> bool {
     match (start_time(pid), started) {
         (Some(now), Some(then)) => now.abs_diff(then) <= 1,
-        (Some(_), None) => true,
+        // Without the start time we recorded, a live PID may be anyone's (PIDs are reused):
+        // never adopt or signal it.
+        (Some(_), None) => false,
         (None, _) => false,
     }
+}
+
+/// The processes below `pid` now, each with its start time: what a service started,
+/// including what left its process group (`setsid`), to be stopped with it.
+pub fn tree_of(pid: u32) -> Vec<(u32, Option<u64>)> {
+    descendants(&[pid])
+        .into_iter()
+        .filter(|p| *p != pid)
+        .map(|p| (p, start_time(p)))
+        .collect()
+}
+
+/// Sends `signal` to each of `members` that is still the process we saw (same start time)
+/// and not in the group of `leader` (the group gets its signal from [`request_stop`]).
+#[cfg(unix)]
+pub fn signal_escaped(leader: u32, members: &[(u32, Option<u64>)], signal: StopSignal) {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::{Pid, getpgid};
+    let sig = match signal {
+        StopSignal::Term => Signal::SIGTERM,
+        StopSignal::Int => Signal::SIGINT,
+        StopSignal::Quit => Signal::SIGQUIT,
+        StopSignal::Hup => Signal::SIGHUP,
+        StopSignal::Kill => Signal::SIGKILL,
+    };
+    for (pid, started) in members {
+        let in_group =
+            getpgid(Some(Pid::from_raw(*pid as i32))).is_ok_and(|g| g.as_raw() as u32 == leader);
+        if !in_group && is_ours(*pid, *started) {
+            let _ = kill(Pid::from_raw(*pid as i32), sig);
+        }
+    }
+}
+
+/// Whether anything of a service's tree still runs: its process group, or one of the
+/// `members` seen when it was asked to stop.
+pub fn tree_alive(leader: u32, members: &[(u32, Option<u64>)]) -> bool {
+    #[cfg(unix)]
+    let group = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(leader as i32), None).is_ok();
+    #[cfg(not(unix))]
+    let group = {
+        let _ = leader;
+        false
+    };
+    group || members.iter().any(|(p, t)| is_ours(*p, *t))
 }
 
 /// `roots` and every process descended from them, from a fresh read of the process table.
@@ -456,6 +503,15 @@ mod tests {
             std::thread::sleep(Duration::from_millis(20));
         }
         assert!(!is_ours(pid, None));
+    }
+
+    /// Issue 13.15: a live PID without a recorded start time was "ours", so a reused PID
+    /// could be adopted and later killed.
+    #[test]
+    fn a_pid_without_its_start_time_is_never_ours() {
+        let me = std::process::id();
+        assert!(start_time(me).is_some());
+        assert!(!is_ours(me, None));
     }
 
     #[test]

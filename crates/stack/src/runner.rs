@@ -804,10 +804,17 @@ fn stop_words(kind: ServiceKind, signal: StopSignal) -> String {
 
 async fn stop_child(child: &mut dyn ServiceChild, signal: StopSignal, grace: Duration) -> bool {
     if signal != StopSignal::Kill {
+        let deadline = tokio::time::Instant::now() + grace;
         child.signal(signal).await;
         if tokio::time::timeout(grace, child.wait()).await.is_ok() {
+            // It ended; what it started has the rest of the grace period to end too,
+            // and only what is left then is killed.
+            while child.tree_alive() && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            let lingering = child.tree_alive();
             child.reap();
-            return false;
+            return lingering;
         }
     }
     child.kill().await;

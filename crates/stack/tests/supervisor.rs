@@ -787,3 +787,54 @@ ports = ["{port}"]
     assert!(!alive(second));
     s.supervisor.down().await;
 }
+
+/// Issue 13.15: when a service's main process ended on its stop signal, the rest of its
+/// group was killed at once, though still inside its grace period; and a child that left
+/// the group with `setsid` was never stopped.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_stop_gives_the_whole_tree_its_grace_and_reaches_what_left_the_group() {
+    let scratch = tempfile::tempdir().unwrap();
+    let marker = scratch.path().join("child-finished");
+    let escapee_pid_file = scratch.path().join("escapee.pid");
+    let s = stack(&format!(
+        r#"
+[services.tree]
+command = "sh"
+# `$$$$`: the manifest's interpolation makes it the shell's `$$`.
+args = ["-c", "( trap 'sleep 0.5; echo done > {marker}; exit 0' TERM; while :; do sleep 0.05; done ) & setsid sh -c 'echo $$$$ > {pidfile}; while :; do sleep 0.05; done' & sleep 1000"]
+[services.tree.stop]
+grace_ms = 5000
+"#,
+        marker = marker.display(),
+        pidfile = escapee_pid_file.display(),
+    ));
+    let report = s.supervisor.up(&[], |_| {}).await.unwrap();
+    assert!(report.ok, "{report:?}");
+    let escapee: u32 = eventually(
+        "the escapee writes its PID",
+        Duration::from_secs(10),
+        async || {
+            std::fs::read_to_string(&escapee_pid_file)
+                .ok()
+                .and_then(|t| t.trim().parse().ok())
+        },
+    )
+    .await;
+    assert!(alive(escapee));
+    s.supervisor.down().await;
+    assert_eq!(
+        std::fs::read_to_string(&marker)
+            .ok()
+            .as_deref()
+            .map(str::trim),
+        Some("done"),
+        "the child finished its own graceful stop (0.5 s, within the 5 s grace)"
+    );
+    eventually(
+        "the setsid escapee is stopped too",
+        Duration::from_secs(10),
+        async || (!alive(escapee)).then_some(()),
+    )
+    .await;
+}
