@@ -70,15 +70,40 @@ pub fn find(stack_dir: &Path) -> Option<ControlEndpoint> {
     .then_some(endpoint)
 }
 
+/// How long a relayed command may take: starting, stopping or repairing services can pull
+/// images and wait out grace periods; anything else answers at once from a live supervisor.
+pub fn answer_within(request: &crate::Request) -> std::time::Duration {
+    use crate::Request as R;
+    std::time::Duration::from_secs(match request {
+        R::StackUp { .. }
+        | R::StackDown {}
+        | R::StackRepair { .. }
+        | R::ServiceStart { .. }
+        | R::ServiceStop { .. }
+        | R::ServiceRestart { .. } => 30 * 60,
+        _ => 30,
+    })
+}
+
 /// Sends `request` to the supervisor at `endpoint` (`POST /api/call` with its bearer
 /// token) and returns its answer: the command's result as JSON, or its error.
 pub async fn call(
     endpoint: &ControlEndpoint,
     request: &crate::Request,
 ) -> Result<serde_json::Value, crate::ApiError> {
+    call_within(endpoint, request, answer_within(request)).await
+}
+
+async fn call_within(
+    endpoint: &ControlEndpoint,
+    request: &crate::Request,
+    within: std::time::Duration,
+) -> Result<serde_json::Value, crate::ApiError> {
     use crate::{ApiError, ErrorCode};
     let client = reqwest::Client::builder()
         .no_proxy()
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .timeout(within)
         .build()
         .map_err(|e| ApiError::internal(format!("cannot make an HTTP client: {e}")))?;
     let response = client
@@ -88,9 +113,14 @@ pub async fn call(
         .send()
         .await
         .map_err(|e| {
+            let what = if e.is_timeout() {
+                format!("did not answer within {} s", within.as_secs())
+            } else {
+                format!("does not answer at {} ({e})", endpoint.url)
+            };
             ApiError::unavailable(format!(
-                "the Greenroom that supervises this stack (PID {}) does not answer at {} ({e}); if it hangs, stop it and run the command again",
-                endpoint.pid, endpoint.url
+                "the Greenroom that supervises this stack (PID {}) {what}; if it hangs, stop it (PID {}) and run the command again",
+                endpoint.pid, endpoint.pid
             ))
         })?;
     let ok = response.status().is_success();
@@ -132,5 +162,35 @@ mod tests {
         };
         register(dir.path(), &gone).unwrap();
         assert_eq!(find(dir.path()), None, "a dead process is not a supervisor");
+    }
+
+    /// Issue 13.14: a wedged supervisor (it accepts, never answers) hung every command.
+    #[tokio::test]
+    async fn a_supervisor_that_never_answers_is_a_clear_error_not_a_hang() {
+        let wedged = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let endpoint = ControlEndpoint {
+            pid: 4242,
+            start_time: None,
+            url: format!("http://{}", wedged.local_addr().unwrap()),
+            token: "t".repeat(64),
+        };
+        let err = call_within(
+            &endpoint,
+            &crate::Request::StackStatus {},
+            std::time::Duration::from_secs(1),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            err.message.contains("did not answer within 1 s"),
+            "{}",
+            err.message
+        );
+        assert!(err.message.contains("4242"));
+        assert_eq!(
+            answer_within(&crate::Request::StackStatus {}),
+            std::time::Duration::from_secs(30)
+        );
+        drop(wedged);
     }
 }

@@ -503,7 +503,10 @@ pub async fn of_stack(
         .filter_map(|s| s.pid)
         .chain([std::process::id()])
         .collect();
-    let our_pids = crate::process::descendants(&roots);
+    // A read of the whole process table: not on the async runtime's threads.
+    let our_pids = tokio::task::spawn_blocking(move || crate::process::descendants(&roots))
+        .await
+        .unwrap_or_default();
     let env = stack_env(manifest, root);
     let mut env_files: Vec<(PathBuf, Option<String>)> = Vec::new();
     let first_of = |pred: &dyn Fn(&ServiceSpec) -> bool| {

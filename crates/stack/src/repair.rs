@@ -370,7 +370,14 @@ pub(crate) async fn execute(
             let mut c = crate::docker::command();
             c.args(&base)
                 .args(["up", "-d", "--force-recreate", "--no-deps", &service]);
-            match c.output().await {
+            // Pulling nothing, it takes seconds; a wedged engine must not hold the repair.
+            match tokio::time::timeout(Duration::from_secs(600), c.output())
+                .await
+                .unwrap_or_else(|_| {
+                    Err(std::io::Error::other(
+                        "docker compose did not finish within 10 minutes",
+                    ))
+                }) {
                 Ok(out) if out.status.success() => supervisor
                     .restart(id)
                     .await

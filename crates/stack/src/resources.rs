@@ -24,21 +24,86 @@ use std::time::Duration;
 /// How often the whole process table is read again, in rounds of one second.
 const TREES_EVERY: u64 = 5;
 
-/// Starts the monitor of a supervisor's services.
-pub(crate) fn spawn_monitor(slots: Weak<BTreeMap<String, Slot>>, shared: Weak<Shared>) {
-    tokio::spawn(async move {
-        use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
-        let Ok(mut system) = System::new() else {
-            return;
-        };
+/// What one round reads: the machine's metrics and each service's (CPU %, memory bytes).
+struct Round {
+    machine: crate::status::MachineMetrics,
+    services: Vec<(String, f32, u64)>,
+}
+
+/// The monitor's readings between rounds, moved to a blocking thread for each round:
+/// reading `/proc` (or the Windows process list) is file and system work, never done on
+/// the async runtime's threads.
+struct Reader {
+    system: sysinfo::System,
+    machine: MachineCpu,
+    trees: BTreeMap<String, BTreeSet<u32>>,
+    round: u64,
+}
+
+impl Reader {
+    fn read(&mut self, roots: &[(String, u32)]) -> Round {
+        use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, UpdateKind};
         let kind = ProcessRefreshKind::nothing()
             .with_cpu()
             .with_memory()
             .with_exe(UpdateKind::Never);
+        let machine_cpu = self.machine.read(&mut self.system);
+        self.system.refresh_memory();
+        let machine = crate::status::MachineMetrics {
+            cpu_percent: (machine_cpu * 10.0).round() / 10.0,
+            memory_used_bytes: self.system.used_memory(),
+            memory_total_bytes: self.system.total_memory(),
+        };
+        let stale = roots
+            .iter()
+            .any(|(id, pid)| !self.trees.get(id).is_some_and(|t| t.contains(pid)));
+        if self.round.is_multiple_of(TREES_EVERY) || stale {
+            let table = ProcessTable::read();
+            self.trees = roots
+                .iter()
+                .map(|(id, pid)| (id.clone(), table.descendants(&[*pid])))
+                .collect();
+        }
+        let pids: Vec<Pid> = self
+            .trees
+            .values()
+            .flatten()
+            .map(|p| Pid::from_u32(*p))
+            .collect();
+        self.system
+            .refresh_processes_specifics(ProcessesToUpdate::Some(&pids), true, kind);
+        self.round += 1;
+        let services = roots
+            .iter()
+            .filter_map(|(id, _)| {
+                let tree = self.trees.get(id)?;
+                let (mut cpu, mut memory) = (0f32, 0u64);
+                for pid in tree {
+                    if let Some(p) = self.system.process(Pid::from_u32(*pid)) {
+                        cpu += p.cpu_usage();
+                        memory += p.memory();
+                    }
+                }
+                Some((id.clone(), (cpu * 10.0).round() / 10.0, memory))
+            })
+            .collect();
+        Round { machine, services }
+    }
+}
+
+/// Starts the monitor of a supervisor's services.
+pub(crate) fn spawn_monitor(slots: Weak<BTreeMap<String, Slot>>, shared: Weak<Shared>) {
+    tokio::spawn(async move {
+        let Ok(system) = sysinfo::System::new() else {
+            return;
+        };
+        let mut reader = Some(Reader {
+            system,
+            machine: MachineCpu::default(),
+            trees: BTreeMap::new(),
+            round: 0,
+        });
         let mut tick = tokio::time::interval(Duration::from_secs(1));
-        let mut trees: BTreeMap<String, BTreeSet<u32>> = BTreeMap::new();
-        let mut round = 0u64;
-        let mut machine = MachineCpu::default();
         loop {
             tick.tick().await;
             let Some(slots) = slots.upgrade() else { return };
@@ -46,47 +111,27 @@ pub(crate) fn spawn_monitor(slots: Weak<BTreeMap<String, Slot>>, shared: Weak<Sh
                 .iter()
                 .filter_map(|(id, s)| s.status.borrow().pid.map(|p| (id.clone(), p)))
                 .collect();
+            let Some(mut r) = reader.take() else { return };
             if roots.is_empty() {
-                trees.clear();
+                r.trees.clear();
+                reader = Some(r);
                 continue;
             }
-            let machine_cpu = machine.read(&mut system);
-            system.refresh_memory();
+            let Ok((r, round)) = tokio::task::spawn_blocking(move || {
+                let mut r = r;
+                let round = r.read(&roots);
+                (r, round)
+            })
+            .await
+            else {
+                return;
+            };
+            reader = Some(r);
             if let Some(shared) = shared.upgrade() {
-                *greenroom_core::lock_unpoisoned(&shared.machine) =
-                    Some(crate::status::MachineMetrics {
-                        cpu_percent: (machine_cpu * 10.0).round() / 10.0,
-                        memory_used_bytes: system.used_memory(),
-                        memory_total_bytes: system.total_memory(),
-                    });
+                *greenroom_core::lock_unpoisoned(&shared.machine) = Some(round.machine);
             }
-            let stale = roots
-                .iter()
-                .any(|(id, pid)| !trees.get(id).is_some_and(|t| t.contains(pid)));
-            if round.is_multiple_of(TREES_EVERY) || stale {
-                let table = ProcessTable::read();
-                trees = roots
-                    .iter()
-                    .map(|(id, pid)| (id.clone(), table.descendants(&[*pid])))
-                    .collect();
-            }
-            let pids: Vec<Pid> = trees
-                .values()
-                .flatten()
-                .map(|p| Pid::from_u32(*p))
-                .collect();
-            system.refresh_processes_specifics(ProcessesToUpdate::Some(&pids), true, kind);
-            round += 1;
-            for (id, _) in roots {
-                let Some(tree) = trees.get(&id) else { continue };
-                let (mut cpu, mut memory) = (0f32, 0u64);
-                for pid in tree {
-                    if let Some(p) = system.process(Pid::from_u32(*pid)) {
-                        cpu += p.cpu_usage();
-                        memory += p.memory();
-                    }
-                }
-                let cpu = Some((cpu * 10.0).round() / 10.0);
+            for (id, cpu, memory) in round.services {
+                let cpu = Some(cpu);
                 slots[&id].status.send_if_modified(|s| {
                     let changed = s.cpu_percent != cpu || s.memory_bytes != Some(memory);
                     s.cpu_percent = cpu;

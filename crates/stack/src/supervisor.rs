@@ -283,7 +283,15 @@ impl Shared {
     pub(crate) fn record(&self, id: &str, f: impl FnOnce(&mut ServiceRecord)) {
         let mut state = greenroom_core::lock_unpoisoned(&self.state);
         f(state.services.entry(id.to_owned()).or_default());
-        if let Err(e) = state::save(&self.state_path, &state) {
+        // An fsync'd write: on a multi-threaded runtime the worker hands its other tasks
+        // over while it waits (the order of saves, and what is on disk when this returns,
+        // stay as they were).
+        let save = || state::save(&self.state_path, &state);
+        let saved = match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(save),
+            _ => save(),
+        };
+        if let Err(e) = saved {
             tracing::warn!(
                 "cannot save the stack state to {}: {e}",
                 self.state_path.display()
