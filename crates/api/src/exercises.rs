@@ -8,6 +8,7 @@
 use crate::{Api, ApiError, ApiEvent, ErrorCode, StackSource, settings, stack};
 use serde::Serialize;
 use std::path::PathBuf;
+use std::sync::Arc;
 use ts_rs::TS;
 
 /// The exercises being watched: the current analysis and what the watch covers.
@@ -29,7 +30,8 @@ pub struct ExercisesUpdate {
 /// The exercises capability's state on [`Api`].
 #[derive(Default)]
 pub(crate) struct ExercisesState {
-    history: std::sync::OnceLock<greenroom_exercises::history::History>,
+    /// One connection per database per process, shared by scans and the watcher.
+    history: std::sync::OnceLock<Arc<greenroom_exercises::history::History>>,
     /// The exercise watcher of the UI, and the project it watches.
     watcher: std::sync::Mutex<Option<(PathBuf, greenroom_exercises::watch::ExerciseWatcher)>>,
 }
@@ -103,13 +105,15 @@ impl Api {
     }
 
     /// The exercise history database (opened on first use).
-    pub fn exercise_history(&self) -> Result<&greenroom_exercises::history::History, ApiError> {
+    pub fn exercise_history(
+        &self,
+    ) -> Result<&Arc<greenroom_exercises::history::History>, ApiError> {
         if self.exercises.history.get().is_none() {
             let history = greenroom_exercises::history::History::open(
                 &self.home.root().join("history.sqlite"),
             )
             .map_err(ApiError::of)?;
-            let _ = self.exercises.history.set(history);
+            let _ = self.exercises.history.set(Arc::new(history));
         }
         self.exercises
             .history
@@ -182,9 +186,13 @@ impl Api {
             }
         }
         let emitter = self.emitter.clone();
-        let history =
-            greenroom_exercises::history::History::open(&self.home.root().join("history.sqlite"))
-                .ok();
+        let history = match self.exercise_history() {
+            Ok(h) => Some(h.clone()),
+            Err(e) => {
+                eprintln!("greenroom: {}", e.message);
+                None
+            }
+        };
         let start_root = root.clone();
         let started = tokio::task::spawn_blocking(move || {
             greenroom_exercises::watch::ExerciseWatcher::start(
@@ -194,8 +202,7 @@ impl Api {
                 std::time::Duration::from_millis(50),
                 move |u| {
                     if let Some(h) = &history {
-                        let now = greenroom_core::unix_millis();
-                        let _ = h.record(&u.analysis, now);
+                        store_scores(h, &u.analysis);
                     }
                     emitter.emit(ApiEvent::ExercisesUpdated {
                         update: ExercisesUpdate {
@@ -229,13 +236,8 @@ impl Api {
 
     /// Stores the scores that changed; a history that cannot be written is reported, not fatal.
     pub fn record_history(&self, analysis: &greenroom_exercises::analysis::Analysis) {
-        let now = greenroom_core::unix_millis();
         match self.exercise_history() {
-            Ok(h) => {
-                if let Err(e) = h.record(analysis, now) {
-                    eprintln!("greenroom: cannot store exercise scores: {e}");
-                }
-            }
+            Ok(h) => store_scores(h, analysis),
             Err(e) => eprintln!("greenroom: {}", e.message),
         }
     }
@@ -251,5 +253,17 @@ impl Api {
         self.exercise_history()?
             .series(&root.display().to_string(), &id, limit.clamp(1, 10_000))
             .map_err(ApiError::of)
+    }
+}
+
+/// Stores what changed in the history; a failure is said (stderr and the log), never
+/// dropped: the scores are still shown, but their history misses this change.
+fn store_scores(
+    history: &greenroom_exercises::history::History,
+    analysis: &greenroom_exercises::analysis::Analysis,
+) {
+    if let Err(e) = history.record(analysis, greenroom_core::unix_millis()) {
+        tracing::warn!("cannot store exercise scores: {e}");
+        eprintln!("greenroom: cannot store exercise scores: {e}");
     }
 }

@@ -5,7 +5,9 @@
 //! score INTEGER, valid INTEGER, criteria TEXT /* JSON */, content_hash TEXT)`, indexed by
 //! (project, exercise, at_ms). [`History::record`] writes a row for an exercise only when its
 //! score, validity or content hash differs from its latest row, so an idle watcher does not
-//! flood the table. Writes are transactions: a crash leaves the table as it was.
+//! flood the table. Writes are `BEGIN IMMEDIATE` transactions (read-then-write, safe with
+//! another process writing; a busy database is waited for up to 5 s): a crash leaves the
+//! table as it was. Each process opens one connection per database.
 //!
 //! Errors ([`HistoryError`]) name the database file: one that cannot be opened, or was
 //! written by a newer Greenroom, is [`ErrorKind::Unavailable`] (the history is missing, the
@@ -76,6 +78,10 @@ impl History {
             let _ = std::fs::create_dir_all(dir);
         }
         let conn = Connection::open(path).map_err(err)?;
+        // Another Greenroom (the CLI beside the app) may be writing: wait for it a while
+        // rather than fail at once.
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(err)?;
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(err)?;
@@ -110,7 +116,11 @@ impl History {
     /// Stores what changed since the latest rows; returns how many rows were written.
     pub fn record(&self, analysis: &Analysis, at_ms: u64) -> Result<usize, HistoryError> {
         let mut conn = lock_unpoisoned(&self.conn);
-        let tx = conn.transaction().map_err(|e| self.query_error(e))?;
+        // Read-then-write: IMMEDIATE takes the write lock first, so two processes cannot both
+        // read "no change yet" and both insert.
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| self.query_error(e))?;
         let mut written = 0;
         for e in &analysis.exercises {
             let last: Option<(u32, bool, String)> = tx
@@ -212,6 +222,41 @@ mod tests {
             skipped: vec![],
             agent_types: vec![],
         }
+    }
+
+    /// Issue 13.11: two writers (the app's watcher and a CLI scan, each with its own
+    /// connection) read "no change yet" at once; a deferred transaction then either wrote
+    /// the change twice or failed with "database is locked". IMMEDIATE serialises them.
+    #[test]
+    fn two_writers_at_once_record_each_change_once_and_never_fail() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.sqlite");
+        let writers: Vec<History> = (0..4).map(|_| History::open(&path).unwrap()).collect();
+        let barrier = std::sync::Barrier::new(writers.len());
+        let written: usize = std::thread::scope(|scope| {
+            let handles: Vec<_> = writers
+                .iter()
+                .map(|h| {
+                    let barrier = &barrier;
+                    scope.spawn(move || {
+                        let mut n = 0;
+                        for round in 0..25u32 {
+                            barrier.wait();
+                            n += h
+                                .record(
+                                    &analysis(50 + round, &format!("h{round}")),
+                                    u64::from(round),
+                                )
+                                .expect("no writer fails");
+                        }
+                        n
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).sum()
+        });
+        assert_eq!(written, 25, "each of the 25 changes once");
+        assert_eq!(writers[0].series("/p", "cosmic", 100).unwrap().len(), 25);
     }
 
     #[test]
