@@ -120,16 +120,7 @@ impl Api {
         .map_err(ApiError::of)?;
         notes.extend(attach_notes);
         // Greenroom's own secrets never show in a service's log lines either.
-        let settings = settings::load(&self.home.settings_file()).settings;
-        supervisor.logs().add_secret_values(
-            [
-                settings.livekit_api_key,
-                settings.livekit_api_secret,
-                settings.mistral_api_key,
-            ]
-            .into_iter()
-            .flatten(),
-        );
+        supervisor.logs().add_secret_values(self.settings_secrets());
         let _ = self.stack.started.set(std::time::Instant::now());
         if let Some(endpoint) = greenroom_core::lock_unpoisoned(&self.stack.control).clone() {
             let dir = greenroom_stack::supervisor::stack_dir(
@@ -283,6 +274,19 @@ impl Api {
         ))
     }
 
+    /// Greenroom's own secrets (its API keys), which no log line may show.
+    fn settings_secrets(&self) -> Vec<String> {
+        let settings = settings::load(&self.home.settings_file()).settings;
+        [
+            settings.livekit_api_key,
+            settings.livekit_api_secret,
+            settings.mistral_api_key,
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+
     /// The current stack's definition and root, read without supervising it (the CLI's
     /// `check`, which probes what runs, whoever supervises it).
     pub async fn stack_definition(
@@ -315,16 +319,7 @@ impl Api {
             ApiError::internal(format!("cannot read the logs in {}: {e}", dir.display()))
         })?;
         book.set_secret_values(greenroom_stack::preflight::secret_values(&manifest, &root));
-        let settings = settings::load(&self.home.settings_file()).settings;
-        book.add_secret_values(
-            [
-                settings.livekit_api_key,
-                settings.livekit_api_secret,
-                settings.mistral_api_key,
-            ]
-            .into_iter()
-            .flatten(),
-        );
+        book.add_secret_values(self.settings_secrets());
         Ok((manifest, book))
     }
 
