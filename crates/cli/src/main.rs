@@ -324,12 +324,31 @@ enum Command {
     Import(ImportCommand),
 }
 
+/// Greenroom's own variables that are set but empty count as unset, as most tools treat
+/// them (`GREENROOM_HOME=` would otherwise be "a value is required for '--home'").
+/// Variables that services read are left alone: for them, set-but-empty can mean something
+/// (compose's `${VAR-default}`), and Greenroom's readers of LIVEKIT_* already skip empty ones.
+fn forget_empty_variables() {
+    for name in [
+        "GREENROOM_HOME",
+        "GREENROOM_STACK",
+        "GREENROOM_LOG",
+        "GREENROOM_TOOLS_DIR",
+    ] {
+        if std::env::var_os(name).is_some_and(|v| v.is_empty()) {
+            // SAFETY: called first thing in main, before any thread is started.
+            unsafe { std::env::remove_var(name) };
+        }
+    }
+}
+
 fn main() -> ExitCode {
     // Windows: this executable is also the helper that delivers a stop to a service's console.
     if let Some(code) = greenroom_api::run_console_event_helper_if_asked() {
         return ExitCode::from(code as u8);
     }
     greenroom_core::console::keep_std_handles_from_children();
+    forget_empty_variables();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

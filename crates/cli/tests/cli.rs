@@ -153,6 +153,33 @@ fn a_secret_on_the_command_line_warns_about_shell_history() {
     );
 }
 
+/// Issue 14.4: `GREENROOM_HOME=` (set, empty) failed every command with "a value is
+/// required for '--home'"; an empty variable is an unset one.
+#[test]
+fn empty_greenroom_variables_count_as_unset() {
+    let config = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_greenroom"))
+        .env("GREENROOM_HOME", "")
+        .env("GREENROOM_STACK", "")
+        .env("GREENROOM_LOG", "")
+        .env("XDG_CONFIG_HOME", config.path())
+        .env("HOME", config.path())
+        .args(["settings", "show", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let view: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let file = view["file"].as_str().unwrap();
+    assert!(
+        file.starts_with(&config.path().display().to_string()),
+        "the default home is used: {file}"
+    );
+}
+
 /// One HTTP/1.0 exchange with 127.0.0.1:`port`: the status and the whole answer.
 fn http(port: u16, head: &str, body: &str) -> (u16, String) {
     use std::io::{Read, Write};
