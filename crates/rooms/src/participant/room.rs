@@ -44,7 +44,31 @@ pub(super) struct RoomState {
     text_streams: HashMap<String, TextStream>,
 }
 
+/// The sender of a data packet as the server filled it in (one field may be empty).
+#[derive(Debug, Clone, Default)]
+struct Sender {
+    identity: String,
+    sid: String,
+}
+
+impl Sender {
+    /// Whether two packets come from the same participant: compared by identity when both
+    /// carry one, else by sid when both carry one; else the server said too little to tell,
+    /// and they are taken as the same.
+    fn same_as(&self, other: &Sender) -> bool {
+        if !self.identity.is_empty() && !other.identity.is_empty() {
+            self.identity == other.identity
+        } else if !self.sid.is_empty() && !other.sid.is_empty() {
+            self.sid == other.sid
+        } else {
+            true
+        }
+    }
+}
+
 struct TextStream {
+    /// The header's sender: only it may add chunks or close the stream.
+    sender: Sender,
     participant: String,
     topic: String,
     attributes: HashMap<String, String>,
@@ -120,6 +144,11 @@ impl RoomState {
             tracing::debug!("a data packet we cannot read ({} bytes)", bytes.len());
             return None;
         };
+        // Who sent it, as the server says: identity and sid, either may be empty.
+        let sender = Sender {
+            identity: packet.participant_identity.clone(),
+            sid: packet.participant_sid.clone(),
+        };
         let from = if packet.participant_identity.is_empty() {
             self.identity_of(&packet.participant_sid)
         } else {
@@ -151,8 +180,8 @@ impl RoomState {
                     .filter(|s| s.participant == from)
                     .count();
                 let existing = self.text_streams.get(&header.stream_id);
-                let restarts_own = existing.is_some_and(|s| s.participant == from);
-                if existing.is_some_and(|s| s.participant != from)
+                let restarts_own = existing.is_some_and(|s| s.sender.same_as(&sender));
+                if existing.is_some_and(|s| !s.sender.same_as(&sender))
                     || (!restarts_own
                         && (theirs >= MAX_OPEN_STREAMS_PER_PARTICIPANT
                             || self.text_streams.len() >= MAX_OPEN_STREAMS))
@@ -165,6 +194,7 @@ impl RoomState {
                 self.text_streams.insert(
                     header.stream_id,
                     TextStream {
+                        sender,
                         participant: from,
                         topic: header.topic,
                         attributes: header.attributes,
@@ -176,7 +206,7 @@ impl RoomState {
             }
             Value::StreamChunk(chunk) => {
                 let stream = self.text_streams.get_mut(&chunk.stream_id)?;
-                if stream.participant != from {
+                if !stream.sender.same_as(&sender) {
                     return None; // only the stream's sender writes to it
                 }
                 let previous = stream
@@ -197,7 +227,7 @@ impl RoomState {
                 if self
                     .text_streams
                     .get(&trailer.stream_id)
-                    .is_some_and(|s| s.participant != from)
+                    .is_some_and(|s| !s.sender.same_as(&sender))
                 {
                     return None;
                 }
@@ -470,6 +500,61 @@ mod tests {
         }
         assert!(!room.text_streams.contains_key("big"));
         assert!(feed(&mut room, &[trailer("agent", "big", &[])]).is_empty());
+    }
+
+    /// The server may name a packet's sender by identity on one packet and by sid only on
+    /// the next: the same sender either way.
+    #[test]
+    fn a_stream_whose_chunks_name_their_sender_by_sid_only_is_read() {
+        let mut room = RoomState::new("PA_me", []);
+        let with = |identity: &str, sid: &str, value: Value| {
+            proto::DataPacket {
+                participant_identity: identity.into(),
+                participant_sid: sid.into(),
+                value: Some(value),
+                ..Default::default()
+            }
+            .encode_to_vec()
+        };
+        let chunk_of = |sid: &str, index: u64, text: &str| {
+            with(
+                "",
+                sid,
+                Value::StreamChunk(Chunk {
+                    stream_id: "t1".into(),
+                    chunk_index: index,
+                    content: text.as_bytes().to_vec(),
+                    ..Default::default()
+                }),
+            )
+        };
+        let events = feed(
+            &mut room,
+            &[
+                with(
+                    "agent",
+                    "PA_agent",
+                    Value::StreamHeader(Header {
+                        stream_id: "t1".into(),
+                        topic: TRANSCRIPTION_TOPIC.into(),
+                        ..Default::default()
+                    }),
+                ),
+                chunk_of("PA_agent", 0, "Bonjour"),
+                chunk_of("PA_other", 1, " INJECTED"),
+                with(
+                    "",
+                    "PA_agent",
+                    Value::StreamTrailer(Trailer {
+                        stream_id: "t1".into(),
+                        ..Default::default()
+                    }),
+                ),
+            ],
+        );
+        let texts = texts(&events);
+        assert_eq!(texts.len(), 1, "{events:?}");
+        assert_eq!(texts[0].2, "Bonjour");
     }
 
     #[test]
