@@ -52,14 +52,17 @@ struct Sender {
 }
 
 impl Sender {
-    /// Whether two packets come from the same participant: compared by identity when both
-    /// carry one, else by sid when both carry one; else the server said too little to tell,
-    /// and they are taken as the same.
+    /// Whether two packets come from the same participant: compared by sid when both carry
+    /// one (the server fills it in from the connection that sent the packet), else by
+    /// identity when both carry one; else the server said too little to tell, and they are
+    /// taken as the same. Not by identity first: an agent writes the learner's transcript
+    /// *on their behalf* (the header names the learner, its chunks the agent, both with the
+    /// agent's sid), as livekit-agents 1.8 does.
     fn same_as(&self, other: &Sender) -> bool {
-        if !self.identity.is_empty() && !other.identity.is_empty() {
-            self.identity == other.identity
-        } else if !self.sid.is_empty() && !other.sid.is_empty() {
+        if !self.sid.is_empty() && !other.sid.is_empty() {
             self.sid == other.sid
+        } else if !self.identity.is_empty() && !other.identity.is_empty() {
+            self.identity == other.identity
         } else {
             true
         }
@@ -555,6 +558,70 @@ mod tests {
         let texts = texts(&events);
         assert_eq!(texts.len(), 1, "{events:?}");
         assert_eq!(texts[0].2, "Bonjour");
+    }
+
+    /// As livekit-agents 1.8.9 sends the learner's transcript through livekit-server
+    /// 1.13.5 (seen on the wire): the header names the learner (`sender_identity`, written
+    /// on their behalf), its chunks and trailer name the agent, all with the agent's sid.
+    /// Compared by identity, the chunks were dropped and the learner's words lost.
+    #[test]
+    fn a_transcript_written_on_the_learners_behalf_is_read() {
+        let mut room = RoomState::new(
+            "PA_me",
+            [("PA_agent".to_string(), "agent-AJ_1".to_string())],
+        );
+        let with = |identity: &str, sid: &str, value: Value| {
+            proto::DataPacket {
+                participant_identity: identity.into(),
+                participant_sid: sid.into(),
+                value: Some(value),
+                ..Default::default()
+            }
+            .encode_to_vec()
+        };
+        let chunk = |sid: &str, index: u64, text: &str| {
+            with(
+                "agent-AJ_1",
+                sid,
+                Value::StreamChunk(Chunk {
+                    stream_id: "u1".into(),
+                    chunk_index: index,
+                    content: text.as_bytes().to_vec(),
+                    ..Default::default()
+                }),
+            )
+        };
+        let events = feed(
+            &mut room,
+            &[
+                with(
+                    "coach-1",
+                    "PA_agent",
+                    Value::StreamHeader(Header {
+                        stream_id: "u1".into(),
+                        topic: TRANSCRIPTION_TOPIC.into(),
+                        ..Default::default()
+                    }),
+                ),
+                chunk("PA_agent", 0, "Je m'appelle Ana"),
+                // Another connection claiming the agent's identity does not write into it.
+                chunk("PA_intruder", 1, " INJECTED"),
+                with(
+                    "agent-AJ_1",
+                    "PA_agent",
+                    Value::StreamTrailer(Trailer {
+                        stream_id: "u1".into(),
+                        ..Default::default()
+                    }),
+                ),
+            ],
+        );
+        let texts = texts(&events);
+        assert_eq!(texts.len(), 1, "{events:?}");
+        assert_eq!(
+            (texts[0].0.as_str(), texts[0].2.as_str()),
+            ("coach-1", "Je m'appelle Ana")
+        );
     }
 
     #[test]
