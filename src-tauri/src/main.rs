@@ -1,7 +1,8 @@
 //! The Greenroom desktop app: the shell only.
 //!
 //! It owns one [`Api`] and forwards every UI call to [`Api::dispatch`] through the single
-//! `call` command; every core event goes to the UI as the Tauri event
+//! `call` command (plus `pick_folder`, the system's folder dialog, which only a desktop
+//! window has); every core event goes to the UI as the Tauri event
 //! [`greenroom_api::TAURI_EVENT`]. Everything with logic lives in the Tauri-free crates.
 
 // No console window behind the app on Windows (release builds).
@@ -32,6 +33,31 @@ async fn call(api: State<'_, Arc<Api>>, request: Request) -> Result<serde_json::
     api.dispatch(request).await
 }
 
+/// The system's folder dialog, for the workspace: the chosen folder, or `None` when the
+/// person cancelled. `start` is where it opens (the current workspace, if any).
+#[tauri::command]
+async fn pick_folder(
+    app: AppHandle,
+    title: String,
+    start: Option<String>,
+) -> Result<Option<String>, ApiError> {
+    use tauri_plugin_dialog::DialogExt;
+    let mut dialog = app.dialog().file().set_title(title);
+    if let Some(dir) = start.filter(|s| std::path::Path::new(s).is_dir()) {
+        dialog = dialog.set_directory(dir);
+    }
+    let picked = tauri::async_runtime::spawn_blocking(move || dialog.blocking_pick_folder())
+        .await
+        .map_err(|e| ApiError::internal(format!("the folder dialog failed: {e}")))?;
+    picked
+        .map(|p| {
+            p.into_path().map(|p| p.display().to_string()).map_err(|e| {
+                ApiError::internal(format!("the folder dialog gave no local path: {e}"))
+            })
+        })
+        .transpose()
+}
+
 fn main() {
     // Windows: this executable is also the helper that delivers a stop to a service's console.
     if let Some(code) = greenroom_api::run_console_event_helper_if_asked() {
@@ -53,6 +79,7 @@ fn main() {
         }
     };
     let result = tauri::Builder::default()
+        .plugin(tauri_plugin_dialog::init())
         .setup(move |app| {
             let sink = Arc::new(TauriSink(app.handle().clone()));
             let api = Arc::new(Api::new(home, greenroom_api::default_tool_dirs(), sink));
@@ -67,7 +94,7 @@ fn main() {
             app.manage(api);
             Ok(())
         })
-        .invoke_handler(tauri::generate_handler![call])
+        .invoke_handler(tauri::generate_handler![call, pick_folder])
         .run(tauri::generate_context!("../tauri.conf.json"));
     if let Err(e) = result {
         eprintln!("greenroom: the desktop app could not start: {e}");

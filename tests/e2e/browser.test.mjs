@@ -7,6 +7,7 @@ import { chromium } from 'playwright-core';
 import { runExercisesChecks, runFrameChecks, runRoomsChecks, runStackChecks, writeTestStack } from './lib/frame-checks.mjs';
 import { PlaywrightPage } from './lib/pages.mjs';
 import { runTalkChecks, startFakeAudio, startSpeechStack } from './lib/talk.mjs';
+import { runFirstRunChecks, runWorkspaceSwitchChecks } from './lib/first-run.mjs';
 import { FIXTURE, TARGET, freePort, greenroom, start, stop, tempDirs, waitFor } from './lib/processes.mjs';
 
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
@@ -19,7 +20,9 @@ test('the web UI in Chromium against greenroom serve', async (t) => {
   const audio = await startFakeAudio();
   const speech = await startSpeechStack(path.join(dirs.root, 'speech'));
   const server = start(path.join(TARGET, 'debug', 'greenroom'), ['serve', '--port', '0'], {
-    env: { GREENROOM_HOME: dirs.home, ...audio.env },
+    // Variables set but empty count as unset (issue 14): `GREENROOM_STACK=` used to fail
+    // with "a value is required for '--stack'".
+    env: { GREENROOM_HOME: dirs.home, GREENROOM_STACK: '', GREENROOM_LOG: '', ...audio.env },
   });
   let browser;
   try {
@@ -56,16 +59,19 @@ test('the web UI in Chromium against greenroom serve', async (t) => {
       await stranger.close();
     });
     const ctx = { home: dirs.home, workspace: dirs.workspace, manifest, talk: { audio, speech, home: dirs.home, dir: dirs.root } };
+    await runFirstRunChecks(t, new PlaywrightPage(page, 'browser'), ctx);
     await runFrameChecks(t, new PlaywrightPage(page, 'browser'), ctx);
     await runStackChecks(t, new PlaywrightPage(page, 'browser'), ctx);
+    await runWorkspaceSwitchChecks(t, new PlaywrightPage(page, 'browser'), ctx);
     await runExercisesChecks(t, new PlaywrightPage(page, 'browser'), ctx);
     await runRoomsChecks(t, new PlaywrightPage(page, 'browser'), ctx);
     await runTalkChecks(t, new PlaywrightPage(page, 'browser'), ctx);
     await t.test('the page logged no errors', () => {
       // The browser logs the 400 answer to the invalid setting that the checks send on purpose,
-      // and the 503s of Rooms without a server (each one checked above, by its body).
+      // the 409 that asks about the running stack, and the 503s of Rooms without a server
+      // (each one checked above).
       const unexpected = [
-        ...consoleErrors.filter((m) => !/status of (400 \(Bad Request\)|503 \(Service Unavailable\))/.test(m)),
+        ...consoleErrors.filter((m) => !/status of (400 \(Bad Request\)|409 \(Conflict\)|503 \(Service Unavailable\))/.test(m)),
         ...failedResponses,
       ];
       if (unexpected.length) throw new Error(`console errors:\n${unexpected.join('\n')}`);

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { runExercisesChecks, runFrameChecks, runRoomsChecks, runStackChecks, writeTestStack } from './lib/frame-checks.mjs';
 import { WebDriverPage } from './lib/pages.mjs';
 import { runTalkChecks, startFakeAudio, startSpeechStack } from './lib/talk.mjs';
+import { runFirstRunChecks, runWorkspaceSwitchChecks } from './lib/first-run.mjs';
 import { FIXTURE, SCREENSHOTS, TARGET, freePort, greenroom, portAccepts, start, startXvfb, stop, tempDirs, waitFor } from './lib/processes.mjs';
 import { WebDriverSession } from './lib/webdriver.mjs';
 
@@ -23,16 +24,20 @@ test('the desktop app through tauri-driver', async (t) => {
   const nativePort = await freePort();
   const driver = start('tauri-driver', ['--port', String(port), '--native-port', String(nativePort)], {
     // The app inherits its environment from tauri-driver.
-    env: { DISPLAY: xvfb.display, GREENROOM_HOME: dirs.home, ...audio.env },
+    // GREENROOM_TOOLS_DIR set but empty counts as unset (issue 14): the app still finds
+    // the tools setup installed.
+    env: { DISPLAY: xvfb.display, GREENROOM_HOME: dirs.home, GREENROOM_TOOLS_DIR: '', ...audio.env },
   });
   let session;
   try {
     await waitFor('tauri-driver to listen', () => portAccepts(port));
     session = await createSession(`http://127.0.0.1:${port}`, { 'tauri:options': { application: APP } });
     const page = new WebDriverPage(session, 'desktop');
-    const ctx = { home: dirs.home, workspace: dirs.workspace, manifest, talk: { audio, speech, home: dirs.home, dir: dirs.root } };
+    const ctx = { home: dirs.home, workspace: dirs.workspace, manifest, display: xvfb.display, talk: { audio, speech, home: dirs.home, dir: dirs.root } };
+    await runFirstRunChecks(t, page, ctx);
     await runFrameChecks(t, page, ctx);
     await runStackChecks(t, page, ctx);
+    await runWorkspaceSwitchChecks(t, page, ctx);
     await runExercisesChecks(t, page, ctx);
     await runRoomsChecks(t, page, ctx);
     await runTalkChecks(t, page, ctx);

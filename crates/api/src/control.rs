@@ -56,6 +56,20 @@ pub fn register(stack_dir: &Path, endpoint: &ControlEndpoint) -> std::io::Result
     crate::write_private_file(&path, &text)
 }
 
+/// Forgets this process as the supervisor of the stack in `stack_dir`, when the record names
+/// it: it no longer supervises that stack (it switched to another, or stopped it), and
+/// another `greenroom` must not relay that stack's commands here.
+pub fn unregister(stack_dir: &Path) {
+    let path = stack_dir.join(FILE);
+    let ours = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| serde_json::from_str::<ControlEndpoint>(&t).ok())
+        .is_some_and(|e| e.pid == std::process::id());
+    if ours {
+        let _ = std::fs::remove_file(&path);
+    }
+}
+
 /// A token for a control endpoint or `greenroom serve` ([`greenroom_core::token`]).
 pub fn new_token() -> std::io::Result<String> {
     greenroom_core::token::new_token()

@@ -9,6 +9,7 @@
 //! | `invalid_input` | the request or a value in it is wrong; nothing changed | shows the message beside the form |
 //! | `not_found`     | the thing named does not exist                         | offers to refresh the list |
 //! | `unavailable`   | a tool, service or file needed is missing or down      | links to doctor / the stack |
+//! | `conflict`      | it would act on something a person must decide about first (a stack still running) | asks, then sends the request again with the answer |
 //! | `internal`      | a bug or an I/O failure we did not expect              | shows it and keeps working |
 
 use serde::{Deserialize, Serialize};
@@ -20,6 +21,8 @@ pub enum ErrorCode {
     InvalidInput,
     NotFound,
     Unavailable,
+    /// The request needs a decision it does not carry (see the table above).
+    Conflict,
     Internal,
 }
 
@@ -30,6 +33,7 @@ impl ErrorCode {
             ErrorCode::InvalidInput => 400,
             ErrorCode::NotFound => 404,
             ErrorCode::Unavailable => 503,
+            ErrorCode::Conflict => 409,
             ErrorCode::Internal => 500,
         }
     }
@@ -54,6 +58,9 @@ impl ApiError {
     }
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::Unavailable, message)
+    }
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Conflict, message)
     }
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::Internal, message)

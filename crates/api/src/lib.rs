@@ -34,6 +34,7 @@ pub mod settings;
 pub mod stack;
 mod stream_test;
 mod talk;
+pub mod workspace;
 
 pub use error::{ApiError, ErrorCode};
 pub use events::{ApiEvent, EventEnvelope, TAURI_EVENT};
@@ -69,10 +70,16 @@ pub use greenroom_stack::status::{ServiceState, ServiceStatus, StackStatus};
 pub use greenroom_stack::supervisor::{StackEvent, Supervisor, UpReport, UpResult};
 pub use rooms::{LiveKitInfo, RoomVisit, RoomVisitEvent, TokenRequest};
 pub use settings::{SecretState, SettingsPatch, SettingsView};
-pub use stack::{StackSource, StackSourceView, StackView};
+pub use stack::{
+    OtherService, OtherStack, OtherStackSupervision, RunningStackChoice, StackSource,
+    StackSourceView, StackView,
+};
 pub use talk::{
     TalkAction, TalkCatalogView, TalkInput, TalkMode, TalkOutput, TalkRequest,
     TalkServiceOverrides, TalkSessionEntry, TalkSnapshot, TalkStarted,
+};
+pub use workspace::{
+    FolderEntry, FolderListing, WorkspaceCheck, WorkspacePart, WorkspacePartKind, WorkspaceVerdict,
 };
 
 use serde::{Deserialize, Serialize};
@@ -273,6 +280,12 @@ commands! {
     StackReport => stack_report {} -> serde_json::Value;
     /// Stop every service, dependents first.
     StackDown => stack_down {} -> Vec<String>;
+    /// Stop another stack that still runs (one `also_running` lists, by its key).
+    OtherStackDown => other_stack_down { key: String } -> Vec<String>;
+    /// What a folder holds of an Eloquence checkout: its compose file, Flutter app, agent.
+    CheckWorkspace => check_workspace { path: String } -> WorkspaceCheck;
+    /// A folder's sub-folders (the home folder when none is given), for a folder picker.
+    ListFolders => list_folders { path: Option<String> } -> FolderListing;
     /// Start one service.
     ServiceStart => service_start { id: String } -> UpResult;
     /// Stop one service.

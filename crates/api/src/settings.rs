@@ -96,6 +96,10 @@ pub struct SettingsPatch {
     pub talk_llm_model: Option<String>,
     pub talk_tts_url: Option<String>,
     pub talk_token_url: Option<String>,
+    /// Not a setting: what to do with the stack that runs when `workspace` changes which
+    /// stack Greenroom runs. Without it such a change is refused (`conflict`) and nothing
+    /// is saved; see [`crate::stack::RunningStackChoice`].
+    pub running_stack: Option<crate::stack::RunningStackChoice>,
 }
 
 /// The names of the settings, as the CLI and the patch spell them.
@@ -483,12 +487,48 @@ impl crate::Api {
         let file = self.home.settings_file();
         let loaded = load(&file);
         let next = apply(&loaded.settings, &patch)?;
+        if next.workspace != loaded.settings.workspace {
+            self.switching_stacks(next.workspace.as_deref(), patch.running_stack)
+                .await?;
+        }
         let note = save(&file, &next, loaded.error.is_some())?;
         let view = view(&next, &file, note);
         self.emit(crate::ApiEvent::SettingsChanged {
             settings: view.clone(),
         });
         Ok(view)
+    }
+}
+
+impl crate::Api {
+    /// Before the workspace changes to `workspace`: when that changes which stack runs and
+    /// the current one runs, the person's `choice` is applied, or the change is refused
+    /// with what runs and how to say what to do (module docs of [`crate::stack`]).
+    async fn switching_stacks(
+        &self,
+        workspace: Option<&Path>,
+        choice: Option<crate::stack::RunningStackChoice>,
+    ) -> Result<(), ApiError> {
+        let before = self.stack_source().await;
+        let after = crate::stack::resolve(
+            self.stack.explicit.as_deref(),
+            self.stack.cwd.as_deref(),
+            workspace,
+        );
+        if before == after {
+            return Ok(());
+        }
+        let Some((description, running)) = self.running_stack().await? else {
+            return Ok(());
+        };
+        match choice {
+            Some(choice) => self.settle_running_stack(choice).await,
+            None => Err(ApiError::conflict(format!(
+                "{description} still runs {} service(s) that Greenroom started ({}): say whether to stop it or keep it running beside the new workspace's stack (running_stack: \"stop\" or \"keep\"; the CLI's --running-stack stop|keep). Nothing was saved.",
+                running.len(),
+                running.join(", ")
+            ))),
+        }
     }
 }
 

@@ -131,3 +131,234 @@ async fn only_one_process_supervises_a_stack() {
     drop(first);
     second.stack_status().await.unwrap();
 }
+
+fn write_stack(dir: &std::path::Path, name: &str, service: &str) {
+    std::fs::write(
+        dir.join("greenroom.toml"),
+        format!("name = \"{name}\"\n[services.{service}]\ncommand = \"sleep\"\nargs = [\"300\"]\n"),
+    )
+    .unwrap();
+}
+
+async fn poll<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+fn alive(pid: u32) -> bool {
+    greenroom_stack::process::start_time(pid).is_some()
+}
+
+/// Issue 14.3: switching the workspace while a stack runs hid that stack (its services
+/// went on running, no screen showed them, `down` acted on the new one). The switch now
+/// asks (`conflict`, nothing saved); "keep" shows the old stack under `also_running`,
+/// from where it can be stopped; "stop" stops it first.
+#[tokio::test(flavor = "multi_thread")]
+async fn switching_the_workspace_under_a_running_stack_asks_and_never_hides_it() {
+    let (_home, api, _sink) = api();
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    write_stack(a.path(), "alpha", "long");
+    write_stack(b.path(), "beta", "other");
+    let to = |dir: &std::path::Path, choice: Option<RunningStackChoice>| SettingsPatch {
+        workspace: Some(dir.display().to_string()),
+        running_stack: choice,
+        ..Default::default()
+    };
+    api.update_settings(to(a.path(), None)).await.unwrap();
+    api.stack_up(vec![]).await.unwrap();
+    let pid_a = poll("alpha's service to run", async || {
+        let view = api.stack_status().await.unwrap();
+        view.status.services[0]
+            .pid
+            .filter(|_| view.status.summary.started)
+    })
+    .await;
+
+    let refused = api.update_settings(to(b.path(), None)).await.unwrap_err();
+    assert_eq!(refused.code, ErrorCode::Conflict);
+    assert!(
+        refused.message.contains("(long)") && refused.message.contains("Nothing was saved"),
+        "{}",
+        refused.message
+    );
+    let settings = api.get_settings().await.unwrap();
+    assert_eq!(
+        settings.workspace.as_deref(),
+        Some(a.path().display().to_string().as_str())
+    );
+
+    api.update_settings(to(b.path(), Some(RunningStackChoice::Keep)))
+        .await
+        .unwrap();
+    let view = api.stack_status().await.unwrap();
+    assert_eq!(view.status.name, "beta");
+    assert!(
+        !view.status.summary.started,
+        "beta was never launched: not started"
+    );
+    assert_eq!(view.also_running.len(), 1, "{:?}", view.also_running);
+    let kept = &view.also_running[0];
+    assert_eq!(
+        (kept.name.as_str(), kept.supervision),
+        ("alpha", OtherStackSupervision::Kept)
+    );
+    assert_eq!(
+        kept.running,
+        [OtherService {
+            id: "long".into(),
+            pid: Some(pid_a)
+        }]
+    );
+    assert!(alive(pid_a), "keeping it keeps it running");
+
+    let stopped = api.other_stack_down(kept.key.clone()).await.unwrap();
+    assert_eq!(stopped, ["long"]);
+    poll("alpha's process to end", async || {
+        (!alive(pid_a)).then_some(())
+    })
+    .await;
+    assert!(api.stack_status().await.unwrap().also_running.is_empty());
+
+    // "stop": beta runs, switching back to alpha stops it first.
+    api.stack_up(vec![]).await.unwrap();
+    let pid_b = poll("beta's service to run", async || {
+        api.stack_status().await.unwrap().status.services[0].pid
+    })
+    .await;
+    api.update_settings(to(a.path(), Some(RunningStackChoice::Stop)))
+        .await
+        .unwrap();
+    poll("beta's process to end", async || {
+        (!alive(pid_b)).then_some(())
+    })
+    .await;
+    let view = api.stack_status().await.unwrap();
+    assert_eq!(view.status.name, "alpha");
+    assert!(view.also_running.is_empty(), "{:?}", view.also_running);
+    let unknown = api
+        .other_stack_down("../elsewhere".into())
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code, ErrorCode::InvalidInput);
+}
+
+/// Processes a Greenroom recorded and no Greenroom supervises any more (its supervisor
+/// died) are shown, and stopped without asking: they are ours (same start time).
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stack_left_without_a_supervisor_is_shown_and_can_be_stopped() {
+    use std::os::unix::process::CommandExt;
+    let (home, api, _sink) = api();
+    let mut child = std::process::Command::new("sleep")
+        .arg("300")
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let started = poll_sync(|| greenroom_stack::process::start_time(pid));
+    let dir = home.path().join("stacks").join("left-0000abcd");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("state.json"),
+        format!(r#"{{"version":1,"stack":"left","services":{{"worker":{{"pid":{pid},"start_time":{started},"wanted":true}},"gone":{{"pid":{pid},"start_time":1,"wanted":true}}}}}}"#),
+    )
+    .unwrap();
+    let view = api.stack_status().await.unwrap();
+    let left = view
+        .also_running
+        .iter()
+        .find(|o| o.key == "left-0000abcd")
+        .expect("the left stack is shown");
+    assert_eq!(left.supervision, OtherStackSupervision::Nobody);
+    // `gone` names the same PID with another start time: not ours, not listed.
+    assert_eq!(
+        left.running,
+        [OtherService {
+            id: "worker".into(),
+            pid: Some(pid)
+        }]
+    );
+    assert_eq!(
+        api.other_stack_down(left.key.clone()).await.unwrap(),
+        ["worker"]
+    );
+    assert!(
+        child.wait().unwrap().code().is_none(),
+        "stopped by a signal"
+    );
+    assert!(api.stack_status().await.unwrap().also_running.is_empty());
+}
+
+fn poll_sync<T>(mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Issue 14, on the team's real checkout: a fresh clone has `.env.example` and no `.env`,
+/// and the Stack screen failed whole ("env_file `.env` cannot be read") before showing
+/// anything. The stack is now shown, pre-flight says what to copy, `up` refuses with
+/// why, and once `.env` exists the stack is read again whole.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fresh_clone_without_its_env_file_is_shown_and_preflight_says_what_to_copy() {
+    let (_home, api, _sink) = api();
+    let clone = tempfile::tempdir().unwrap();
+    std::fs::write(
+        clone.path().join("docker-compose.yml"),
+        "services:\n  api:\n    image: busybox\n    env_file: .env\n    ports: [\"18080:8080\"]\n",
+    )
+    .unwrap();
+    std::fs::write(clone.path().join(".env.example"), "MISTRAL_API_KEY=\n").unwrap();
+    api.update_settings(SettingsPatch {
+        workspace: Some(clone.path().display().to_string()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let view = api.stack_status().await.unwrap();
+    assert_eq!(view.source.kind, "compose");
+    assert_eq!(view.status.services[0].id, "api");
+    let pre = api.stack_preflight().await.unwrap();
+    assert!(!pre.ok);
+    let missing = &pre.findings[0];
+    assert_eq!(missing.title, "`.env` is missing");
+    assert!(
+        missing.detail.contains("api (") && missing.detail.contains("docker-compose.yml:4)"),
+        "{missing:?}"
+    );
+    assert!(
+        missing.next_step.contains("copy `.env.example` to `.env`"),
+        "{missing:?}"
+    );
+    let refused = api.stack_up(vec![]).await.unwrap_err();
+    assert_eq!(refused.code, ErrorCode::InvalidInput);
+    assert!(
+        refused.message.contains("Nothing was started"),
+        "{}",
+        refused.message
+    );
+
+    std::fs::write(clone.path().join(".env"), "MISTRAL_API_KEY=x\n").unwrap();
+    let pre = api.stack_preflight().await.unwrap();
+    assert!(
+        pre.findings
+            .iter()
+            .all(|f| !f.detail.contains(".env.example")),
+        "{:?}",
+        pre.findings
+    );
+}

@@ -22,11 +22,18 @@ pub(crate) enum SettingsCommand {
         #[arg(value_parser = clap::builder::PossibleValuesParser::new(SETTING_NAMES))]
         name: String,
         value: String,
+        /// When a new `workspace` changes which stack runs while the current one runs:
+        /// stop it first, or keep it running (it shows under "also running")
+        #[arg(long, value_enum)]
+        running_stack: Option<RunningStack>,
     },
     /// Reset a setting to its default
     Reset {
         #[arg(value_parser = clap::builder::PossibleValuesParser::new(SETTING_NAMES))]
         name: String,
+        /// As for `set`
+        #[arg(long, value_enum)]
+        running_stack: Option<RunningStack>,
     },
 }
 
@@ -191,7 +198,11 @@ pub(crate) async fn settings(api: &Api, command: SettingsCommand) -> ExitCode {
             }
             Err(e) => api_failure(&e),
         },
-        SettingsCommand::Set { name, value } => {
+        SettingsCommand::Set {
+            name,
+            value,
+            running_stack,
+        } => {
             let value = if value == "-" && is_secret(&name) {
                 let mut buf = String::new();
                 if let Err(e) = std::io::stdin().read_to_string(&mut buf) {
@@ -206,19 +217,33 @@ pub(crate) async fn settings(api: &Api, command: SettingsCommand) -> ExitCode {
                 }
                 value
             };
-            apply(api, &name, value).await
+            apply(api, &name, value, running_stack).await
         }
-        SettingsCommand::Reset { name } => apply(api, &name, String::new()).await,
+        SettingsCommand::Reset {
+            name,
+            running_stack,
+        } => apply(api, &name, String::new(), running_stack).await,
     }
 }
 
-async fn apply(api: &Api, name: &str, value: String) -> ExitCode {
-    let Some(patch) = SettingsPatch::single(name, value) else {
+/// What `--running-stack` takes.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(crate) enum RunningStack {
+    Stop,
+    Keep,
+}
+
+async fn apply(api: &Api, name: &str, value: String, running: Option<RunningStack>) -> ExitCode {
+    let Some(mut patch) = SettingsPatch::single(name, value) else {
         return fail(&format!(
             "unknown setting {name}; known: {}",
             SETTING_NAMES.join(", ")
         ));
     };
+    patch.running_stack = running.map(|r| match r {
+        RunningStack::Stop => greenroom_api::RunningStackChoice::Stop,
+        RunningStack::Keep => greenroom_api::RunningStackChoice::Keep,
+    });
     match api.update_settings(patch).await {
         Ok(view) => {
             if let Some(note) = &view.load_error {

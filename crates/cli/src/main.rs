@@ -660,7 +660,8 @@ pub(crate) fn print_json<T: serde::Serialize>(value: &T) -> ExitCode {
 
 pub(crate) fn api_failure(error: &ApiError) -> ExitCode {
     eprintln!("error: {}", error.message);
-    if error.code == ErrorCode::InvalidInput {
+    // Refused before anything happened: a wrong value, or a decision the command lacks.
+    if matches!(error.code, ErrorCode::InvalidInput | ErrorCode::Conflict) {
         ExitCode::from(2)
     } else {
         ExitCode::FAILURE

@@ -73,10 +73,30 @@ pub fn print_table(view: &StackView) {
             println!("{:<20} {}", "", container_line(c, s));
         }
     }
-    println!(
-        "health score {:.0} / 100, architecture {:?}",
-        view.status.summary.score, view.status.summary.architecture
-    );
+    if view.status.summary.started {
+        println!(
+            "health score {:.0} / 100, architecture {:?}",
+            view.status.summary.score, view.status.summary.architecture
+        );
+    } else {
+        println!("not started: `greenroom up` launches it");
+    }
+    for other in &view.also_running {
+        let services: Vec<String> = other
+            .running
+            .iter()
+            .map(|s| match s.pid {
+                Some(pid) => format!("{} (PID {pid})", s.id),
+                None => s.id.clone(),
+            })
+            .collect();
+        println!(
+            "also running: {}; {} [key {}]",
+            other.description,
+            services.join(", "),
+            other.key
+        );
+    }
 }
 
 /// A compose service's container on one line: id, image, docker's state and health,

@@ -104,6 +104,23 @@ pub struct ComposeImport {
     /// The `${VARIABLE}`s that were not set (each also has its line in `notes`), for
     /// pre-flight: typed, so nobody has to find them in the notes' text.
     pub unset_variables: Vec<UnsetVariable>,
+    /// With [`ComposeOptions::missing_env_files_are_notes`]: the `env_file`s that are missing
+    /// (each also has its line in `notes`), typed for pre-flight.
+    pub missing_env_files: Vec<MissingEnvFile>,
+}
+
+/// A required `env_file` of a service that does not exist (or is not a file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingEnvFile {
+    pub service: String,
+    /// The compose file and line that name it.
+    pub file: PathBuf,
+    pub line: usize,
+    /// As written (`.env`), and where that is.
+    pub named: String,
+    pub path: PathBuf,
+    /// A template beside it (`.env.example`…), as written relative to the same folder.
+    pub template: Option<String>,
 }
 
 /// A variable a compose file uses that is set neither in the environment nor in `.env`.
@@ -139,6 +156,7 @@ struct Loader<'a> {
     errors: Vec<DefinitionError>,
     notes: Vec<String>,
     unset: Vec<UnsetVariable>,
+    missing_env_files: Vec<MissingEnvFile>,
     project_name: Option<String>,
     /// Every file read, indexed by [`YamlNode::source`].
     files: Vec<PathBuf>,
@@ -186,6 +204,7 @@ pub fn import(options: &ComposeOptions) -> Result<ComposeImport, Vec<DefinitionE
         errors: Vec::new(),
         notes: Vec::new(),
         unset: Vec::new(),
+        missing_env_files: Vec::new(),
         project_name: None,
         files: Vec::new(),
         workdirs: Vec::new(),
@@ -300,6 +319,7 @@ pub fn import(options: &ComposeOptions) -> Result<ComposeImport, Vec<DefinitionE
         manifest,
         notes: loader.notes,
         unset_variables: loader.unset,
+        missing_env_files: loader.missing_env_files,
     })
 }
 

@@ -106,6 +106,11 @@ pub struct StackSummary {
     /// Enabled services that are healthy, and enabled services.
     pub healthy: u32,
     pub total: u32,
+    /// Whether anything of the stack is under way: an enabled service that is not
+    /// `stopped` (running, starting, backing off, failed, completed…). A stack that was
+    /// never launched, or that was stopped whole, is *not started*: its score means
+    /// nothing then and the fronts show "not started" instead of "0 / 100 degraded".
+    pub started: bool,
 }
 
 impl StackSummary {
@@ -124,6 +129,60 @@ impl StackSummary {
             architecture: crate::health::architecture(&members),
             healthy: members.iter().filter(|m| m.healthy).count() as u32,
             total: members.len() as u32,
+            started: services
+                .iter()
+                .any(|s| !matches!(s.state, ServiceState::Disabled | ServiceState::Stopped)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service(id: &str, state: ServiceState) -> ServiceStatus {
+        ServiceStatus {
+            id: id.into(),
+            kind: ServiceKind::Process,
+            state,
+            critical: true,
+            group: Group::Principal,
+            pid: None,
+            ports: Vec::new(),
+            restarts: 0,
+            started_at_ms: None,
+            ready_after_ms: None,
+            last_exit_code: None,
+            last_probe: None,
+            latencies_ms: Vec::new(),
+            breaker: BreakerState::Closed,
+            message: String::new(),
+            attached: false,
+            cpu_percent: None,
+            memory_bytes: None,
+            container: None,
+        }
+    }
+
+    #[test]
+    fn a_stack_whose_services_are_all_stopped_or_disabled_is_not_started() {
+        let never = StackSummary::of(&[
+            service("a", ServiceState::Stopped),
+            service("b", ServiceState::Disabled),
+        ]);
+        assert!(!never.started);
+        assert_eq!(never.score, 0.0);
+        assert!(!StackSummary::of(&[]).started);
+        for state in [
+            ServiceState::Starting,
+            ServiceState::Running,
+            ServiceState::Failed,
+            ServiceState::BackingOff,
+            ServiceState::Completed,
+        ] {
+            let summary =
+                StackSummary::of(&[service("a", ServiceState::Stopped), service("b", state)]);
+            assert!(summary.started, "{state:?} is under way");
         }
     }
 }

@@ -209,7 +209,8 @@ export async function runStackChecks(t, page, ctx) {
       return states === 'stopped,stopped' || states === 'stopped,failed' || states === 'failed,stopped';
     }, { timeoutMs: 20000 });
     // The summary is the backend's, kept live by stack://summary events.
-    await waitFor('the healthy count to drop to zero', async () => (await page.text('[data-testid=ready-count]'))?.startsWith('0 of 2'));
+    // Both stopped: not started (issue 14); one failed: 0 of 2 healthy.
+    await waitFor('the healthy count to drop to zero', async () => /^0 of 2|none running/.test((await page.text('[data-testid=ready-count]')) ?? ''));
     const status = greenroom(ctx.home, ['--stack', ctx.manifest, 'status', '--json'], { json: true });
     assert.ok(status.status.services.every((s) => s.pid === null), JSON.stringify(status.status.services));
   });

@@ -13,7 +13,7 @@ platform: string,
  */
 home: string, };
 
-export type ErrorCode = "invalid_input" | "not_found" | "unavailable" | "internal";
+export type ErrorCode = "invalid_input" | "not_found" | "unavailable" | "conflict" | "internal";
 
 export type ApiError = { code: ErrorCode, message: string, };
 
@@ -63,7 +63,15 @@ file_access: FileAccess,
  */
 load_error: string | null, };
 
-export type SettingsPatch = { workspace?: string, livekit_url?: string, livekit_api_key?: string, livekit_api_secret?: string, mistral_api_key?: string, talk_stt_url?: string, talk_llm_url?: string, talk_llm_model?: string, talk_tts_url?: string, talk_token_url?: string, };
+export type RunningStackChoice = "stop" | "keep";
+
+export type SettingsPatch = { workspace?: string, livekit_url?: string, livekit_api_key?: string, livekit_api_secret?: string, mistral_api_key?: string, talk_stt_url?: string, talk_llm_url?: string, talk_llm_model?: string, talk_tts_url?: string, talk_token_url?: string, 
+/**
+ * Not a setting: what to do with the stack that runs when `workspace` changes which
+ * stack Greenroom runs. Without it such a change is refused (`conflict`) and nothing
+ * is saved; see [`crate::stack::RunningStackChoice`].
+ */
+running_stack?: RunningStackChoice, };
 
 export type CheckStatus = "ok" | "warn" | "fail";
 
@@ -175,7 +183,14 @@ score: number, architecture: Architecture,
 /**
  * Enabled services that are healthy, and enabled services.
  */
-healthy: number, total: number, };
+healthy: number, total: number, 
+/**
+ * Whether anything of the stack is under way: an enabled service that is not
+ * `stopped` (running, starting, backing off, failed, completed…). A stack that was
+ * never launched, or that was stopped whole, is *not started*: its score means
+ * nothing then and the fronts show "not started" instead of "0 / 100 degraded".
+ */
+started: boolean, };
 
 export type MachineMetrics = { 
 /**
@@ -199,6 +214,24 @@ kind: string, files: Array<string>,
  */
 description: string, };
 
+export type OtherStackSupervision = "kept" | "another_process" | "nobody";
+
+export type OtherService = { id: string, pid: number | null, };
+
+export type OtherStack = { 
+/**
+ * Its state folder's name under `<home>/stacks` (what `other_stack_down` takes).
+ */
+key: string, name: string, supervision: OtherStackSupervision, 
+/**
+ * The PID of the Greenroom that supervises it (`kept`: this one).
+ */
+supervisor_pid: number | null, 
+/**
+ * One line for people: where it comes from and who looks after it.
+ */
+description: string, running: Array<OtherService>, };
+
 export type StackView = { source: StackSourceView, status: StackStatus, 
 /**
  * Things worth knowing about how it was loaded (re-attached services, import notes).
@@ -208,7 +241,61 @@ notes: Array<string>,
  * Set when another Greenroom process supervises the stack and this one only relays
  * to it (it then sends no live events: refresh the view).
  */
-attached_to: string | null, };
+attached_to: string | null, 
+/**
+ * Other stacks that still run processes Greenroom started (see [`others`]): kept
+ * running when the workspace changed, supervised by another Greenroom, or left
+ * without a supervisor.
+ */
+also_running: Array<OtherStack>, };
+
+export type WorkspaceVerdict = "checkout" | "partial" | "not_a_checkout" | "missing";
+
+export type WorkspacePartKind = "stack" | "flutter_app" | "agent";
+
+export type WorkspacePart = { kind: WorkspacePartKind, 
+/**
+ * "compose file", "Flutter app", "agent".
+ */
+label: string, 
+/**
+ * Where it was found, relative to the workspace (`/`-separated); `None`: not found.
+ */
+found: string | null, 
+/**
+ * One line for people: what was found, or what is missing and what that means.
+ */
+detail: string, };
+
+export type WorkspaceCheck = { 
+/**
+ * The folder, absolute.
+ */
+path: string, verdict: WorkspaceVerdict, parts: Array<WorkspacePart>, 
+/**
+ * One line for people: "An Eloquence checkout: docker-compose.yml, frontend/flutter_app, services/livekit-agent".
+ */
+summary: string, };
+
+export type FolderEntry = { name: string, path: string, 
+/**
+ * It holds a compose file or a `greenroom.toml` (checked without searching deeper).
+ */
+has_stack: boolean, };
+
+export type FolderListing = { path: string, 
+/**
+ * `None` at a root.
+ */
+parent: string | null, 
+/**
+ * Sorted by name, case-insensitively; hidden folders (`.name`) left out.
+ */
+folders: Array<FolderEntry>, 
+/**
+ * Whether the listing stopped at [`MAX_LISTED`] folders.
+ */
+truncated: boolean, };
 
 export type LogLevel = "error" | "warn" | "info" | "debug";
 
@@ -869,7 +956,7 @@ export type ApiEvent = { "kind": "settings_changed", settings: SettingsView, } |
 
 export type EventEnvelope = { topic: string, seq: number, at_ms: number, event: ApiEvent, };
 
-export type Request = { "command": "app_info", "args": Record<symbol, never> } | { "command": "get_settings", "args": Record<symbol, never> } | { "command": "update_settings", "args": { patch: SettingsPatch, } } | { "command": "run_doctor", "args": Record<symbol, never> } | { "command": "stack_status", "args": Record<symbol, never> } | { "command": "stack_preflight", "args": Record<symbol, never> } | { "command": "stack_up", "args": { only: Array<string>, } } | { "command": "exercises_scan", "args": { project: string | null, } } | { "command": "exercises_watch", "args": { project: string | null, } } | { "command": "exercises_history", "args": { project: string | null, id: string, limit: number, } } | { "command": "livekit_info", "args": Record<symbol, never> } | { "command": "rooms_list", "args": Record<symbol, never> } | { "command": "room_create", "args": { name: string, metadata: string, } } | { "command": "room_delete", "args": { name: string, } } | { "command": "room_participants", "args": { room: string, } } | { "command": "participant_remove", "args": { room: string, identity: string, } } | { "command": "stack_diagnose", "args": Record<symbol, never> } | { "command": "stack_repair", "args": { id: string, kind: RepairKind, confirmed: boolean, fingerprint: string | null, } } | { "command": "stack_report", "args": Record<symbol, never> } | { "command": "stack_down", "args": Record<symbol, never> } | { "command": "service_start", "args": { id: string, } } | { "command": "service_stop", "args": { id: string, } } | { "command": "service_restart", "args": { id: string, } } | { "command": "stack_logs", "args": { service: string | null, limit: number, } } | { "command": "stream_test_start", "args": { request: StreamTestRequest, } } | { "command": "stream_test_current", "args": Record<symbol, never> } | { "command": "stream_test_stop", "args": Record<symbol, never> } | { "command": "stream_test_reports", "args": { limit: number, } } | { "command": "stream_test_report", "args": { file: string, } } | { "command": "metric_catalogue", "args": Record<symbol, never> } | { "command": "token_mint", "args": { request: TokenRequest, } } | { "command": "room_metadata", "args": { room: string, metadata: string, } } | { "command": "talk_catalog", "args": Record<symbol, never> } | { "command": "talk_devices", "args": Record<symbol, never> } | { "command": "talk_endpoints", "args": Record<symbol, never> } | { "command": "talk_start", "args": { request: TalkRequest, } } | { "command": "talk_run", "args": { request: TalkRequest, } } | { "command": "talk_control", "args": { action: TalkAction, } } | { "command": "talk_current", "args": Record<symbol, never> } | { "command": "talk_sessions", "args": { limit: number, } } | { "command": "talk_export", "args": { session: string, destination: string, } };
+export type Request = { "command": "app_info", "args": Record<symbol, never> } | { "command": "get_settings", "args": Record<symbol, never> } | { "command": "update_settings", "args": { patch: SettingsPatch, } } | { "command": "run_doctor", "args": Record<symbol, never> } | { "command": "stack_status", "args": Record<symbol, never> } | { "command": "stack_preflight", "args": Record<symbol, never> } | { "command": "stack_up", "args": { only: Array<string>, } } | { "command": "exercises_scan", "args": { project: string | null, } } | { "command": "exercises_watch", "args": { project: string | null, } } | { "command": "exercises_history", "args": { project: string | null, id: string, limit: number, } } | { "command": "livekit_info", "args": Record<symbol, never> } | { "command": "rooms_list", "args": Record<symbol, never> } | { "command": "room_create", "args": { name: string, metadata: string, } } | { "command": "room_delete", "args": { name: string, } } | { "command": "room_participants", "args": { room: string, } } | { "command": "participant_remove", "args": { room: string, identity: string, } } | { "command": "stack_diagnose", "args": Record<symbol, never> } | { "command": "stack_repair", "args": { id: string, kind: RepairKind, confirmed: boolean, fingerprint: string | null, } } | { "command": "stack_report", "args": Record<symbol, never> } | { "command": "stack_down", "args": Record<symbol, never> } | { "command": "other_stack_down", "args": { key: string, } } | { "command": "check_workspace", "args": { path: string, } } | { "command": "list_folders", "args": { path: string | null, } } | { "command": "service_start", "args": { id: string, } } | { "command": "service_stop", "args": { id: string, } } | { "command": "service_restart", "args": { id: string, } } | { "command": "stack_logs", "args": { service: string | null, limit: number, } } | { "command": "stream_test_start", "args": { request: StreamTestRequest, } } | { "command": "stream_test_current", "args": Record<symbol, never> } | { "command": "stream_test_stop", "args": Record<symbol, never> } | { "command": "stream_test_reports", "args": { limit: number, } } | { "command": "stream_test_report", "args": { file: string, } } | { "command": "metric_catalogue", "args": Record<symbol, never> } | { "command": "token_mint", "args": { request: TokenRequest, } } | { "command": "room_metadata", "args": { room: string, metadata: string, } } | { "command": "talk_catalog", "args": Record<symbol, never> } | { "command": "talk_devices", "args": Record<symbol, never> } | { "command": "talk_endpoints", "args": Record<symbol, never> } | { "command": "talk_start", "args": { request: TalkRequest, } } | { "command": "talk_run", "args": { request: TalkRequest, } } | { "command": "talk_control", "args": { action: TalkAction, } } | { "command": "talk_current", "args": Record<symbol, never> } | { "command": "talk_sessions", "args": { limit: number, } } | { "command": "talk_export", "args": { session: string, destination: string, } };
 
 export type CommandArgs = {
   app_info: {  };
@@ -892,6 +979,9 @@ export type CommandArgs = {
   stack_repair: { id: string, kind: RepairKind, confirmed: boolean, fingerprint: string | null };
   stack_report: {  };
   stack_down: {  };
+  other_stack_down: { key: string };
+  check_workspace: { path: string };
+  list_folders: { path: string | null };
   service_start: { id: string };
   service_stop: { id: string };
   service_restart: { id: string };
@@ -936,6 +1026,9 @@ export type CommandResults = {
   stack_repair: RepairOutcome;
   stack_report: JsonValue;
   stack_down: Array<string>;
+  other_stack_down: Array<string>;
+  check_workspace: WorkspaceCheck;
+  list_folders: FolderListing;
   service_start: UpResult;
   service_stop: null;
   service_restart: UpResult;

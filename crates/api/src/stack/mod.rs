@@ -4,8 +4,10 @@
 //! State: [`StackState`] on [`Api`] holds the loaded supervisor, the `--stack FILE` and
 //! directory a front gave, and this process's control endpoint (see [`crate::control`]).
 
+mod others;
 mod source;
 
+pub use others::{OtherService, OtherStack, OtherStackSupervision};
 pub use source::*;
 
 use crate::{Api, ApiError, ErrorCode, UpReport, UpResult, control, settings};
@@ -27,15 +29,77 @@ pub struct StackView {
     /// to it (it then sends no live events: refresh the view).
     #[serde(default)]
     pub attached_to: Option<String>,
+    /// Other stacks that still run processes Greenroom started (see [`others`]): kept
+    /// running when the workspace changed, supervised by another Greenroom, or left
+    /// without a supervisor.
+    #[serde(default)]
+    pub also_running: Vec<OtherStack>,
+}
+
+/// What to do with the running stack when the workspace changes under it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum RunningStackChoice {
+    /// Stop its services, then switch.
+    Stop,
+    /// Keep it running; it shows under "also running" and can be stopped from there.
+    Keep,
 }
 
 pub(crate) struct LoadedStack {
     pub(crate) source: StackSource,
     pub(crate) supervisor: Supervisor,
+    /// Its state folder (`<home>/stacks/<key>`).
+    pub(crate) dir: PathBuf,
     /// Held while this process supervises the stack (one supervisor per stack).
     _lock: control::SupervisorLock,
     notes: Vec<String>,
     unset_variables: Vec<greenroom_stack::compose::UnsetVariable>,
+    /// Why `up` would refuse this compose stack as it is on disk: the `env_file`s it needs
+    /// that are missing (a fresh clone has no `.env`). It was loaded to be shown and
+    /// pre-flighted; it is loaded again, whole, once nothing of it runs.
+    missing_env_files: Vec<greenroom_stack::compose::MissingEnvFile>,
+}
+
+impl Drop for LoadedStack {
+    /// This process no longer supervises the stack: its record goes with it (the lock is
+    /// released right after).
+    fn drop(&mut self) {
+        control::unregister(&self.dir);
+    }
+}
+
+/// A missing `env_file`, with every service that reads it.
+struct MissingFile {
+    path: PathBuf,
+    named: String,
+    template: Option<String>,
+    /// `service (compose file:line)`.
+    services: Vec<String>,
+}
+
+impl MissingFile {
+    fn next_step(&self) -> String {
+        match &self.template {
+            Some(t) => format!(
+                "copy `{t}` to `{}` beside the compose file and fill in your keys (a fresh clone has only the template), then check again",
+                self.named
+            ),
+            None => format!(
+                "create `{}` beside the compose file, then check again",
+                self.named
+            ),
+        }
+    }
+
+    fn say(&self) -> String {
+        format!(
+            "{} is missing ({} read it): {}",
+            self.path.display(),
+            self.services.join(", "),
+            self.next_step()
+        )
+    }
 }
 
 /// A stack's definition, read from its source.
@@ -46,6 +110,8 @@ pub(crate) struct Definition {
     /// What the importer wants a person to know.
     pub(crate) notes: Vec<String>,
     pub(crate) unset_variables: Vec<greenroom_stack::compose::UnsetVariable>,
+    /// Read with missing `env_file`s as notes ([`Api::read_manifest`]): which.
+    pub(crate) missing_env_files: Vec<greenroom_stack::compose::MissingEnvFile>,
 }
 
 /// The stack capability's state on [`Api`].
@@ -56,6 +122,9 @@ pub(crate) struct StackState {
     /// Where `greenroom.toml` is looked for (the CLI's current directory).
     pub(crate) cwd: Option<PathBuf>,
     pub(crate) loaded: tokio::sync::Mutex<Option<LoadedStack>>,
+    /// Stacks this process still supervises after the workspace changed under them
+    /// ([`RunningStackChoice::Keep`]); gone once stopped.
+    pub(crate) kept: tokio::sync::Mutex<Vec<LoadedStack>>,
     /// Where this process can be driven from another `greenroom` (see [`control`]).
     control: std::sync::Mutex<Option<control::ControlEndpoint>>,
     /// When the stack was first loaded (the report's sampling window starts there).
@@ -76,38 +145,41 @@ impl Api {
     }
 
     /// The supervisor of the current stack, created (and re-attached) on first use, and
-    /// replaced when the source changed while nothing of the old one runs.
+    /// replaced when the source changed: the old one is dropped when nothing of it runs,
+    /// else kept running and shown under `also_running` (never out of sight).
     async fn supervisor(&self) -> Result<(Supervisor, StackSource, Vec<String>), ApiError> {
         let source = self.stack_source().await;
         let mut loaded = self.stack.loaded.lock().await;
-        if let Some(current) = loaded.as_ref() {
-            let idle = current
-                .supervisor
-                .status()
-                .services
-                .iter()
-                .all(|s| s.pid.is_none() && !s.state.is_healthy());
-            if current.source == source || !idle {
-                return Ok((
-                    current.supervisor.clone(),
-                    current.source.clone(),
-                    current.notes.clone(),
-                ));
-            }
+        if let Some(current) = loaded.as_ref()
+            && current.source == source
+            && (current.missing_env_files.is_empty() || current.supervisor.status().summary.started)
+        {
+            return Ok((
+                current.supervisor.clone(),
+                current.source.clone(),
+                current.notes.clone(),
+            ));
         }
+        if let Some(old) = loaded.take()
+            && old.supervisor.status().summary.started
+        {
+            self.stack.kept.lock().await.push(old);
+        }
+        // A compose stack whose env files are missing is still shown (read as `docker
+        // compose config` would with them empty), and `up` refuses it with why.
         let Definition {
             manifest,
             root,
             mut notes,
             unset_variables,
-        } = self.load_manifest(&source)?;
+            missing_env_files,
+        } = self.load_shown(&source)?;
         let dir = greenroom_stack::supervisor::stack_dir(
             self.home.root(),
             manifest.name.as_deref().unwrap_or("stack"),
             &root,
         );
-        // The stack this replaces (idle) lets go of its lock first: it may be the same folder.
-        *loaded = None;
+        // The stack this replaces (if idle) let go of its lock above: it may be the same folder.
         let lock = self.supervisor_lock(&dir).await?;
         let (supervisor, attach_notes) = Supervisor::new(
             manifest,
@@ -144,9 +216,11 @@ impl Api {
         *loaded = Some(LoadedStack {
             source: source.clone(),
             supervisor: supervisor.clone(),
+            dir: dir.clone(),
             _lock: lock,
             notes: notes.clone(),
             unset_variables,
+            missing_env_files,
         });
         Ok((supervisor, source, notes))
     }
@@ -189,6 +263,17 @@ impl Api {
         self.load_definition(source, false)
     }
 
+    /// The stack's definition to show and probe: as `up` would run it, else (a compose
+    /// stack missing an `env_file`) as [`Api::read_manifest`] reads it.
+    pub(crate) fn load_shown(&self, source: &StackSource) -> Result<Definition, ApiError> {
+        match self.load_manifest(source) {
+            Err(strict) if matches!(source, StackSource::Compose(_)) => {
+                self.read_manifest(source).map_err(|_| strict)
+            }
+            other => other,
+        }
+    }
+
     /// The stack's definition, to read it without running it: a compose service's missing
     /// `env_file` is a note ([`greenroom_stack::compose::ComposeOptions`]).
     pub(crate) fn read_manifest(&self, source: &StackSource) -> Result<Definition, ApiError> {
@@ -211,12 +296,14 @@ impl Api {
                 root: self.home.root().to_path_buf(),
                 notes: Vec::new(),
                 unset_variables: Vec::new(),
+                missing_env_files: Vec::new(),
             }),
             StackSource::Manifest(path) => Ok(Definition {
                 manifest: greenroom_stack::manifest::load(path).map_err(joined)?,
                 root: path.parent().map(Path::to_path_buf).unwrap_or_default(),
                 notes: Vec::new(),
                 unset_variables: Vec::new(),
+                missing_env_files: Vec::new(),
             }),
             StackSource::Compose(files) => {
                 let imported =
@@ -237,6 +324,7 @@ impl Api {
                     root,
                     notes: imported.notes,
                     unset_variables: imported.unset_variables,
+                    missing_env_files: imported.missing_env_files,
                 })
             }
         }
@@ -261,7 +349,7 @@ impl Api {
     /// The folder of the current stack's state, logs and `supervisor.json`.
     pub async fn stack_dir(&self) -> Result<std::path::PathBuf, ApiError> {
         let source = self.stack_source().await;
-        let definition = self.load_manifest(&source)?;
+        let definition = self.load_shown(&source)?;
         let name = definition
             .manifest
             .name
@@ -293,7 +381,7 @@ impl Api {
         &self,
     ) -> Result<(greenroom_stack::manifest::Manifest, std::path::PathBuf), ApiError> {
         let source = self.stack_source().await;
-        let definition = self.load_manifest(&source)?;
+        let definition = self.load_shown(&source)?;
         Ok((definition.manifest, definition.root))
     }
 
@@ -331,18 +419,174 @@ impl Api {
 
     pub async fn stack_status(&self) -> Result<StackView, ApiError> {
         let (supervisor, source, notes) = self.supervisor().await?;
+        let current = greenroom_stack::supervisor::stack_dir(
+            self.home.root(),
+            supervisor.name(),
+            supervisor.root(),
+        );
         Ok(StackView {
             source: source.view(),
             status: supervisor.status(),
             notes,
             attached_to: None,
+            also_running: self.other_stacks(Some(&current)).await,
         })
+    }
+
+    /// Other stacks that still run (see [`others`]), the current one's state folder left out.
+    pub async fn other_stacks(&self, current: Option<&Path>) -> Vec<OtherStack> {
+        let (mut found, mut skip) = {
+            let kept = self.stack.kept.lock().await;
+            (
+                others::kept(&kept),
+                kept.iter()
+                    .map(|k| others::key_of(&k.dir))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        skip.extend(current.map(others::key_of));
+        let home = self.home.root().to_path_buf();
+        found.extend(
+            tokio::task::spawn_blocking(move || others::recorded(&home, &skip))
+                .await
+                .unwrap_or_default(),
+        );
+        found
+    }
+
+    /// Stops another running stack, named by its `key` in `also_running`; returns the
+    /// services that were running.
+    pub async fn other_stack_down(&self, key: String) -> Result<Vec<String>, ApiError> {
+        if key.is_empty() || key.contains(['/', '\\']) || key.starts_with('.') {
+            return Err(ApiError::invalid_input(format!(
+                "`{key}` is not a stack's key: use one that `also_running` lists"
+            )));
+        }
+        let kept = {
+            let mut kept = self.stack.kept.lock().await;
+            kept.iter()
+                .position(|k| others::key_of(&k.dir) == key)
+                .map(|i| kept.remove(i))
+        };
+        if let Some(kept) = kept {
+            return Ok(kept.supervisor.down().await);
+        }
+        let dir = self.home.root().join("stacks").join(&key);
+        if !dir.is_dir() {
+            return Err(ApiError::new(
+                ErrorCode::NotFound,
+                format!(
+                    "no stack `{key}` in {}: refresh the list",
+                    self.home.root().join("stacks").display()
+                ),
+            ));
+        }
+        if let Some(remote) = control::find(&dir) {
+            let answer = control::call(&remote, &crate::Request::StackDown {}).await?;
+            return serde_json::from_value(answer).map_err(|e| {
+                ApiError::internal(format!(
+                    "the supervisor's answer to down cannot be read: {e}"
+                ))
+            });
+        }
+        others::stop_orphans(&dir).await
+    }
+
+    /// The current stack, when it runs: its description and its services under way. A
+    /// stack another Greenroom supervises counts (asked through its control endpoint).
+    pub(crate) async fn running_stack(&self) -> Result<Option<(String, Vec<String>)>, ApiError> {
+        let under_way = |view: &StackView| {
+            view.status
+                .services
+                .iter()
+                .filter(|s| {
+                    !matches!(
+                        s.state,
+                        greenroom_stack::status::ServiceState::Stopped
+                            | greenroom_stack::status::ServiceState::Disabled
+                    )
+                })
+                .map(|s| s.id.clone())
+                .collect::<Vec<_>>()
+        };
+        if let Ok(Some(remote)) = self.remote_supervisor().await {
+            let answer = control::call(&remote, &crate::Request::StackStatus {}).await?;
+            let view: StackView = serde_json::from_value(answer).map_err(|e| {
+                ApiError::internal(format!("the supervisor's status cannot be read: {e}"))
+            })?;
+            let running = under_way(&view);
+            return Ok((!running.is_empty()).then(|| {
+                (
+                    format!(
+                        "{} (supervised by the Greenroom with PID {})",
+                        view.source.description, remote.pid
+                    ),
+                    running,
+                )
+            }));
+        }
+        let loaded = self.stack.loaded.lock().await;
+        Ok(loaded.as_ref().and_then(|l| {
+            let view = StackView {
+                source: l.source.view(),
+                status: l.supervisor.status(),
+                notes: Vec::new(),
+                attached_to: None,
+                also_running: Vec::new(),
+            };
+            let running = under_way(&view);
+            (!running.is_empty()).then_some((view.source.description, running))
+        }))
+    }
+
+    /// Applies a person's choice for the running stack before the workspace changes.
+    pub(crate) async fn settle_running_stack(
+        &self,
+        choice: RunningStackChoice,
+    ) -> Result<(), ApiError> {
+        match choice {
+            RunningStackChoice::Stop => {
+                if let Ok(Some(remote)) = self.remote_supervisor().await {
+                    control::call(&remote, &crate::Request::StackDown {}).await?;
+                } else if self.stack.loaded.lock().await.is_some() {
+                    self.stack_down().await?;
+                }
+            }
+            RunningStackChoice::Keep => {
+                let mut loaded = self.stack.loaded.lock().await;
+                if let Some(old) = loaded.take()
+                    && old.supervisor.status().summary.started
+                {
+                    self.stack.kept.lock().await.push(old);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Starts the stack (or `only` these services and their dependencies).
     pub async fn stack_up(&self, only: Vec<String>) -> Result<UpReport, ApiError> {
-        let (supervisor, _, _) = self.supervisor().await?;
-        supervisor.up(&only, |_| {}).await.map_err(ApiError::of)
+        self.stack_up_with(&only, |_| {}).await
+    }
+
+    /// The `env_file`s the current stack needs that are missing, one entry per file with
+    /// the services that read it ([`LoadedStack::missing_env_files`]).
+    async fn missing_env_files(&self) -> Vec<MissingFile> {
+        let loaded = self.stack.loaded.lock().await;
+        let mut files: Vec<MissingFile> = Vec::new();
+        for m in loaded.iter().flat_map(|l| &l.missing_env_files) {
+            let at = format!("{} ({}:{})", m.service, m.file.display(), m.line);
+            match files.iter_mut().find(|f| f.path == m.path) {
+                Some(f) => f.services.push(at),
+                None => files.push(MissingFile {
+                    path: m.path.clone(),
+                    named: m.named.clone(),
+                    template: m.template.clone(),
+                    services: vec![at],
+                }),
+            }
+        }
+        files
     }
 
     /// Like [`Api::stack_up`], reporting each service as it comes up (or fails).
@@ -352,6 +596,14 @@ impl Api {
         on_result: impl Fn(&UpResult) + Send + Sync,
     ) -> Result<UpReport, ApiError> {
         let (supervisor, _, _) = self.supervisor().await?;
+        let missing = self.missing_env_files().await;
+        if !missing.is_empty() {
+            let said: Vec<String> = missing.iter().map(MissingFile::say).collect();
+            return Err(ApiError::invalid_input(format!(
+                "{}. Nothing was started.",
+                said.join("; ")
+            )));
+        }
         supervisor.up(only, on_result).await.map_err(ApiError::of)
     }
 
@@ -368,6 +620,26 @@ impl Api {
             .as_ref()
             .map(|l| l.unset_variables.clone())
             .unwrap_or_default();
+        for (i, missing) in self.missing_env_files().await.into_iter().enumerate() {
+            report.ok = false;
+            report.findings.insert(
+                i,
+                greenroom_stack::preflight::Finding {
+                    severity: greenroom_stack::preflight::Severity::Blocker,
+                    service: None,
+                    title: format!("`{}` is missing", missing.named),
+                    detail: format!(
+                        "{} cannot be read, and compose refuses to start without it; {} read it: {}",
+                        missing.path.display(),
+                        if missing.services.len() == 1 { "one service" } else { "these services" },
+                        missing.services.join(", ")
+                    ),
+                    next_step: missing.next_step(),
+                    holder_pid: None,
+                    token: None,
+                },
+            );
+        }
         for variable in unset {
             report.findings.push(greenroom_stack::preflight::Finding {
                 severity: greenroom_stack::preflight::Severity::Warning,

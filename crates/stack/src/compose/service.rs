@@ -477,19 +477,27 @@ impl Loader<'_> {
                 Err(e) => e.to_string(),
             };
             let file = self.files.get(entry.source).cloned().unwrap_or_default();
+            // A checkout often ships the template of its secrets (`.env.example`).
+            let template = ["example", "sample", "template", "dist"]
+                .iter()
+                .map(|suffix| format!("{path}.{suffix}"))
+                .find(|t| workdir.join(t).is_file());
             if self.options.missing_env_files_are_notes {
                 self.notes.push(format!(
                     "{}:{}: service `{name}`: env_file `{path}` cannot be read ({problem}); `up` refuses to start it until it exists",
                     file.display(),
                     entry.line
                 ));
+                self.missing_env_files.push(crate::compose::MissingEnvFile {
+                    service: name.to_owned(),
+                    file: file.clone(),
+                    line: entry.line,
+                    named: path.to_owned(),
+                    path: full.clone(),
+                    template,
+                });
                 continue;
             }
-            // A checkout often ships the template of its secrets (`.env.example`).
-            let template = ["example", "sample", "template", "dist"]
-                .iter()
-                .map(|suffix| format!("{path}.{suffix}"))
-                .find(|t| workdir.join(t).is_file());
             let hint = match template {
                 Some(t) => format!(
                     "copy `{t}` to `{path}` and fill it in (compose refuses to start without it), or mark it optional: `- path: FILE` with `required: false`"

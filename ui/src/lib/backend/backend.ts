@@ -14,6 +14,12 @@ export interface Backend {
   subscribe(handler: (event: EventEnvelope) => void): () => void;
   /** The event channel's state; `handler` is called at once with the current one. */
   onConnection(handler: (state: ConnectionState) => void): () => void;
+  /**
+   * The system's folder dialog (desktop only): the chosen folder, or null when cancelled.
+   * Absent in a browser, which cannot learn a local path: the UI browses folders through
+   * the `list_folders` command there.
+   */
+  pickFolder?(title: string, start: string | null): Promise<string | null>;
 }
 
 /** An error from the backend, with the code a screen may branch on. */
@@ -26,7 +32,7 @@ export class BackendError extends Error implements ApiError {
   }
 }
 
-const CODES: readonly ErrorCode[] = ['invalid_input', 'not_found', 'unavailable', 'internal'];
+const CODES: readonly ErrorCode[] = ['invalid_input', 'not_found', 'unavailable', 'conflict', 'internal'];
 
 /** Whatever was thrown, as a BackendError: `{code, message}` objects keep their code. */
 export function toBackendError(raw: unknown): BackendError {

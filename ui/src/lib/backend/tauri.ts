@@ -21,6 +21,14 @@ export class TauriBackend implements Backend {
     }
   }
 
+  async pickFolder(title: string, start: string | null): Promise<string | null> {
+    try {
+      return await invoke<string | null>('pick_folder', { title, start });
+    } catch (raw) {
+      throw toBackendError(raw);
+    }
+  }
+
   subscribe(handler: (event: EventEnvelope) => void): () => void {
     let stop: (() => void) | null = null;
     let stopped = false;

@@ -33,14 +33,15 @@ describe('stack presentation', () => {
   it('merges a status event into the view', () => {
     const view: StackView = {
       source: { kind: 'sandbox', files: [], description: 'd' },
-      status: { name: 's', services: [svc('a', 'stopped', true), svc('b', 'stopped')], summary: { score: 0, architecture: 'degraded', healthy: 0, total: 2 }, machine: null },
+      status: { name: 's', services: [svc('a', 'stopped', true), svc('b', 'stopped')], summary: { score: 0, architecture: 'degraded', healthy: 0, total: 2, started: false }, machine: null },
       notes: [],
       attached_to: null,
+      also_running: [],
     };
     const next = withStatus(view, svc('a', 'running', true));
     expect(next.status.services.map((s) => s.state)).toEqual(['running', 'stopped']);
     expect(view.status.services[0]!.state).toBe('stopped');
-    const summed = withSummary(next, { score: 70, architecture: 'degraded', healthy: 1, total: 2 });
+    const summed = withSummary(next, { score: 70, architecture: 'degraded', healthy: 1, total: 2, started: true });
     expect(summed.status.summary.score).toBe(70);
     expect(summed.status.services).toBe(next.status.services);
   });
