@@ -57,7 +57,7 @@ pub(crate) struct LoadedStack {
     unset_variables: Vec<greenroom_stack::compose::UnsetVariable>,
     /// Why `up` would refuse this compose stack as it is on disk: the `env_file`s it needs
     /// that are missing (a fresh clone has no `.env`). It was loaded to be shown and
-    /// pre-flighted; it is loaded again, whole, once nothing of it runs.
+    /// pre-flighted; it is loaded again once one of them exists and nothing of it runs.
     missing_env_files: Vec<greenroom_stack::compose::MissingEnvFile>,
 }
 
@@ -152,7 +152,8 @@ impl Api {
         let mut loaded = self.stack.loaded.lock().await;
         if let Some(current) = loaded.as_ref()
             && current.source == source
-            && (current.missing_env_files.is_empty() || current.supervisor.status().summary.started)
+            && (current.missing_env_files.iter().all(|m| !m.path.is_file())
+                || current.supervisor.status().summary.started)
         {
             return Ok((
                 current.supervisor.clone(),
