@@ -91,6 +91,7 @@ pub fn answer_within(request: &crate::Request) -> std::time::Duration {
     std::time::Duration::from_secs(match request {
         R::StackUp { .. }
         | R::StackDown {}
+        | R::OtherStackDown { .. }
         | R::StackRepair { .. }
         | R::ServiceStart { .. }
         | R::ServiceStop { .. }

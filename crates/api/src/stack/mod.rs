@@ -472,6 +472,18 @@ impl Api {
         if let Some(kept) = kept {
             return Ok(kept.supervisor.down().await);
         }
+        // Asked of this process about the stack it supervises now (relayed by a front that
+        // saw it as another process's): its own down.
+        let current = self
+            .stack
+            .loaded
+            .lock()
+            .await
+            .as_ref()
+            .is_some_and(|l| others::key_of(&l.dir) == key);
+        if current {
+            return self.stack_down().await;
+        }
         let dir = self.home.root().join("stacks").join(&key);
         if !dir.is_dir() {
             return Err(ApiError::new(
@@ -483,7 +495,12 @@ impl Api {
             ));
         }
         if let Some(remote) = control::find(&dir) {
-            let answer = control::call(&remote, &crate::Request::StackDown {}).await?;
+            // That process may supervise another stack now and keep this one: name it.
+            let answer = control::call(
+                &remote,
+                &crate::Request::OtherStackDown { key: key.clone() },
+            )
+            .await?;
             return serde_json::from_value(answer).map_err(|e| {
                 ApiError::internal(format!(
                     "the supervisor's answer to down cannot be read: {e}"
