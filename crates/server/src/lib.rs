@@ -581,6 +581,21 @@ mod tests {
         SocketAddr::from(([127, 0, 0, 1], port))
     }
 
+    /// Issue 14.5: a binary built before the UI answered 404 with no word of why.
+    #[tokio::test]
+    async fn a_binary_without_the_ui_says_how_to_build_it() {
+        let response = ui_not_built();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .unwrap();
+        let text = String::from_utf8_lossy(&body);
+        assert!(
+            text.contains("npm --prefix ui run build") && text.contains("rebuild greenroom"),
+            "{text}"
+        );
+    }
+
     #[test]
     fn loopback_host_check() {
         let none: &[String] = &[];
