@@ -126,8 +126,12 @@ pub(crate) fn recorded(home: &Path, skip: &[String]) -> Vec<OtherStack> {
                 pid: r.pid,
             })
             .collect();
+        // Another Greenroom's stack counts when something of it runs, or when a person
+        // asked for it to run (a compose service's container has no PID of ours); an idle
+        // stack another window merely shows does not.
         let supervisor = control::find(&dir);
-        if running.is_empty() && supervisor.is_none() {
+        let wanted = state.services.values().any(|r| r.wanted);
+        if running.is_empty() && !(supervisor.is_some() && wanted) {
             continue;
         }
         let (supervision, description) = match &supervisor {
