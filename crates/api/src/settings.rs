@@ -503,7 +503,7 @@ impl crate::Api {
 impl crate::Api {
     /// Before the workspace changes to `workspace`: when that changes which stack runs and
     /// the current one runs, the person's `choice` is applied, or the change is refused
-    /// with what runs and how to say what to do (module docs of [`crate::stack`]).
+    /// with what runs and how to say what to do ([`crate::stack::RunningStackChoice`]).
     async fn switching_stacks(
         &self,
         workspace: Option<&Path>,
