@@ -298,6 +298,7 @@ async fn a_stack_left_without_a_supervisor_is_shown_and_can_be_stopped() {
     assert!(api.stack_status().await.unwrap().also_running.is_empty());
 }
 
+#[cfg(unix)]
 fn poll_sync<T>(mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {

@@ -48,7 +48,8 @@ export async function runFirstRunChecks(t, page, ctx) {
 
 async function pickWithTheFolderBrowser(page) {
   await page.click(`${guide} [data-testid=choose-folder]`);
-  await waitFor('the folder browser', () => page.text('[data-testid=folder-browser]'));
+  // It opens on the home folder; type over that once it is listed.
+  await waitFor('the folder browser on the home folder', async () => (await page.value('[data-testid=folder-path]')) || null);
   await page.fill('[data-testid=folder-path]', CHECKOUT);
   await page.click('[data-testid=folder-browser] form button[type=submit]');
   await waitFor('the checkout listed', async () => (await page.eval(`document.querySelector('[data-folder="frontend"]') !== null`)));
