@@ -132,26 +132,17 @@ async fn only_one_process_supervises_a_stack() {
     second.stack_status().await.unwrap();
 }
 
+use greenroom_test_support::eventually;
+
+/// How long the tests below wait for a process to start or end.
+const WITHIN: std::time::Duration = std::time::Duration::from_secs(20);
+
 fn write_stack(dir: &std::path::Path, name: &str, service: &str) {
     std::fs::write(
         dir.join("greenroom.toml"),
         format!("name = \"{name}\"\n[services.{service}]\ncommand = \"sleep\"\nargs = [\"300\"]\n"),
     )
     .unwrap();
-}
-
-async fn poll<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
 }
 
 fn alive(pid: u32) -> bool {
@@ -175,7 +166,7 @@ async fn switching_the_workspace_under_a_running_stack_asks_and_never_hides_it()
     };
     api.update_settings(to(a.path(), None)).await.unwrap();
     api.stack_up(vec![]).await.unwrap();
-    let pid_a = poll("alpha's service to run", async || {
+    let pid_a = eventually("alpha's service to run", WITHIN, async || {
         let view = api.stack_status().await.unwrap();
         view.status.services[0]
             .pid
@@ -222,7 +213,7 @@ async fn switching_the_workspace_under_a_running_stack_asks_and_never_hides_it()
 
     let stopped = api.other_stack_down(kept.key.clone()).await.unwrap();
     assert_eq!(stopped, ["long"]);
-    poll("alpha's process to end", async || {
+    eventually("alpha's process to end", WITHIN, async || {
         (!alive(pid_a)).then_some(())
     })
     .await;
@@ -230,14 +221,14 @@ async fn switching_the_workspace_under_a_running_stack_asks_and_never_hides_it()
 
     // "stop": beta runs, switching back to alpha stops it first.
     api.stack_up(vec![]).await.unwrap();
-    let pid_b = poll("beta's service to run", async || {
+    let pid_b = eventually("beta's service to run", WITHIN, async || {
         api.stack_status().await.unwrap().status.services[0].pid
     })
     .await;
     api.update_settings(to(a.path(), Some(RunningStackChoice::Stop)))
         .await
         .unwrap();
-    poll("beta's process to end", async || {
+    eventually("beta's process to end", WITHIN, async || {
         (!alive(pid_b)).then_some(())
     })
     .await;
@@ -264,7 +255,11 @@ async fn a_stack_left_without_a_supervisor_is_shown_and_can_be_stopped() {
         .spawn()
         .unwrap();
     let pid = child.id();
-    let started = poll_sync(|| greenroom_stack::process::start_time(pid));
+    let started = greenroom_test_support::wait_until(
+        "the child's start time",
+        std::time::Duration::from_secs(10),
+        || greenroom_stack::process::start_time(pid),
+    );
     let dir = home.path().join("stacks").join("left-0000abcd");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
@@ -296,18 +291,6 @@ async fn a_stack_left_without_a_supervisor_is_shown_and_can_be_stopped() {
         "stopped by a signal"
     );
     assert!(api.stack_status().await.unwrap().also_running.is_empty());
-}
-
-#[cfg(unix)]
-fn poll_sync<T>(mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(std::time::Instant::now() < deadline, "timed out");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
 }
 
 /// Issue 14, on the team's real checkout: a fresh clone has `.env.example` and no `.env`,
